@@ -1,0 +1,158 @@
+#pragma once
+
+// The immutable configuration model. A KrakenD file (format version 2 or 3) is parsed once into
+// these structs; every later stage reads them and never the JSON again (except extra_config blobs
+// of components that own their own keys).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace sluice::config {
+
+// How the gateway decodes a backend's body (KrakenD backend `encoding`).
+enum class BackendEncoding { kJson, kSafeJson, kString, kNoOp, kXml, kRss };
+
+// How the gateway renders an endpoint's answer (KrakenD `output_encoding`).
+enum class OutputEncoding { kJson, kJsonCollection, kString, kXml, kYaml, kNegotiate, kNoOp };
+
+std::string_view ToString(BackendEncoding e);
+std::string_view ToString(OutputEncoding e);
+
+// One entry of a backend `host` list, e.g. "http://127.0.0.1:8080" or "localhost:9000".
+struct HostAddress {
+  std::string scheme = "http";  // "http" or "https" (https is parsed but not served yet)
+  std::string host;             // name or IP literal, without brackets
+  uint16_t port = 80;
+  std::string original;  // as written in the file, for messages
+};
+
+// An allow-list of query strings or headers. `all` is set by ["*"].
+struct AllowList {
+  bool all = false;
+  std::vector<std::string> names;  // headers: stored lower-case; query strings: as written
+  bool empty() const { return !all && names.empty(); }
+};
+
+struct Backend {
+  std::string json_path;  // "endpoints[3].backend[0]", for messages
+  std::vector<HostAddress> hosts;
+  std::string url_pattern;                 // may contain {param} and {respN_field} placeholders
+  std::string method;                      // upper-case; defaults to the endpoint's method
+  BackendEncoding encoding = BackendEncoding::kJson;
+  std::string sd = "static";
+  bool is_collection = false;
+  bool disable_host_sanitize = false;
+  std::string target;                      // dot path to extract
+  std::string group;                       // wrap under this key
+  std::vector<std::string> allow;          // dot paths (v2 `whitelist` maps here)
+  std::vector<std::string> deny;           // dot paths (v2 `blacklist` maps here)
+  std::map<std::string, std::string> mapping;  // rename top-level keys
+  std::optional<AllowList> input_headers;       // second-level filter (v3 only)
+  std::optional<AllowList> input_query_strings;  // second-level filter (v3 only)
+  // Components keyed by their v3 namespace ("backend/http", "proxy", "backend/grpc", ...);
+  // v2 URL-like namespaces are renamed on load.
+  nlohmann::json extra_config = nlohmann::json::object();
+};
+
+struct Endpoint {
+  std::string json_path;  // "endpoints[3]"
+  std::string path;       // "/users/{id}"
+  std::string method = "GET";
+  std::vector<Backend> backends;
+  int concurrent_calls = 1;
+  absl::Duration timeout;      // inherits the service timeout
+  absl::Duration cache_ttl;    // zero: no Cache-Control header
+  AllowList input_query_strings;  // v2 `querystring_params`
+  AllowList input_headers;        // v2 `headers_to_pass`
+  OutputEncoding output_encoding = OutputEncoding::kJson;
+  std::vector<std::string> params;  // names of the {param} segments of `path`, in order
+  nlohmann::json extra_config = nlohmann::json::object();
+};
+
+// Logging component (`telemetry/logging`, v2 `github_com/devopsfaith/krakend-gologging`).
+struct Logging {
+  std::string level = "INFO";  // DEBUG, INFO, WARNING, ERROR, CRITICAL
+  bool access_log = true;      // `router.disable_access_log` turns it off
+};
+
+// Sluice-specific server settings (`extra_config."sluice/http"`).
+struct ServerTuning {
+  int workers = 0;  // 0: one per CPU core
+  // Largest request body accepted (413 beyond). 10 MiB: generous for JSON APIs, small enough
+  // that a few hostile clients cannot exhaust memory.
+  uint64_t max_body_bytes = 10 * 1024 * 1024;
+};
+
+struct ServiceConfig {
+  int version = 3;
+  std::string name;
+  uint16_t port = 8080;
+  std::string listen_ip;  // empty: all interfaces
+  std::vector<HostAddress> host;
+  absl::Duration timeout = absl::Seconds(2);
+  absl::Duration cache_ttl;
+  OutputEncoding output_encoding = OutputEncoding::kJson;
+  // HTTP server limits. Named defaults (KrakenD leaves most unbounded; we do not):
+  absl::Duration read_timeout = absl::Seconds(30);         // whole request body
+  absl::Duration write_timeout = absl::Seconds(30);        // whole response
+  absl::Duration idle_timeout = absl::Seconds(90);         // keep-alive wait for the next request
+  absl::Duration read_header_timeout = absl::Seconds(10);  // slowloris bound
+  uint64_t max_header_bytes = 1 << 20;                     // Go's http.DefaultMaxHeaderBytes
+  absl::Duration max_shutdown_wait_time;                   // zero: wait for in-flight requests
+  bool debug_endpoint = false;
+  Logging logging;
+  ServerTuning tuning;
+  nlohmann::json extra_config = nlohmann::json::object();
+  std::vector<Endpoint> endpoints;
+
+  // Provenance, reported by `sluice check -d` and the admin API.
+  std::string file_path;
+  std::string raw_bytes;
+  std::string sha256_hex;
+  absl::Time loaded_at;
+  // Effective config after env overrides, as JSON (for the admin GetConfig call).
+  nlohmann::json effective;
+};
+
+// A problem found in the file, located by JSON path ("endpoints[3].backend[0].url_pattern").
+struct Diagnostic {
+  std::string path;
+  std::string message;
+};
+
+// Everything a parse produced. `config` is set iff `errors` is empty.
+struct LoadResult {
+  std::shared_ptr<const ServiceConfig> config;
+  std::vector<Diagnostic> errors;
+  std::vector<Diagnostic> lint;  // unknown keys (reported only by `check --lint`)
+};
+
+// Source of environment overrides (SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT). Injected so tests do
+// not touch the process environment.
+using EnvLookup = std::optional<std::string> (*)(const char* name);
+std::optional<std::string> ProcessEnv(const char* name);
+
+// Parses and validates `bytes` (the content of `file_path`). Reports every error, never throws.
+LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
+                       EnvLookup env = &ProcessEnv);
+
+// Reads `file_path` and parses it. A missing or unreadable file is an error naming the path.
+LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env = &ProcessEnv);
+
+// Formats a diagnostic as "FILE: PATH: MESSAGE".
+std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d);
+
+// Human-readable summary for `sluice check -d`: endpoints, methods, timeouts, hosts.
+std::string Describe(const ServiceConfig& config);
+
+// Parses a Go-style duration ("2s", "1m30s", "1500ms", "250us", "10ns", "1h"). nullopt if malformed.
+std::optional<absl::Duration> ParseDuration(std::string_view text);
+
+}  // namespace sluice::config
