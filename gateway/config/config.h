@@ -46,7 +46,8 @@ struct Backend {
   std::string url_pattern;                 // may contain {param} and {respN_field} placeholders
   std::string method;                      // upper-case; defaults to the endpoint's method
   BackendEncoding encoding = BackendEncoding::kJson;
-  std::string sd = "static";
+  std::string sd = "static";               // "static", "dns" or "dns-shared"
+  std::string sd_scheme = "http";          // scheme of hosts found by DNS SRV (v3 `sd_scheme`)
   bool is_collection = false;
   bool disable_host_sanitize = false;
   std::string target;                      // dot path to extract

@@ -2,7 +2,7 @@
 
 namespace sluice::version {
 
-extern const char* const kGitRevision;
+const char* GitRevisionString();  // generated: revision.cc
 
 namespace {
 constexpr std::string_view kVersion = "0.1.0";
@@ -10,7 +10,7 @@ constexpr std::string_view kUserAgent = "Sluice Version 0.1.0";
 }  // namespace
 
 std::string_view Version() { return kVersion; }
-std::string_view GitRevision() { return kGitRevision; }
+std::string_view GitRevision() { return GitRevisionString(); }
 std::string_view UserAgent() { return kUserAgent; }
 
 }  // namespace sluice::version

@@ -1,0 +1,285 @@
+#include "gateway/backend/rest/client.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core/bind_handler.hpp"
+#include "boost/beast/core/error.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/error.hpp"
+#include "boost/beast/http/parser.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+#include "gateway/common/strings.h"
+
+namespace sluice::backend::rest {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Connection {
+  explicit Connection(asio::io_context& ioc) : stream(ioc) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+std::string HostHeader(const config::HostAddress& host) {
+  bool default_port = (host.scheme == "http" && host.port == 80) ||
+                      (host.scheme == "https" && host.port == 443);
+  std::string name = host.host.find(':') != std::string::npos ? "[" + host.host + "]" : host.host;
+  return default_port ? name : absl::StrCat(name, ":", host.port);
+}
+
+bool IsRedirect(unsigned status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Errors that mean "the pooled connection was already closed by the backend".
+bool IsStaleConnection(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == bhttp::error::partial_message;
+}
+
+Error ToError(const beast::error_code& ec, std::string_view phase) {
+  Error e;
+  e.message = std::string(phase) + ": " + ec.message();
+  if (ec == beast::error::timeout) {
+    e.kind = ErrorKind::kTimeout;
+  } else if (phase == "connect" || phase == "resolve") {
+    e.kind = ErrorKind::kConnect;
+  } else if (ec == bhttp::error::body_limit || ec.category() == bhttp::make_error_code(
+                                                                      bhttp::error::bad_target)
+                                                                      .category()) {
+    e.kind = ErrorKind::kBadResponse;
+  } else {
+    e.kind = ErrorKind::kReset;
+  }
+  return e;
+}
+
+}  // namespace
+
+struct Client::HostPool {
+  config::HostAddress address;
+  std::string host_header;
+  std::string port_text;
+  std::optional<tcp::endpoint> endpoint;  // set when `host` is an IP literal: no resolver needed
+  std::vector<std::unique_ptr<Connection>> idle;
+};
+
+// One backend exchange, including retries on stale connections and redirects.
+class Client::Call : public std::enable_shared_from_this<Client::Call> {
+ public:
+  Call(Client& client, int slot, Request&& request, Deadline deadline, Callback done)
+      : client_(client), pool_(client.hosts_[slot].get()), request_(std::move(request)),
+        deadline_(deadline), done_(std::move(done)), resolver_(client.ioc_) {}
+
+  void Start() {
+    request_.set(bhttp::field::host, pool_->host_header);
+    request_.prepare_payload();
+    TakeConnection();
+  }
+
+ private:
+  void TakeConnection() {
+    const auto now = std::chrono::steady_clock::now();
+    while (pooled_ && !pool_->idle.empty()) {
+      std::unique_ptr<Connection> c = std::move(pool_->idle.back());
+      pool_->idle.pop_back();
+      if (now - c->idle_since < client_.options_.idle_connection_timeout) {
+        conn_ = std::move(c);
+        reused_ = true;
+        return DoWrite();
+      }
+    }
+    reused_ = false;
+    conn_ = std::make_unique<Connection>(client_.ioc_);
+    conn_->stream.expires_at(deadline_);
+    if (pool_->endpoint) {
+      conn_->stream.async_connect(*pool_->endpoint,
+                                  beast::bind_front_handler(&Call::OnConnect, shared_from_this()));
+      return;
+    }
+    resolver_.async_resolve(pool_->address.host, pool_->port_text,
+                            beast::bind_front_handler(&Call::OnResolve, shared_from_this()));
+  }
+
+  void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return Finish(ToError(ec, "resolve"));
+    conn_->stream.async_connect(
+        results, [self = shared_from_this()](beast::error_code e, const tcp::endpoint&) {
+          self->OnConnect(e);
+        });
+  }
+
+  void OnConnect(beast::error_code ec) {
+    if (ec) return Finish(ToError(ec, "connect"));
+    beast::error_code ignored;
+    conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
+    DoWrite();
+  }
+
+  void DoWrite() {
+    conn_->stream.expires_at(deadline_);
+    bhttp::async_write(conn_->stream, request_,
+                       beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    if (ec) return RetryOrFail(ec, "write");
+    parser_.emplace();
+    parser_->body_limit(client_.options_.max_response_bytes);
+    bhttp::async_read(conn_->stream, conn_->buffer, *parser_,
+                      beast::bind_front_handler(&Call::OnRead, shared_from_this()));
+  }
+
+  void RetryOrFail(beast::error_code ec, std::string_view phase) {
+    if (reused_ && IsStaleConnection(ec) && !(parser_ && parser_->got_some())) {
+      // The backend closed this keep-alive connection while it sat in the pool; nothing of the
+      // response arrived, so the request was not processed: retry once on a new connection.
+      parser_.reset();
+      conn_.reset();
+      pooled_ = false;
+      return TakeConnection();
+    }
+    Finish(ToError(ec, phase));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) return RetryOrFail(ec, "read");
+    Response response = parser_->release();
+    parser_.reset();
+    const bool reusable = response.keep_alive() && request_.keep_alive();
+    ReleaseConnection(reusable);
+    if (IsRedirect(response.result_int()) && redirects_ < client_.options_.max_redirects &&
+        FollowRedirect(response)) {
+      return;
+    }
+    CallResult result;
+    result.response = std::move(response);
+    done_(std::move(result));
+  }
+
+  void ReleaseConnection(bool reusable) {
+    if (reusable && own_pool_ && pool_->idle.size() < client_.options_.max_idle_per_host) {
+      conn_->idle_since = std::chrono::steady_clock::now();
+      conn_->stream.expires_never();
+      pool_->idle.push_back(std::move(conn_));
+    }
+    conn_.reset();
+  }
+
+  // Follows a Location to the same backend host (pooled) or to another plain-HTTP host
+  // (one-off connection). Returns false when the Location cannot be followed.
+  bool FollowRedirect(const Response& response) {
+    auto location = response.find(bhttp::field::location);
+    if (location == response.end()) return false;
+    std::string_view loc = Sv(location->value());
+    std::string target;
+    if (StartsWith(loc, "/")) {
+      target = std::string(loc);
+    } else if (StartsWith(loc, "http://")) {
+      std::string_view rest = loc.substr(7);
+      size_t slash = rest.find('/');
+      std::string_view authority = rest.substr(0, slash);
+      target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      if (authority != pool_->host_header) {
+        auto other = std::make_unique<HostPool>();
+        size_t colon = authority.rfind(':');
+        other->address.host = std::string(authority.substr(0, colon));
+        uint32_t port = 80;
+        if (colon != std::string_view::npos &&
+            !ParseUint(authority.substr(colon + 1), &port)) {
+          return false;
+        }
+        other->address.port = static_cast<uint16_t>(port);
+        other->host_header = std::string(authority);
+        other->port_text = absl::StrCat(port);
+        redirect_pool_ = std::move(other);
+        pool_ = redirect_pool_.get();
+        own_pool_ = false;
+        pooled_ = false;
+      }
+    } else {
+      return false;
+    }
+    ++redirects_;
+    const unsigned status = response.result_int();
+    if (status == 303 || ((status == 301 || status == 302) &&
+                          request_.method() == bhttp::verb::post)) {
+      request_.method(bhttp::verb::get);
+      request_.body().clear();
+      request_.erase(bhttp::field::content_type);
+    }
+    request_.target(target);
+    request_.set(bhttp::field::host, pool_->host_header);
+    request_.prepare_payload();
+    TakeConnection();
+    return true;
+  }
+
+  void Finish(Error error) {
+    conn_.reset();
+    CallResult result;
+    result.error = std::move(error);
+    done_(std::move(result));
+  }
+
+  Client& client_;
+  HostPool* pool_;
+  std::unique_ptr<HostPool> redirect_pool_;
+  Request request_;
+  Deadline deadline_;
+  Callback done_;
+  tcp::resolver resolver_;
+  std::unique_ptr<Connection> conn_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  bool reused_ = false;
+  bool pooled_ = true;    // may take idle connections
+  bool own_pool_ = true;  // connections may be returned to the pool
+  int redirects_ = 0;
+};
+
+Client::Client(asio::io_context& ioc, ClientOptions options)
+    : ioc_(ioc), options_(options) {}
+
+Client::~Client() = default;
+
+int Client::RegisterHost(const config::HostAddress& host) {
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i]->address.host == host.host && hosts_[i]->address.port == host.port) {
+      return static_cast<int>(i);
+    }
+  }
+  auto pool = std::make_unique<HostPool>();
+  pool->address = host;
+  pool->host_header = HostHeader(host);
+  pool->port_text = absl::StrCat(host.port);
+  beast::error_code ec;
+  auto ip = asio::ip::make_address(host.host, ec);
+  if (!ec) pool->endpoint = tcp::endpoint(ip, host.port);
+  hosts_.push_back(std::move(pool));
+  return static_cast<int>(hosts_.size() - 1);
+}
+
+void Client::Send(int slot, Request&& request, Deadline deadline, Callback done) {
+  std::make_shared<Call>(*this, slot, std::move(request), deadline, std::move(done))->Start();
+}
+
+size_t Client::idle_connections() const {
+  size_t n = 0;
+  for (const auto& h : hosts_) n += h->idle.size();
+  return n;
+}
+
+}  // namespace sluice::backend::rest

@@ -1,0 +1,75 @@
+#pragma once
+
+// Asynchronous HTTP/1.1 client for REST backends. One Client per worker thread: its keep-alive
+// pools are touched only from that worker's io_context, so no call takes a lock.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/beast/http/message.hpp"
+#include "boost/beast/http/string_body.hpp"
+#include "gateway/backend/error.h"
+#include "gateway/config/config.h"
+
+namespace sluice::backend::rest {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using Deadline = std::chrono::steady_clock::time_point;
+
+struct CallResult {
+  bool ok() const { return error.kind == ErrorKind::kNone; }
+  Error error;
+  Response response;
+};
+
+using Callback = absl::AnyInvocable<void(CallResult&&)>;
+
+struct ClientOptions {
+  // Idle keep-alive connections kept per backend host and worker (KrakenD's
+  // max_idle_connections_per_host default is 250).
+  size_t max_idle_per_host = 250;
+  // An idle connection older than this is closed instead of reused: backends commonly drop idle
+  // connections after 60-120 s, and reusing a dead one costs a retry.
+  std::chrono::seconds idle_connection_timeout{60};
+  // Largest backend response body read into memory.
+  uint64_t max_response_bytes = 64 * 1024 * 1024;
+  // Redirects followed before the 3xx response itself is returned.
+  int max_redirects = 10;
+};
+
+class Client {
+ public:
+  Client(boost::asio::io_context& ioc, ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Registers a backend host at start-up; returns its slot for Send(). Registering the same
+  // host:port twice returns the same slot.
+  int RegisterHost(const config::HostAddress& host);
+
+  // Sends `request` to the host in `slot`, following redirects, with the whole exchange bounded
+  // by `deadline`. Sets the Host header. `done` runs exactly once, on this client's io_context.
+  // A reused keep-alive connection that turns out closed is retried once on a fresh one.
+  void Send(int slot, Request&& request, Deadline deadline, Callback done);
+
+  // Idle connections currently pooled (all hosts), for tests and metrics.
+  size_t idle_connections() const;
+
+  struct HostPool;
+  class Call;
+
+ private:
+  friend class Call;
+  boost::asio::io_context& ioc_;
+  ClientOptions options_;
+  std::vector<std::unique_ptr<HostPool>> hosts_;
+};
+
+}  // namespace sluice::backend::rest

@@ -1,0 +1,45 @@
+#include "gateway/common/logging.h"
+
+#include <memory>
+#include <string>
+
+#include "spdlog/async.h"
+#include "spdlog/sinks/stdout_sinks.h"
+
+namespace sluice::log {
+namespace {
+
+// Queue of pending lines for the writer thread. 8192 lines absorb bursts of access-log lines
+// without blocking workers; beyond that the oldest line is dropped rather than stalling requests.
+constexpr size_t kQueueSize = 8192;
+
+spdlog::level::level_enum ParseLevel(std::string_view level) {
+  if (level == "DEBUG") return spdlog::level::debug;
+  if (level == "WARNING" || level == "WARN") return spdlog::level::warn;
+  if (level == "ERROR") return spdlog::level::err;
+  if (level == "CRITICAL") return spdlog::level::critical;
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+void Init(std::string_view level) {
+  if (spdlog::get("sluice") == nullptr) {
+    spdlog::init_thread_pool(kQueueSize, 1);
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto logger = std::make_shared<spdlog::async_logger>(
+        "sluice", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
+    spdlog::register_logger(logger);
+    spdlog::set_default_logger(logger);
+  }
+  spdlog::default_logger_raw()->set_level(ParseLevel(level));
+  spdlog::default_logger_raw()->flush_on(spdlog::level::warn);
+}
+
+void Shutdown() {
+  spdlog::default_logger_raw()->flush();
+  spdlog::shutdown();
+}
+
+}  // namespace sluice::log

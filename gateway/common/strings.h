@@ -1,0 +1,44 @@
+#pragma once
+
+// Small string helpers. Debian's Abseil is built without std::string_view support (its
+// absl::string_view is a distinct type) and Beast uses boost::string_view, so the code base
+// speaks std::string_view and converts at these edges.
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/strings/ascii.h"
+#include "boost/utility/string_view.hpp"
+
+namespace sluice {
+
+inline std::string_view Sv(boost::string_view s) { return {s.data(), s.size()}; }
+inline boost::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
+
+inline bool ParseUint(std::string_view s, uint32_t* out) {
+  if (s.empty() || s.size() > 9) return false;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+        absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace sluice

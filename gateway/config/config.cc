@@ -1,0 +1,1254 @@
+#include "gateway/config/config.h"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/types/span.h"
+
+namespace sluice::config {
+namespace {
+
+using Json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Names and tables.
+
+constexpr absl::string_view kMethods[] = {"GET",    "POST", "PUT",    "PATCH",
+                                          "DELETE", "HEAD", "OPTIONS"};
+constexpr absl::string_view kLogLevels[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
+constexpr absl::string_view kServiceDiscovery[] = {"static", "dns", "dns-shared"};
+// Paths the gateway serves itself (Lura rejects endpoints that shadow them).
+constexpr absl::string_view kReservedPaths[] = {"/__health", "/__debug", "/__echo"};
+// Keys starting with one of these are comments or editor hints (the KrakenD schema allows them at
+// every level via "patternProperties": {"^[@$_#]": true}).
+constexpr absl::string_view kCommentPrefixes = "@$_#";
+
+// KrakenD 1.x (format 2) extra_config namespaces and their KrakenD 2.x (format 3) names, from
+// krakend-config-migrator. Keys use the `github.com/` spelling; `github_com/` is folded onto it.
+constexpr std::pair<absl::string_view, absl::string_view> kNamespaceRenames[] = {
+    {"github.com/devopsfaith/krakend-gologging", "telemetry/logging"},
+    {"github.com/devopsfaith/krakend-gelf", "telemetry/gelf"},
+    {"github.com/devopsfaith/krakend-logstash", "telemetry/logstash"},
+    {"github.com/devopsfaith/krakend-metrics", "telemetry/metrics"},
+    {"github.com/devopsfaith/krakend-influx", "telemetry/influx"},
+    {"github.com/devopsfaith/krakend-opencensus", "telemetry/opencensus"},
+    {"github.com/devopsfaith/krakend-cors", "security/cors"},
+    {"github.com/devopsfaith/krakend-httpsecure", "security/http"},
+    {"github.com/devopsfaith/krakend-botdetector", "security/bot-detector"},
+    {"github.com/devopsfaith/bloomfilter", "auth/revoker"},
+    {"github.com/devopsfaith/krakend-jose/validator", "auth/validator"},
+    {"github.com/devopsfaith/krakend-jose/signer", "auth/signer"},
+    {"github.com/devopsfaith/krakend-oauth2-clientcredentials", "auth/client-credentials"},
+    {"github.com/luraproject/lura/router/gin", "router"},
+    {"github.com/devopsfaith/krakend/router/gin", "router"},
+    {"github.com/devopsfaith/krakend/proxy", "proxy"},
+    {"github.com/devopsfaith/krakend/http", "backend/http"},
+    {"github.com/devopsfaith/krakend-ratelimit/juju/router", "qos/ratelimit/router"},
+    {"github.com/devopsfaith/krakend-ratelimit/juju/proxy", "qos/ratelimit/proxy"},
+    {"github.com/devopsfaith/krakend-circuitbreaker/gobreaker", "qos/circuit-breaker"},
+    {"github.com/devopsfaith/krakend-httpcache", "qos/http-cache"},
+    {"github.com/devopsfaith/krakend-jsonschema", "validation/json-schema"},
+    {"github.com/devopsfaith/krakend-cel", "validation/cel"},
+    {"github.com/devopsfaith/krakend-lua/router", "modifier/lua-endpoint"},
+    {"github.com/devopsfaith/krakend-lua/proxy", "modifier/lua-proxy"},
+    {"github.com/devopsfaith/krakend-lua/proxy/backend", "modifier/lua-backend"},
+    {"github.com/devopsfaith/krakend-martian", "modifier/martian"},
+    {"github.com/devopsfaith/krakend-amqp/consume", "backend/amqp/consumer"},
+    {"github.com/devopsfaith/krakend-amqp/produce", "backend/amqp/producer"},
+    {"github.com/devopsfaith/krakend-pubsub/subscriber", "backend/pubsub/subscriber"},
+    {"github.com/devopsfaith/krakend-pubsub/publisher", "backend/pubsub/publisher"},
+    {"github.com/devopsfaith/krakend-lambda", "backend/lambda"},
+    {"github.com/devopsfaith/krakend/transport/http/server/handler", "plugin/http-server"},
+    {"github.com/devopsfaith/krakend/transport/http/client/executor", "plugin/http-client"},
+};
+
+// Keys known at each level. Those after "Ignored:" are documented KrakenD keys Sluice accepts
+// without acting on them: a KrakenD file that uses them loads, and lint stays quiet about them.
+constexpr absl::string_view kServiceKeys[] = {
+    "version", "name", "port", "listen_ip", "host", "timeout", "cache_ttl", "output_encoding",
+    "read_timeout", "write_timeout", "idle_timeout", "read_header_timeout", "max_header_bytes",
+    "max_shutdown_wait_time", "debug_endpoint", "extra_config", "endpoints",
+    // Ignored:
+    "disable_keep_alives", "disable_compression", "max_idle_connections",
+    "max_idle_connections_per_host", "idle_connection_timeout", "response_header_timeout",
+    "expect_continue_timeout", "dialer_timeout", "dialer_fallback_delay", "dialer_keep_alive",
+    "tls", "client_tls", "plugin", "echo_endpoint", "disable_rest", "disable_strict_rest",
+    "use_h2c", "dns_cache_ttl", "async_agent", "sequential_start"};
+constexpr absl::string_view kEndpointKeys[] = {"endpoint",         "method",      "backend",
+                                               "concurrent_calls", "timeout",     "cache_ttl",
+                                               "output_encoding",  "extra_config"};
+constexpr absl::string_view kEndpointKeysV3[] = {"input_query_strings", "input_headers"};
+constexpr absl::string_view kEndpointKeysV2[] = {"querystring_params", "headers_to_pass"};
+constexpr absl::string_view kBackendKeys[] = {
+    "host", "url_pattern", "method", "encoding", "sd", "sd_scheme", "group", "target", "mapping",
+    // Field filters and flags:
+    "allow", "deny", "is_collection", "disable_host_sanitize", "extra_config"};
+constexpr absl::string_view kBackendKeysV3[] = {"input_headers", "input_query_strings"};
+constexpr absl::string_view kBackendKeysV2[] = {"whitelist", "blacklist"};
+
+// A key that belongs to the other format version: explained rather than just flagged.
+struct KeyHint {
+  absl::string_view key;
+  absl::string_view hint;
+};
+constexpr KeyHint kEndpointHintsV3[] = {
+    {"headers_to_pass", "version 2 name; version 3 uses input_headers"},
+    {"querystring_params", "version 2 name; version 3 uses input_query_strings"}};
+constexpr KeyHint kEndpointHintsV2[] = {
+    {"input_headers", "version 3 name; version 2 uses headers_to_pass"},
+    {"input_query_strings", "version 3 name; version 2 uses querystring_params"}};
+constexpr KeyHint kBackendHintsV3[] = {{"whitelist", "version 2 name; version 3 uses allow"},
+                                       {"blacklist", "version 2 name; version 3 uses deny"}};
+constexpr KeyHint kBackendHintsV2[] = {{"input_headers", "only in version 3"},
+                                       {"input_query_strings", "only in version 3"}};
+
+template <typename List>
+bool Contains(const List& list, absl::string_view s) {
+  return std::find(std::begin(list), std::end(list), s) != std::end(list);
+}
+
+// Debian's Abseil has its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW is 0): convert at
+// the API boundary.
+absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+std::string Join(absl::string_view parent, absl::string_view key) {
+  return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
+}
+
+std::string Index(absl::string_view parent, size_t i) { return absl::StrCat(parent, "[", i, "]"); }
+
+std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
+
+std::string TypeName(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "integer";
+    case Json::value_t::number_float:
+      return "number";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
+    default:
+      return "unsupported value";
+  }
+}
+
+// Members that are absent or null are treated alike, as Go's encoding/json does.
+const Json* Find(const Json& obj, absl::string_view key) {
+  auto it = obj.find(std::string(key));
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::string CanonicalNamespace(absl::string_view ns) {
+  std::string key(ns);
+  if (absl::StartsWith(key, "github_com/")) key = absl::StrCat("github.com/", key.substr(11));
+  for (const auto& [old_name, new_name] : kNamespaceRenames) {
+    if (key == old_name) return std::string(new_name);
+  }
+  return std::string(ns);
+}
+
+std::optional<BackendEncoding> BackendEncodingFromName(absl::string_view s) {
+  // fast-json is KrakenD EE's faster JSON decoder; same semantics.
+  if (s == "json" || s == "fast-json") return BackendEncoding::kJson;
+  if (s == "safejson") return BackendEncoding::kSafeJson;
+  if (s == "string") return BackendEncoding::kString;
+  if (s == "no-op") return BackendEncoding::kNoOp;
+  if (s == "xml") return BackendEncoding::kXml;
+  if (s == "rss") return BackendEncoding::kRss;
+  return std::nullopt;
+}
+
+std::optional<OutputEncoding> OutputEncodingFromName(absl::string_view s) {
+  if (s == "json" || s == "fast-json") return OutputEncoding::kJson;
+  if (s == "json-collection") return OutputEncoding::kJsonCollection;
+  if (s == "string") return OutputEncoding::kString;
+  if (s == "xml") return OutputEncoding::kXml;
+  if (s == "yaml") return OutputEncoding::kYaml;
+  if (s == "negotiate") return OutputEncoding::kNegotiate;
+  if (s == "no-op") return OutputEncoding::kNoOp;
+  return std::nullopt;
+}
+
+std::string DurationError(absl::string_view text) {
+  if (!text.empty() && text.front() == '-' && ParseDuration(StdView(text.substr(1)))) {
+    return absl::StrCat("negative duration ", Quote(text), " is not allowed");
+  }
+  return absl::StrCat("malformed duration ", Quote(text),
+                      " (use Go syntax such as \"2s\", \"1500ms\")");
+}
+
+// Digits only, 1..65535.
+std::optional<uint16_t> ParsePort(absl::string_view s) {
+  if (s.empty() || s.size() > 5) return std::nullopt;
+  int port = 0;
+  for (char c : s) {
+    if (!IsDigit(c)) return std::nullopt;
+    port = port * 10 + (c - '0');
+  }
+  if (port < 1 || port > 65535) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
+
+bool ValidHostName(absl::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+  });
+}
+
+// Accepts what KrakenD's host sanitiser accepts: `(http|https)://`? name-or-IP (`:port`)?, with
+// IPv6 literals in brackets. Sets `why` and returns false otherwise.
+bool ParseHost(absl::string_view text, HostAddress* out, std::string* why) {
+  out->original = std::string(text);
+  absl::string_view rest = text;
+  out->scheme = "http";
+  if (size_t sep = rest.find("://"); sep != absl::string_view::npos) {
+    out->scheme = absl::AsciiStrToLower(rest.substr(0, sep));
+    if (out->scheme != "http" && out->scheme != "https") {
+      *why = absl::StrCat("unsupported scheme ", Quote(out->scheme), " (use http or https)");
+      return false;
+    }
+    rest.remove_prefix(sep + 3);
+  }
+  out->port = out->scheme == "https" ? 443 : 80;
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty()) {
+    *why = "no host name";
+    return false;
+  }
+  if (rest.find_first_of("/?#") != absl::string_view::npos) {
+    *why = "a host must not contain a path (put it in url_pattern)";
+    return false;
+  }
+  absl::string_view name = rest;
+  std::optional<absl::string_view> port_text;
+  if (rest.front() == '[') {
+    size_t close = rest.find(']');
+    if (close == absl::string_view::npos) {
+      *why = "unclosed '[' in IPv6 address";
+      return false;
+    }
+    name = rest.substr(1, close - 1);
+    absl::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') {
+        *why = absl::StrCat("unexpected ", Quote(after), " after ']'");
+        return false;
+      }
+      port_text = after.substr(1);
+    }
+    in6_addr addr;
+    if (inet_pton(AF_INET6, std::string(name).c_str(), &addr) != 1) {
+      *why = absl::StrCat("invalid IPv6 address ", Quote(name));
+      return false;
+    }
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon != absl::string_view::npos) {
+      if (rest.find(':') != colon) {
+        *why = "an IPv6 address must be in brackets, e.g. \"[::1]:8080\"";
+        return false;
+      }
+      name = rest.substr(0, colon);
+      port_text = rest.substr(colon + 1);
+    }
+    if (!ValidHostName(name)) {
+      *why = absl::StrCat("invalid host name ", Quote(name));
+      return false;
+    }
+  }
+  if (port_text) {
+    std::optional<uint16_t> port = ParsePort(*port_text);
+    if (!port) {
+      *why = absl::StrCat("invalid port ", Quote(*port_text), " (want 1..65535)");
+      return false;
+    }
+    out->port = *port;
+  }
+  out->host = std::string(name);
+  return true;
+}
+
+std::string HostUrl(const HostAddress& h) {
+  bool v6 = h.host.find(':') != std::string::npos;
+  return absl::StrCat(h.scheme, "://", v6 ? "[" : "", h.host, v6 ? "]" : "", ":", h.port);
+}
+
+bool ValidParamName(absl::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+// `{resp0_field}` (sequential proxy) and `{JWT.claim}` are filled from elsewhere than the path.
+bool IsExemptPlaceholder(absl::string_view name) {
+  if (absl::StartsWith(name, "JWT.")) return true;
+  if (!absl::StartsWith(name, "resp")) return false;
+  size_t i = 4;
+  while (i < name.size() && IsDigit(name[i])) ++i;
+  return i > 4 && i + 1 < name.size() && name[i] == '_';
+}
+
+bool IsReservedPath(absl::string_view path) {
+  for (absl::string_view r : kReservedPaths) {
+    if (path == r || absl::StartsWith(path, absl::StrCat(r, "/"))) return true;
+  }
+  return false;
+}
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::optional<absl::string_view> Suggest(absl::string_view key,
+                                         absl::Span<const absl::string_view> known) {
+  std::optional<absl::string_view> best;
+  size_t best_distance = 3;  // two typos at most, or it is a different word
+  for (absl::string_view k : known) {
+    size_t d = EditDistance(absl::AsciiStrToLower(key), k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  if (key.size() <= 3 && best_distance > 1) return std::nullopt;
+  return best;
+}
+
+// Finds where nlohmann's parser stopped, without exceptions: a SAX consumer that ignores every
+// event and records the error.
+struct SyntaxErrorFinder {
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(number_integer_t) { return true; }
+  bool number_unsigned(number_unsigned_t) { return true; }
+  bool number_float(number_float_t, const string_t&) { return true; }
+  bool string(string_t&) { return true; }
+  bool binary(binary_t&) { return true; }
+  bool start_object(std::size_t) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool key(string_t&) { return true; }
+  bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& e) {
+    position = pos;
+    what = e.what();
+    return false;
+  }
+
+  std::size_t position = 0;
+  std::string what;
+};
+
+Diagnostic SyntaxError(std::string_view bytes) {
+  SyntaxErrorFinder finder;
+  Json::sax_parse(bytes, &finder);
+  // `position` counts the characters read, the offending one included.
+  size_t offset = std::min(finder.position > 0 ? finder.position - 1 : 0, bytes.size());
+  size_t line = 1 + std::count(bytes.begin(), bytes.begin() + offset, '\n');
+  size_t line_start = bytes.rfind('\n', offset == 0 ? 0 : offset - 1);
+  line_start = (line_start == absl::string_view::npos || offset == 0) ? 0 : line_start + 1;
+  size_t column = offset - line_start + 1;
+  // nlohmann's text is "[json.exception.parse_error.101] parse error at line L, column C: detail".
+  std::string detail = finder.what;
+  if (size_t at = detail.find("parse error"); at != std::string::npos) {
+    if (size_t colon = detail.find(": ", at); colon != std::string::npos) {
+      detail = detail.substr(colon + 2);
+    }
+  }
+  return {"", absl::StrCat("invalid JSON at line ", line, ", column ", column, ": ", detail)};
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    return "";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+// Writes valid SLUICE_* overrides into the top-level object, so inheritance (endpoint timeouts)
+// and the `effective` rendering both see them. Empty variables count as unset.
+void ApplyEnv(EnvLookup env, Json* root, std::vector<Diagnostic>* errors) {
+  if (env == nullptr) return;
+  auto get = [env](const char* name) -> std::optional<std::string> {
+    std::optional<std::string> v = env(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  };
+  if (auto v = get("SLUICE_NAME")) (*root)["name"] = *v;
+  if (auto v = get("SLUICE_PORT")) {
+    if (std::optional<uint16_t> port = ParsePort(*v)) {
+      (*root)["port"] = *port;
+    } else {
+      errors->push_back(
+          {"", absl::StrCat("SLUICE_PORT: expected a port 1..65535, got ", Quote(*v))});
+    }
+  }
+  if (auto v = get("SLUICE_TIMEOUT")) {
+    if (ParseDuration(*v)) {
+      (*root)["timeout"] = *v;
+    } else {
+      errors->push_back({"", absl::StrCat("SLUICE_TIMEOUT: ", DurationError(*v))});
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parser: walks the JSON once, fills the model, and records every problem on the way.
+
+class Parser {
+ public:
+  explicit Parser(LoadResult* result) : result_(result) {}
+
+  void ParseService(const Json& root, ServiceConfig* cfg);
+
+ private:
+  void Error(std::string path, std::string message) {
+    result_->errors.push_back({std::move(path), std::move(message)});
+  }
+  void TypeError(const std::string& path, absl::string_view expected, const Json& got) {
+    Error(path, absl::StrCat("expected ", expected, ", got ", TypeName(got)));
+  }
+
+  void CheckKeys(const Json& obj, const std::string& path,
+                 absl::Span<const absl::string_view> known, absl::Span<const KeyHint> hints);
+
+  // Typed readers. nullopt when the key is absent or null; a wrong type is also recorded.
+  std::optional<std::string> String(const Json& obj, absl::string_view key,
+                                    const std::string& parent);
+  std::optional<bool> Bool(const Json& obj, absl::string_view key, const std::string& parent);
+  std::optional<int64_t> Int(const Json& obj, absl::string_view key, const std::string& parent);
+  std::optional<absl::Duration> Duration(const Json& obj, absl::string_view key,
+                                         const std::string& parent, bool int_seconds = false);
+  std::optional<std::vector<std::string>> Strings(const Json& obj, absl::string_view key,
+                                                  const std::string& parent);
+  std::optional<AllowList> Allow(const Json& obj, absl::string_view key, const std::string& parent,
+                                 bool lower_case);
+  std::optional<std::vector<HostAddress>> Hosts(const Json& obj, const std::string& parent);
+  std::optional<OutputEncoding> Output(const Json& obj, const std::string& parent);
+  std::optional<std::string> Method(const Json& obj, const std::string& parent);
+
+  // Renames v2 namespaces; `written_as` maps each v3 name back to the key in the file.
+  Json ExtraConfig(const Json& obj, const std::string& parent,
+                   std::map<std::string, std::string>* written_as);
+  void ParseServiceComponents(const std::string& path,
+                              const std::map<std::string, std::string>& written_as,
+                              ServiceConfig* cfg);
+
+  void ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
+                     Endpoint* ep);
+  bool ParseEndpointPath(const std::string& path, Endpoint* ep);
+  void ParseBackend(const Json& b, const std::string& path, const Endpoint& ep, bool params_known,
+                    const ServiceConfig& svc, Backend* out);
+  void CheckUrlPattern(const std::string& path, const std::string& pattern, const Endpoint& ep);
+
+  LoadResult* result_;
+  int version_ = 3;
+  bool service_host_error_ = false;
+};
+
+void Parser::CheckKeys(const Json& obj, const std::string& path,
+                       absl::Span<const absl::string_view> known, absl::Span<const KeyHint> hints) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    const std::string& key = it.key();
+    if (!key.empty() && kCommentPrefixes.find(key[0]) != absl::string_view::npos) continue;
+    if (Contains(known, key)) continue;
+    std::string message = "unknown key";
+    auto hint =
+        std::find_if(hints.begin(), hints.end(), [&](const KeyHint& h) { return h.key == key; });
+    if (hint != hints.end()) {
+      absl::StrAppend(&message, " (", hint->hint, ")");
+    } else if (std::optional<absl::string_view> s = Suggest(key, known)) {
+      absl::StrAppend(&message, " (did you mean ", Quote(*s), "?)");
+    }
+    result_->lint.push_back({Join(path, key), std::move(message)});
+  }
+}
+
+std::optional<std::string> Parser::String(const Json& obj, absl::string_view key,
+                                          const std::string& parent) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_string()) {
+    TypeError(Join(parent, key), "a string", *v);
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+std::optional<bool> Parser::Bool(const Json& obj, absl::string_view key,
+                                 const std::string& parent) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_boolean()) {
+    TypeError(Join(parent, key), "a boolean", *v);
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+std::optional<int64_t> Parser::Int(const Json& obj, absl::string_view key,
+                                   const std::string& parent) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_number_integer()) {
+    TypeError(Join(parent, key), "an integer", *v);
+    return std::nullopt;
+  }
+  if (v->is_number_unsigned() &&
+      v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    Error(Join(parent, key), "integer out of range");
+    return std::nullopt;
+  }
+  return v->get<int64_t>();
+}
+
+std::optional<absl::Duration> Parser::Duration(const Json& obj, absl::string_view key,
+                                               const std::string& parent, bool int_seconds) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  std::string path = Join(parent, key);
+  if (int_seconds && v->is_number_integer()) {
+    std::optional<int64_t> n = Int(obj, key, parent);
+    if (!n) return std::nullopt;
+    if (*n < 0) {
+      Error(path, absl::StrCat("negative duration ", *n, " is not allowed"));
+      return std::nullopt;
+    }
+    return absl::Seconds(*n);
+  }
+  if (!v->is_string()) {
+    TypeError(path, int_seconds ? "a duration string or integer seconds" : "a duration string", *v);
+    return std::nullopt;
+  }
+  const std::string& text = v->get_ref<const std::string&>();
+  std::optional<absl::Duration> d = ParseDuration(text);
+  if (!d) Error(path, DurationError(text));
+  return d;
+}
+
+std::optional<std::vector<std::string>> Parser::Strings(const Json& obj, absl::string_view key,
+                                                        const std::string& parent) {
+  const Json* v = Find(obj, key);
+  if (v == nullptr) return std::nullopt;
+  std::string path = Join(parent, key);
+  if (!v->is_array()) {
+    TypeError(path, "an array of strings", *v);
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const Json& item = (*v)[i];
+    if (!item.is_string()) {
+      TypeError(Index(path, i), "a string", item);
+      ok = false;
+      continue;
+    }
+    out.push_back(item.get<std::string>());
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<AllowList> Parser::Allow(const Json& obj, absl::string_view key,
+                                       const std::string& parent, bool lower_case) {
+  std::optional<std::vector<std::string>> names = Strings(obj, key, parent);
+  if (!names) return std::nullopt;
+  AllowList list;
+  for (std::string& name : *names) {
+    if (name == "*") {
+      list.all = true;
+      continue;
+    }
+    // HTTP header names are case-insensitive; query strings are not.
+    list.names.push_back(lower_case ? absl::AsciiStrToLower(name) : std::move(name));
+  }
+  return list;
+}
+
+std::optional<std::vector<HostAddress>> Parser::Hosts(const Json& obj, const std::string& parent) {
+  const Json* v = Find(obj, "host");
+  if (v == nullptr) return std::nullopt;
+  std::string path = Join(parent, "host");
+  if (!v->is_array()) {
+    TypeError(path, "an array of strings", *v);
+    return std::nullopt;
+  }
+  std::vector<HostAddress> hosts;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const Json& item = (*v)[i];
+    if (!item.is_string()) {
+      TypeError(Index(path, i), "a string", item);
+      continue;
+    }
+    HostAddress host;
+    std::string why;
+    if (ParseHost(item.get_ref<const std::string&>(), &host, &why)) {
+      hosts.push_back(std::move(host));
+    } else {
+      Error(Index(path, i), absl::StrCat("bad host ", Quote(item.get<std::string>()), ": ", why));
+    }
+  }
+  return hosts;
+}
+
+std::optional<OutputEncoding> Parser::Output(const Json& obj, const std::string& parent) {
+  std::optional<std::string> name = String(obj, "output_encoding", parent);
+  if (!name || name->empty()) return std::nullopt;
+  std::optional<OutputEncoding> e = OutputEncodingFromName(*name);
+  if (!e) {
+    Error(Join(parent, "output_encoding"),
+          absl::StrCat("unknown output encoding ", Quote(*name),
+                       " (use json, json-collection, string, xml, yaml, negotiate or no-op)"));
+  }
+  return e;
+}
+
+std::optional<std::string> Parser::Method(const Json& obj, const std::string& parent) {
+  std::optional<std::string> m = String(obj, "method", parent);
+  if (!m) return std::nullopt;
+  std::string upper = absl::AsciiStrToUpper(*m);
+  if (!Contains(kMethods, upper)) {
+    Error(Join(parent, "method"),
+          absl::StrCat("unsupported method ", Quote(*m),
+                       " (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)"));
+    return std::nullopt;
+  }
+  return upper;
+}
+
+Json Parser::ExtraConfig(const Json& obj, const std::string& parent,
+                         std::map<std::string, std::string>* written_as) {
+  Json out = Json::object();
+  const Json* v = Find(obj, "extra_config");
+  if (v == nullptr) return out;
+  std::string path = Join(parent, "extra_config");
+  if (!v->is_object()) {
+    TypeError(path, "an object", *v);
+    return out;
+  }
+  for (auto it = v->begin(); it != v->end(); ++it) {
+    std::string ns = CanonicalNamespace(it.key());
+    if (auto seen = written_as->find(ns); seen != written_as->end()) {
+      Error(Join(path, it.key()), absl::StrCat("configures ", Quote(ns), " a second time (also as ",
+                                               Quote(seen->second), ")"));
+      continue;
+    }
+    (*written_as)[ns] = it.key();
+    out[ns] = it.value();
+  }
+  return out;
+}
+
+void Parser::ParseServiceComponents(const std::string& path,
+                                    const std::map<std::string, std::string>& written_as,
+                                    ServiceConfig* cfg) {
+  // Returns the component's object and its path as written in the file, or nullptr.
+  auto component = [&](const char* ns, std::string* ns_path) -> const Json* {
+    auto it = cfg->extra_config.find(ns);
+    if (it == cfg->extra_config.end() || it->is_null()) return nullptr;
+    *ns_path = Join(path, written_as.at(ns));
+    if (!it->is_object()) {
+      TypeError(*ns_path, "an object", *it);
+      return nullptr;
+    }
+    return &*it;
+  };
+  std::string ns_path;
+  if (const Json* logging = component("telemetry/logging", &ns_path)) {
+    if (std::optional<std::string> level = String(*logging, "level", ns_path)) {
+      std::string upper = absl::AsciiStrToUpper(*level);
+      if (Contains(kLogLevels, upper)) {
+        cfg->logging.level = upper;
+      } else {
+        Error(Join(ns_path, "level"),
+              absl::StrCat("unknown log level ", Quote(*level),
+                           " (use DEBUG, INFO, WARNING, ERROR or CRITICAL)"));
+      }
+    }
+  }
+  if (const Json* router = component("router", &ns_path)) {
+    if (std::optional<bool> off = Bool(*router, "disable_access_log", ns_path)) {
+      cfg->logging.access_log = !*off;
+    }
+  }
+  if (const Json* http = component("sluice/http", &ns_path)) {
+    if (std::optional<int64_t> workers = Int(*http, "workers", ns_path)) {
+      // More threads than this is a typo, not a tuning choice.
+      constexpr int64_t kMaxWorkers = 1024;
+      if (*workers < 0 || *workers > kMaxWorkers) {
+        Error(Join(ns_path, "workers"), absl::StrCat("must be between 0 (one per core) and ",
+                                                     kMaxWorkers, ", got ", *workers));
+      } else {
+        cfg->tuning.workers = static_cast<int>(*workers);
+      }
+    }
+    if (std::optional<int64_t> max_body = Int(*http, "max_body_bytes", ns_path)) {
+      if (*max_body <= 0) {
+        Error(Join(ns_path, "max_body_bytes"), absl::StrCat("must be positive, got ", *max_body));
+      } else {
+        cfg->tuning.max_body_bytes = static_cast<uint64_t>(*max_body);
+      }
+    }
+  }
+}
+
+void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
+  if (const Json* v = Find(root, "version"); v == nullptr) {
+    Error("version", "missing (use 3 for KrakenD 2.x files, 2 for KrakenD 1.x files)");
+  } else if (!v->is_number_integer()) {
+    TypeError("version", "an integer", *v);
+  } else if (v->is_number_unsigned() && (v->get<uint64_t>() == 2 || v->get<uint64_t>() == 3)) {
+    version_ = v->get<int>();
+  } else {
+    Error("version", absl::StrCat("unsupported version ", v->dump(),
+                                  " (Sluice reads 3 for KrakenD 2.x and 2 for KrakenD 1.x)"));
+  }
+  cfg->version = version_;
+  CheckKeys(root, "", kServiceKeys, {});
+
+  if (auto name = String(root, "name", "")) cfg->name = *name;
+  if (auto port = Int(root, "port", "")) {
+    if (*port < 1 || *port > 65535) {
+      Error("port", absl::StrCat("port ", *port, " out of range (1..65535)"));
+    } else {
+      cfg->port = static_cast<uint16_t>(*port);
+    }
+  }
+  if (auto ip = String(root, "listen_ip", "")) {
+    in_addr v4;
+    in6_addr v6;
+    if (!ip->empty() && inet_pton(AF_INET, ip->c_str(), &v4) != 1 &&
+        inet_pton(AF_INET6, ip->c_str(), &v6) != 1) {
+      Error("listen_ip", absl::StrCat("not an IP address: ", Quote(*ip)));
+    } else {
+      cfg->listen_ip = *ip;
+    }
+  }
+  size_t errors_before = result_->errors.size();
+  if (auto hosts = Hosts(root, "")) cfg->host = std::move(*hosts);
+  service_host_error_ = result_->errors.size() != errors_before;
+  // Zero request timeouts fall back to the default, as in Lura (a zero deadline would fail every
+  // request). Zero server timeouts mean "no limit", as in Go's http.Server.
+  if (auto d = Duration(root, "timeout", ""); d && *d > absl::ZeroDuration()) cfg->timeout = *d;
+  if (auto d = Duration(root, "cache_ttl", "", version_ == 2)) cfg->cache_ttl = *d;
+  if (auto e = Output(root, "")) cfg->output_encoding = *e;
+  if (auto d = Duration(root, "read_timeout", "")) cfg->read_timeout = *d;
+  if (auto d = Duration(root, "write_timeout", "")) cfg->write_timeout = *d;
+  if (auto d = Duration(root, "idle_timeout", "")) cfg->idle_timeout = *d;
+  if (auto d = Duration(root, "read_header_timeout", "")) cfg->read_header_timeout = *d;
+  if (auto n = Int(root, "max_header_bytes", "")) {
+    if (*n <= 0) {
+      Error("max_header_bytes", absl::StrCat("must be positive, got ", *n));
+    } else {
+      cfg->max_header_bytes = static_cast<uint64_t>(*n);
+    }
+  }
+  if (auto d = Duration(root, "max_shutdown_wait_time", "")) cfg->max_shutdown_wait_time = *d;
+  if (auto b = Bool(root, "debug_endpoint", "")) cfg->debug_endpoint = *b;
+
+  std::map<std::string, std::string> written_as;
+  cfg->extra_config = ExtraConfig(root, "", &written_as);
+  ParseServiceComponents("extra_config", written_as, cfg);
+
+  const Json* endpoints = Find(root, "endpoints");
+  if (endpoints != nullptr && !endpoints->is_array()) {
+    TypeError("endpoints", "an array", *endpoints);
+  } else if (endpoints != nullptr) {
+    // Route shape ("GET /users/{}") -> index of the first endpoint with it.
+    std::map<std::string, size_t> routes;
+    for (size_t i = 0; i < endpoints->size(); ++i) {
+      Endpoint ep;
+      std::string path = Index("endpoints", i);
+      ParseEndpoint((*endpoints)[i], path, *cfg, &ep);
+      if (!ep.path.empty() && ep.path.front() == '/') {
+        std::vector<std::string> segments = absl::StrSplit(ep.path, '/');
+        for (std::string& s : segments) {
+          if (absl::StartsWith(s, "{") && absl::EndsWith(s, "}")) s = "{}";
+        }
+        std::string shape = absl::StrCat(ep.method, " ", absl::StrJoin(segments, "/"));
+        auto [it, inserted] = routes.emplace(shape, i);
+        if (!inserted) {
+          const Endpoint& first = cfg->endpoints[it->second];
+          Error(path, absl::StrCat("duplicate endpoint ", ep.method, " ", ep.path, ": endpoints[",
+                                   it->second, "] already serves ", first.method, " ", first.path));
+        }
+      }
+      cfg->endpoints.push_back(std::move(ep));
+    }
+  }
+}
+
+bool Parser::ParseEndpointPath(const std::string& path, Endpoint* ep) {
+  if (ep->path.empty() || ep->path.front() != '/') {
+    Error(path, absl::StrCat("must start with '/', got ", Quote(ep->path)));
+    return false;
+  }
+  if (IsReservedPath(ep->path)) {
+    Error(path, absl::StrCat(Quote(ep->path),
+                             " is reserved for the gateway (/__health, /__debug, /__echo)"));
+    return false;
+  }
+  bool ok = true;
+  for (absl::string_view segment : absl::StrSplit(absl::string_view(ep->path).substr(1), '/')) {
+    if (segment.find_first_of("{}") == absl::string_view::npos) continue;
+    absl::string_view name = segment.size() >= 2 ? segment.substr(1, segment.size() - 2) : "";
+    if (segment.front() != '{' || segment.back() != '}' || !ValidParamName(name)) {
+      Error(path, absl::StrCat("bad parameter segment ", Quote(segment),
+                               ": a parameter is a whole segment {name}, the name made of "
+                               "letters, digits, '_' and '-'"));
+      ok = false;
+    } else if (Contains(ep->params, name)) {
+      Error(path, absl::StrCat("parameter {", name, "} appears twice"));
+      ok = false;
+    } else {
+      ep->params.emplace_back(name);
+    }
+  }
+  return ok;
+}
+
+void Parser::ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
+                           Endpoint* ep) {
+  ep->json_path = path;
+  if (!e.is_object()) {
+    TypeError(path, "an object", e);
+    return;
+  }
+  std::vector<absl::string_view> known(std::begin(kEndpointKeys), std::end(kEndpointKeys));
+  absl::Span<const absl::string_view> extra =
+      version_ == 2 ? absl::MakeConstSpan(kEndpointKeysV2) : absl::MakeConstSpan(kEndpointKeysV3);
+  known.insert(known.end(), extra.begin(), extra.end());
+  CheckKeys(e, path, known,
+            version_ == 2 ? absl::MakeConstSpan(kEndpointHintsV2)
+                          : absl::MakeConstSpan(kEndpointHintsV3));
+
+  bool params_known = false;
+  if (Find(e, "endpoint") == nullptr) {
+    Error(Join(path, "endpoint"), "missing (the public path, e.g. \"/users/{id}\")");
+  } else if (auto p = String(e, "endpoint", path)) {
+    ep->path = *p;
+    params_known = ParseEndpointPath(Join(path, "endpoint"), ep);
+  }
+  if (auto m = Method(e, path)) ep->method = *m;
+  if (auto n = Int(e, "concurrent_calls", path)) {
+    if (*n < 1) {
+      Error(Join(path, "concurrent_calls"), absl::StrCat("must be at least 1, got ", *n));
+    } else {
+      ep->concurrent_calls = static_cast<int>(std::min<int64_t>(*n, 1 << 20));
+    }
+  }
+  ep->timeout = svc.timeout;
+  if (auto d = Duration(e, "timeout", path); d && *d > absl::ZeroDuration()) ep->timeout = *d;
+  ep->cache_ttl = svc.cache_ttl;
+  if (auto d = Duration(e, "cache_ttl", path, version_ == 2)) ep->cache_ttl = *d;
+  const char* query_key = version_ == 2 ? "querystring_params" : "input_query_strings";
+  const char* header_key = version_ == 2 ? "headers_to_pass" : "input_headers";
+  if (auto l = Allow(e, query_key, path, false)) ep->input_query_strings = std::move(*l);
+  if (auto l = Allow(e, header_key, path, true)) ep->input_headers = std::move(*l);
+  ep->output_encoding = svc.output_encoding;
+  if (auto o = Output(e, path)) ep->output_encoding = *o;
+  std::map<std::string, std::string> written_as;
+  ep->extra_config = ExtraConfig(e, path, &written_as);
+
+  const Json* backends = Find(e, "backend");
+  std::string backend_path = Join(path, "backend");
+  if (backends == nullptr) {
+    Error(backend_path, "missing: an endpoint needs at least one backend");
+    return;
+  }
+  if (!backends->is_array()) {
+    TypeError(backend_path, "an array", *backends);
+    return;
+  }
+  if (backends->empty()) {
+    Error(backend_path, "empty: an endpoint needs at least one backend");
+    return;
+  }
+  for (size_t i = 0; i < backends->size(); ++i) {
+    Backend b;
+    ParseBackend((*backends)[i], Index(backend_path, i), *ep, params_known, svc, &b);
+    ep->backends.push_back(std::move(b));
+  }
+  if (ep->output_encoding == OutputEncoding::kNoOp) {
+    if (backends->size() > 1) {
+      Error(path, absl::StrCat("output_encoding no-op proxies exactly one backend, found ",
+                               backends->size()));
+    }
+    // KrakenD forces it: a no-op endpoint streams the backend's bytes untouched.
+    for (Backend& b : ep->backends) b.encoding = BackendEncoding::kNoOp;
+  }
+}
+
+void Parser::CheckUrlPattern(const std::string& path, const std::string& pattern,
+                             const Endpoint& ep) {
+  size_t pos = 0;
+  while ((pos = pattern.find('{', pos)) != std::string::npos) {
+    size_t close = pattern.find('}', pos);
+    if (close == std::string::npos) {
+      Error(path, absl::StrCat("unclosed '{' in ", Quote(pattern)));
+      return;
+    }
+    std::string name = pattern.substr(pos + 1, close - pos - 1);
+    if (!IsExemptPlaceholder(name) && !Contains(ep.params, name)) {
+      Error(path, absl::StrCat("{", name, "} is not a parameter of endpoint ", Quote(ep.path)));
+    }
+    pos = close + 1;
+  }
+}
+
+void Parser::ParseBackend(const Json& b, const std::string& path, const Endpoint& ep,
+                          bool params_known, const ServiceConfig& svc, Backend* out) {
+  out->json_path = path;
+  out->method = ep.method;
+  if (!b.is_object()) {
+    TypeError(path, "an object", b);
+    return;
+  }
+  std::vector<absl::string_view> known(std::begin(kBackendKeys), std::end(kBackendKeys));
+  absl::Span<const absl::string_view> extra =
+      version_ == 2 ? absl::MakeConstSpan(kBackendKeysV2) : absl::MakeConstSpan(kBackendKeysV3);
+  known.insert(known.end(), extra.begin(), extra.end());
+  CheckKeys(
+      b, path, known,
+      version_ == 2 ? absl::MakeConstSpan(kBackendHintsV2) : absl::MakeConstSpan(kBackendHintsV3));
+
+  size_t errors_before = result_->errors.size();
+  std::optional<std::vector<HostAddress>> hosts = Hosts(b, path);
+  bool host_error = result_->errors.size() != errors_before;
+  out->hosts = hosts && !hosts->empty() ? std::move(*hosts) : svc.host;
+  // A bad host list (here or at the top level) is reported already; don't report it twice.
+  if (out->hosts.empty() && !host_error && !service_host_error_) {
+    Error(path, "no host: set \"host\" on this backend or at the top level");
+  }
+
+  if (Find(b, "url_pattern") == nullptr) {
+    Error(Join(path, "url_pattern"), "missing (the backend path, e.g. \"/users/{id}\")");
+  } else if (auto p = String(b, "url_pattern", path)) {
+    // Lura's CleanPath: the pattern always starts with '/'.
+    out->url_pattern = absl::StartsWith(*p, "/") ? *p : absl::StrCat("/", *p);
+    if (params_known) CheckUrlPattern(Join(path, "url_pattern"), *p, ep);
+  }
+  if (auto m = Method(b, path)) out->method = *m;
+  if (auto name = String(b, "encoding", path); name && !name->empty()) {
+    if (std::optional<BackendEncoding> e = BackendEncodingFromName(*name)) {
+      out->encoding = *e;
+    } else {
+      Error(Join(path, "encoding"),
+            absl::StrCat("unknown encoding ", Quote(*name),
+                         " (use json, safejson, string, xml, rss or no-op)"));
+    }
+  }
+  if (auto sd = String(b, "sd", path); sd && !sd->empty()) {
+    if (Contains(kServiceDiscovery, *sd)) {
+      out->sd = *sd;
+    } else {
+      Error(Join(path, "sd"),
+            absl::StrCat("unknown service discovery ", Quote(*sd), " (use static or dns)"));
+    }
+  }
+  if (auto s = String(b, "sd_scheme", path); s && !s->empty()) out->sd_scheme = *s;
+  if (auto s = String(b, "group", path)) out->group = *s;
+  if (auto s = String(b, "target", path)) out->target = *s;
+  if (const Json* mapping = Find(b, "mapping")) {
+    std::string mapping_path = Join(path, "mapping");
+    if (!mapping->is_object()) {
+      TypeError(mapping_path, "an object", *mapping);
+    } else {
+      for (auto it = mapping->begin(); it != mapping->end(); ++it) {
+        if (it->is_string()) {
+          out->mapping[it.key()] = it->get<std::string>();
+        } else {
+          TypeError(Join(mapping_path, it.key()), "a string", *it);
+        }
+      }
+    }
+  }
+  auto append = [](std::vector<std::string>* to, std::optional<std::vector<std::string>> from) {
+    if (from) to->insert(to->end(), from->begin(), from->end());
+  };
+  append(&out->allow, Strings(b, "allow", path));
+  append(&out->deny, Strings(b, "deny", path));
+  if (version_ == 2) {
+    append(&out->allow, Strings(b, "whitelist", path));
+    append(&out->deny, Strings(b, "blacklist", path));
+  }
+  if (auto v = Bool(b, "is_collection", path)) out->is_collection = *v;
+  if (auto v = Bool(b, "disable_host_sanitize", path)) out->disable_host_sanitize = *v;
+  if (version_ == 3) {
+    out->input_headers = Allow(b, "input_headers", path, true);
+    out->input_query_strings = Allow(b, "input_query_strings", path, false);
+  }
+  std::map<std::string, std::string> written_as;
+  out->extra_config = ExtraConfig(b, path, &written_as);
+}
+
+}  // namespace
+
+std::string_view ToString(BackendEncoding e) {
+  switch (e) {
+    case BackendEncoding::kJson:
+      return "json";
+    case BackendEncoding::kSafeJson:
+      return "safejson";
+    case BackendEncoding::kString:
+      return "string";
+    case BackendEncoding::kNoOp:
+      return "no-op";
+    case BackendEncoding::kXml:
+      return "xml";
+    case BackendEncoding::kRss:
+      return "rss";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(OutputEncoding e) {
+  switch (e) {
+    case OutputEncoding::kJson:
+      return "json";
+    case OutputEncoding::kJsonCollection:
+      return "json-collection";
+    case OutputEncoding::kString:
+      return "string";
+    case OutputEncoding::kXml:
+      return "xml";
+    case OutputEncoding::kYaml:
+      return "yaml";
+    case OutputEncoding::kNegotiate:
+      return "negotiate";
+    case OutputEncoding::kNoOp:
+      return "no-op";
+  }
+  return "unknown";
+}
+
+std::optional<std::string> ProcessEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+std::optional<absl::Duration> ParseDuration(std::string_view text) {
+  std::string_view s = text;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty() || s.front() == '-') return std::nullopt;  // negative: never valid in a config
+  if (s == "0") return absl::ZeroDuration();
+  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t total = 0;
+  while (!s.empty()) {
+    // Go's time.ParseDuration: [0-9]*(\.[0-9]*)?[a-zµμ]+, repeated.
+    uint64_t whole = 0;
+    bool has_whole = false;
+    while (!s.empty() && IsDigit(s.front())) {
+      if (whole > kMax / 10) return std::nullopt;
+      whole = whole * 10 + static_cast<uint64_t>(s.front() - '0');
+      if (whole > kMax) return std::nullopt;
+      has_whole = true;
+      s.remove_prefix(1);
+    }
+    uint64_t frac = 0;
+    double scale = 1;
+    bool has_frac = false;
+    if (!s.empty() && s.front() == '.') {
+      s.remove_prefix(1);
+      bool saturated = false;
+      while (!s.empty() && IsDigit(s.front())) {
+        has_frac = true;
+        if (!saturated && frac <= kMax / 10) {
+          frac = frac * 10 + static_cast<uint64_t>(s.front() - '0');
+          scale *= 10;
+        } else {
+          saturated = true;  // further digits are below nanosecond precision
+        }
+        s.remove_prefix(1);
+      }
+    }
+    if (!has_whole && !has_frac) return std::nullopt;
+    size_t unit_len = 0;
+    while (unit_len < s.size() && s[unit_len] != '.' && !IsDigit(s[unit_len])) ++unit_len;
+    std::string_view unit = s.substr(0, unit_len);
+    s.remove_prefix(unit_len);
+    uint64_t nanos = 0;
+    if (unit == "ns") {
+      nanos = 1;
+    } else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") {  // µs, μs
+      nanos = 1000;
+    } else if (unit == "ms") {
+      nanos = 1000 * 1000;
+    } else if (unit == "s") {
+      nanos = 1000 * 1000 * 1000;
+    } else if (unit == "m") {
+      nanos = 60ull * 1000 * 1000 * 1000;
+    } else if (unit == "h") {
+      nanos = 3600ull * 1000 * 1000 * 1000;
+    } else {
+      return std::nullopt;  // missing or unknown unit
+    }
+    if (whole > kMax / nanos) return std::nullopt;
+    uint64_t value = whole * nanos;
+    if (frac > 0) {
+      value +=
+          static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(nanos) / scale));
+      if (value > kMax) return std::nullopt;
+    }
+    total += value;
+    if (total > kMax) return std::nullopt;
+  }
+  return absl::Nanoseconds(static_cast<int64_t>(total));
+}
+
+LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLookup env) {
+  LoadResult result;
+  Json root = Json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    result.errors.push_back(SyntaxError(bytes));
+    return result;
+  }
+  if (!root.is_object()) {
+    result.errors.push_back(
+        {"", absl::StrCat("the top level must be a JSON object, got ", TypeName(root))});
+    return result;
+  }
+  std::vector<Diagnostic> env_errors;
+  ApplyEnv(env, &root, &env_errors);
+
+  auto cfg = std::make_shared<ServiceConfig>();
+  Parser(&result).ParseService(root, cfg.get());
+  result.errors.insert(result.errors.end(), env_errors.begin(), env_errors.end());
+  if (!result.errors.empty()) return result;
+
+  cfg->file_path = std::string(file_path);
+  cfg->raw_bytes = std::string(bytes);
+  cfg->sha256_hex = Sha256Hex(bytes);
+  cfg->loaded_at = absl::Now();
+  cfg->effective = std::move(root);
+  result.config = std::move(cfg);
+  return result;
+}
+
+LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env) {
+  std::ifstream in(file_path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back({"", absl::StrCat("cannot read file: ", std::strerror(errno))});
+    return result;
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) {
+    LoadResult result;
+    result.errors.push_back({"", absl::StrCat("cannot read file: ", std::strerror(errno))});
+    return result;
+  }
+  return ParseConfig(bytes.str(), file_path, env);
+}
+
+std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d) {
+  absl::string_view file = View(file_path);
+  if (d.path.empty()) return absl::StrCat(file, ": ", d.message);
+  return absl::StrCat(file, ": ", d.path, ": ", d.message);
+}
+
+std::string Describe(const ServiceConfig& c) {
+  auto fmt = [](absl::Duration d) { return absl::FormatDuration(d); };
+  std::string out;
+  absl::StrAppend(&out, "name: ", c.name.empty() ? "(none)" : c.name, "\n");
+  absl::StrAppend(&out, "version: ", c.version, "\n");
+  if (!c.file_path.empty()) {
+    absl::StrAppend(&out, "file: ", c.file_path, " (sha256 ", c.sha256_hex, ")\n");
+  }
+  absl::StrAppend(&out, "port: ", c.port, "  listen_ip: ", c.listen_ip.empty() ? "*" : c.listen_ip,
+                  "\n");
+  absl::StrAppend(&out, "timeout: ", fmt(c.timeout), "  cache_ttl: ", fmt(c.cache_ttl),
+                  "  output: ", View(ToString(c.output_encoding)), "\n");
+  absl::StrAppend(&out, "server: read_timeout=", fmt(c.read_timeout),
+                  " write_timeout=", fmt(c.write_timeout), " idle_timeout=", fmt(c.idle_timeout),
+                  " read_header_timeout=", fmt(c.read_header_timeout),
+                  " max_header_bytes=", c.max_header_bytes,
+                  " max_shutdown_wait_time=", fmt(c.max_shutdown_wait_time), "\n");
+  absl::StrAppend(&out,
+                  "http: workers=", c.tuning.workers == 0 ? "auto" : absl::StrCat(c.tuning.workers),
+                  " max_body_bytes=", c.tuning.max_body_bytes, "\n");
+  absl::StrAppend(&out, "logging: level=", c.logging.level,
+                  " access_log=", c.logging.access_log ? "on" : "off", "\n");
+  absl::StrAppend(&out, "debug_endpoint: ", c.debug_endpoint ? "on" : "off", "\n");
+  std::vector<std::string> hosts;
+  for (const HostAddress& h : c.host) hosts.push_back(HostUrl(h));
+  absl::StrAppend(&out, "host: ", hosts.empty() ? "(none)" : absl::StrJoin(hosts, ", "), "\n");
+  absl::StrAppend(&out, "endpoints: ", c.endpoints.size(), "\n");
+  for (const Endpoint& e : c.endpoints) {
+    absl::StrAppend(&out, e.method, " ", e.path, "  timeout=", fmt(e.timeout),
+                    "  output=", View(ToString(e.output_encoding)));
+    if (e.cache_ttl > absl::ZeroDuration()) absl::StrAppend(&out, "  cache_ttl=", fmt(e.cache_ttl));
+    if (e.concurrent_calls > 1) absl::StrAppend(&out, "  concurrent_calls=", e.concurrent_calls);
+    absl::StrAppend(&out, "\n");
+    for (const Backend& b : e.backends) {
+      std::string host = b.hosts.empty() ? "" : HostUrl(b.hosts.front());
+      absl::StrAppend(&out, "  -> ", b.method, " ", host, b.url_pattern, " (encoding ",
+                      View(ToString(b.encoding)), ")");
+      if (b.hosts.size() > 1) absl::StrAppend(&out, " +", b.hosts.size() - 1, " more hosts");
+      absl::StrAppend(&out, "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice::config

@@ -1,0 +1,385 @@
+#include "gateway/http/server.h"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <list>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/beast/core/bind_handler.hpp"
+#include "boost/beast/core/error.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/http/error.hpp"
+#include "boost/beast/http/parser.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Pending connections the kernel queues per acceptor before we accept them.
+constexpr int kListenBacklog = 4096;
+// After an accept error (e.g. EMFILE) wait this long before retrying, instead of spinning.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+// Bytes read per socket read: a typical API request (headers and small body) fits in one.
+constexpr std::size_t kReadChunk = 8192;
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// WorkerPool
+
+WorkerPool::WorkerPool(int count) {
+  for (int i = 0; i < count; ++i) {
+    // Concurrency hint 1: each context is run by exactly one thread, so Asio skips its locks.
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  }
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Start() {
+  for (auto& ctx : contexts_) {
+    threads_.emplace_back([c = ctx.get()] {
+      auto guard = asio::make_work_guard(*c);
+      c->run();
+    });
+  }
+}
+
+void WorkerPool::Stop() {
+  for (auto& ctx : contexts_) ctx->stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listener and Session
+
+class Session;
+
+struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
+  Listener(Server& s, int index) : server(s), worker(index), acceptor(s.workers_.context(index)),
+                                   retry_timer(s.workers_.context(index)) {}
+
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void Drain();
+
+  Server& server;
+  int worker;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry_timer;
+  bool draining = false;             // touched only on this worker's thread
+  std::list<Session*> sessions;      // open connections of this worker
+};
+
+class Session : public Exchange, public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Server::Listener> listener,
+          const ServerOptions& options, Handler& handler)
+      : stream_(std::move(socket)), listener_(std::move(listener)), options_(options),
+        handler_(handler) {
+    beast::error_code ec;
+    tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) client_ip_ = remote.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
+    listener_->server.open_connections_.fetch_add(1, std::memory_order_relaxed);
+    listener_->server.total_connections_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~Session() override {
+    listener_->sessions.erase(self_in_list_);
+    listener_->server.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void Start() { DoRead(); }
+
+  // Called on shutdown: a connection waiting for its next request is closed now; one with a
+  // request in flight closes after writing its response (see Respond).
+  void CloseIfIdle() {
+    if (state_ == State::kIdle) Close();
+  }
+
+  // Exchange
+  const Request& request() const override { return request_; }
+  Request& mutable_request() override { return request_; }
+  std::string_view client_ip() const override { return client_ip_; }
+  int worker_index() const override { return listener_->worker; }
+  asio::io_context& io_context() override {
+    return listener_->server.workers_.context(listener_->worker);
+  }
+  void Respond(Response&& response) override;
+
+ private:
+  enum class State { kIdle, kReading, kBusy, kWriting, kClosed };
+
+  void DoRead();
+  void OnFirstBytes(beast::error_code ec, std::size_t bytes);
+  void ReadHeader();
+  void OnHeader(beast::error_code ec, std::size_t bytes);
+  void ExpireAfter(absl::Duration limit);
+  void OnReadBody(beast::error_code ec, std::size_t bytes);
+  void OnRequest();
+  void FailRead(beast::error_code ec);
+  void WriteError(bhttp::status status, std::string_view text);
+  void DoWrite();
+  void OnWrite(beast::error_code ec, std::size_t bytes);
+  void Close();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request request_;
+  Response response_;
+  std::string client_ip_;
+  std::shared_ptr<Server::Listener> listener_;
+  const ServerOptions& options_;
+  Handler& handler_;
+  std::list<Session*>::iterator self_in_list_;
+  State state_ = State::kIdle;
+  bool keep_alive_ = true;
+  std::chrono::steady_clock::time_point started_;
+};
+
+void Session::DoRead() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+  parser_->body_limit(options_.max_body_bytes);
+  if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes are already here
+  // Waiting for the first byte of the next request: the keep-alive idle limit applies. A plain
+  // read (not Beast's, which only completes once a whole header is parsed) tells us when the
+  // request starts, so the header clock can start then.
+  state_ = State::kIdle;
+  ExpireAfter(options_.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
+}
+
+void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
+  if (ec) return FailRead(ec);
+  buffer_.commit(bytes);
+  ReadHeader();
+}
+
+void Session::ReadHeader() {
+  // From the first byte on, the whole header must arrive within read_header_timeout, however
+  // slowly the client trickles it (slowloris).
+  state_ = State::kReading;
+  ExpireAfter(options_.read_header_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+}
+
+void Session::OnHeader(beast::error_code ec, std::size_t) {
+  if (ec) return FailRead(ec);
+  if (parser_->is_done()) return OnRequest();
+  ExpireAfter(options_.read_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&Session::OnReadBody, shared_from_this()));
+}
+
+void Session::ExpireAfter(absl::Duration limit) {
+  // A zero limit in the config means "no limit", as in Go's http.Server.
+  if (limit <= absl::ZeroDuration()) {
+    stream_.expires_never();
+  } else {
+    stream_.expires_after(ToChrono(limit));
+  }
+}
+
+void Session::OnReadBody(beast::error_code ec, std::size_t) {
+  if (ec) return FailRead(ec);
+  OnRequest();
+}
+
+void Session::OnRequest() {
+  stream_.expires_never();
+  request_ = parser_->release();
+  keep_alive_ = request_.keep_alive();
+  if (options_.access_log) started_ = std::chrono::steady_clock::now();
+  state_ = State::kBusy;
+  handler_.Handle(shared_from_this());
+}
+
+void Session::FailRead(beast::error_code ec) {
+  if (ec == bhttp::error::header_limit) {
+    return WriteError(bhttp::status::request_header_fields_too_large,
+                      "431 request header fields too large");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return WriteError(bhttp::status::payload_too_large, "413 request entity too large");
+  }
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset || ec == bhttp::error::partial_message) {
+    return Close();
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+    return WriteError(bhttp::status::bad_request, "400 bad request");
+  }
+  log::Debug("connection from {}: read failed: {}", client_ip_, ec.message());
+  Close();
+}
+
+void Session::WriteError(bhttp::status status, std::string_view text) {
+  keep_alive_ = false;
+  response_ = Response(status, 11);
+  response_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  response_.body() = text;
+  response_.prepare_payload();
+  response_.keep_alive(false);
+  DoWrite();
+}
+
+void Session::Respond(Response&& response) {
+  if (state_ != State::kBusy) return;  // connection already gone
+  response_ = std::move(response);
+  if (listener_->draining) keep_alive_ = false;
+  const unsigned code = response_.result_int();
+  if (code < 200 || code == 204 || code == 304) {
+    response_.body().clear();
+    response_.erase(bhttp::field::content_length);
+  } else if (request_.method() == bhttp::verb::head) {
+    const std::size_t size = response_.body().size();
+    response_.body().clear();
+    response_.content_length(size);
+  } else {
+    response_.prepare_payload();
+  }
+  response_.keep_alive(keep_alive_);
+  if (options_.access_log) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started_)
+                      .count();
+    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(request_.method_string()), Sv(request_.target()),
+              code, micros);
+  }
+  DoWrite();
+}
+
+void Session::DoWrite() {
+  state_ = State::kWriting;
+  ExpireAfter(options_.write_timeout);
+  bhttp::async_write(stream_, response_,
+                     beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+}
+
+void Session::OnWrite(beast::error_code ec, std::size_t) {
+  if (ec || !keep_alive_) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return Close();
+  }
+  response_ = Response();
+  request_ = Request();
+  DoRead();
+}
+
+void Session::Close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  beast::error_code ignored;
+  stream_.socket().close(ignored);
+}
+
+void Server::Listener::DoAccept() {
+  acceptor.async_accept(server.workers_.context(worker),
+                        beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
+}
+
+void Server::Listener::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (draining || !acceptor.is_open()) return;
+  if (ec) {
+    log::Warn("accept on worker {} failed: {}", worker, ec.message());
+    retry_timer.expires_after(kAcceptRetryDelay);
+    retry_timer.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) self->DoAccept();
+    });
+    return;
+  }
+  std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_,
+                            server.handler_)
+      ->Start();
+  DoAccept();
+}
+
+void Server::Listener::Drain() {
+  draining = true;
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  retry_timer.cancel();
+  // CloseIfIdle may destroy sessions (and erase them from the list): iterate over a copy.
+  std::vector<Session*> snapshot(sessions.begin(), sessions.end());
+  for (Session* s : snapshot) s->CloseIfIdle();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+Server::Server(ServerOptions options, WorkerPool& workers, Handler& handler)
+    : options_(std::move(options)), workers_(workers), handler_(handler) {}
+
+Server::~Server() = default;
+
+absl::Status Server::Start() {
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(
+      options_.listen_ip.empty() ? "0.0.0.0" : options_.listen_ip, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("listen_ip \"", options_.listen_ip, "\": ", ec.message()));
+  uint16_t port = options_.port;
+  for (int i = 0; i < workers_.size(); ++i) {
+    auto listener = std::make_shared<Listener>(*this, i);
+    tcp::endpoint endpoint(address, port);
+    auto& acc = listener->acceptor;
+    acc.open(endpoint.protocol(), ec);
+    if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc.set_option(ReusePort(true), ec);
+    if (!ec) acc.bind(endpoint, ec);
+    if (!ec) acc.listen(kListenBacklog, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", address.to_string(), ":",
+                                                 port, ": ", ec.message()));
+    }
+    // With port 0 the first acceptor picks the port; the others join it through SO_REUSEPORT.
+    port = acc.local_endpoint().port();
+    listeners_.push_back(std::move(listener));
+  }
+  port_ = port;
+  for (auto& l : listeners_) {
+    asio::post(workers_.context(l->worker), [l] { l->DoAccept(); });
+  }
+  return absl::OkStatus();
+}
+
+void Server::BeginShutdown() {
+  for (auto& l : listeners_) {
+    asio::post(workers_.context(l->worker), [l] { l->Drain(); });
+  }
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,86 @@
+#pragma once
+
+// The public HTTP/1.1 listener: one io_context per worker thread, one SO_REUSEPORT acceptor per
+// worker (the kernel spreads connections), one Session object per connection (Beast's
+// advanced_server shape: DoRead/OnRead pairs, no shared mutable state between workers).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "boost/asio/io_context.hpp"
+#include "gateway/http/exchange.h"
+
+namespace sluice::http {
+
+struct ServerOptions {
+  std::string listen_ip;  // empty: all interfaces (IPv4 0.0.0.0)
+  uint16_t port = 8080;   // 0: pick an ephemeral port (see Server::port())
+  int workers = 1;
+  absl::Duration read_header_timeout = absl::Seconds(10);
+  absl::Duration read_timeout = absl::Seconds(30);
+  absl::Duration write_timeout = absl::Seconds(30);
+  absl::Duration idle_timeout = absl::Seconds(90);
+  uint64_t max_header_bytes = 1 << 20;
+  uint64_t max_body_bytes = 10 * 1024 * 1024;
+  // One info line per request (method, target, status, latency) when on.
+  bool access_log = false;
+};
+
+// Threads with one io_context each. Created first so that per-worker state (backend pools) can be
+// built on the same contexts before the listener starts.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int count);
+  ~WorkerPool();
+
+  int size() const { return static_cast<int>(contexts_.size()); }
+  boost::asio::io_context& context(int i) { return *contexts_[i]; }
+
+  void Start();
+  // Stops every context and joins the threads. Idempotent.
+  void Stop();
+
+ private:
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<std::thread> threads_;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, WorkerPool& workers, Handler& handler);
+  ~Server();
+
+  // Binds one acceptor per worker and starts accepting. Fails with the address on bind errors.
+  absl::Status Start();
+
+  uint16_t port() const { return port_; }
+
+  // Graceful shutdown, step 1: stop accepting, close idle keep-alive connections, and close every
+  // other connection once its in-flight response is written. Thread-safe.
+  void BeginShutdown();
+
+  // Connections still open (in-flight or idle).
+  int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
+
+  struct Listener;  // per-worker acceptor + sessions (internal)
+
+ private:
+  friend class Session;
+
+  ServerOptions options_;
+  WorkerPool& workers_;
+  Handler& handler_;
+  uint16_t port_ = 0;
+  std::vector<std::shared_ptr<Listener>> listeners_;
+  std::atomic<int64_t> open_connections_{0};
+  std::atomic<uint64_t> total_connections_{0};
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,267 @@
+// sluice: the command line. The only place that wires config, logging, workers, the gateway
+// handler and the HTTP front together.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/config/config.h"
+#include "gateway/http/server.h"
+#include "gateway/pipeline/gateway.h"
+#include "gateway/version/version.h"
+
+namespace sluice {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfigError = 1;
+constexpr int kExitUsage = 2;
+
+// While draining, how often the main thread checks whether the last connection has closed.
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+
+constexpr char kMainHelp[] =
+    "Sluice: a KrakenD-compatible API gateway.\n"
+    "\n"
+    "Usage:\n"
+    "  sluice run -c FILE [-p PORT] [-d]      run the gateway\n"
+    "  sluice check -c FILE [--lint] [-d]     validate a configuration file\n"
+    "  sluice version                         print the version and git revision\n"
+    "\n"
+    "Run 'sluice COMMAND --help' for a command's options.\n"
+    "Exit codes: 0 ok, 1 configuration error, 2 usage error.\n";
+
+constexpr char kRunHelp[] =
+    "Usage: sluice run -c FILE [-p PORT] [-d]\n"
+    "\n"
+    "Runs the gateway with the KrakenD-format configuration FILE.\n"
+    "  -c, --config FILE   configuration file (required)\n"
+    "  -p, --port PORT     listen on PORT instead of the file's `port`\n"
+    "  -d, --debug         enable /__debug/ and debug logging\n"
+    "Environment: SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT override `name`, `port`, `timeout`.\n"
+    "SIGTERM/SIGINT drain in-flight requests and exit 0.\n";
+
+constexpr char kCheckHelp[] =
+    "Usage: sluice check -c FILE [--lint] [-d]\n"
+    "\n"
+    "Validates FILE and reports every error with its JSON path.\n"
+    "  -c, --config FILE   configuration file (required)\n"
+    "  -l, --lint          also report unknown keys (keys starting with @ $ _ # are allowed)\n"
+    "  -d, --debug         print the interpreted configuration\n"
+    "Exit codes: 0 valid, 1 invalid, 2 usage error.\n";
+
+constexpr char kVersionHelp[] = "Usage: sluice version\n\nPrints the version and git revision.\n";
+
+struct Flags {
+  std::string config;
+  std::optional<int> port;
+  bool debug = false;
+  bool lint = false;
+  bool help = false;
+};
+
+// Parses the flags of one sub-command. `allowed` lists the long names it accepts.
+std::optional<Flags> ParseFlags(const std::vector<std::string>& args,
+                                const std::vector<std::string>& allowed, std::string* error) {
+  Flags f;
+  auto allows = [&](const std::string& name) {
+    return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        *error = absl::StrCat("flag ", a, " needs a value (", name, ")");
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      f.help = true;
+    } else if ((a == "-c" || a == "--config") && allows("config")) {
+      auto v = value("FILE");
+      if (!v) return std::nullopt;
+      f.config = *v;
+    } else if ((a == "-p" || a == "--port") && allows("port")) {
+      auto v = value("PORT");
+      int port = 0;
+      if (!v) return std::nullopt;
+      if (!absl::SimpleAtoi(*v, &port) || port < 0 || port > 65535) {
+        *error = absl::StrCat("invalid port \"", *v, "\" (0-65535)");
+        return std::nullopt;
+      }
+      f.port = port;
+    } else if ((a == "-d" || a == "--debug") && allows("debug")) {
+      f.debug = true;
+    } else if ((a == "-l" || a == "--lint") && allows("lint")) {
+      f.lint = true;
+    } else {
+      *error = absl::StrCat("unknown argument \"", a, "\"");
+      return std::nullopt;
+    }
+  }
+  return f;
+}
+
+int Usage(const std::string& error, const char* help) {
+  std::cerr << "sluice: " << error << "\n\n" << help;
+  return kExitUsage;
+}
+
+// Loads and validates; prints every error. nullptr on failure.
+std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
+  config::LoadResult result = config::LoadConfigFile(path);
+  for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(path, d) << "\n";
+  if (!result.errors.empty()) {
+    std::cerr << path << ": " << result.errors.size() << " error(s)\n";
+    return nullptr;
+  }
+  return result.config;
+}
+
+int Check(const Flags& flags) {
+  config::LoadResult result = config::LoadConfigFile(flags.config);
+  for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+  size_t problems = result.errors.size();
+  if (flags.lint) {
+    for (const auto& d : result.lint) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+    problems += result.lint.size();
+  }
+  if (problems > 0) {
+    std::cerr << flags.config << ": " << problems << " error(s)\n";
+    return kExitConfigError;
+  }
+  if (flags.debug) std::cout << config::Describe(*result.config);
+  std::cout << "Syntax OK! " << flags.config << " (" << result.config->endpoints.size()
+            << " endpoints, sha256 " << result.config->sha256_hex << ")\n";
+  return kExitOk;
+}
+
+int Run(const Flags& flags) {
+  std::shared_ptr<const config::ServiceConfig> cfg = Load(flags.config);
+  if (cfg == nullptr) return kExitConfigError;
+  log::Init(flags.debug ? "DEBUG" : cfg->logging.level);
+
+  int workers = cfg->tuning.workers;
+  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  http::WorkerPool pool(workers);
+  auto gateway = pipeline::Gateway::Create(cfg, pool, flags.debug);
+  if (!gateway.ok()) {
+    std::cerr << flags.config << ": " << gateway.status().message() << "\n";
+    return kExitConfigError;
+  }
+
+  http::ServerOptions options;
+  options.listen_ip = cfg->listen_ip;
+  options.port = flags.port ? static_cast<uint16_t>(*flags.port) : cfg->port;
+  options.workers = workers;
+  options.read_header_timeout = cfg->read_header_timeout;
+  options.read_timeout = cfg->read_timeout;
+  options.write_timeout = cfg->write_timeout;
+  options.idle_timeout = cfg->idle_timeout;
+  options.max_header_bytes = cfg->max_header_bytes;
+  options.max_body_bytes = cfg->tuning.max_body_bytes;
+  options.access_log = cfg->logging.access_log;
+  http::Server server(options, pool, **gateway);
+  if (absl::Status st = server.Start(); !st.ok()) {
+    log::Error("{}", std::string(st.message()));
+    log::Shutdown();
+    return kExitConfigError;
+  }
+  pool.Start();
+  // Lifecycle lines go to stderr whatever the log level: operators and tests rely on them.
+  std::cerr << fmt::format(
+      "sluice {} ({}) \"{}\" listening on {}:{} with {} workers, {} endpoints, config {} sha256 {}\n",
+      version::Version(), version::GitRevision(), cfg->name,
+      cfg->listen_ip.empty() ? "0.0.0.0" : cfg->listen_ip, server.port(), workers,
+      cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex);
+
+  boost::asio::io_context main_ctx(1);
+  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  boost::asio::steady_timer poll(main_ctx);
+  std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max();
+  std::function<void()> wait_for_drain = [&] {
+    if (server.open_connections() == 0 || std::chrono::steady_clock::now() >= give_up) {
+      if (server.open_connections() > 0) {
+        log::Warn("max_shutdown_wait_time reached with {} connections open",
+                  server.open_connections());
+      }
+      main_ctx.stop();
+      return;
+    }
+    poll.expires_after(kDrainPollInterval);
+    poll.async_wait([&](const boost::system::error_code&) { wait_for_drain(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    log::Info("received signal {}: draining {} connections", signo, server.open_connections());
+    if (cfg->max_shutdown_wait_time > absl::ZeroDuration()) {
+      give_up = std::chrono::steady_clock::now() +
+                absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
+    }
+    server.BeginShutdown();
+    wait_for_drain();
+  });
+  main_ctx.run();
+  pool.Stop();
+  log::Shutdown();
+  std::cerr << "sluice stopped\n";
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return Usage("missing command", kMainHelp);
+  const std::string command = args.front();
+  args.erase(args.begin());
+  std::string error;
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << kMainHelp;
+    return kExitOk;
+  }
+  if (command == "version") {
+    auto flags = ParseFlags(args, {}, &error);
+    if (!flags) return Usage(error, kVersionHelp);
+    if (flags->help) {
+      std::cout << kVersionHelp;
+      return kExitOk;
+    }
+    std::cout << "Sluice Version " << version::Version() << " (revision "
+              << version::GitRevision() << ")\n";
+    return kExitOk;
+  }
+  if (command == "run" || command == "check") {
+    const bool run = command == "run";
+    const char* help = run ? kRunHelp : kCheckHelp;
+    auto flags = run ? ParseFlags(args, {"config", "port", "debug"}, &error)
+                     : ParseFlags(args, {"config", "lint", "debug"}, &error);
+    if (!flags) return Usage(error, help);
+    if (flags->help) {
+      std::cout << help;
+      return kExitOk;
+    }
+    if (flags->config.empty()) return Usage("-c FILE is required", help);
+    return run ? Run(*flags) : Check(*flags);
+  }
+  return Usage(absl::StrCat("unknown command \"", command, "\""), kMainHelp);
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) { return sluice::Main(argc, argv); }

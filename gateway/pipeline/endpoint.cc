@@ -1,0 +1,244 @@
+#include "gateway/pipeline/endpoint.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/beast/http/field.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
+#include "gateway/encoding/json.h"
+
+namespace sluice::pipeline {
+
+namespace bhttp = boost::beast::http;
+using backend::ErrorKind;
+using backend::rest::CallResult;
+
+namespace {
+
+constexpr std::string_view kCompletedHeader = "X-Krakend-Completed";
+
+// Headers that describe one hop's framing: the front recomputes them for the client.
+bool IsHopByHopResponseHeader(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::content_length:
+    case bhttp::field::trailer:
+    case bhttp::field::upgrade:
+    case bhttp::field::proxy_connection:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The one place a failed backend call becomes the client's status (KrakenD: 500, empty body).
+unsigned HttpStatusForFailure(const backend::Error&) { return 500; }
+
+// KrakenD's default status policy: only 200 and 201 count as success.
+bool IsSuccess(unsigned status) { return status == 200 || status == 201; }
+
+std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
+  return absl::StrCat("[ENDPOINT: ", e.path, "][BACKEND: ", b.url_pattern, "]");
+}
+
+// ---------------------------------------------------------------------------------------------
+// no-op: the single backend's status, headers and body go to the client unchanged.
+
+class NoOpPipeline : public EndpointPipeline {
+ public:
+  NoOpPipeline(const config::Endpoint& endpoint, BackendProxy backend)
+      : endpoint_(endpoint), backend_(std::move(backend)),
+        log_prefix_(LogPrefix(endpoint, backend_.config())) {}
+
+  void Handle(http::ExchangePtr exchange, router::Params params,
+              WorkerState& worker) const override {
+    auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(endpoint_.timeout);
+    std::string body = std::move(exchange->mutable_request().body());
+    const http::Exchange& ex = *exchange;
+    backend_.Call(worker, ex, params, std::move(body), deadline,
+                  [this, exchange = std::move(exchange)](CallResult&& result) {
+                    exchange->Respond(ToResponse(std::move(result)));
+                  });
+  }
+
+ private:
+  http::Response ToResponse(CallResult&& result) const {
+    if (!result.ok()) {
+      log::Warn("{} {}", log_prefix_, result.error.message);
+      http::Response failed(static_cast<bhttp::status>(HttpStatusForFailure(result.error)), 11);
+      return failed;
+    }
+    http::Response out;
+    out.version(11);
+    // result_int(): result() maps codes Beast has no name for (418, 599...) to 0.
+    out.result(result.response.result_int());
+    for (const auto& field : result.response) {
+      if (IsHopByHopResponseHeader(field.name())) continue;
+      out.insert(field.name_string(), field.value());
+    }
+    out.body() = std::move(result.response.body());
+    return out;
+  }
+
+  const config::Endpoint& endpoint_;
+  BackendProxy backend_;
+  std::string log_prefix_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// json: every backend called in parallel, JSON objects merged in declaration order.
+
+class MergingPipeline : public EndpointPipeline {
+ public:
+  MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendProxy> backends)
+      : endpoint_(endpoint), backends_(std::move(backends)) {
+    for (const auto& b : backends_) log_prefixes_.push_back(LogPrefix(endpoint, b.config()));
+    if (endpoint_.cache_ttl > absl::ZeroDuration()) {
+      cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
+    }
+  }
+
+  void Handle(http::ExchangePtr exchange, router::Params params,
+              WorkerState& worker) const override {
+    auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(endpoint_.timeout);
+    auto fan_out = std::make_shared<FanOut>(this, std::move(exchange), backends_.size());
+    std::string body = std::move(fan_out->exchange->mutable_request().body());
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      // The last backend takes the body; the others get copies (KrakenD clones the request).
+      std::string b = i + 1 == backends_.size() ? std::move(body) : body;
+      backends_[i].Call(worker, *fan_out->exchange, params, std::move(b), deadline,
+                        [fan_out, i](CallResult&& r) { fan_out->OnResult(i, std::move(r)); });
+    }
+  }
+
+ private:
+  // State of one request's parallel calls. Lives on one worker thread: no synchronisation.
+  struct FanOut {
+    FanOut(const MergingPipeline* p, http::ExchangePtr ex, size_t n)
+        : pipeline(p), exchange(std::move(ex)), parts(n), pending(n) {}
+
+    void OnResult(size_t i, CallResult&& result) {
+      parts[i] = pipeline->Decode(i, std::move(result));
+      if (--pending == 0) exchange->Respond(pipeline->Merge(parts));
+    }
+
+    const MergingPipeline* pipeline;
+    http::ExchangePtr exchange;
+    std::vector<std::optional<nlohmann::json>> parts;
+    size_t pending;
+  };
+
+  std::optional<nlohmann::json> Decode(size_t i, CallResult&& result) const {
+    const config::Backend& b = backends_[i].config();
+    if (!result.ok()) {
+      log::Warn("{} {}: {}", log_prefixes_[i], backend::ToString(result.error.kind),
+                result.error.message);
+      return std::nullopt;
+    }
+    const unsigned status = result.response.result_int();
+    if (!IsSuccess(status)) {
+      log::Warn("{} invalid status code {}", log_prefixes_[i], status);
+      return std::nullopt;
+    }
+    auto decoded = encoding::DecodeJson(result.response.body(), b.is_collection);
+    if (!decoded.ok()) {
+      log::Warn("{} decode: {}", log_prefixes_[i], std::string(decoded.status().message()));
+      return std::nullopt;
+    }
+    return std::move(*decoded);
+  }
+
+  http::Response Merge(std::vector<std::optional<nlohmann::json>>& parts) const {
+    nlohmann::json merged = nlohmann::json::object();
+    size_t ok = 0;
+    for (auto& part : parts) {
+      if (!part) continue;
+      ++ok;
+      // Declaration order: a later backend's key overwrites an earlier one's, deterministically.
+      for (auto& [key, value] : part->items()) merged[key] = std::move(value);
+    }
+    if (ok == 0) {
+      http::Response failed(bhttp::status::internal_server_error, 11);
+      failed.set(Bv(kCompletedHeader), "false");
+      return failed;
+    }
+    http::Response res(bhttp::status::ok, 11);
+    res.set(bhttp::field::content_type, Bv(encoding::kJsonContentType));
+    const bool complete = ok == parts.size();
+    res.set(Bv(kCompletedHeader), complete ? "true" : "false");
+    if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
+    res.body() = encoding::RenderJson(merged);
+    return res;
+  }
+
+  const config::Endpoint& endpoint_;
+  std::vector<BackendProxy> backends_;
+  std::vector<std::string> log_prefixes_;
+  std::string cache_control_;
+};
+
+}  // namespace
+
+absl::StatusOr<BackendProxy> BackendProxy::Create(const config::Endpoint& endpoint,
+                                                  const config::Backend& backend, int index,
+                                                  std::vector<int> host_slots) {
+  auto url = UrlTemplate::Compile(backend.url_pattern, endpoint.params);
+  if (!url.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(backend.json_path, ".url_pattern: ", url.status().message()));
+  }
+  BackendProxy p;
+  p.config_ = &backend;
+  p.index_ = index;
+  p.host_slots_ = std::move(host_slots);
+  p.url_ = std::make_unique<UrlTemplate>(std::move(*url));
+  p.spec_.url = p.url_.get();
+  p.spec_.method = backend.method.empty() ? endpoint.method : backend.method;
+  p.spec_.query_allow = &endpoint.input_query_strings;
+  p.spec_.header_allow = &endpoint.input_headers;
+  p.spec_.backend_query_allow = backend.input_query_strings ? &*backend.input_query_strings : nullptr;
+  p.spec_.backend_header_allow = backend.input_headers ? &*backend.input_headers : nullptr;
+  p.spec_.pass_accept_encoding = backend.encoding == config::BackendEncoding::kNoOp;
+  return p;
+}
+
+void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
+                        const router::Params& params, std::string body,
+                        backend::rest::Deadline deadline, backend::rest::Callback done) const {
+  http::Request req = BuildBackendRequest(spec_, exchange.request(), exchange.client_ip(), params,
+                                          std::move(body));
+  uint32_t& rr = worker.round_robin[index_];
+  const int slot = host_slots_[rr % host_slots_.size()];
+  ++rr;
+  worker.client->Send(slot, std::move(req), deadline, std::move(done));
+}
+
+absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
+    const config::Endpoint& endpoint, int* next_backend_index,
+    const std::function<int(const config::HostAddress&)>& register_host) {
+  std::vector<BackendProxy> backends;
+  for (const config::Backend& b : endpoint.backends) {
+    std::vector<int> slots;
+    for (const config::HostAddress& h : b.hosts) slots.push_back(register_host(h));
+    if (slots.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
+    }
+    auto proxy = BackendProxy::Create(endpoint, b, (*next_backend_index)++, std::move(slots));
+    if (!proxy.ok()) return proxy.status();
+    backends.push_back(std::move(*proxy));
+  }
+  if (endpoint.output_encoding == config::OutputEncoding::kNoOp) {
+    if (backends.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(endpoint.json_path, ": no-op needs exactly one backend"));
+    }
+    return std::make_unique<NoOpPipeline>(endpoint, std::move(backends[0]));
+  }
+  return std::make_unique<MergingPipeline>(endpoint, std::move(backends));
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,66 @@
+#pragma once
+
+// An endpoint's pipeline, built once at start-up from its config (Lura's per-endpoint proxy
+// stack): forward (build backend requests) -> backends (in parallel) -> status policy -> decode ->
+// merge -> render. Features that are off are not in the chain: a no-op endpoint is a different
+// class from a merging one, not an `if` per request.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/backend/rest/client.h"
+#include "gateway/config/config.h"
+#include "gateway/http/exchange.h"
+#include "gateway/pipeline/request_builder.h"
+#include "gateway/router/router.h"
+
+namespace sluice::pipeline {
+
+// Per-worker mutable state: only ever touched from that worker's thread.
+struct WorkerState {
+  std::unique_ptr<backend::rest::Client> client;
+  std::vector<uint32_t> round_robin;  // next host per backend (indexed by BackendProxy::index)
+};
+
+// One configured backend: immutable, shared by all workers.
+class BackendProxy {
+ public:
+  // `index` is unique across the gateway (round-robin slot); `host_slots` were registered with
+  // every worker's client in the same order.
+  static absl::StatusOr<BackendProxy> Create(const config::Endpoint& endpoint,
+                                             const config::Backend& backend, int index,
+                                             std::vector<int> host_slots);
+
+  // Sends the backend request built from the client's; `done` runs on the worker thread.
+  void Call(WorkerState& worker, const http::Exchange& exchange, const router::Params& params,
+            std::string body, backend::rest::Deadline deadline,
+            backend::rest::Callback done) const;
+
+  const config::Backend& config() const { return *config_; }
+
+ private:
+  const config::Backend* config_ = nullptr;
+  int index_ = 0;
+  std::vector<int> host_slots_;
+  std::unique_ptr<UrlTemplate> url_;
+  BackendRequestSpec spec_{};
+};
+
+class EndpointPipeline {
+ public:
+  virtual ~EndpointPipeline() = default;
+  // Runs on the exchange's worker thread; responds exactly once, within the endpoint timeout.
+  virtual void Handle(http::ExchangePtr exchange, router::Params params,
+                      WorkerState& worker) const = 0;
+};
+
+// Builds the pipeline for `endpoint`. `next_backend_index` hands out round-robin slots;
+// `register_host` registers a host with every worker's client and returns its slot.
+absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
+    const config::Endpoint& endpoint, int* next_backend_index,
+    const std::function<int(const config::HostAddress&)>& register_host);
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,40 @@
+#pragma once
+
+// The request handler behind the HTTP front: routes a request to its endpoint pipeline or to a
+// built-in endpoint (/__health, /__debug/), and answers 404/405 as KrakenD does.
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/config/config.h"
+#include "gateway/http/exchange.h"
+#include "gateway/http/server.h"
+#include "gateway/pipeline/endpoint.h"
+#include "gateway/router/router.h"
+
+namespace sluice::pipeline {
+
+class Gateway : public http::Handler {
+ public:
+  // Builds every endpoint pipeline and one backend client per worker. `debug` enables
+  // /__debug/ (also enabled by the config's debug_endpoint).
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(
+      std::shared_ptr<const config::ServiceConfig> config, http::WorkerPool& workers, bool debug);
+
+  // http::Handler
+  void Handle(http::ExchangePtr exchange) override;
+
+ private:
+  Gateway(std::shared_ptr<const config::ServiceConfig> config, router::Router router, bool debug);
+
+  void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
+
+  std::shared_ptr<const config::ServiceConfig> config_;
+  router::Router router_;
+  bool debug_;
+  std::vector<std::unique_ptr<EndpointPipeline>> pipelines_;
+  std::vector<WorkerState> workers_;
+};
+
+}  // namespace sluice::pipeline

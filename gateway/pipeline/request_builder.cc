@@ -1,0 +1,202 @@
+#include "gateway/pipeline/request_builder.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "boost/beast/http/field.hpp"
+#include "gateway/common/strings.h"
+#include "gateway/version/version.h"
+
+namespace sluice::pipeline {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+bool IsUnreserved(unsigned char c) {
+  return absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+bool IsParamName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return absl::ascii_isalnum(c) || c == '_' || c == '-';
+  });
+}
+
+// Hop-by-hop and framing headers are the gateway's own business on each hop: never forwarded,
+// even with input_headers ["*"].
+bool IsHopByHop(bhttp::field f, std::string_view name) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::host:
+    case bhttp::field::content_length:
+    case bhttp::field::expect:
+      return true;
+    default:
+      return EqualsIgnoreCase(name, "http2-settings");
+  }
+}
+
+bool Allowed(const config::AllowList& list, std::string_view name_lower) {
+  if (list.all) return true;
+  for (const std::string& n : list.names) {
+    if (n == name_lower) return true;
+  }
+  return false;
+}
+
+bool AllowedQueryKey(const config::AllowList& list, std::string_view key) {
+  if (list.all) return true;
+  for (const std::string& n : list.names) {
+    if (n == key) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void PercentEncode(std::string_view value, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : value) {
+    if (IsUnreserved(c)) {
+      out->push_back(static_cast<char>(c));
+    } else {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    }
+  }
+}
+
+absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
+                                                 const std::vector<std::string>& params) {
+  UrlTemplate t;
+  t.has_query_ = pattern.find('?') != std::string_view::npos;
+  size_t pos = 0;
+  while (pos < pattern.size()) {
+    size_t open = pattern.find('{', pos);
+    size_t close = open == std::string_view::npos ? open : pattern.find('}', open);
+    std::string_view name =
+        close == std::string_view::npos ? std::string_view() : pattern.substr(open + 1, close - open - 1);
+    if (open == std::string_view::npos || close == std::string_view::npos || !IsParamName(name)) {
+      size_t end = open == std::string_view::npos ? pattern.size() : open + 1;
+      if (t.pieces_.empty() || t.pieces_.back().param >= 0) t.pieces_.push_back(Piece{});
+      t.pieces_.back().literal.append(pattern.substr(pos, end - pos));
+      pos = end;
+      continue;
+    }
+    auto it = std::find(params.begin(), params.end(), name);
+    if (it == params.end()) {
+      return absl::InvalidArgumentError(
+          "url_pattern uses {" + std::string(name) + "} which the endpoint does not define");
+    }
+    if (open > pos) t.pieces_.push_back(Piece{std::string(pattern.substr(pos, open - pos)), -1});
+    t.pieces_.push_back(Piece{"", static_cast<int>(it - params.begin())});
+    pos = close + 1;
+  }
+  return t;
+}
+
+void UrlTemplate::Expand(const router::Params& values, std::string* out) const {
+  for (const Piece& p : pieces_) {
+    if (p.param < 0) {
+      out->append(p.literal);
+    } else if (static_cast<size_t>(p.param) < values.size()) {
+      PercentEncode(values[p.param].second, out);
+    }
+  }
+}
+
+std::string FilterQuery(std::string_view raw_query, const config::AllowList& allow) {
+  std::string out;
+  if (allow.empty() || raw_query.empty()) return out;
+  if (allow.all) return std::string(raw_query);
+  size_t pos = 0;
+  while (pos <= raw_query.size()) {
+    size_t amp = raw_query.find('&', pos);
+    if (amp == std::string_view::npos) amp = raw_query.size();
+    std::string_view pair = raw_query.substr(pos, amp - pos);
+    std::string_view key = pair.substr(0, pair.find('='));
+    if (!key.empty() && AllowedQueryKey(allow, router::PercentDecode(key))) {
+      if (!out.empty()) out.push_back('&');
+      out.append(pair);
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Request& client,
+                                  std::string_view client_ip, const router::Params& params,
+                                  std::string body) {
+  http::Request req;
+  req.version(11);
+  req.method_string(Bv(spec.method));
+
+  std::string target;
+  target.reserve(128);
+  spec.url->Expand(params, &target);
+  std::string_view client_target = Sv(client.target());
+  size_t q = client_target.find('?');
+  if (q != std::string_view::npos && !spec.query_allow->empty()) {
+    std::string query = FilterQuery(client_target.substr(q + 1), *spec.query_allow);
+    if (spec.backend_query_allow != nullptr) query = FilterQuery(query, *spec.backend_query_allow);
+    if (!query.empty()) {
+      target.push_back(spec.url->has_query() ? '&' : '?');
+      target.append(query);
+    }
+  }
+  req.target(target);
+
+  bool user_agent_forwarded = false;
+  if (!spec.header_allow->empty()) {
+    std::string lower;
+    for (const auto& field : client) {
+      std::string_view name = Sv(field.name_string());
+      if (IsHopByHop(field.name(), name)) continue;
+      if (field.name() == bhttp::field::accept_encoding && !spec.pass_accept_encoding) continue;
+      lower.assign(name.begin(), name.end());
+      absl::AsciiStrToLower(&lower);
+      if (!Allowed(*spec.header_allow, lower)) continue;
+      if (spec.backend_header_allow != nullptr && !Allowed(*spec.backend_header_allow, lower)) {
+        continue;
+      }
+      if (lower == "x-forwarded-for" || lower == "x-forwarded-host") {
+        continue;  // always set by the gateway below
+      }
+      if (field.name() == bhttp::field::user_agent) user_agent_forwarded = true;
+      req.insert(field.name_string(), field.value());
+    }
+  }
+  // Content-Type always travels with a body (KrakenD forwards it by default).
+  if (req.find(bhttp::field::content_type) == req.end()) {
+    auto ct = client.find(bhttp::field::content_type);
+    if (ct != client.end()) req.set(bhttp::field::content_type, ct->value());
+  }
+  req.set("X-Forwarded-For", Bv(client_ip));
+  auto host = client.find(bhttp::field::host);
+  if (host != client.end()) req.set("X-Forwarded-Host", host->value());
+  const std::string_view ua = version::UserAgent();
+  if (user_agent_forwarded) {
+    req.set("X-Forwarded-Via", Bv(ua));
+  } else {
+    req.set(bhttp::field::user_agent, Bv(ua));
+  }
+
+  const bool carries_body = spec.method == "POST" || spec.method == "PUT" ||
+                            spec.method == "PATCH" || spec.method == "DELETE";
+  if (carries_body) req.body() = std::move(body);
+  return req;
+}
+
+}  // namespace sluice::pipeline

@@ -1,0 +1,51 @@
+#pragma once
+
+// Method + path-template routing. Templates are split into segments at start-up into a trie; a
+// request walks it once. A literal segment wins over a {param} at the same position, with
+// backtracking, so `/users/search` and `/users/{id}` coexist (gin, under KrakenD, panics on this).
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+
+namespace sluice::router {
+
+// Path parameter values, percent-decoded, in template order. Names point into the router.
+using Params = absl::InlinedVector<std::pair<std::string_view, std::string>, 4>;
+
+struct Route {
+  std::string method;         // upper-case
+  std::string path_template;  // "/users/{id}/posts"
+  int id = 0;                 // returned on match
+};
+
+enum class MatchResult { kFound, kNotFound, kMethodNotAllowed };
+
+class Router {
+ public:
+  // Fails (naming the template) on duplicate method+template or a malformed template.
+  static absl::StatusOr<Router> Build(const std::vector<Route>& routes);
+
+  Router(Router&&) noexcept;
+  Router& operator=(Router&&) noexcept;
+  ~Router();
+
+  // `path` is the request path without the query string, still percent-encoded. HEAD falls back
+  // to a GET route when no HEAD route exists. Thread-safe: the router is immutable.
+  MatchResult Match(std::string_view method, std::string_view path, int* id, Params* params) const;
+
+ private:
+  struct Node;
+  explicit Router(std::unique_ptr<Node> root);
+  std::unique_ptr<Node> root_;
+};
+
+// Decodes %XX escapes; malformed escapes are kept literally. '+' is not special in paths.
+std::string PercentDecode(std::string_view in);
+
+}  // namespace sluice::router

@@ -1,0 +1,468 @@
+// End-to-end tests of the data plane: the real sluice binary between a real HTTP client and real
+// HTTP backends, all on 127.0.0.1 ephemeral ports. Assertions are on the bytes a client and a
+// backend see.
+
+#include <signal.h>
+
+#include <chrono>
+#include <future>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "boost/asio/write.hpp"
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+std::string Header(const Request& r, const std::string& name) {
+  auto it = r.find(name);
+  return it == r.end() ? "<absent>" : std::string(it->value());
+}
+std::string Header(const Response& r, const std::string& name) {
+  auto it = r.find(name);
+  return it == r.end() ? "<absent>" : std::string(it->value());
+}
+
+// A v3 config with one endpoint; `endpoint_extra` and `backend_extra` are spliced in as JSON
+// members (each ending with a comma when non-empty).
+std::string OneEndpoint(const std::string& backend_url, const std::string& path,
+                        const std::string& url_pattern, const std::string& endpoint_extra = "",
+                        const std::string& backend_extra = "", const std::string& top_extra = "") {
+  return R"({"version": 3, "name": "test", )" + top_extra + R"( "extra_config": {"sluice/http": {"workers": 2}, "telemetry/logging": {"level": "WARNING"}},
+    "endpoints": [{"endpoint": ")" + path + R"(", )" + endpoint_extra + R"(
+      "backend": [{)" + backend_extra + R"( "host": [")" + backend_url + R"("], "url_pattern": ")" +
+         url_pattern + R"("}]}]})";
+}
+
+// Waits (bounded) for a condition that another process makes true.
+template <typename Pred>
+bool Eventually(Pred pred, milliseconds limit = milliseconds(5000)) {
+  auto deadline = steady_clock::now() + limit;
+  while (steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return pred();
+}
+
+TestBackend::HandlerFn EchoTarget() {
+  return [](const Request& req) {
+    return TestBackend::Json(R"({"target":")" + std::string(req.target()) + R"("})");
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built-in endpoints and routing
+
+TEST(GatewayTest, HealthAnswersKrakenDShape) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a"));
+  Response res = Fetch(gw.port(), "GET", "/__health");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(Header(res, "Content-Type"), "application/json; charset=utf-8");
+  std::regex shape(
+      R"re(\{"agents":\{\},"now":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)","status":"ok"\})re");
+  EXPECT_TRUE(std::regex_match(res.body(), shape)) << res.body();
+}
+
+TEST(GatewayTest, NotFoundAndMethodNotAllowedAsKrakenD) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/users/{id}", "/u/{id}"));
+  Response missing = Fetch(gw.port(), "GET", "/nope");
+  EXPECT_EQ(missing.result_int(), 404u);
+  EXPECT_EQ(missing.body(), "404 page not found");
+  EXPECT_EQ(Header(missing, "Content-Type"), "text/plain; charset=utf-8");
+  Response wrong = Fetch(gw.port(), "DELETE", "/users/1");
+  EXPECT_EQ(wrong.result_int(), 405u);
+  EXPECT_EQ(wrong.body(), "405 method not allowed");
+  EXPECT_EQ(backend.request_count(), 0u);
+}
+
+TEST(GatewayTest, LiteralSegmentWinsOverParam) {
+  TestBackend backend(EchoTarget());
+  std::string config = R"({"version": 3, "host": [")" + backend.url() + R"("], "endpoints": [
+      {"endpoint": "/users/{id}", "backend": [{"url_pattern": "/by-id/{id}"}]},
+      {"endpoint": "/users/search", "backend": [{"url_pattern": "/search"}]},
+      {"endpoint": "/users/{id}/posts", "backend": [{"url_pattern": "/posts/{id}"}]}]})";
+  SluiceProcess gw(config);
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/users/search").body(), R"({"target":"/search"})");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/users/42").body(), R"({"target":"/by-id/42"})");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/users/search/posts").body(), R"({"target":"/posts/search"})");
+}
+
+TEST(GatewayTest, DebugEndpointOnlyWithFlag) {
+  TestBackend backend(EchoTarget());
+  std::string config = OneEndpoint(backend.url(), "/a", "/a");
+  {
+    SluiceProcess gw(config);
+    EXPECT_EQ(Fetch(gw.port(), "POST", "/__debug/anything", {}, "x").result_int(), 404u);
+  }
+  SluiceProcess gw(config, {"-d"});
+  Response res = Fetch(gw.port(), "POST", "/__debug/some/path?q=1", {{"X-Probe", "1"}}, "hello");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"message":"pong"})");
+  EXPECT_TRUE(Eventually([&] { return gw.log().find("X-Probe: 1") != std::string::npos; }))
+      << gw.log();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encodings and status policy
+
+TEST(GatewayTest, JsonEncodingSortsKeysAndDropsBackendHeaders) {
+  TestBackend backend([](const Request&) {
+    Response res = TestBackend::Json(R"({ "b": 2, "a": {"y": 1, "x": [1, 2]}, "c": "ü" })");
+    res.set("X-Backend-Secret", "s3cr3t");
+    return res;
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/j", "/j", R"("cache_ttl": "300s",)"));
+  Response res = Fetch(gw.port(), "GET", "/j");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"a":{"x":[1,2],"y":1},"b":2,"c":"ü"})");
+  EXPECT_EQ(Header(res, "Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "true");
+  EXPECT_EQ(Header(res, "Cache-Control"), "public, max-age=300");
+  EXPECT_EQ(Header(res, "X-Backend-Secret"), "<absent>");
+}
+
+TEST(GatewayTest, JsonBackendErrorStatusBecomes500WithEmptyBody) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"error":"nope"})", 404); });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/j", "/j"));
+  Response res = Fetch(gw.port(), "GET", "/j");
+  EXPECT_EQ(res.result_int(), 500u);
+  EXPECT_EQ(res.body(), "");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");
+}
+
+TEST(GatewayTest, InvalidJsonFromBackendIsAFailure) {
+  TestBackend backend([](const Request&) { return TestBackend::Json("[1,2]"); });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/j", "/j"));
+  Response res = Fetch(gw.port(), "GET", "/j");
+  EXPECT_EQ(res.result_int(), 500u);
+  EXPECT_TRUE(Eventually([&] { return gw.log().find("expected a JSON object") != std::string::npos; }))
+      << gw.log();
+}
+
+TEST(GatewayTest, NoOpPassesStatusHeadersAndBodyUnchanged) {
+  TestBackend backend([](const Request&) {
+    Response res(static_cast<bhttp::status>(418), 11);
+    res.set("X-Custom", "kept");
+    res.set(bhttp::field::content_type, "text/weird");
+    res.set(bhttp::field::set_cookie, "a=b");
+    res.body() = "raw <body> \x01 not json";
+    return res;
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/raw", "/raw", R"("output_encoding": "no-op",)"));
+  Response res = Fetch(gw.port(), "GET", "/raw");
+  EXPECT_EQ(res.result_int(), 418u);
+  EXPECT_EQ(res.body(), "raw <body> \x01 not json");
+  EXPECT_EQ(Header(res, "X-Custom"), "kept");
+  EXPECT_EQ(Header(res, "Content-Type"), "text/weird");
+  EXPECT_EQ(Header(res, "Set-Cookie"), "a=b");
+}
+
+TEST(GatewayTest, HeadReturnsHeadersOfGetWithoutBody) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"k":"v"})"); });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/j", "/j"));
+  Response res = Fetch(gw.port(), "HEAD", "/j");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(Header(res, "Content-Length"), "9");
+  EXPECT_EQ(res.body(), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding: params, query strings, headers, bodies
+
+TEST(GatewayTest, HostileParamValuesCannotChangePathQueryOrHeaders) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/users/{id}", "/u/{id}/profile"));
+  Fetch(gw.port(), "GET", "/users/..%2F..%2Fadmin%3Fx=1%23frag");
+  EXPECT_EQ(std::string(backend.last_request().target()), "/u/..%2F..%2Fadmin%3Fx%3D1%23frag/profile");
+  Fetch(gw.port(), "GET", "/users/a%0D%0AX-Injected:%20yes");
+  Request last = backend.last_request();
+  EXPECT_EQ(std::string(last.target()), "/u/a%0D%0AX-Injected%3A%20yes/profile");
+  EXPECT_EQ(Header(last, "X-Injected"), "<absent>");
+  Fetch(gw.port(), "GET", "/users/%E2%9C%93%20ok");
+  EXPECT_EQ(std::string(backend.last_request().target()), "/u/%E2%9C%93%20ok/profile");
+}
+
+TEST(GatewayTest, QueryStringsOnlyWhenAllowListed) {
+  TestBackend backend(EchoTarget());
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/q", "/q"));
+    Fetch(gw.port(), "GET", "/q?a=1&b=2");
+    EXPECT_EQ(std::string(backend.last_request().target()), "/q");
+  }
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/q", "/q", R"("input_query_strings": ["a", "b"],)"));
+    Fetch(gw.port(), "GET", "/q?a=1&c=3&b=x%20y&a=4&A=5");
+    EXPECT_EQ(std::string(backend.last_request().target()), "/q?a=1&b=x%20y&a=4");
+  }
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/q", "/q?fixed=1", R"("input_query_strings": ["*"],)"));
+    Fetch(gw.port(), "GET", "/q?z=9&y=8");
+    EXPECT_EQ(std::string(backend.last_request().target()), "/q?fixed=1&z=9&y=8");
+  }
+}
+
+TEST(GatewayTest, HeadersOnlyWhenAllowListedCaseInsensitive) {
+  TestBackend backend(EchoTarget());
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/h", "/h", R"("input_headers": ["X-Api-Key"],)"));
+    Fetch(gw.port(), "GET", "/h",
+          {{"x-api-key", "k1"}, {"X-Other", "o"}, {"User-Agent", "curl/8"}, {"Cookie", "c=1"}});
+    Request r = backend.last_request();
+    EXPECT_EQ(Header(r, "X-Api-Key"), "k1");
+    EXPECT_EQ(Header(r, "X-Other"), "<absent>");
+    EXPECT_EQ(Header(r, "Cookie"), "<absent>");
+    EXPECT_EQ(Header(r, "User-Agent"), "Sluice Version 0.1.0");
+    EXPECT_EQ(Header(r, "X-Forwarded-For"), "127.0.0.1");
+    EXPECT_EQ(Header(r, "X-Forwarded-Host"), "gateway.test");
+    EXPECT_EQ(Header(r, "X-Forwarded-Via"), "<absent>");
+  }
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/h", "/h", R"("input_headers": ["*"],)"));
+    Fetch(gw.port(), "GET", "/h",
+          {{"X-Other", "o"}, {"User-Agent", "curl/8"}, {"X-Forwarded-For", "6.6.6.6"}});
+    Request r = backend.last_request();
+    EXPECT_EQ(Header(r, "X-Other"), "o");
+    EXPECT_EQ(Header(r, "User-Agent"), "curl/8");
+    EXPECT_EQ(Header(r, "X-Forwarded-Via"), "Sluice Version 0.1.0");
+    EXPECT_EQ(Header(r, "X-Forwarded-For"), "127.0.0.1");
+  }
+}
+
+TEST(GatewayTest, PostBodyIsForwarded) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"got":)" + req.body() + "}", 201);
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/items", "/store", R"("method": "POST",)"));
+  Response res = Fetch(gw.port(), "POST", "/items", {{"Content-Type", "application/json"}},
+                       R"({"n":1,"s":"x"})");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"got":{"n":1,"s":"x"}})");
+  Request r = backend.last_request();
+  EXPECT_EQ(r.method(), bhttp::verb::post);
+  EXPECT_EQ(r.body(), R"({"n":1,"s":"x"})");
+  EXPECT_EQ(Header(r, "Content-Type"), "application/json");
+}
+
+TEST(GatewayTest, ChunkedRequestBodyIsReassembled) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"len":)" + std::to_string(req.body().size()) + "}");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/c", "/c", R"("method": "PUT",)"));
+  std::string raw =
+      "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  std::string out = RawExchange(gw.port(), raw);
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"({"len":11})"), std::string::npos) << out;
+  EXPECT_EQ(backend.last_request().body(), "hello world");
+}
+
+TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
+  std::string raw = "GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    "GET /p/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string out = RawExchange(gw.port(), raw);
+  size_t a = out.find("/n/1"), b = out.find("/n/2"), c = out.find("/n/3");
+  ASSERT_NE(c, std::string::npos) << out;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+}
+
+TEST(GatewayTest, BackendRedirectsAreFollowed) {
+  TestBackend backend([](const Request& req) {
+    if (req.target() == "/old") {
+      Response res(bhttp::status::found, 11);
+      res.set(bhttp::field::location, "/new");
+      return res;
+    }
+    return TestBackend::Json(R"({"at":")" + std::string(req.target()) + R"("})");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/r", "/old"));
+  Response res = Fetch(gw.port(), "GET", "/r");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"at":"/new"})");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections, failures, timeouts
+
+TEST(GatewayTest, KeepAliveReusesFewBackendConnections) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/k", "/k"));
+  HttpClient client(gw.port());
+  for (int i = 0; i < 300; ++i) {
+    Response res = client.Get("/k");
+    ASSERT_EQ(res.result_int(), 200u) << client.error();
+  }
+  EXPECT_EQ(backend.request_count(), 300u);
+  // One client connection lands on one worker, which keeps one pooled backend connection.
+  EXPECT_EQ(backend.connections(), 1);
+}
+
+TEST(GatewayTest, RoundRobinOverHosts) {
+  TestBackend a(EchoTarget()), b(EchoTarget());
+  std::string config = R"({"version": 3, "endpoints": [{"endpoint": "/rr",
+      "backend": [{"host": [")" + a.url() + R"(", ")" + b.url() + R"("], "url_pattern": "/x"}]}]})";
+  SluiceProcess gw(config);
+  HttpClient client(gw.port());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(client.Get("/rr").result_int(), 200u);
+  EXPECT_EQ(a.request_count(), 5u);
+  EXPECT_EQ(b.request_count(), 5u);
+}
+
+TEST(GatewayTest, BackendDownIsAnError) {
+  uint16_t closed_port;
+  {
+    TestBackend gone(EchoTarget());
+    closed_port = gone.port();
+  }
+  SluiceProcess gw(OneEndpoint("http://127.0.0.1:" + std::to_string(closed_port), "/d", "/d"));
+  auto start = steady_clock::now();
+  Response res = Fetch(gw.port(), "GET", "/d");
+  EXPECT_EQ(res.result_int(), 500u);
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");
+  EXPECT_LT(steady_clock::now() - start, milliseconds(1500));
+  EXPECT_TRUE(Eventually([&] { return gw.log().find("connect") != std::string::npos; }));
+}
+
+TEST(GatewayTest, SlowBackendTimesOutAtEndpointTimeout) {
+  TestBackend backend([](const Request&) {
+    std::this_thread::sleep_for(milliseconds(2500));
+    return TestBackend::Json("{}");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/slow", "/slow", R"("timeout": "300ms",)"));
+  auto start = steady_clock::now();
+  Response res = Fetch(gw.port(), "GET", "/slow");
+  auto took = steady_clock::now() - start;
+  EXPECT_EQ(res.result_int(), 500u);
+  EXPECT_GE(took, milliseconds(280));
+  EXPECT_LT(took, milliseconds(1200));
+}
+
+TEST(GatewayTest, AggregatesBackendsInDeclarationOrderWithPartialFailure) {
+  TestBackend a([](const Request&) { return TestBackend::Json(R"({"a":1,"shared":"from-a"})"); });
+  TestBackend b([](const Request&) { return TestBackend::Json(R"({"b":2,"shared":"from-b"})"); });
+  TestBackend bad([](const Request&) { return TestBackend::Json("{}", 503); });
+  auto config = [](const std::vector<std::string>& urls) {
+    std::string backends;
+    for (const auto& u : urls) {
+      if (!backends.empty()) backends += ",";
+      backends += R"({"host": [")" + u + R"("], "url_pattern": "/x"})";
+    }
+    return R"({"version": 3, "endpoints": [{"endpoint": "/agg", "cache_ttl": "60s", "backend": [)" +
+           backends + "]}]}";
+  };
+  {
+    SluiceProcess gw(config({a.url(), b.url()}));
+    Response res = Fetch(gw.port(), "GET", "/agg");
+    EXPECT_EQ(res.body(), R"({"a":1,"b":2,"shared":"from-b"})");
+    EXPECT_EQ(Header(res, "X-Krakend-Completed"), "true");
+    EXPECT_EQ(Header(res, "Cache-Control"), "public, max-age=60");
+  }
+  SluiceProcess gw(config({a.url(), bad.url()}));
+  Response res = Fetch(gw.port(), "GET", "/agg");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"a":1,"shared":"from-a"})");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");
+  EXPECT_EQ(Header(res, "Cache-Control"), "<absent>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+TEST(GatewayTest, OversizeHeaderGets431) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a", "", "", R"("max_header_bytes": 1024,)"));
+  Response res = Fetch(gw.port(), "GET", "/a", {{"X-Big", std::string(4096, 'x')}});
+  EXPECT_EQ(res.result_int(), 431u);
+  EXPECT_EQ(backend.request_count(), 0u);
+  // Normal requests still work.
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
+}
+
+TEST(GatewayTest, OversizeBodyGets413) {
+  TestBackend backend(EchoTarget());
+  std::string config = R"({"version": 3, "extra_config": {"sluice/http": {"max_body_bytes": 1000}},
+      "endpoints": [{"endpoint": "/up", "method": "POST",
+      "backend": [{"host": [")" + backend.url() + R"("], "url_pattern": "/up"}]}]})";
+  SluiceProcess gw(config);
+  std::string out = RawExchange(
+      gw.port(), "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(100, 'x'));
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_EQ(backend.request_count(), 0u);
+  EXPECT_EQ(Fetch(gw.port(), "POST", "/up", {}, std::string(900, 'y')).result_int(), 200u);
+}
+
+TEST(GatewayTest, SlowlorisHeadersAreCutOff) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a", "", "", R"("read_header_timeout": "500ms",)"));
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
+  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  auto start = steady_clock::now();
+  boost::system::error_code ec;
+  size_t sent = 0;
+  // One byte every 100 ms: the whole header would take ~6 s; the gateway must cut at ~0.5 s.
+  while (sent < req.size() && steady_clock::now() - start < std::chrono::seconds(5)) {
+    boost::asio::write(s, boost::asio::buffer(req.data() + sent, 1), ec);
+    if (ec) break;
+    ++sent;
+    std::this_thread::sleep_for(milliseconds(100));
+    char c;
+    s.non_blocking(true);
+    s.read_some(boost::asio::buffer(&c, 1), ec);
+    s.non_blocking(false);
+    if (ec && ec != boost::asio::error::would_block) break;
+    ec.clear();
+  }
+  auto took = steady_clock::now() - start;
+  EXPECT_TRUE(ec) << "connection still open after " << sent << " bytes";
+  EXPECT_LT(took, std::chrono::seconds(2));
+  EXPECT_LT(sent, req.size());
+  EXPECT_EQ(backend.request_count(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graceful shutdown
+
+TEST(GatewayTest, SigtermDrainsInFlightRequestsAndExitsZero) {
+  TestBackend backend([](const Request& req) {
+    std::this_thread::sleep_for(milliseconds(600));
+    return TestBackend::Json(R"({"id":")" + std::string(req.target()) + R"("})");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/s/{n}", "/s/{n}", R"("timeout": "5s",)"));
+  constexpr int kInFlight = 8;
+  std::vector<std::future<Response>> results;
+  for (int i = 0; i < kInFlight; ++i) {
+    results.push_back(std::async(std::launch::async, [&gw, i] {
+      return Fetch(gw.port(), "GET", "/s/" + std::to_string(i));
+    }));
+  }
+  ASSERT_TRUE(Eventually([&] { return backend.request_count() == kInFlight; }));
+  // An idle keep-alive connection must not hold the shutdown up.
+  HttpClient idle(gw.port());
+  ASSERT_EQ(idle.Get("/__health").result_int(), 200u);
+  kill(gw.pid(), SIGTERM);
+  for (int i = 0; i < kInFlight; ++i) {
+    Response res = results[i].get();
+    EXPECT_EQ(res.result_int(), 200u) << "request " << i << " lost";
+    EXPECT_EQ(res.body(), R"({"id":"/s/)" + std::to_string(i) + R"("})");
+  }
+  EXPECT_EQ(gw.StopWith(0), 0) << gw.log();
+}
+
+}  // namespace
+}  // namespace sluice::testing

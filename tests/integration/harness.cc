@@ -1,0 +1,333 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "boost/asio/connect.hpp"
+#include "boost/asio/read.hpp"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/http/read.hpp"
+#include "boost/beast/http/write.hpp"
+#include "gtest/gtest.h"
+
+namespace sluice::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// ---------------------------------------------------------------------------------------------
+// TestBackend
+
+TestBackend::TestBackend(HandlerFn handler)
+    : handler_(std::move(handler)), acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  port_ = acceptor_.local_endpoint().port();
+  acceptor_thread_ = std::thread([this] { AcceptLoop(); });
+}
+
+TestBackend::~TestBackend() {
+  stopping_ = true;
+  beast::error_code ec;
+  acceptor_.close(ec);
+  // Wake the blocking accept() by connecting once.
+  {
+    tcp::socket s(ioc_);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  }
+  acceptor_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : sockets_) {
+      s->shutdown(tcp::socket::shutdown_both, ec);
+    }
+  }
+  for (auto& t : threads_) t.join();
+}
+
+void TestBackend::AcceptLoop() {
+  while (!stopping_) {
+    tcp::socket socket(ioc_);
+    beast::error_code ec;
+    acceptor_.accept(socket, ec);
+    if (ec || stopping_) return;
+    connections_++;
+    auto shared = std::make_shared<tcp::socket>(std::move(socket));
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_.push_back(shared);
+    threads_.emplace_back([this, shared] { Serve(*shared); });
+  }
+}
+
+void TestBackend::Serve(tcp::socket& socket) {
+  beast::flat_buffer buffer;
+  while (!stopping_) {
+    Request req;
+    beast::error_code ec;
+    bhttp::read(socket, buffer, req, ec);
+    if (ec) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(req);
+    }
+    Response res = handler_(req);
+    if (res.result_int() == 0) return;  // handler asks to drop the connection
+    res.version(11);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    bhttp::write(socket, res, ec);
+    if (ec || !req.keep_alive()) return;
+  }
+}
+
+std::vector<Request> TestBackend::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+Request TestBackend::last_request() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_.empty() ? Request() : requests_.back();
+}
+
+size_t TestBackend::request_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_.size();
+}
+
+Response TestBackend::Json(std::string body, unsigned status) {
+  Response res(static_cast<bhttp::status>(status), 11);
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = std::move(body);
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and processes
+
+namespace {
+
+std::string Runfiles() {
+  const char* dir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return std::string(dir ? dir : ".") + "/" + (ws ? ws : "sluice");
+}
+
+std::string TempDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return dir ? dir : "/tmp";
+}
+
+// fork+exec of the sluice binary; stdout/stderr go to the returned pipes.
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
+            int* out_fd, int* err_fd) {
+  int out[2], err[2];
+  if (pipe(out) != 0 || pipe(err) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]);
+    close(err[0]);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    std::string bin = SluiceBinary();
+    argv.push_back(const_cast<char*>(bin.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  *out_fd = out[0];
+  *err_fd = err[0];
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1000;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1000;
+}
+
+std::string ReadAll(int fd) {
+  std::string s;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) s.append(buf, n);
+  return s;
+}
+
+}  // namespace
+
+std::string SluiceBinary() { return Runfiles() + "/gateway/sluice"; }
+std::string TestData(const std::string& relative) {
+  return Runfiles() + "/tests/testdata/" + relative;
+}
+
+CommandResult RunSluice(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  CommandResult r;
+  int out_fd = -1, err_fd = -1;
+  pid_t pid = Spawn(args, env, &out_fd, &err_fd);
+  if (pid < 0) return r;
+  // Small outputs only (help text, diagnostics): read stderr after stdout without deadlock
+  // risk because neither exceeds the pipe buffer.
+  r.out = ReadAll(out_fd);
+  r.err = ReadAll(err_fd);
+  close(out_fd);
+  close(err_fd);
+  r.exit_code = WaitExit(pid);
+  return r;
+}
+
+SluiceProcess::SluiceProcess(const std::string& config_json,
+                             const std::vector<std::string>& extra_args,
+                             const std::vector<std::string>& env) {
+  static std::atomic<int> counter{0};
+  config_path_ = TempDir() + "/sluice-" + std::to_string(getpid()) + "-" +
+                 std::to_string(counter++) + ".json";
+  std::ofstream(config_path_) << config_json;
+  std::vector<std::string> args = {"run", "-c", config_path_, "-p", "0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  int out_fd = -1;
+  pid_ = Spawn(args, env, &out_fd, &stderr_fd_);
+  close(out_fd);
+  ReadLogUntil([](const std::string& log) { return log.find(" listening on ") != std::string::npos; },
+               std::chrono::seconds(20));
+  std::smatch m;
+  static const std::regex kListening(R"( listening on [^ ]*:(\d+) )");
+  if (std::regex_search(log_, m, kListening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  EXPECT_NE(port_, 0) << "sluice did not report a listening port; log:\n" << log_;
+}
+
+SluiceProcess::~SluiceProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+  unlink(config_path_.c_str());
+}
+
+void SluiceProcess::ReadLogUntil(const std::function<bool(const std::string&)>& done,
+                                 std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done(log_)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    pollfd p{stderr_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
+    char buf[4096];
+    ssize_t n = read(stderr_fd_, buf, sizeof(buf));
+    if (n <= 0) return;
+    log_.append(buf, n);
+  }
+}
+
+std::string SluiceProcess::log() {
+  ReadLogUntil([](const std::string&) { return false; }, std::chrono::milliseconds(200));
+  return log_;
+}
+
+int SluiceProcess::StopWith(int signo) {
+  if (pid_ <= 0) return -1000;
+  kill(pid_, signo);
+  int code = WaitExit(pid_);
+  pid_ = -1;
+  log_ += ReadAll(stderr_fd_);
+  return code;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+HttpClient::HttpClient(uint16_t port) : socket_(ioc_), port_(port) {}
+
+Response HttpClient::Send(Request req) {
+  beast::error_code ec;
+  if (!socket_.is_open()) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+    if (ec) {
+      error_ = "connect: " + ec.message();
+      return Response();
+    }
+  }
+  if (req.find(bhttp::field::host) == req.end()) req.set(bhttp::field::host, "gateway.test");
+  if (req.version() == 0) req.version(11);
+  req.prepare_payload();
+  bhttp::write(socket_, req, ec);
+  if (ec) {
+    error_ = "write: " + ec.message();
+    socket_.close(ec);
+    return Response();
+  }
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  if (req.method() == bhttp::verb::head) parser.skip(true);
+  bhttp::read(socket_, buffer, parser, ec);
+  if (ec) {
+    error_ = "read: " + ec.message();
+    socket_.close(ec);
+    return Response();
+  }
+  Response res = parser.release();
+  if (!res.keep_alive()) socket_.close(ec);
+  return res;
+}
+
+Response HttpClient::Get(const std::string& target) {
+  Request req(bhttp::verb::get, target, 11);
+  return Send(std::move(req));
+}
+
+Response Fetch(uint16_t port, const std::string& method, const std::string& target,
+               const std::vector<std::pair<std::string, std::string>>& headers,
+               const std::string& body) {
+  HttpClient client(port);
+  Request req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  for (const auto& [k, v] : headers) req.insert(k, v);
+  req.body() = body;
+  Response res = client.Send(std::move(req));
+  if (res.result_int() == 0) ADD_FAILURE() << "request failed: " << client.error();
+  return res;
+}
+
+std::string RawExchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds limit) {
+  asio::io_context ioc;
+  tcp::socket socket(ioc);
+  beast::error_code ec;
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return "";
+  asio::write(socket, asio::buffer(bytes), ec);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{socket.native_handle(), POLLIN, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) break;
+    char buf[4096];
+    size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,132 @@
+#pragma once
+
+// Test harness for end-to-end tests: real HTTP backends on 127.0.0.1 ephemeral ports, the real
+// `sluice` binary as a child process, and a small blocking HTTP client. No mocks, no fixed ports.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/http/message.hpp"
+#include "boost/beast/http/string_body.hpp"
+
+namespace sluice::testing {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// An HTTP/1.1 backend on 127.0.0.1:<ephemeral>, one thread per connection, keep-alive aware.
+// Records every request it receives and counts accepted connections.
+class TestBackend {
+ public:
+  using HandlerFn = std::function<Response(const Request&)>;
+
+  explicit TestBackend(HandlerFn handler);
+  ~TestBackend();
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::vector<Request> requests() const;
+  Request last_request() const;
+  size_t request_count() const;
+  int connections() const { return connections_.load(); }
+
+  // A JSON 200 response.
+  static Response Json(std::string body, unsigned status = 200);
+
+ private:
+  void AcceptLoop();
+  void Serve(boost::asio::ip::tcp::socket& socket);
+
+  HandlerFn handler_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  mutable std::mutex mu_;
+  std::vector<Request> requests_;
+  std::vector<std::thread> threads_;
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
+  std::thread acceptor_thread_;
+};
+
+// The real sluice binary, started with `run -c <config>` on an ephemeral port.
+class SluiceProcess {
+ public:
+  // Writes `config_json` to a temp file and starts sluice with `-p 0` plus `extra_args`. Waits
+  // until it logs its listening port (or fails the test after 20 s).
+  explicit SluiceProcess(const std::string& config_json,
+                         const std::vector<std::string>& extra_args = {},
+                         const std::vector<std::string>& env = {});
+  ~SluiceProcess();
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Sends `signo` and waits for exit; returns the exit status (or -signal).
+  int StopWith(int signo);
+  // Everything the process has written to stderr so far (the log).
+  std::string log();
+
+ private:
+  void ReadLogUntil(const std::function<bool(const std::string&)>& done,
+                    std::chrono::milliseconds limit);
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string log_;
+  std::string config_path_;
+};
+
+// Path of the sluice binary in the test's runfiles.
+std::string SluiceBinary();
+// Path of a file under tests/testdata in runfiles.
+std::string TestData(const std::string& relative);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the sluice binary with `args` to completion, capturing stdout and stderr.
+CommandResult RunSluice(const std::vector<std::string>& args,
+                        const std::vector<std::string>& env = {});
+
+// A blocking HTTP/1.1 client over one keep-alive connection to 127.0.0.1:port.
+class HttpClient {
+ public:
+  explicit HttpClient(uint16_t port);
+  // Sends `req` (Host and Content-Length set automatically) and reads the response. On a
+  // connection error the returned response has status 0 and `error()` says why.
+  Response Send(Request req);
+  Response Get(const std::string& target);
+  const std::string& error() const { return error_; }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket socket_;
+  uint16_t port_;
+  std::string buffer_storage_;
+  std::string error_;
+};
+
+// One request on a fresh connection.
+Response Fetch(uint16_t port, const std::string& method, const std::string& target,
+               const std::vector<std::pair<std::string, std::string>>& headers = {},
+               const std::string& body = "");
+
+// Sends raw bytes on a new connection and reads until the peer closes or `limit` passes.
+std::string RawExchange(uint16_t port, const std::string& bytes,
+                        std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+}  // namespace sluice::testing
