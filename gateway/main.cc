@@ -22,7 +22,9 @@
 #include "gateway/common/logging.h"
 #include "gateway/config/config.h"
 #include "gateway/http/server.h"
+#include "gateway/metrics/registry.h"
 #include "gateway/pipeline/gateway.h"
+#include "gateway/runtime/gateway_state.h"
 #include "gateway/version/version.h"
 
 namespace sluice {
@@ -160,7 +162,10 @@ int Run(const Flags& flags) {
   int workers = cfg->tuning.workers;
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http::WorkerPool pool(workers);
-  auto gateway = pipeline::Gateway::Create(cfg, pool, flags.debug);
+  metrics::Registry registry(workers, *cfg);
+  runtime::GatewayState state(cfg, registry, workers);
+  auto gateway =
+      pipeline::Gateway::Create(cfg, pool, flags.debug, registry, &state.draining_flag());
   if (!gateway.ok()) {
     std::cerr << flags.config << ": " << gateway.status().message() << "\n";
     return kExitConfigError;
@@ -184,11 +189,13 @@ int Run(const Flags& flags) {
     return kExitConfigError;
   }
   pool.Start();
+  const std::string public_address =
+      fmt::format("{}:{}", cfg->listen_ip.empty() ? "0.0.0.0" : cfg->listen_ip, server.port());
+  state.set_server(&server, public_address);
   // Lifecycle lines go to stderr whatever the log level: operators and tests rely on them.
   std::cerr << fmt::format(
-      "sluice {} ({}) \"{}\" listening on {}:{} with {} workers, {} endpoints, config {} sha256 {}\n",
-      version::Version(), version::GitRevision(), cfg->name,
-      cfg->listen_ip.empty() ? "0.0.0.0" : cfg->listen_ip, server.port(), workers,
+      "sluice {} ({}) \"{}\" listening on {} with {} workers, {} endpoints, config {} sha256 {}\n",
+      version::Version(), version::GitRevision(), cfg->name, public_address, workers,
       cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex);
 
   boost::asio::io_context main_ctx(1);

@@ -1,9 +1,11 @@
 #include "gateway/pipeline/endpoint.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "boost/beast/http/field.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
@@ -45,30 +47,89 @@ std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
   return absl::StrCat("[ENDPOINT: ", e.path, "][BACKEND: ", b.url_pattern, "]");
 }
 
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Metrics of one endpoint and its backends, written from the worker thread that runs the
+// request (per-worker counters: no lock, no contended atomic).
+class Recorder {
+ public:
+  Recorder(metrics::Registry& registry, int endpoint_id)
+      : registry_(registry), endpoint_id_(endpoint_id) {}
+
+  Clock::time_point Begin(int worker) const {
+    registry_.endpoint(worker, endpoint_id_).in_flight.Add(1);
+    return Clock::now();
+  }
+
+  void End(int worker, Clock::time_point start, const http::Response& res) const {
+    metrics::EndpointStats& s = registry_.endpoint(worker, endpoint_id_);
+    s.in_flight.Add(-1);
+    const int cls = std::clamp(static_cast<int>(res.result_int() / 100) - 1, 0,
+                               metrics::kStatusClasses - 1);
+    s.requests[cls].Add();
+    s.latency.Observe(SecondsSince(start));
+    s.bytes_out.Add(res.body().size());
+  }
+
+  // One finished backend call; `error` is null on success.
+  void Backend(int worker, int backend, Clock::time_point start,
+               const backend::Error* error) const {
+    metrics::BackendStats& s = registry_.backend(worker, backend);
+    s.calls.Add();
+    s.latency.Observe(SecondsSince(start));
+    const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+    if (error == nullptr) {
+      s.last_success_unix_ms.store(now_ms, std::memory_order_relaxed);
+      return;
+    }
+    s.failures[static_cast<int>(error->kind)].Add();
+    {
+      absl::MutexLock lock(&s.mu);
+      s.last_error = std::string(backend::ToString(error->kind)) + ": " + error->message;
+    }
+    s.last_failure_unix_ms.store(now_ms, std::memory_order_relaxed);
+  }
+
+ private:
+  metrics::Registry& registry_;
+  int endpoint_id_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // no-op: the single backend's status, headers and body go to the client unchanged.
 
 class NoOpPipeline : public EndpointPipeline {
  public:
-  NoOpPipeline(const config::Endpoint& endpoint, BackendProxy backend)
-      : endpoint_(endpoint), backend_(std::move(backend)),
+  NoOpPipeline(const config::Endpoint& endpoint, BackendProxy backend, Recorder recorder)
+      : endpoint_(endpoint), backend_(std::move(backend)), recorder_(recorder),
         log_prefix_(LogPrefix(endpoint, backend_.config())) {}
 
   void Handle(http::ExchangePtr exchange, router::Params params,
               WorkerState& worker) const override {
-    auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(endpoint_.timeout);
+    const Clock::time_point start = recorder_.Begin(worker.index);
+    auto deadline = start + absl::ToChronoNanoseconds(endpoint_.timeout);
     std::string body = std::move(exchange->mutable_request().body());
     const http::Exchange& ex = *exchange;
     backend_.Call(worker, ex, params, std::move(body), deadline,
-                  [this, exchange = std::move(exchange)](CallResult&& result) {
-                    exchange->Respond(ToResponse(std::move(result)));
+                  [this, start, w = worker.index, exchange = std::move(exchange)](
+                      CallResult&& result) {
+                    recorder_.Backend(w, backend_.index(), start,
+                                      result.ok() ? nullptr : &result.error);
+                    http::Response res = ToResponse(std::move(result));
+                    recorder_.End(w, start, res);
+                    exchange->Respond(std::move(res));
                   });
   }
 
  private:
   http::Response ToResponse(CallResult&& result) const {
     if (!result.ok()) {
-      log::Warn("{} {}", log_prefix_, result.error.message);
+      log::Warn("{} {}: {}", log_prefix_, backend::ToString(result.error.kind),
+                result.error.message);
       http::Response failed(static_cast<bhttp::status>(HttpStatusForFailure(result.error)), 11);
       return failed;
     }
@@ -86,6 +147,7 @@ class NoOpPipeline : public EndpointPipeline {
 
   const config::Endpoint& endpoint_;
   BackendProxy backend_;
+  Recorder recorder_;
   std::string log_prefix_;
 };
 
@@ -94,8 +156,9 @@ class NoOpPipeline : public EndpointPipeline {
 
 class MergingPipeline : public EndpointPipeline {
  public:
-  MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendProxy> backends)
-      : endpoint_(endpoint), backends_(std::move(backends)) {
+  MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendProxy> backends,
+                  Recorder recorder)
+      : endpoint_(endpoint), backends_(std::move(backends)), recorder_(recorder) {
     for (const auto& b : backends_) log_prefixes_.push_back(LogPrefix(endpoint, b.config()));
     if (endpoint_.cache_ttl > absl::ZeroDuration()) {
       cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
@@ -104,8 +167,10 @@ class MergingPipeline : public EndpointPipeline {
 
   void Handle(http::ExchangePtr exchange, router::Params params,
               WorkerState& worker) const override {
-    auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(endpoint_.timeout);
-    auto fan_out = std::make_shared<FanOut>(this, std::move(exchange), backends_.size());
+    const Clock::time_point start = recorder_.Begin(worker.index);
+    auto deadline = start + absl::ToChronoNanoseconds(endpoint_.timeout);
+    auto fan_out =
+        std::make_shared<FanOut>(this, std::move(exchange), backends_.size(), worker.index, start);
     std::string body = std::move(fan_out->exchange->mutable_request().body());
     for (size_t i = 0; i < backends_.size(); ++i) {
       // The last backend takes the body; the others get copies (KrakenD clones the request).
@@ -118,38 +183,48 @@ class MergingPipeline : public EndpointPipeline {
  private:
   // State of one request's parallel calls. Lives on one worker thread: no synchronisation.
   struct FanOut {
-    FanOut(const MergingPipeline* p, http::ExchangePtr ex, size_t n)
-        : pipeline(p), exchange(std::move(ex)), parts(n), pending(n) {}
+    FanOut(const MergingPipeline* p, http::ExchangePtr ex, size_t n, int w,
+           Clock::time_point s)
+        : pipeline(p), exchange(std::move(ex)), parts(n), pending(n), worker(w), start(s) {}
 
     void OnResult(size_t i, CallResult&& result) {
-      parts[i] = pipeline->Decode(i, std::move(result));
-      if (--pending == 0) exchange->Respond(pipeline->Merge(parts));
+      parts[i] = pipeline->Decode(i, worker, start, std::move(result));
+      if (--pending > 0) return;
+      http::Response res = pipeline->Merge(parts);
+      pipeline->recorder_.End(worker, start, res);
+      exchange->Respond(std::move(res));
     }
 
     const MergingPipeline* pipeline;
     http::ExchangePtr exchange;
     std::vector<std::optional<nlohmann::json>> parts;
     size_t pending;
+    int worker;
+    Clock::time_point start;
   };
 
-  std::optional<nlohmann::json> Decode(size_t i, CallResult&& result) const {
-    const config::Backend& b = backends_[i].config();
+  // Applies the status policy and the backend's decoder; records the outcome. nullopt: failed.
+  std::optional<nlohmann::json> Decode(size_t i, int worker, Clock::time_point start,
+                                       CallResult&& result) const {
+    const BackendProxy& backend = backends_[i];
+    backend::Error error;
+    std::optional<nlohmann::json> value;
     if (!result.ok()) {
-      log::Warn("{} {}: {}", log_prefixes_[i], backend::ToString(result.error.kind),
-                result.error.message);
-      return std::nullopt;
+      error = std::move(result.error);
+    } else if (const unsigned status = result.response.result_int(); !IsSuccess(status)) {
+      error = {backend::ErrorKind::kStatus, absl::StrCat("invalid status code ", status), status};
+    } else if (auto decoded = encoding::DecodeJson(result.response.body(),
+                                                   backend.config().is_collection);
+               !decoded.ok()) {
+      error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
+    } else {
+      value = std::move(*decoded);
     }
-    const unsigned status = result.response.result_int();
-    if (!IsSuccess(status)) {
-      log::Warn("{} invalid status code {}", log_prefixes_[i], status);
-      return std::nullopt;
+    if (!value) {
+      log::Warn("{} {}: {}", log_prefixes_[i], backend::ToString(error.kind), error.message);
     }
-    auto decoded = encoding::DecodeJson(result.response.body(), b.is_collection);
-    if (!decoded.ok()) {
-      log::Warn("{} decode: {}", log_prefixes_[i], std::string(decoded.status().message()));
-      return std::nullopt;
-    }
-    return std::move(*decoded);
+    recorder_.Backend(worker, backend.index(), start, value ? nullptr : &error);
+    return value;
   }
 
   http::Response Merge(std::vector<std::optional<nlohmann::json>>& parts) const {
@@ -177,6 +252,7 @@ class MergingPipeline : public EndpointPipeline {
 
   const config::Endpoint& endpoint_;
   std::vector<BackendProxy> backends_;
+  Recorder recorder_;
   std::vector<std::string> log_prefixes_;
   std::string cache_control_;
 };
@@ -218,8 +294,10 @@ void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
 }
 
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
-    const config::Endpoint& endpoint, int* next_backend_index,
-    const std::function<int(const config::HostAddress&)>& register_host) {
+    const config::Endpoint& endpoint, int endpoint_id, int* next_backend_index,
+    const std::function<int(const config::HostAddress&)>& register_host,
+    metrics::Registry& registry) {
+  const Recorder recorder(registry, endpoint_id);
   std::vector<BackendProxy> backends;
   for (const config::Backend& b : endpoint.backends) {
     std::vector<int> slots;
@@ -236,9 +314,9 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
       return absl::InvalidArgumentError(
           absl::StrCat(endpoint.json_path, ": no-op needs exactly one backend"));
     }
-    return std::make_unique<NoOpPipeline>(endpoint, std::move(backends[0]));
+    return std::make_unique<NoOpPipeline>(endpoint, std::move(backends[0]), recorder);
   }
-  return std::make_unique<MergingPipeline>(endpoint, std::move(backends));
+  return std::make_unique<MergingPipeline>(endpoint, std::move(backends), recorder);
 }
 
 }  // namespace sluice::pipeline

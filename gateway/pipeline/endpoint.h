@@ -14,6 +14,7 @@
 #include "gateway/backend/rest/client.h"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
+#include "gateway/metrics/registry.h"
 #include "gateway/pipeline/request_builder.h"
 #include "gateway/router/router.h"
 
@@ -21,6 +22,7 @@ namespace sluice::pipeline {
 
 // Per-worker mutable state: only ever touched from that worker's thread.
 struct WorkerState {
+  int index = 0;
   std::unique_ptr<backend::rest::Client> client;
   std::vector<uint32_t> round_robin;  // next host per backend (indexed by BackendProxy::index)
 };
@@ -40,6 +42,7 @@ class BackendProxy {
             backend::rest::Callback done) const;
 
   const config::Backend& config() const { return *config_; }
+  int index() const { return index_; }
 
  private:
   const config::Backend* config_ = nullptr;
@@ -57,10 +60,12 @@ class EndpointPipeline {
                       WorkerState& worker) const = 0;
 };
 
-// Builds the pipeline for `endpoint`. `next_backend_index` hands out round-robin slots;
-// `register_host` registers a host with every worker's client and returns its slot.
+// Builds the pipeline for endpoint number `endpoint_id`. `next_backend_index` hands out backend
+// numbers (round-robin and metrics slots, in config order); `register_host` registers a host with
+// every worker's client and returns its slot. Metrics go to `registry`.
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
-    const config::Endpoint& endpoint, int* next_backend_index,
-    const std::function<int(const config::HostAddress&)>& register_host);
+    const config::Endpoint& endpoint, int endpoint_id, int* next_backend_index,
+    const std::function<int(const config::HostAddress&)>& register_host,
+    metrics::Registry& registry);
 
 }  // namespace sluice::pipeline

@@ -32,11 +32,12 @@ http::Response JsonResponse(bhttp::status status, std::string body) {
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<const config::ServiceConfig> config, router::Router router,
-                 bool debug)
-    : config_(std::move(config)), router_(std::move(router)), debug_(debug) {}
+                 bool debug, const std::atomic<bool>* draining)
+    : config_(std::move(config)), router_(std::move(router)), debug_(debug), draining_(draining) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
-    std::shared_ptr<const config::ServiceConfig> config, http::WorkerPool& workers, bool debug) {
+    std::shared_ptr<const config::ServiceConfig> config, http::WorkerPool& workers, bool debug,
+    metrics::Registry& registry, const std::atomic<bool>* draining) {
   std::vector<router::Route> routes;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
     const auto& e = config->endpoints[i];
@@ -45,10 +46,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   auto router = router::Router::Build(routes);
   if (!router.ok()) return router.status();
   std::unique_ptr<Gateway> gw(
-      new Gateway(config, std::move(*router), debug || config->debug_endpoint));
+      new Gateway(config, std::move(*router), debug || config->debug_endpoint, draining));
 
   gw->workers_.resize(workers.size());
   for (int w = 0; w < workers.size(); ++w) {
+    gw->workers_[w].index = w;
     gw->workers_[w].client = std::make_unique<backend::rest::Client>(
         workers.context(w), backend::rest::ClientOptions{});
   }
@@ -58,8 +60,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     return slot;  // identical on every worker: hosts are registered in the same order
   };
   int backend_count = 0;
-  for (const auto& endpoint : config->endpoints) {
-    auto pipeline = BuildEndpointPipeline(endpoint, &backend_count, register_host);
+  for (size_t i = 0; i < config->endpoints.size(); ++i) {
+    auto pipeline = BuildEndpointPipeline(config->endpoints[i], static_cast<int>(i),
+                                          &backend_count, register_host, registry);
     if (!pipeline.ok()) return pipeline.status();
     gw->pipelines_.push_back(std::move(*pipeline));
   }
@@ -96,12 +99,15 @@ void Gateway::HandleBuiltin(const http::ExchangePtr& exchange, std::string_view 
       return exchange->Respond(
           TextResponse(bhttp::status::method_not_allowed, "405 method not allowed"));
     }
+    const bool draining = draining_ != nullptr && draining_->load(std::memory_order_relaxed);
     nlohmann::json body = {
         {"agents", nlohmann::json::object()},
         {"now", absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::LocalTimeZone())},
-        {"status", "ok"},
+        {"status", draining ? "draining" : "ok"},
     };
-    return exchange->Respond(JsonResponse(bhttp::status::ok, encoding::RenderJson(body)));
+    return exchange->Respond(JsonResponse(
+        draining ? bhttp::status::service_unavailable : bhttp::status::ok,
+        encoding::RenderJson(body)));
   }
   if (debug_ && (path == "/__debug" || StartsWith(path, "/__debug/"))) {
     if (log::DebugEnabled()) {

@@ -1,0 +1,58 @@
+#include "gateway/runtime/gateway_state.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/time/clock.h"
+#include "gateway/common/logging.h"
+
+namespace sluice::runtime {
+
+GatewayState::GatewayState(std::shared_ptr<const config::ServiceConfig> config,
+                           metrics::Registry& registry, int workers)
+    : config_(std::move(config)), registry_(registry) {
+  info_.started_at = absl::Now();
+  info_.workers = workers;
+  info_.pid = static_cast<int>(getpid());
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) info_.hostname = host;
+}
+
+void GatewayState::set_server(const http::Server* server, std::string public_address) {
+  server_ = server;
+  info_.public_address = std::move(public_address);
+}
+
+RuntimeInfo GatewayState::info() const { return info_; }
+
+ProcessStats GatewayState::process() const {
+  ProcessStats p;
+  if (server_ != nullptr) {
+    p.open_connections = server_->open_connections();
+    p.total_connections = server_->total_connections();
+  }
+  p.rss_bytes = ResidentBytes();
+  return p;
+}
+
+ServingState GatewayState::serving_state() const {
+  return draining_.load() ? ServingState::kDraining : ServingState::kServing;
+}
+
+void GatewayState::Drain() {
+  if (!draining_.exchange(true)) log::Info("draining: /__health now answers 503");
+}
+
+void GatewayState::Resume() {
+  if (draining_.exchange(false)) log::Info("resumed: /__health answers 200 again");
+}
+
+uint64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace sluice::runtime
