@@ -91,6 +91,31 @@ struct ServerTuning {
   uint64_t max_body_bytes = 10 * 1024 * 1024;
 };
 
+// Where a listener binds: an IP literal and a port (0: the kernel picks one, for tests).
+struct ListenAddress {
+  std::string ip;  // IPv4 or IPv6 literal, without brackets; "0.0.0.0" for ":PORT"
+  uint16_t port = 0;
+  // "127.0.0.1:9091", "[::1]:9091".
+  std::string ToString() const;
+};
+
+// The admin plane (`extra_config."sluice/admin"`; the metrics listener may also come from
+// KrakenD's `extra_config."telemetry/metrics".listen_address`). Both listeners default to
+// loopback: they expose operations (Drain) and internals (the effective config) that must not
+// face the public network unless someone says so.
+struct AdminConfig {
+  ListenAddress address{"127.0.0.1", 9091};          // gRPC admin.Admin, health, reflection
+  ListenAddress metrics_address{"127.0.0.1", 9090};  // Prometheus text format at GET /metrics
+  // Where the bearer token comes from: an environment variable's name and/or a file's path (the
+  // variable wins when set and non-empty). Neither: no token. The token itself never enters the
+  // config model, so GetConfig cannot reveal it.
+  std::string token_env;
+  std::string token_file;
+  // With a token: also require it on Status, GetMetrics and Health (always on Drain, Resume and
+  // GetConfig). grpc.health.v1 and reflection stay open: probes carry no credentials.
+  bool require_token_for_all = false;
+};
+
 struct ServiceConfig {
   int version = 3;
   std::string name;
@@ -110,6 +135,7 @@ struct ServiceConfig {
   bool debug_endpoint = false;
   Logging logging;
   ServerTuning tuning;
+  AdminConfig admin;
   nlohmann::json extra_config = nlohmann::json::object();
   std::vector<Endpoint> endpoints;
 

@@ -112,7 +112,13 @@ void UrlTemplate::Expand(const router::Params& values, std::string* out) const {
     if (p.param < 0) {
       out->append(p.literal);
     } else if (static_cast<size_t>(p.param) < values.size()) {
-      PercentEncode(values[p.param].second, out);
+      const std::string& value = values[p.param].second;
+      if (value == "." || value == "..") {
+        // Unencoded these would be dot-segments that resolve to another backend path.
+        for (size_t i = 0; i < value.size(); ++i) out->append("%2E");
+      } else {
+        PercentEncode(value, out);
+      }
     }
   }
 }

@@ -6,16 +6,26 @@
 namespace sluice::router {
 
 struct Router::Node {
+  // A route ending at this node: its method, id and the names of its {params} in order (two
+  // templates may share a trie path but name their params differently).
+  struct End {
+    std::string method;
+    int id;
+    std::vector<std::string> param_names;
+  };
+
   std::vector<std::pair<std::string, std::unique_ptr<Node>>> literals;
   std::unique_ptr<Node> param;
-  std::string param_name;
-  std::vector<std::pair<std::string, int>> methods;  // routes ending here
+  std::vector<End> ends;
 
-  const int* FindMethod(std::string_view method) const {
-    for (const auto& [m, id] : methods) {
-      if (m == method) return &id;
+  // The route for `method` here (HEAD falls back to GET); with an empty method, any route.
+  const End* Find(std::string_view method) const {
+    const End* get = nullptr;
+    for (const End& e : ends) {
+      if (method.empty() || e.method == method) return &e;
+      if (e.method == "GET") get = &e;
     }
-    return nullptr;
+    return method == "HEAD" ? get : nullptr;
   }
 };
 
@@ -84,13 +94,11 @@ absl::StatusOr<Router> Router::Build(const std::vector<Route>& routes) {
           absl::StrCat("route ", route.path_template, ": must start with '/'"));
     }
     Node* node = root.get();
+    std::vector<std::string> names;
     for (std::string_view seg : Segments(route.path_template)) {
       if (IsParamSegment(seg)) {
-        std::string name(seg.substr(1, seg.size() - 2));
-        if (!node->param) {
-          node->param = std::make_unique<Node>();
-          node->param_name = name;
-        }
+        names.emplace_back(seg.substr(1, seg.size() - 2));
+        if (!node->param) node->param = std::make_unique<Node>();
         node = node->param.get();
         continue;
       }
@@ -104,34 +112,39 @@ absl::StatusOr<Router> Router::Build(const std::vector<Route>& routes) {
       }
       node = next;
     }
-    if (node->FindMethod(route.method) != nullptr) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("duplicate route ", route.method, " ", route.path_template));
+    for (const Node::End& e : node->ends) {
+      if (e.method == route.method) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("duplicate route ", route.method, " ", route.path_template));
+      }
     }
-    node->methods.emplace_back(route.method, route.id);
+    node->ends.push_back(Node::End{route.method, route.id, std::move(names)});
   }
   return Router(std::move(root));
 }
 
 namespace {
 
-// Depth-first walk: literal child first, then the param child. Returns the node where the path
-// ends with at least one route, or nullptr. `params` holds raw (encoded) values on success.
+using RawParams = absl::InlinedVector<std::string_view, 4>;
+
+// Depth-first walk: the literal child first, then the {param} child (backtracking), accepting only
+// an end node with a route for `method` (any route when `method` is empty). `values` holds the
+// raw (still encoded) param values on success.
 template <typename NodeT>
-const NodeT* Walk(const NodeT* node, const SegmentList& segs, size_t i,
-                  absl::InlinedVector<std::pair<std::string_view, std::string_view>, 4>* params) {
-  if (i == segs.size()) return node->methods.empty() ? nullptr : node;
+const typename NodeT::End* Walk(const NodeT* node, const SegmentList& segs, size_t i,
+                                std::string_view method, RawParams* values) {
+  if (i == segs.size()) return node->Find(method);
   std::string_view seg = segs[i];
   for (const auto& [literal, child] : node->literals) {
     if (literal == seg) {
-      if (const NodeT* found = Walk(child.get(), segs, i + 1, params)) return found;
+      if (const auto* found = Walk(child.get(), segs, i + 1, method, values)) return found;
       break;
     }
   }
   if (node->param && !seg.empty()) {
-    params->emplace_back(node->param_name, seg);
-    if (const NodeT* found = Walk(node->param.get(), segs, i + 1, params)) return found;
-    params->pop_back();
+    values->push_back(seg);
+    if (const auto* found = Walk(node->param.get(), segs, i + 1, method, values)) return found;
+    values->pop_back();
   }
   return nullptr;
 }
@@ -141,15 +154,19 @@ const NodeT* Walk(const NodeT* node, const SegmentList& segs, size_t i,
 MatchResult Router::Match(std::string_view method, std::string_view path, int* id,
                           Params* params) const {
   SegmentList segs = Segments(path);
-  absl::InlinedVector<std::pair<std::string_view, std::string_view>, 4> raw;
-  const Node* node = Walk(root_.get(), segs, 0, &raw);
-  if (node == nullptr) return MatchResult::kNotFound;
-  const int* found = node->FindMethod(method);
-  if (found == nullptr && method == "HEAD") found = node->FindMethod("GET");
-  if (found == nullptr) return MatchResult::kMethodNotAllowed;
-  *id = *found;
+  RawParams values;
+  const Node::End* end = Walk(root_.get(), segs, 0, method, &values);
+  if (end == nullptr) {
+    RawParams ignored;
+    return Walk(root_.get(), segs, 0, std::string_view(), &ignored) != nullptr
+               ? MatchResult::kMethodNotAllowed
+               : MatchResult::kNotFound;
+  }
+  *id = end->id;
   params->clear();
-  for (const auto& [name, value] : raw) params->emplace_back(name, PercentDecode(value));
+  for (size_t i = 0; i < values.size(); ++i) {
+    params->emplace_back(end->param_names[i], PercentDecode(values[i]));
+  }
   return MatchResult::kFound;
 }
 

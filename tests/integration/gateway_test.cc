@@ -464,5 +464,27 @@ TEST(GatewayTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   EXPECT_EQ(gw.StopWith(0), 0) << gw.log();
 }
 
+TEST(GatewayTest, MaxShutdownWaitTimeBoundsTheDrain) {
+  TestBackend backend([](const Request&) {
+    std::this_thread::sleep_for(milliseconds(3000));
+    return TestBackend::Json("{}");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/stuck", "/stuck", R"("timeout": "10s",)", "",
+                               R"("max_shutdown_wait_time": "300ms",)"));
+  auto stuck = std::async(std::launch::async, [&gw] {
+    HttpClient client(gw.port());
+    return client.Get("/stuck");
+  });
+  ASSERT_TRUE(Eventually([&] { return backend.request_count() == 1; }));
+  auto start = steady_clock::now();
+  kill(gw.pid(), SIGTERM);
+  EXPECT_EQ(gw.StopWith(0), 0);
+  auto took = steady_clock::now() - start;
+  EXPECT_GE(took, milliseconds(250));
+  EXPECT_LT(took, milliseconds(2000));
+  Response cut = stuck.get();
+  EXPECT_EQ(cut.result_int(), 0u) << cut.body() << "\nLOG:" << gw.log();  // cut off, as configured
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -255,13 +255,22 @@ int SluiceProcess::StopWith(int signo) {
 
 HttpClient::HttpClient(uint16_t port) : socket_(ioc_), port_(port) {}
 
+namespace {
+// A default-constructed Beast response says 200: failures must say 0.
+Response Failed() {
+  Response r;
+  r.result(static_cast<unsigned>(0));
+  return r;
+}
+}  // namespace
+
 Response HttpClient::Send(Request req) {
   beast::error_code ec;
   if (!socket_.is_open()) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
     if (ec) {
       error_ = "connect: " + ec.message();
-      return Response();
+      return Failed();
     }
   }
   if (req.find(bhttp::field::host) == req.end()) req.set(bhttp::field::host, "gateway.test");
@@ -271,7 +280,7 @@ Response HttpClient::Send(Request req) {
   if (ec) {
     error_ = "write: " + ec.message();
     socket_.close(ec);
-    return Response();
+    return Failed();
   }
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
@@ -281,7 +290,7 @@ Response HttpClient::Send(Request req) {
   if (ec) {
     error_ = "read: " + ec.message();
     socket_.close(ec);
-    return Response();
+    return Failed();
   }
   Response res = parser.release();
   if (!res.keep_alive()) socket_.close(ec);

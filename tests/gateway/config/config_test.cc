@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -375,6 +376,8 @@ INSTANTIATE_TEST_SUITE_P(
                 R"(malformed duration "2x" (use Go syntax such as "2s", "1500ms"))"},
         BadFile{"bad_url_param.json", "endpoints[0].backend[2].url_pattern",
                 R"({name} is not a parameter of endpoint "/users/{id}")"},
+        BadFile{"bad_sequential.json", "endpoints[0].backend[1].url_pattern",
+                "{resp0_order_id}: sequential proxy and JWT placeholders are not supported yet"},
         BadFile{"bad_endpoint_slash.json", "endpoints[0].endpoint", "must start with '/'"},
         BadFile{"bad_reserved.json", "endpoints[0].endpoint", "reserved"},
         BadFile{"bad_param_segment.json", "endpoints[0].endpoint", "whole segment {name}"},
@@ -825,6 +828,156 @@ TEST(ParseDurationTest, NegativeDurationInConfigHasItsOwnMessage) {
   LoadResult r = Parse(R"({"version": 3, "read_timeout": "-5s"})");
   EXPECT_TRUE(Has(r.errors, "read_timeout", "negative duration \"-5s\" is not allowed"))
       << Dump(r.errors);
+}
+
+// ----- the admin plane: extra_config."sluice/admin" and "telemetry/metrics" -------------------
+
+TEST(AdminConfigTest, DefaultsAreLoopbackWithoutToken) {
+  LoadResult r = Parse(R"({"version": 3, "endpoints": []})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  const AdminConfig& a = r.config->admin;
+  EXPECT_EQ(a.address.ToString(), "127.0.0.1:9091");
+  EXPECT_EQ(a.metrics_address.ToString(), "127.0.0.1:9090");
+  EXPECT_EQ(a.token_env, "");
+  EXPECT_EQ(a.token_file, "");
+  EXPECT_FALSE(a.require_token_for_all);
+}
+
+TEST(AdminConfigTest, ReadsEveryKey) {
+  LoadResult r = Parse(R"({"version": 3, "endpoints": [], "extra_config": {"sluice/admin": {
+      "address": "0.0.0.0:7000", "metrics_address": "[::1]:0", "token_env": "SLUICE_ADMIN_TOKEN",
+      "token_file": "/run/secrets/admin", "require_token_for_all": true}}})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  const AdminConfig& a = r.config->admin;
+  EXPECT_EQ(a.address.ip, "0.0.0.0");
+  EXPECT_EQ(a.address.port, 7000);
+  EXPECT_EQ(a.metrics_address.ip, "::1");
+  EXPECT_EQ(a.metrics_address.port, 0);
+  EXPECT_EQ(a.metrics_address.ToString(), "[::1]:0");
+  EXPECT_EQ(a.token_env, "SLUICE_ADMIN_TOKEN");
+  EXPECT_EQ(a.token_file, "/run/secrets/admin");
+  EXPECT_TRUE(a.require_token_for_all);
+  EXPECT_TRUE(r.lint.empty()) << Dump(r.lint);
+}
+
+TEST(AdminConfigTest, ListenAddressForms) {
+  struct Case {
+    const char* text;
+    const char* ip;
+    uint16_t port;
+  };
+  for (const Case& c : {Case{":8090", "0.0.0.0", 8090}, Case{"localhost:9", "127.0.0.1", 9},
+                        Case{"10.1.2.3:65535", "10.1.2.3", 65535}, Case{"[::]:1", "::", 1}}) {
+    LoadResult r = Parse(absl::StrCat(R"({"version": 3, "extra_config": {"sluice/admin": {"address": ")",
+                                      c.text, R"("}}})"));
+    ASSERT_NE(r.config, nullptr) << c.text << "\n" << Dump(r.errors);
+    EXPECT_EQ(r.config->admin.address.ip, c.ip) << c.text;
+    EXPECT_EQ(r.config->admin.address.port, c.port) << c.text;
+  }
+}
+
+TEST(AdminConfigTest, BadAddressesNameTheJsonPath) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : {Case{"9091", "missing \":PORT\""}, Case{"127.0.0.1:", "invalid port"},
+                        Case{"127.0.0.1:65536", "invalid port"}, Case{"127.0.0.1:x1", "invalid port"},
+                        Case{"admin.local:9091", "is not an IP address"},
+                        Case{"::1:9091", "must be in brackets"}, Case{"[zz]:1", "invalid IPv6"},
+                        Case{"300.1.1.1:1", "is not an IP address"}}) {
+    LoadResult r = Parse(absl::StrCat(
+        R"({"version": 3, "extra_config": {"sluice/admin": {"metrics_address": ")", c.text,
+        R"("}}})"));
+    EXPECT_EQ(r.config, nullptr) << c.text;
+    ASSERT_EQ(r.errors.size(), 1u) << c.text << "\n" << Dump(r.errors);
+    EXPECT_EQ(r.errors[0].path, "extra_config.sluice/admin.metrics_address");
+    EXPECT_THAT(r.errors[0].message, HasSubstr(c.message)) << c.text;
+  }
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {"address": 9091}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.address", "expected a string, got integer"))
+      << Dump(r.errors);
+  r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": ["x"]}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin", "expected an object, got array"))
+      << Dump(r.errors);
+}
+
+TEST(AdminConfigTest, TokenSettingsAreValidated) {
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {
+      "token_env": "1BAD-NAME", "token_file": "", "require_token_for_all": "yes"}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.token_env", "not an environment variable"))
+      << Dump(r.errors);
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.token_file", "empty path")) << Dump(r.errors);
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.require_token_for_all", "a boolean"))
+      << Dump(r.errors);
+  EXPECT_EQ(r.errors.size(), 3u) << Dump(r.errors);
+
+  r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {"require_token_for_all": true}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.require_token_for_all",
+                  "needs a token: set token_env or token_file"))
+      << Dump(r.errors);
+}
+
+TEST(AdminConfigTest, KrakendMetricsListenAddress) {
+  // v3 namespace.
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"telemetry/metrics": {
+      "collection_time": "60s", "listen_address": ":8090"}}})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  EXPECT_EQ(r.config->admin.metrics_address.ToString(), "0.0.0.0:8090");
+  EXPECT_TRUE(r.lint.empty()) << Dump(r.lint);
+  // v2 namespace, renamed on load; errors name the key as written.
+  r = Parse(R"({"version": 2, "extra_config": {"github_com/devopsfaith/krakend-metrics": {
+      "listen_address": "127.0.0.1:18090"}}})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  EXPECT_EQ(r.config->admin.metrics_address.ToString(), "127.0.0.1:18090");
+  r = Parse(R"({"version": 2, "extra_config": {"github_com/devopsfaith/krakend-metrics": {
+      "listen_address": "nope"}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.github_com/devopsfaith/krakend-metrics.listen_address",
+                  "bad listen address \"nope\""))
+      << Dump(r.errors);
+}
+
+TEST(AdminConfigTest, ConflictingMetricsAddressesAreAnError) {
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {
+      "telemetry/metrics": {"listen_address": "127.0.0.1:8090"},
+      "sluice/admin": {"metrics_address": "127.0.0.1:9999"}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.metrics_address",
+                  "conflicts with extra_config.telemetry/metrics.listen_address (127.0.0.1:8090)"))
+      << Dump(r.errors);
+  // The same address twice is fine.
+  r = Parse(R"({"version": 3, "extra_config": {
+      "telemetry/metrics": {"listen_address": "127.0.0.1:8090"},
+      "sluice/admin": {"metrics_address": "127.0.0.1:8090"}}})");
+  EXPECT_NE(r.config, nullptr) << Dump(r.errors);
+}
+
+TEST(AdminConfigTest, AdminAndMetricsCannotShareAPort) {
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {
+      "address": "127.0.0.1:9000", "metrics_address": "127.0.0.1:9000"}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.metrics_address", "cannot share"))
+      << Dump(r.errors);
+  r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {"address": "127.0.0.1:9090"}}})");
+  EXPECT_TRUE(Has(r.errors, "extra_config.sluice/admin.address", "cannot share 127.0.0.1:9090"))
+      << Dump(r.errors);
+  // Port 0 twice: two different ephemeral ports.
+  r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {
+      "address": "127.0.0.1:0", "metrics_address": "127.0.0.1:0"}}})");
+  EXPECT_NE(r.config, nullptr) << Dump(r.errors);
+}
+
+TEST(AdminConfigTest, UnknownAdminKeysAreLinted) {
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {"adress": ":1"}}})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  EXPECT_TRUE(Has(r.lint, "extra_config.sluice/admin.adress", "did you mean \"address\"?"))
+      << Dump(r.lint);
+}
+
+TEST(AdminConfigTest, DescribeShowsTheAdminPlaneButNoSecret) {
+  LoadResult r = Parse(R"({"version": 3, "extra_config": {"sluice/admin": {
+      "address": "127.0.0.1:7001", "token_env": "ADMIN_TOKEN"}}})");
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  EXPECT_THAT(Describe(*r.config),
+              HasSubstr("admin: grpc=127.0.0.1:7001 metrics=127.0.0.1:9090 token=env ADMIN_TOKEN\n"));
 }
 
 }  // namespace

@@ -1,0 +1,117 @@
+#include "gateway/encoding/json.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace sluice::encoding {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// ----- DecodeJson -------------------------------------------------------------------------------
+
+TEST(DecodeJsonTest, AnObjectDecodesAsIs) {
+  absl::StatusOr<Json> v = DecodeJson(R"({"b": [1, 2], "a": {"x": null}, "s": "\u00e9"})", false);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, Json::parse(R"({"a": {"x": null}, "b": [1, 2], "s": "é"})"));
+  absl::StatusOr<Json> empty = DecodeJson(" {} \n", false);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(*empty, Json::object());
+}
+
+TEST(DecodeJsonTest, AnArrayWithoutIsCollectionIsAnError) {
+  absl::StatusOr<Json> v = DecodeJson("[1, 2]", false);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(Message(v.status()).find("expected a JSON object, got array"), std::string::npos)
+      << v.status();
+  EXPECT_NE(Message(v.status()).find("is_collection"), std::string::npos) << v.status();
+}
+
+TEST(DecodeJsonTest, IsCollectionWrapsTheArrayUnderCollection) {
+  absl::StatusOr<Json> v = DecodeJson(R"([{"id": 1}, {"id": 2}])", true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, Json::parse(R"({"collection": [{"id": 1}, {"id": 2}]})"));
+  absl::StatusOr<Json> empty = DecodeJson("[]", true);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(*empty, Json::parse(R"({"collection": []})"));
+}
+
+TEST(DecodeJsonTest, IsCollectionRejectsAnObject) {
+  absl::StatusOr<Json> v = DecodeJson(R"({"a": 1})", true);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(Message(v.status()).find("is_collection expects a JSON array, got object"),
+            std::string::npos)
+      << v.status();
+}
+
+TEST(DecodeJsonTest, InvalidJsonIsAnErrorNotAnException) {
+  for (const char* body : {"", "   ", "{", "{\"a\": }", "[1, 2", "{\"a\": 1} trailing", "nul",
+                           "{'a': 1}", "\xFF\xFE"}) {
+    for (bool is_collection : {false, true}) {
+      absl::StatusOr<Json> v = DecodeJson(body, is_collection);
+      ASSERT_FALSE(v.ok()) << "\"" << body << "\"";
+      EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(Message(v.status()), "body is not valid JSON") << "\"" << body << "\"";
+    }
+  }
+}
+
+TEST(DecodeJsonTest, ScalarsAreRejectedNamingTheirType) {
+  struct Case {
+    const char* body;
+    const char* type;
+  };
+  for (const Case& c : {Case{"42", "number"}, Case{"1.5", "number"}, Case{"\"text\"", "string"},
+                        Case{"true", "boolean"}, Case{"null", "null"}}) {
+    absl::StatusOr<Json> v = DecodeJson(c.body, false);
+    ASSERT_FALSE(v.ok()) << c.body;
+    EXPECT_NE(Message(v.status()).find(std::string("got ") + c.type), std::string::npos)
+        << c.body << ": " << v.status();
+    absl::StatusOr<Json> coll = DecodeJson(c.body, true);
+    ASSERT_FALSE(coll.ok()) << c.body;
+    EXPECT_NE(Message(coll.status()).find(std::string("got ") + c.type), std::string::npos)
+        << c.body << ": " << coll.status();
+  }
+}
+
+// ----- RenderJson -------------------------------------------------------------------------------
+
+TEST(RenderJsonTest, CompactWithSortedKeys) {
+  Json v = Json::parse(R"({"zeta": 1, "alpha": {"y": [1, "two", null], "b": true}, "mid": 2.5})");
+  EXPECT_EQ(RenderJson(v), R"({"alpha":{"b":true,"y":[1,"two",null]},"mid":2.5,"zeta":1})");
+  EXPECT_EQ(RenderJson(Json::object()), "{}");
+  EXPECT_EQ(RenderJson(Json::array()), "[]");
+}
+
+TEST(RenderJsonTest, EscapesControlCharactersAndKeepsValidUtf8) {
+  Json v = {{"s", "a\"b\\c\n\t\x01"}, {"u", "\xC3\xA9\xE2\x82\xAC"}};
+  EXPECT_EQ(RenderJson(v), "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0001\",\"u\":\"\xC3\xA9\xE2\x82\xAC\"}");
+}
+
+TEST(RenderJsonTest, InvalidUtf8IsReplacedInsteadOfThrowing) {
+  // A backend read with `string` encoding can hand over any bytes.
+  Json v = {{"bad", "ok\xFFok"}, {"truncated", "\xC3"}, {"key\xFE", 1}};
+  std::string out;
+  ASSERT_NO_THROW(out = RenderJson(v));
+  // U+FFFD REPLACEMENT CHARACTER, in UTF-8.
+  EXPECT_EQ(out,
+            "{\"bad\":\"ok\xEF\xBF\xBDok\",\"key\xEF\xBF\xBD\":1,\"truncated\":\"\xEF\xBF\xBD\"}");
+  // The output is valid JSON again.
+  Json round = Json::parse(out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(round.is_discarded()) << out;
+}
+
+TEST(RenderJsonTest, RoundTripsADecodedBody) {
+  const std::string body = R"({"b":[{"y":2,"x":1}],"a":"v"})";
+  absl::StatusOr<Json> v = DecodeJson(body, false);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(RenderJson(*v), R"({"a":"v","b":[{"x":1,"y":2}]})");
+}
+
+}  // namespace
+}  // namespace sluice::encoding
