@@ -47,6 +47,21 @@ bool IsHopByHop(bhttp::field f, std::string_view name) {
   }
 }
 
+// Whether the comma-separated `list` (a Connection header value) names `token`, ignoring case.
+bool ListsToken(std::string_view list, std::string_view token) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view item = list.substr(pos, comma - pos);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (EqualsIgnoreCase(item, token)) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 bool Allowed(const config::AllowList& list, std::string_view name_lower) {
   if (list.all) return true;
   for (const std::string& n : list.names) {
@@ -166,10 +181,16 @@ http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Re
 
   bool user_agent_forwarded = false;
   if (!spec.header_allow->empty()) {
+    // Headers the client named in its Connection header are hop-by-hop too (RFC 7230 6.1).
+    std::string_view connection;
+    if (auto c = client.find(bhttp::field::connection); c != client.end()) {
+      connection = Sv(c->value());
+    }
     std::string lower;
     for (const auto& field : client) {
       std::string_view name = Sv(field.name_string());
       if (IsHopByHop(field.name(), name)) continue;
+      if (!connection.empty() && ListsToken(connection, name)) continue;
       if (field.name() == bhttp::field::accept_encoding && !spec.pass_accept_encoding) continue;
       lower.assign(name.begin(), name.end());
       absl::AsciiStrToLower(&lower);

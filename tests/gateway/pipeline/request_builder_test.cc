@@ -361,6 +361,18 @@ TEST_F(BuildBackendRequestTest, HopByHopHeadersAreNeverForwardedEvenWithStar) {
   }
 }
 
+TEST_F(BuildBackendRequestTest, HeadersNamedInConnectionAreHopByHop) {
+  client_.insert("Connection", "keep-alive, X-Internal ,x-other");
+  client_.insert("X-Internal", "secret");
+  client_.insert("X-Other", "secret");
+  client_.insert("X-Kept", "1");
+  header_allow_ = AllowAll();
+  http::Request req = Build();
+  EXPECT_FALSE(HasHeader(req, "X-Internal"));
+  EXPECT_FALSE(HasHeader(req, "X-Other"));
+  EXPECT_EQ(Values(req, "X-Kept"), std::vector<std::string>{"1"});
+}
+
 TEST_F(BuildBackendRequestTest, XForwardedForAndHostAreAlwaysSetAndCannotBeSpoofed) {
   client_.insert("X-Forwarded-For", "6.6.6.6");
   client_.insert("X-Forwarded-Host", "evil.example");
