@@ -1,0 +1,121 @@
+#include "gateway/metrics/registry.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+
+namespace sluice::metrics {
+namespace {
+
+config::ServiceConfig TwoEndpoints() {
+  config::ServiceConfig c;
+  config::Endpoint a;
+  a.method = "GET";
+  a.path = "/a/{id}";
+  config::Backend b1;
+  b1.url_pattern = "/x/{id}";
+  config::HostAddress h;
+  h.original = "http://127.0.0.1:1";
+  b1.hosts.push_back(h);
+  a.backends.push_back(b1);
+  config::Endpoint b = a;
+  b.method = "POST";
+  b.path = "/b";
+  b.backends[0].url_pattern = "/y";
+  b.backends.push_back(b.backends[0]);
+  b.backends[1].url_pattern = "/z";
+  c.endpoints = {a, b};
+  return c;
+}
+
+TEST(RegistryTest, LabelsFollowConfigOrder) {
+  Registry r(1, TwoEndpoints());
+  Snapshot s = r.Read();
+  ASSERT_EQ(s.endpoints.size(), 2u);
+  EXPECT_EQ(s.endpoints[0].method, "GET");
+  EXPECT_EQ(s.endpoints[0].path, "/a/{id}");
+  EXPECT_EQ(s.endpoints[1].path, "/b");
+  ASSERT_EQ(s.backends.size(), 3u);
+  EXPECT_EQ(s.backends[0].url_pattern, "/x/{id}");
+  EXPECT_EQ(s.backends[1].endpoint_path, "/b");
+  EXPECT_EQ(s.backends[2].url_pattern, "/z");
+  EXPECT_EQ(s.backends[2].hosts, std::vector<std::string>{"http://127.0.0.1:1"});
+}
+
+TEST(RegistryTest, SumsEveryWorkersCounters) {
+  Registry r(3, TwoEndpoints());
+  // Each worker writes its own block from its own thread, as in the gateway.
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 3; ++w) {
+    threads.emplace_back([&r, w] {
+      for (int i = 0; i < 1000; ++i) {
+        EndpointStats& e = r.endpoint(w, 1);
+        e.requests[1].Add();  // 2xx
+        e.bytes_out.Add(10);
+        e.latency.Observe(0.003);
+      }
+      r.endpoint(w, 0).requests[4].Add();  // one 5xx
+      r.endpoint(w, 0).in_flight.Add(1);
+      r.backend(w, 2).calls.Add(5);
+      r.backend(w, 2).failures[2].Add();
+    });
+  }
+  for (auto& t : threads) t.join();
+  Snapshot s = r.Read();
+  EXPECT_EQ(s.endpoints[1].requests_by_class[1], 3000u);
+  EXPECT_EQ(s.endpoints[1].bytes_out, 30000u);
+  EXPECT_EQ(s.endpoints[1].latency.count, 3000u);
+  EXPECT_NEAR(s.endpoints[1].latency.sum_seconds, 9.0, 1e-6);
+  EXPECT_EQ(s.endpoints[0].requests_by_class[4], 3u);
+  EXPECT_EQ(s.endpoints[0].in_flight, 3);
+  EXPECT_EQ(s.backends[2].calls, 15u);
+  EXPECT_EQ(s.backends[2].failures[2], 3u);
+  EXPECT_EQ(s.backends[0].calls, 0u);
+}
+
+TEST(HistogramTest, BucketsAreUpperBoundsInclusive) {
+  Histogram h;
+  h.Observe(0.0005);  // exactly the first bound
+  h.Observe(0.0006);
+  h.Observe(100);     // beyond the last bound: +Inf
+  EXPECT_EQ(h.buckets[0].Get(), 1u);
+  EXPECT_EQ(h.buckets[1].Get(), 1u);
+  EXPECT_EQ(h.buckets[kLatencyBuckets.size()].Get(), 1u);
+}
+
+TEST(HistogramTest, QuantilesInterpolateInsideBuckets) {
+  HistogramSnapshot s;
+  EXPECT_EQ(s.Quantile(0.5), 0);
+  // 100 observations spread over the (0.001, 0.0025] bucket.
+  s.buckets[2] = 100;
+  s.count = 100;
+  EXPECT_NEAR(s.Quantile(0.5), 0.00175, 1e-9);
+  EXPECT_NEAR(s.Quantile(0.99), 0.001 + 0.0015 * 0.99, 1e-9);
+  s.buckets[kLatencyBuckets.size()] = 100;  // as many beyond 10 s
+  s.count = 200;
+  EXPECT_EQ(s.Quantile(0.99), kLatencyBuckets.back());
+}
+
+TEST(RegistryTest, LastErrorOfTheMostRecentFailureWins) {
+  Registry r(2, TwoEndpoints());
+  {
+    BackendStats& b = r.backend(0, 0);
+    absl::MutexLock lock(&b.mu);
+    b.last_error = "timeout: old";
+    b.last_failure_unix_ms = 1000;
+  }
+  {
+    BackendStats& b = r.backend(1, 0);
+    absl::MutexLock lock(&b.mu);
+    b.last_error = "connect: refused";
+    b.last_failure_unix_ms = 2000;
+  }
+  r.backend(0, 0).last_success_unix_ms = 3000;
+  Snapshot s = r.Read();
+  EXPECT_EQ(s.backends[0].last_error, "connect: refused");
+  EXPECT_EQ(s.backends[0].last_failure_unix_ms, 2000);
+  EXPECT_EQ(s.backends[0].last_success_unix_ms, 3000);
+}
+
+}  // namespace
+}  // namespace sluice::metrics
