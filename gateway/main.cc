@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -144,6 +145,18 @@ int Check(const Flags& flags) {
   if (flags.lint) {
     for (const auto& d : result.lint) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
     problems += result.lint.size();
+  }
+  if (problems == 0) {
+    // Build every endpoint pipeline exactly as `run` would (without starting anything), so that
+    // check never accepts a file that run refuses.
+    http::WorkerPool pool(1);
+    metrics::Registry registry(1, *result.config);
+    std::atomic<bool> draining{false};
+    auto gateway = pipeline::Gateway::Create(result.config, pool, false, registry, &draining);
+    if (!gateway.ok()) {
+      std::cerr << flags.config << ": " << gateway.status().message() << "\n";
+      ++problems;
+    }
   }
   if (problems > 0) {
     std::cerr << flags.config << ": " << problems << " error(s)\n";
