@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "admin/admin_server.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
@@ -206,11 +207,21 @@ int Run(const Flags& flags) {
   const std::string public_address =
       fmt::format("{}:{}", cfg->listen_ip.empty() ? "0.0.0.0" : cfg->listen_ip, server.port());
   state.set_server(&server, public_address);
+  auto admin = admin::AdminServer::Start(state);
+  if (!admin.ok()) {
+    std::cerr << flags.config << ": " << admin.status().message() << "\n";
+    server.BeginShutdown();
+    pool.Stop();
+    log::Shutdown();
+    std::_Exit(kExitConfigError);
+  }
   // Lifecycle lines go to stderr whatever the log level: operators and tests rely on them.
   std::cerr << fmt::format(
-      "sluice {} ({}) \"{}\" listening on {} with {} workers, {} endpoints, config {} sha256 {}\n",
+      "sluice {} ({}) \"{}\" listening on {} with {} workers, {} endpoints, config {} sha256 {}; "
+      "admin listening on {}, metrics on {}\n",
       version::Version(), version::GitRevision(), cfg->name, public_address, workers,
-      cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex);
+      cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex, (*admin)->grpc_address(),
+      (*admin)->metrics_address());
 
   boost::asio::io_context main_ctx(1);
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
@@ -239,6 +250,7 @@ int Run(const Flags& flags) {
     wait_for_drain();
   });
   main_ctx.run();
+  (*admin)->Shutdown();
   pool.Stop();
   const int64_t abandoned = server.open_connections();
   log::Shutdown();

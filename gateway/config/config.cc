@@ -103,13 +103,10 @@ constexpr absl::string_view kBackendKeys[] = {
 constexpr absl::string_view kBackendKeysV3[] = {"input_headers", "input_query_strings"};
 constexpr absl::string_view kBackendKeysV2[] = {"whitelist", "blacklist"};
 
-constexpr absl::string_view kAdminKeys[] = {"address", "metrics_address", "token_env",
-                                            "token_file", "require_token_for_all"};
-// KrakenD's metrics component; only listen_address means something to Sluice (it always
-// collects every layer).
-constexpr absl::string_view kKrakendMetricsKeys[] = {
-    "listen_address", "collection_time", "proxy_disabled", "router_disabled",
-    "backend_disabled", "endpoint_disabled"};
+// Sluice owns this namespace entirely, so unlike other components its keys are linted (a typo
+// such as "adress" would otherwise silently leave the default).
+constexpr absl::string_view kAdminKeys[] = {"address", "metrics_address", "token_env", "token_file",
+                                            "require_token_for_all"};
 
 // A key that belongs to the other format version: explained rather than just flagged.
 struct KeyHint {
@@ -362,8 +359,9 @@ bool SameListener(const ListenAddress& a, const ListenAddress& b) {
 // POSIX-portable environment variable names.
 bool ValidEnvName(absl::string_view name) {
   return !name.empty() && !IsDigit(name.front()) &&
-         std::all_of(name.begin(), name.end(),
-                     [](char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+         });
 }
 
 std::string HostUrl(const HostAddress& h) {
@@ -489,6 +487,48 @@ std::string Sha256Hex(std::string_view bytes) {
   return hex;
 }
 
+// SLUICE_ADMIN_ADDRESS and SLUICE_METRICS_ADDRESS: the admin plane's listeners, per instance
+// (several instances on one host, tests), written into extra_config."sluice/admin". The metrics
+// one also replaces KrakenD's telemetry/metrics.listen_address, so the two never conflict.
+void ApplyAdminEnv(std::optional<std::string> admin_address,
+                   std::optional<std::string> metrics_address, Json* root,
+                   std::vector<Diagnostic>* errors) {
+  auto valid = [errors](const char* var, const std::optional<std::string>& v) {
+    if (!v) return false;
+    ListenAddress parsed;
+    std::string why;
+    if (ParseListenAddress(*v, &parsed, &why)) return true;
+    errors->push_back({"", absl::StrCat(var, ": bad listen address ", Quote(*v), ": ", why)});
+    return false;
+  };
+  const bool set_admin = valid("SLUICE_ADMIN_ADDRESS", admin_address);
+  const bool set_metrics = valid("SLUICE_METRICS_ADDRESS", metrics_address);
+  if (!set_admin && !set_metrics) return;
+  // Never throw: a wrongly typed extra_config or component is left for the parser to report.
+  auto extra = root->find("extra_config");
+  if (extra == root->end() || extra->is_null()) {
+    (*root)["extra_config"] = Json::object();
+    extra = root->find("extra_config");
+  }
+  if (!extra->is_object()) return;
+  auto admin = extra->find("sluice/admin");
+  if (admin == extra->end() || admin->is_null()) {
+    (*extra)["sluice/admin"] = Json::object();
+    admin = extra->find("sluice/admin");
+  }
+  if (!admin->is_object()) return;
+  if (set_admin) (*admin)["address"] = *admin_address;
+  if (set_metrics) {
+    (*admin)["metrics_address"] = *metrics_address;
+    for (auto it = extra->begin(); it != extra->end(); ++it) {
+      if (CanonicalNamespace(it.key()) == "telemetry/metrics" && it->is_object() &&
+          it->contains("listen_address")) {
+        (*it)["listen_address"] = *metrics_address;
+      }
+    }
+  }
+}
+
 // Writes valid SLUICE_* overrides into the top-level object, so inheritance (endpoint timeouts)
 // and the `effective` rendering both see them. Empty variables count as unset.
 void ApplyEnv(EnvLookup env, Json* root, std::vector<Diagnostic>* errors) {
@@ -514,6 +554,7 @@ void ApplyEnv(EnvLookup env, Json* root, std::vector<Diagnostic>* errors) {
       errors->push_back({"", absl::StrCat("SLUICE_TIMEOUT: ", DurationError(*v))});
     }
   }
+  ApplyAdminEnv(get("SLUICE_ADMIN_ADDRESS"), get("SLUICE_METRICS_ADDRESS"), root, errors);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -844,7 +885,8 @@ void Parser::ParseAdmin(const Json* admin, const std::string& admin_path,
   // Which key set the metrics address, for messages ("" while it is the default).
   std::string metrics_key_path;
   if (krakend_metrics != nullptr) {
-    CheckKeys(*krakend_metrics, krakend_metrics_path, kKrakendMetricsKeys, {});
+    // KrakenD's component: only listen_address means something to Sluice (it always collects
+    // every layer); its other keys are KrakenD's and not linted.
     if (auto a = Address(*krakend_metrics, "listen_address", krakend_metrics_path)) {
       out->metrics_address = *a;
       metrics_key_path = Join(krakend_metrics_path, "listen_address");
@@ -858,8 +900,8 @@ void Parser::ParseAdmin(const Json* admin, const std::string& admin_path,
     if (!metrics_key_path.empty() &&
         (a->ip != out->metrics_address.ip || a->port != out->metrics_address.port)) {
       Error(Join(admin_path, "metrics_address"),
-            absl::StrCat("conflicts with ", metrics_key_path, " (",
-                         out->metrics_address.ToString(), "): set only one"));
+            absl::StrCat("conflicts with ", metrics_key_path, " (", out->metrics_address.ToString(),
+                         "): set only one"));
     }
     out->metrics_address = *a;
     metrics_key_path = Join(admin_path, "metrics_address");

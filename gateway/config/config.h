@@ -161,8 +161,8 @@ struct LoadResult {
   std::vector<Diagnostic> lint;  // unknown keys (reported only by `check --lint`)
 };
 
-// Source of environment overrides (SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT). Injected so tests do
-// not touch the process environment.
+// Source of environment overrides (SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT, SLUICE_ADMIN_ADDRESS,
+// SLUICE_METRICS_ADDRESS). Injected so tests do not touch the process environment.
 using EnvLookup = std::optional<std::string> (*)(const char* name);
 std::optional<std::string> ProcessEnv(const char* name);
 

@@ -5,12 +5,26 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::encoding {
 
 inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
+
+// Deepest array/object nesting a backend body may have. nlohmann's parser, copy and dump recurse
+// per level and a 10 MiB body of '[' overflows an 8 MiB stack (about 100k levels), so bodies
+// are bounded far below that. Real APIs nest < 50 levels; Go's encoding/json (KrakenD) stops at
+// 10000.
+inline constexpr int kMaxJsonDepth = 1000;
+
+// Fails (InvalidArgument) when `body` nests arrays/objects deeper than `max_depth`. A linear
+// scan that skips string contents; it does not otherwise validate the JSON.
+absl::Status CheckJsonDepth(std::string_view body, int max_depth = kMaxJsonDepth);
+
+// Parses any JSON value (object, array or scalar), depth-limited by kMaxJsonDepth. Never throws.
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view body);
 
 // Decodes a backend body with the `json` encoding: the body must be a JSON object, or, with
 // `is_collection`, an array that becomes {"collection": [...]}. Never throws.

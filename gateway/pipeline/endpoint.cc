@@ -9,7 +9,11 @@
 #include "boost/beast/http/field.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/encoding/decoders.h"
 #include "gateway/encoding/json.h"
+#include "gateway/encoding/renderers.h"
+#include "gateway/pipeline/policy.h"
+#include "gateway/shaping/shaping.h"
 
 namespace sluice::pipeline {
 
@@ -39,9 +43,6 @@ bool IsHopByHopResponseHeader(bhttp::field f) {
 
 // The one place a failed backend call becomes the client's status (KrakenD: 500, empty body).
 unsigned HttpStatusForFailure(const backend::Error&) { return 500; }
-
-// KrakenD's default status policy: only 200 and 201 count as success.
-bool IsSuccess(unsigned status) { return status == 200 || status == 201; }
 
 std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
   return absl::StrCat("[ENDPOINT: ", e.path, "][BACKEND: ", b.url_pattern, "]");
@@ -152,14 +153,33 @@ class NoOpPipeline : public EndpointPipeline {
 };
 
 // ---------------------------------------------------------------------------------------------
-// json: every backend called in parallel, JSON objects merged in declaration order.
+// Merging (every encoding but no-op): backends called in parallel; each answer goes through the
+// status policy, its decoder and its shaper; the parts are merged in declaration order, static
+// data is added by strategy, and the result is rendered in the endpoint's output encoding.
+
+// One backend of a merging endpoint, built once.
+struct BackendStage {
+  BackendProxy proxy;
+  BackendPolicy policy;
+  std::optional<shaping::BackendShaper> shaper;  // absent when there is nothing to shape
+  std::string log_prefix;
+};
+
+// What one backend contributed to a request.
+struct Part {
+  std::optional<nlohmann::json> data;  // shaped object, or the error_<alias> details
+  bool ok = false;
+  backend::Error error;
+  std::string error_body;  // the backend's body of a failed status, for return_error_msg
+  std::vector<std::pair<std::string, std::string>> headers;  // return_headers found
+};
 
 class MergingPipeline : public EndpointPipeline {
  public:
-  MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendProxy> backends,
-                  Recorder recorder)
-      : endpoint_(endpoint), backends_(std::move(backends)), recorder_(recorder) {
-    for (const auto& b : backends_) log_prefixes_.push_back(LogPrefix(endpoint, b.config()));
+  MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendStage> backends,
+                  EndpointPolicy policy, Recorder recorder)
+      : endpoint_(endpoint), backends_(std::move(backends)), policy_(std::move(policy)),
+        recorder_(recorder) {
     if (endpoint_.cache_ttl > absl::ZeroDuration()) {
       cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
     }
@@ -175,8 +195,8 @@ class MergingPipeline : public EndpointPipeline {
     for (size_t i = 0; i < backends_.size(); ++i) {
       // The last backend takes the body; the others get copies (KrakenD clones the request).
       std::string b = i + 1 == backends_.size() ? std::move(body) : body;
-      backends_[i].Call(worker, *fan_out->exchange, params, std::move(b), deadline,
-                        [fan_out, i](CallResult&& r) { fan_out->OnResult(i, std::move(r)); });
+      backends_[i].proxy.Call(worker, *fan_out->exchange, params, std::move(b), deadline,
+                              [fan_out, i](CallResult&& r) { fan_out->OnResult(i, std::move(r)); });
     }
   }
 
@@ -190,70 +210,135 @@ class MergingPipeline : public EndpointPipeline {
     void OnResult(size_t i, CallResult&& result) {
       parts[i] = pipeline->Decode(i, worker, start, std::move(result));
       if (--pending > 0) return;
-      http::Response res = pipeline->Merge(parts);
+      http::Response res = pipeline->Merge(parts, *exchange);
       pipeline->recorder_.End(worker, start, res);
       exchange->Respond(std::move(res));
     }
 
     const MergingPipeline* pipeline;
     http::ExchangePtr exchange;
-    std::vector<std::optional<nlohmann::json>> parts;
+    std::vector<Part> parts;
     size_t pending;
     int worker;
     Clock::time_point start;
   };
 
-  // Applies the status policy and the backend's decoder; records the outcome. nullopt: failed.
-  std::optional<nlohmann::json> Decode(size_t i, int worker, Clock::time_point start,
-                                       CallResult&& result) const {
-    const BackendProxy& backend = backends_[i];
-    backend::Error error;
-    std::optional<nlohmann::json> value;
+  // Status policy, decoder and shaper of backend `i`; records the outcome.
+  Part Decode(size_t i, int worker, Clock::time_point start, CallResult&& result) const {
+    const BackendStage& stage = backends_[i];
+    const config::Backend& cfg = stage.proxy.config();
+    Part part;
     if (!result.ok()) {
-      error = std::move(result.error);
-    } else if (const unsigned status = result.response.result_int(); !IsSuccess(status)) {
-      error = {backend::ErrorKind::kStatus, absl::StrCat("invalid status code ", status), status};
-    } else if (auto decoded = encoding::DecodeJson(result.response.body(),
-                                                   backend.config().is_collection);
+      part.error = std::move(result.error);
+    } else if (const unsigned status = result.response.result_int();
+               !stage.policy.IsSuccess(status)) {
+      part.error = {backend::ErrorKind::kStatus, absl::StrCat("invalid status code ", status),
+                    status};
+      part.error_body = std::move(result.response.body());
+      if (!stage.policy.error_details_alias.empty()) {
+        auto ct = result.response.find(bhttp::field::content_type);
+        part.data = nlohmann::json::object();
+        (*part.data)["error_" + stage.policy.error_details_alias] = {
+            {"http_status_code", status},
+            {"http_body", part.error_body},
+            {"http_body_encoding", ct == result.response.end() ? "" : std::string(Sv(ct->value()))},
+        };
+      }
+    } else if (auto decoded = encoding::Decode(cfg.encoding, result.response.body(),
+                                               cfg.is_collection);
                !decoded.ok()) {
-      error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
+      part.error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
     } else {
-      value = std::move(*decoded);
+      part.ok = true;
+      part.data = std::move(*decoded);
+      if (stage.shaper) stage.shaper->Apply(*part.data);
+      for (const std::string& name : stage.policy.return_headers) {
+        for (const auto& field : result.response) {
+          if (EqualsIgnoreCase(Sv(field.name_string()), name)) {
+            part.headers.emplace_back(std::string(Sv(field.name_string())),
+                                      std::string(Sv(field.value())));
+          }
+        }
+      }
     }
-    if (!value) {
-      log::Warn("{} {}: {}", log_prefixes_[i], backend::ToString(error.kind), error.message);
+    if (!part.ok) {
+      log::Warn("{} {}: {}", stage.log_prefix, backend::ToString(part.error.kind),
+                part.error.message);
     }
-    recorder_.Backend(worker, backend.index(), start, value ? nullptr : &error);
-    return value;
+    recorder_.Backend(worker, stage.proxy.index(), start, part.ok ? nullptr : &part.error);
+    return part;
   }
 
-  http::Response Merge(std::vector<std::optional<nlohmann::json>>& parts) const {
+  http::Response Merge(std::vector<Part>& parts, const http::Exchange& exchange) const {
     nlohmann::json merged = nlohmann::json::object();
     size_t ok = 0;
-    for (auto& part : parts) {
-      if (!part) continue;
-      ++ok;
+    bool any_data = false;
+    for (Part& part : parts) {
+      if (part.ok) ++ok;
+      if (!part.data) continue;
+      any_data = true;
       // Declaration order: a later backend's key overwrites an earlier one's, deterministically.
-      for (auto& [key, value] : part->items()) merged[key] = std::move(value);
+      if (part.data->is_object()) {
+        for (auto& [key, value] : part.data->items()) merged[key] = std::move(value);
+      }
     }
-    if (ok == 0) {
+    const bool complete = ok == parts.size();
+    if (policy_.static_response && policy_.static_response->AppliesTo(complete)) {
+      for (const auto& [key, value] : policy_.static_response->data.items()) merged[key] = value;
+      any_data = true;
+    }
+    if (!any_data) return Failure(parts);
+
+    auto accept = exchange.request().find(bhttp::field::accept);
+    auto rendered = encoding::Render(
+        endpoint_.output_encoding, merged,
+        accept == exchange.request().end() ? std::string_view() : Sv(accept->value()));
+    if (!rendered.ok()) {
+      log::Warn("[ENDPOINT: {}] render: {}", endpoint_.path, std::string(rendered.status().message()));
       http::Response failed(bhttp::status::internal_server_error, 11);
       failed.set(Bv(kCompletedHeader), "false");
       return failed;
     }
     http::Response res(bhttp::status::ok, 11);
-    res.set(bhttp::field::content_type, Bv(encoding::kJsonContentType));
-    const bool complete = ok == parts.size();
+    for (const Part& part : parts) {
+      for (const auto& [name, value] : part.headers) res.insert(Bv(name), Bv(value));
+    }
+    res.set(bhttp::field::content_type, rendered->content_type);
     res.set(Bv(kCompletedHeader), complete ? "true" : "false");
     if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
-    res.body() = encoding::RenderJson(merged);
+    res.body() = std::move(rendered->body);
     return res;
   }
 
+  // No backend produced data. KrakenD: 500 with an empty body; with return_error_code the failed
+  // backend's status, with return_error_msg the error (the backend's body for a status error).
+  http::Response Failure(const std::vector<Part>& parts) const {
+    const Part* cause = &parts.back();
+    unsigned status = 500;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].error.kind == backend::ErrorKind::kStatus &&
+          backends_[i].policy.return_error_code && parts[i].error.status >= 100 &&
+          parts[i].error.status <= 999) {
+        status = parts[i].error.status;
+        cause = &parts[i];
+      }
+    }
+    http::Response failed;
+    failed.version(11);
+    failed.result(status);
+    failed.set(Bv(kCompletedHeader), "false");
+    if (policy_.return_error_msg) {
+      failed.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+      failed.body() = cause->error.kind == backend::ErrorKind::kStatus ? cause->error_body
+                                                                      : cause->error.message;
+    }
+    return failed;
+  }
+
   const config::Endpoint& endpoint_;
-  std::vector<BackendProxy> backends_;
+  std::vector<BackendStage> backends_;
+  EndpointPolicy policy_;
   Recorder recorder_;
-  std::vector<std::string> log_prefixes_;
   std::string cache_control_;
 };
 
@@ -294,8 +379,8 @@ void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
 }
 
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
-    const config::Endpoint& endpoint, int endpoint_id, int* next_backend_index,
-    const std::function<int(const config::HostAddress&)>& register_host,
+    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
+    int* next_backend_index, const std::function<int(const config::HostAddress&)>& register_host,
     metrics::Registry& registry) {
   const Recorder recorder(registry, endpoint_id);
   std::vector<BackendProxy> backends;
@@ -316,7 +401,26 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     }
     return std::make_unique<NoOpPipeline>(endpoint, std::move(backends[0]), recorder);
   }
-  return std::make_unique<MergingPipeline>(endpoint, std::move(backends), recorder);
+  auto endpoint_policy = EndpointPolicy::FromConfig(service, endpoint);
+  if (!endpoint_policy.ok()) return endpoint_policy.status();
+  std::vector<BackendStage> stages;
+  for (BackendProxy& proxy : backends) {
+    const config::Backend& cfg = proxy.config();
+    if (cfg.encoding == config::BackendEncoding::kNoOp) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          cfg.json_path, ".encoding: no-op backends need the endpoint's output_encoding no-op"));
+    }
+    auto policy = BackendPolicy::FromConfig(cfg);
+    if (!policy.ok()) return policy.status();
+    auto shaper = shaping::BackendShaper::Create(cfg);
+    if (!shaper.ok()) return shaper.status();
+    BackendStage stage{std::move(proxy), std::move(*policy), std::nullopt,
+                       LogPrefix(endpoint, cfg)};
+    if (!shaper->is_identity()) stage.shaper = std::move(*shaper);
+    stages.push_back(std::move(stage));
+  }
+  return std::make_unique<MergingPipeline>(endpoint, std::move(stages),
+                                           std::move(*endpoint_policy), recorder);
 }
 
 }  // namespace sluice::pipeline

@@ -64,8 +64,8 @@ class EndpointPipeline {
 // numbers (round-robin and metrics slots, in config order); `register_host` registers a host with
 // every worker's client and returns its slot. Metrics go to `registry`.
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
-    const config::Endpoint& endpoint, int endpoint_id, int* next_backend_index,
-    const std::function<int(const config::HostAddress&)>& register_host,
+    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
+    int* next_backend_index, const std::function<int(const config::HostAddress&)>& register_host,
     metrics::Registry& registry);
 
 }  // namespace sluice::pipeline

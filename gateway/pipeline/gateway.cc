@@ -61,7 +61,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   };
   int backend_count = 0;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
-    auto pipeline = BuildEndpointPipeline(config->endpoints[i], static_cast<int>(i),
+    auto pipeline = BuildEndpointPipeline(*config, config->endpoints[i], static_cast<int>(i),
                                           &backend_count, register_host, registry);
     if (!pipeline.ok()) return pipeline.status();
     gw->pipelines_.push_back(std::move(*pipeline));

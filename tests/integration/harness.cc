@@ -201,7 +201,12 @@ SluiceProcess::SluiceProcess(const std::string& config_json,
   std::vector<std::string> args = {"run", "-c", config_path_, "-p", "0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   int out_fd = -1;
-  pid_ = Spawn(args, env, &out_fd, &stderr_fd_);
+  // The admin plane defaults to fixed ports (9091, 9090); tests running side by side each take
+  // ephemeral ones unless the test sets its own (later entries win).
+  std::vector<std::string> full_env = {"SLUICE_ADMIN_ADDRESS=127.0.0.1:0",
+                                       "SLUICE_METRICS_ADDRESS=127.0.0.1:0"};
+  full_env.insert(full_env.end(), env.begin(), env.end());
+  pid_ = Spawn(args, full_env, &out_fd, &stderr_fd_);
   close(out_fd);
   ReadLogUntil([](const std::string& log) { return log.find(" listening on ") != std::string::npos; },
                std::chrono::seconds(20));
@@ -239,6 +244,18 @@ void SluiceProcess::ReadLogUntil(const std::function<bool(const std::string&)>& 
 std::string SluiceProcess::log() {
   ReadLogUntil([](const std::string&) { return false; }, std::chrono::milliseconds(200));
   return log_;
+}
+
+std::string SluiceProcess::AdminLineField(int group) {
+  static const std::regex kAdminLine(R"(admin listening on ([^ ,]+), metrics on ([^ ,\s]+))");
+  if (!admin_line_waited_) {
+    ReadLogUntil([](const std::string& log) { return std::regex_search(log, kAdminLine); },
+                 std::chrono::seconds(20));
+    admin_line_waited_ = true;
+  }
+  std::smatch m;
+  if (!std::regex_search(log_, m, kAdminLine)) return "";
+  return m[group];
 }
 
 int SluiceProcess::StopWith(int signo) {

@@ -77,8 +77,17 @@ class SluiceProcess {
   int StopWith(int signo);
   // Everything the process has written to stderr so far (the log).
   std::string log();
+  // The config file it was started with.
+  const std::string& config_path() const { return config_path_; }
+  // "HOST:PORT" of the admin gRPC and metrics listeners, from the startup line ("admin listening
+  // on HOST:PORT, metrics on HOST:PORT"). The first call waits up to 20 s for it; empty if it
+  // never appears.
+  std::string admin_address() { return AdminLineField(1); }
+  std::string metrics_address() { return AdminLineField(2); }
 
  private:
+  std::string AdminLineField(int group);
+  bool admin_line_waited_ = false;
   void ReadLogUntil(const std::function<bool(const std::string&)>& done,
                     std::chrono::milliseconds limit);
   pid_t pid_ = -1;

@@ -1,0 +1,22 @@
+#pragma once
+
+// UTF-8 decoding shared by the XML and YAML codecs. Strict: overlong forms, surrogates and code
+// points above U+10FFFF are invalid.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sluice::encoding {
+
+inline constexpr char32_t kReplacementChar = 0xFFFD;
+
+// Decodes the code point starting at s[i] into *cp and returns its length in bytes (1 to 4).
+// An invalid or truncated sequence returns 0 and leaves *cp unspecified; the caller decides
+// whether to fail or to replace one byte and go on.
+size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
+
+// Appends the UTF-8 form of `cp` (which must be a valid scalar value).
+void AppendUtf8(char32_t cp, std::string* out);
+
+}  // namespace sluice::encoding
