@@ -113,6 +113,7 @@ absl::Status AdminServerImpl::StartMetrics(const config::ListenAddress& address)
   options.workers = 1;
   options.max_body_bytes = kMetricsMaxBodyBytes;
   options.access_log = false;
+  options.reuse_port = false;  // a second instance must fail to bind, not share the scrapes
   metrics_server_ = std::make_unique<http::Server>(options, *metrics_pool_, *metrics_handler_);
   if (absl::Status st = metrics_server_->Start(); !st.ok()) {
     metrics_server_.reset();

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "admin/admin_server.h"
 #include "absl/strings/str_cat.h"
+#include "admin/admin_server.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -58,7 +58,8 @@ constexpr char kRunHelp[] =
     "  -c, --config FILE   configuration file (required)\n"
     "  -p, --port PORT     listen on PORT instead of the file's `port`\n"
     "  -d, --debug         enable /__debug/ and debug logging\n"
-    "Environment: SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT override `name`, `port`, `timeout`.\n"
+    "Environment: SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT override `name`, `port`, `timeout`;\n"
+    "SLUICE_ADMIN_ADDRESS and SLUICE_METRICS_ADDRESS the admin and metrics listeners.\n"
     "SIGTERM/SIGINT drain in-flight requests and exit 0.\n";
 
 constexpr char kCheckHelp[] =
@@ -246,6 +247,7 @@ int Run(const Flags& flags) {
       give_up = std::chrono::steady_clock::now() +
                 absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
     }
+    state.Drain();  // readiness (/__health, grpc.health.v1) goes down first
     server.BeginShutdown();
     wait_for_drain();
   });

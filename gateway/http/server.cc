@@ -358,7 +358,7 @@ absl::Status Server::Start() {
     auto& acc = listener->acceptor;
     acc.open(endpoint.protocol(), ec);
     if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acc.set_option(ReusePort(true), ec);
+    if (!ec && options_.reuse_port) acc.set_option(ReusePort(true), ec);
     if (!ec) acc.bind(endpoint, ec);
     if (!ec) acc.listen(kListenBacklog, ec);
     if (ec) {

@@ -30,6 +30,10 @@ struct ServerOptions {
   uint64_t max_body_bytes = 10 * 1024 * 1024;
   // One info line per request (method, target, status, latency) when on.
   bool access_log = false;
+  // SO_REUSEPORT: the workers' acceptors share the port. Another process of the same user could
+  // then bind the same port too; listeners that must stay unique (metrics) turn it off and run
+  // a single worker.
+  bool reuse_port = true;
 };
 
 // Threads with one io_context each. Created first so that per-worker state (backend pools) can be
