@@ -872,6 +872,7 @@ void Parser::ParseServiceComponents(const std::string& path,
         cfg->tuning.max_body_bytes = static_cast<uint64_t>(*max_body);
       }
     }
+    if (std::optional<bool> on = Bool(*http, "metrics", ns_path)) cfg->tuning.metrics = *on;
   }
   std::string metrics_path;
   const Json* metrics = component("telemetry/metrics", &metrics_path);

@@ -89,6 +89,8 @@ struct ServerTuning {
   // Largest request body accepted (413 beyond). 10 MiB: generous for JSON APIs, small enough
   // that a few hostile clients cannot exhaust memory.
   uint64_t max_body_bytes = 10 * 1024 * 1024;
+  // Per-request metrics (counters, histograms). On by default; off only to measure their cost.
+  bool metrics = true;
 };
 
 // Where a listener binds: an IP literal and a port (0: the kernel picks one, for tests).

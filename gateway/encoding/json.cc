@@ -60,9 +60,8 @@ absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collect
     return wrapped;
   }
   if (!value.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected a JSON object, got ", value.type_name(),
-                     " (set is_collection for arrays)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected a JSON object, got ", value.type_name(), " (set is_collection for arrays)"));
   }
   return std::move(value);
 }

@@ -22,9 +22,8 @@ bool IsXmlChar(char32_t c) {
 // ASCII letters and '_', Latin-1 letters and CJK ideographs, which both the 4th edition rules
 // (expat, older libxml2) and the 5th accept. No ':' since we write no namespaces.
 bool IsNameStartChar(char32_t c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-         (c >= 0xC0 && c <= 0xD6) || (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0xFF) ||
-         (c >= 0x4E00 && c <= 0x9FA5);
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || (c >= 0xC0 && c <= 0xD6) ||
+         (c >= 0xD8 && c <= 0xF6) || (c >= 0xF8 && c <= 0xFF) || (c >= 0x4E00 && c <= 0x9FA5);
 }
 
 bool IsNameChar(char32_t c) {
@@ -88,8 +87,8 @@ class Reader {
       }
       if (!IsXmlChar(c)) {
         pos_ = i;
-        return Error(absl::StrFormat("character U+%04X is not allowed in XML",
-                                     static_cast<uint32_t>(c)));
+        return Error(
+            absl::StrFormat("character U+%04X is not allowed in XML", static_cast<uint32_t>(c)));
       }
       i += n;
     }
@@ -99,7 +98,8 @@ class Reader {
   // Skips past `terminator`, or fails naming `what` was left open.
   absl::Status SkipPast(std::string_view terminator, std::string_view what) {
     const size_t end = in_.find(terminator, pos_);
-    if (end == std::string_view::npos) return Error(absl::StrCat("unterminated ", std::string(what)));
+    if (end == std::string_view::npos)
+      return Error(absl::StrCat("unterminated ", std::string(what)));
     pos_ = end + terminator.size();
     return absl::OkStatus();
   }
@@ -129,8 +129,8 @@ class Reader {
     const size_t start = pos_;
     while (!AtEnd()) {
       const auto c = static_cast<unsigned char>(in_[pos_]);
-      const bool ascii_start = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-                               c == ':';
+      const bool ascii_start =
+          (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':';
       const bool ascii_more = (c >= '0' && c <= '9') || c == '-' || c == '.';
       // Non-ASCII letters are accepted as name characters without the full XML table.
       if (ascii_start || c >= 0x80 || (pos_ > start && ascii_more)) {

@@ -53,8 +53,9 @@ inline constexpr std::string_view kXmlContentType = "application/xml; charset=ut
 inline constexpr int kMaxXmlDepth = 500;
 
 // Deepest JSON value JsonToXml writes; beyond it the value is refused instead of risking the
-// stack. Decoded bodies stay far below it (kMaxJsonDepth plus a few shaping levels).
-inline constexpr int kMaxXmlRenderDepth = 4096;
+// stack (one frame per level, a few KiB each under sanitizers). Decoded bodies stay below it:
+// kMaxJsonDepth (1000) plus headroom for group and flatmap destinations.
+inline constexpr int kMaxXmlRenderDepth = 1100;
 
 // Parses a whole XML document. InvalidArgument (with a byte offset) when it is malformed or
 // unsafe. Never throws.

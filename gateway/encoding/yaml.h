@@ -27,8 +27,9 @@ namespace sluice::encoding {
 
 inline constexpr std::string_view kYamlContentType = "application/x-yaml; charset=utf-8";
 
-// Deepest JSON value rendered; beyond it the value is refused instead of risking the stack.
-inline constexpr int kMaxYamlRenderDepth = 4096;
+// Deepest JSON value rendered; beyond it the value is refused instead of risking the stack (one
+// frame per level). Decoded bodies stay below it: kMaxJsonDepth (1000) plus shaping headroom.
+inline constexpr int kMaxYamlRenderDepth = 1100;
 
 // Renders `value` as a YAML document ending in a newline. InvalidArgument only when nesting
 // exceeds kMaxYamlRenderDepth.

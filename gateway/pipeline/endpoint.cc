@@ -56,17 +56,20 @@ double SecondsSince(Clock::time_point start) {
 
 // Metrics of one endpoint and its backends, written from the worker thread that runs the
 // request (per-worker counters: no lock, no contended atomic).
+// With `sluice/http.metrics: false` only the clock reading for the timeout remains (one
+// predictable branch per call; kept to measure what metrics cost).
 class Recorder {
  public:
-  Recorder(metrics::Registry& registry, int endpoint_id)
-      : registry_(registry), endpoint_id_(endpoint_id) {}
+  Recorder(metrics::Registry& registry, int endpoint_id, bool enabled)
+      : registry_(registry), endpoint_id_(endpoint_id), enabled_(enabled) {}
 
   Clock::time_point Begin(int worker) const {
-    registry_.endpoint(worker, endpoint_id_).in_flight.Add(1);
+    if (enabled_) registry_.endpoint(worker, endpoint_id_).in_flight.Add(1);
     return Clock::now();
   }
 
   void End(int worker, Clock::time_point start, const http::Response& res) const {
+    if (!enabled_) return;
     metrics::EndpointStats& s = registry_.endpoint(worker, endpoint_id_);
     s.in_flight.Add(-1);
     const int cls = std::clamp(static_cast<int>(res.result_int() / 100) - 1, 0,
@@ -79,6 +82,7 @@ class Recorder {
   // One finished backend call; `error` is null on success.
   void Backend(int worker, int backend, Clock::time_point start,
                const backend::Error* error) const {
+    if (!enabled_) return;
     metrics::BackendStats& s = registry_.backend(worker, backend);
     s.calls.Add();
     s.latency.Observe(SecondsSince(start));
@@ -98,6 +102,7 @@ class Recorder {
  private:
   metrics::Registry& registry_;
   int endpoint_id_;
+  bool enabled_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -304,6 +309,9 @@ class MergingPipeline : public EndpointPipeline {
       for (const auto& [name, value] : part.headers) res.insert(Bv(name), Bv(value));
     }
     res.set(bhttp::field::content_type, rendered->content_type);
+    if (endpoint_.output_encoding == config::OutputEncoding::kNegotiate) {
+      res.set(bhttp::field::vary, "Accept");  // caches must key the answer by Accept
+    }
     res.set(Bv(kCompletedHeader), complete ? "true" : "false");
     if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
     res.body() = std::move(rendered->body);
@@ -382,7 +390,7 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
     int* next_backend_index, const std::function<int(const config::HostAddress&)>& register_host,
     metrics::Registry& registry) {
-  const Recorder recorder(registry, endpoint_id);
+  const Recorder recorder(registry, endpoint_id, service.tuning.metrics);
   std::vector<BackendProxy> backends;
   for (const config::Backend& b : endpoint.backends) {
     std::vector<int> slots;

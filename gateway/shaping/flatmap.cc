@@ -254,9 +254,8 @@ absl::StatusOr<FlatmapFilter> FlatmapFilter::Create(const nlohmann::json& ops) {
       }
     } else {
       if (compiled.args.size() != 2) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, " (", name, ") needs exactly 2 paths [from, to], got ",
-                         compiled.args.size()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, " (", name, ") needs exactly 2 paths [from, to], got ", compiled.args.size()));
       }
       if (Wildcards(compiled.args[0]) != Wildcards(compiled.args[1])) {
         return absl::InvalidArgumentError(absl::StrCat(

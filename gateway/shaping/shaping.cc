@@ -11,8 +11,8 @@ using Json = nlohmann::json;
 
 absl::Status Located(const config::Backend& backend, std::string_view key,
                      const absl::Status& status) {
-  return absl::InvalidArgumentError(absl::StrCat(backend.json_path, ".", std::string(key), ": ",
-                                                 std::string(status.message())));
+  return absl::InvalidArgumentError(
+      absl::StrCat(backend.json_path, ".", std::string(key), ": ", std::string(status.message())));
 }
 
 // extra_config.proxy.flatmap_filter, or nullptr.

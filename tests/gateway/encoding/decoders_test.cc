@@ -21,7 +21,8 @@ Json MustDecode(BackendEncoding e, std::string_view body, bool is_collection) {
 }
 
 TEST(DecodeTest, JsonIsDecodeJson) {
-  EXPECT_EQ(MustDecode(BackendEncoding::kJson, R"({"a": [1]})", false), Json::parse(R"({"a": [1]})"));
+  EXPECT_EQ(MustDecode(BackendEncoding::kJson, R"({"a": [1]})", false),
+            Json::parse(R"({"a": [1]})"));
   EXPECT_EQ(MustDecode(BackendEncoding::kJson, R"([1, 2])", true),
             Json::parse(R"({"collection": [1, 2]})"));
   EXPECT_EQ(Message(Decode(BackendEncoding::kJson, "[1]", false).status()),
@@ -115,8 +116,8 @@ TEST(DecodeHostileTest, DeepNestingIsRefusedNotACrash) {
 
 TEST(DecodeHostileTest, DepthCheckSkipsStrings) {
   // Brackets inside strings, and escaped quotes, do not count.
-  const std::string in_string = "{\"a\": \"" + std::string(5000, '[') + "\\\"" +
-                                std::string(5000, '{') + "\"}";
+  const std::string in_string =
+      "{\"a\": \"" + std::string(5000, '[') + "\\\"" + std::string(5000, '{') + "\"}";
   EXPECT_TRUE(Decode(BackendEncoding::kJson, in_string, false).ok());
   EXPECT_TRUE(CheckJsonDepth("[[]]", 2).ok());
   EXPECT_FALSE(CheckJsonDepth("[[[]]]", 2).ok());
@@ -125,9 +126,9 @@ TEST(DecodeHostileTest, DepthCheckSkipsStrings) {
 
 TEST(DecodeHostileTest, HugeNumbers) {
   // Beyond uint64: nlohmann keeps a double (Go's UseNumber would keep the digits).
-  EXPECT_EQ(MustDecode(BackendEncoding::kJson, R"({"n": 123456789012345678901234567890})",
-                       false)["n"],
-            Json(1.2345678901234568e+29));
+  EXPECT_EQ(
+      MustDecode(BackendEncoding::kJson, R"({"n": 123456789012345678901234567890})", false)["n"],
+      Json(1.2345678901234568e+29));
   EXPECT_EQ(MustDecode(BackendEncoding::kJson, R"({"n": 18446744073709551615})", false)["n"],
             Json(18446744073709551615u));
   // Out of double range: refused (KrakenD would pass the digits through).

@@ -38,13 +38,14 @@ TEST(RenderTest, JsonCollection) {
   EXPECT_EQ(MustRender(OutputEncoding::kJsonCollection, Data()).body, "[]");
   EXPECT_EQ(MustRender(OutputEncoding::kJsonCollection, Json::array()).body, "[]");
   // Whatever "collection" holds is rendered, as Lura does.
-  EXPECT_EQ(MustRender(OutputEncoding::kJsonCollection, Json::parse(R"({"collection": {"a": 1}})"))
-                .body,
-            R"({"a":1})");
+  EXPECT_EQ(
+      MustRender(OutputEncoding::kJsonCollection, Json::parse(R"({"collection": {"a": 1}})")).body,
+      R"({"a":1})");
 }
 
 TEST(RenderTest, String) {
-  Rendered r = MustRender(OutputEncoding::kString, Json::parse(R"({"content": "plain <b>", "x": 1})"));
+  Rendered r =
+      MustRender(OutputEncoding::kString, Json::parse(R"({"content": "plain <b>", "x": 1})"));
   EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
   EXPECT_EQ(r.body, "plain <b>");
   // Lura's stringRender: missing or non-string content renders an empty body.

@@ -39,8 +39,8 @@ TEST(DecodeUtf8Test, RejectsInvalidSequences) {
 }
 
 TEST(AppendUtf8Test, RoundTrips) {
-  for (char32_t cp : {char32_t{0}, char32_t{0x7F}, char32_t{0x80}, char32_t{0x7FF},
-                      char32_t{0x800}, char32_t{0xFFFD}, char32_t{0x10000}, char32_t{0x10FFFF}}) {
+  for (char32_t cp : {char32_t{0}, char32_t{0x7F}, char32_t{0x80}, char32_t{0x7FF}, char32_t{0x800},
+                      char32_t{0xFFFD}, char32_t{0x10000}, char32_t{0x10FFFF}}) {
     std::string out;
     AppendUtf8(cp, &out);
     char32_t back = 0;

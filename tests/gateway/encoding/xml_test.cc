@@ -39,12 +39,13 @@ TEST(XmlToJsonTest, MxjConvention) {
        R"({"r": {"a": "1", "b": "2"}})"},
       {"mixed content runs are joined by a space", "<p>Hello <b>bold</b>  world </p>",
        R"({"p": {"b": "bold", "#text": "Hello world"}})"},
-      {"entities and character references",
-       "<a>&lt;&gt;&amp;&quot;&apos; &#233;&#x20AC;&#x41;</a>", nullptr},
+      {"entities and character references", "<a>&lt;&gt;&amp;&quot;&apos; &#233;&#x20AC;&#x41;</a>",
+       nullptr},
       {"CDATA is text", "<a><![CDATA[<not> & markup]]></a>", R"({"a": "<not> & markup"})"},
       {"CDATA joins adjacent text", "<a>x<![CDATA[y]]>z</a>", R"({"a": "xyz"})"},
       {"comments and processing instructions are skipped",
-       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><?pi x?><a><!--in-->v<?p?></a><!--after-->",
+       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><?pi "
+       "x?><a><!--in-->v<?p?></a><!--after-->",
        R"({"a": "v"})"},
       {"namespace prefixes are dropped",
        R"(<s:Envelope xmlns:s="urn:s"><s:Body><m:Get xmlns:m="urn:m" m:id="1"/></s:Body></s:Envelope>)",
@@ -68,7 +69,9 @@ TEST(XmlToJsonTest, MxjConvention) {
     }
   }
   EXPECT_EQ(*XmlToJson("<a>&lt;&gt;&amp;&quot;&apos; &#233;&#x20AC;&#x41;</a>"),
-            Json({{"a", "<>&\"' \xC3\xA9\xE2\x82\xAC" "A"}}));
+            Json({{"a",
+                   "<>&\"' \xC3\xA9\xE2\x82\xAC"
+                   "A"}}));
 }
 
 TEST(XmlToJsonTest, RssIsPlainXml) {
@@ -117,7 +120,8 @@ TEST(XmlToJsonTest, MalformedDocumentsAreErrors) {
       {"<1a/>", "invalid XML at byte 1: expected a name"},
       {"<a>\xFF</a>", "invalid XML at byte 3: invalid UTF-8"},
       {"<a>\xC0\xAF</a>", "invalid XML at byte 3: invalid UTF-8"},
-      {std::string("<a>\0</a>", 8), "invalid XML at byte 3: character U+0000 is not allowed in XML"},
+      {std::string("<a>\0</a>", 8),
+       "invalid XML at byte 3: character U+0000 is not allowed in XML"},
       {"<a>\x1B</a>", "invalid XML at byte 3: character U+001B is not allowed in XML"},
   };
   for (const Bad& bad : cases) {
@@ -156,8 +160,7 @@ TEST(XmlToJsonTest, DepthIsLimited) {
   EXPECT_TRUE(XmlToJson(nested(kMaxXmlDepth)).ok());
   absl::StatusOr<Json> deep = XmlToJson(nested(kMaxXmlDepth + 1));
   ASSERT_FALSE(deep.ok());
-  EXPECT_NE(Message(deep.status()).find("elements nest deeper than 500 levels"),
-            std::string::npos);
+  EXPECT_NE(Message(deep.status()).find("elements nest deeper than 500 levels"), std::string::npos);
   // Far beyond the limit: refused before the stack is at risk.
   EXPECT_FALSE(XmlToJson(nested(1000000)).ok());
   EXPECT_FALSE(XmlToJson(std::string(1000000, '<')).ok());
@@ -187,8 +190,7 @@ TEST(JsonToXmlTest, ExactOutput) {
       {"scalar at the top", R"("x")", "<response>x</response>"},
       {"scalars", R"({"s": "x", "i": 7, "f": 1.5, "t": true, "n": null, "e": ""})",
        "<response><e></e><f>1.5</f><i>7</i><n/><s>x</s><t>true</t></response>"},
-      {"nested objects",
-       R"({"user": {"name": "Ann", "address": {"city": "Oslo"}, "empty": {}}})",
+      {"nested objects", R"({"user": {"name": "Ann", "address": {"city": "Oslo"}, "empty": {}}})",
        "<response><user><address><city>Oslo</city></address><empty/><name>Ann</name></user>"
        "</response>"},
       {"arrays repeat the element", R"({"tag": ["a", "b"], "none": [], "o": [{"k": 1}, 2]})",
@@ -200,12 +202,13 @@ TEST(JsonToXmlTest, ExactOutput) {
       {"attributes and text",
        R"({"price": {"-currency": "EUR", "-n": 2, "#text": "9.5", "note": "x"}})",
        "<response><price currency=\"EUR\" n=\"2\">9.5<note>x</note></price></response>"},
-      {"attributes only", R"({"img": {"-src": "a.png"}})", "<response><img src=\"a.png\"/></response>"},
-      {"attributes on the root", R"({"-v": "1", "a": "x"})", "<response v=\"1\"><a>x</a></response>"},
+      {"attributes only", R"({"img": {"-src": "a.png"}})",
+       "<response><img src=\"a.png\"/></response>"},
+      {"attributes on the root", R"({"-v": "1", "a": "x"})",
+       "<response v=\"1\"><a>x</a></response>"},
       {"non-scalar dash key is an element", R"({"-o": {"k": 1}, "-": "d"})",
        "<response><_->d</_-><_-o><k>1</k></_-o></response>"},
-      {"escaping",
-       R"({"t": "a<b>&\"c\" 'd'", "x": {"-q": "<\"&'\t\n\r>"}})",
+      {"escaping", R"({"t": "a<b>&\"c\" 'd'", "x": {"-q": "<\"&'\t\n\r>"}})",
        "<response><t>a&lt;b&gt;&amp;\"c\" 'd'</t>"
        "<x q=\"&lt;&quot;&amp;'&#9;&#10;&#13;&gt;\"/></response>"},
       {"text keeps tabs and newlines, not CR", R"({"t": "a\tb\nc\r"})",
@@ -215,7 +218,8 @@ TEST(JsonToXmlTest, ExactOutput) {
        "<response><_>4</_><_->5</_-><_.x>6</_.x><_1st>1</_1st><a_b>2</a_b><a_b>8</a_b>"
        "<ns_x>3</ns_x><\xC3\xA9>7</\xC3\xA9></response>"},
       {"forbidden characters are replaced", R"({"c": "a\u0001b\u0000"})",
-       "<response><c>a\xEF\xBF\xBD" "b\xEF\xBF\xBD</c></response>"},
+       "<response><c>a\xEF\xBF\xBD"
+       "b\xEF\xBF\xBD</c></response>"},
   };
   for (const EncodeCase& c : cases) {
     SCOPED_TRACE(c.name);

@@ -63,8 +63,7 @@ TEST(FlatmapFilterTest, Table) {
       {"move into another array, index by index",
        R"([{"type": "move", "args": ["items.*.id", "ids.*"]}])",
        R"({"items": [{"id": 1}, {"id": 2}]})", R"({"items": [{}, {}], "ids": [1, 2]})"},
-      {"move with two wildcards",
-       R"([{"type": "move", "args": ["a.*.b.*.c", "a.*.b.*.d"]}])",
+      {"move with two wildcards", R"([{"type": "move", "args": ["a.*.b.*.c", "a.*.b.*.d"]}])",
        R"({"a": [{"b": [{"c": 1}, {"c": 2}]}, {"b": [{"c": 3}]}]})",
        R"({"a": [{"b": [{"d": 1}, {"d": 2}]}, {"b": [{"d": 3}]}]})"},
       {"wildcard over object members",
@@ -102,9 +101,8 @@ TEST(FlatmapFilterTest, Table) {
       {"append concatenates and removes the source",
        R"([{"type": "append", "args": ["extra", "items"]}])",
        R"({"items": [1, 2], "extra": [3, 4]})", R"({"items": [1, 2, 3, 4]})"},
-      {"append to a missing destination",
-       R"([{"type": "append", "args": ["extra", "items"]}])", R"({"extra": [3]})",
-       R"({"items": [3]})"},
+      {"append to a missing destination", R"([{"type": "append", "args": ["extra", "items"]}])",
+       R"({"extra": [3]})", R"({"items": [3]})"},
       {"append a scalar adds one element", R"([{"type": "append", "args": ["one", "items"]}])",
        R"({"items": [1], "one": {"k": 2}})", R"({"items": [1, {"k": 2}]})"},
       {"append onto a non-array keeps it as the first element",
@@ -113,8 +111,7 @@ TEST(FlatmapFilterTest, Table) {
       {"append of a missing source is a no-op",
        R"([{"type": "append", "args": ["nope", "items"]}])", R"({"items": [1]})",
        R"({"items": [1]})"},
-      {"append inside every element",
-       R"([{"type": "append", "args": ["o.*.more", "o.*.list"]}])",
+      {"append inside every element", R"([{"type": "append", "args": ["o.*.more", "o.*.list"]}])",
        R"({"o": [{"list": [1], "more": [2]}, {"more": [3]}, {"list": [4]}]})",
        R"({"o": [{"list": [1, 2]}, {"list": [3]}, {"list": [4]}]})"},
 
@@ -147,9 +144,11 @@ TEST(FlatmapFilterTest, InvalidOpsFailCreate) {
            {R"([{"args": ["a"]}])", "flatmap_filter[0].type must be a string"},
            {R"([{"type": "del", "args": ["a"]}, {"type": "copy", "args": ["a", "b"]}])",
             "flatmap_filter[1].type \"copy\" is not one of move, del, append"},
-           {R"([{"type": "del", "args": "a"}])", "flatmap_filter[0].args must be an array of paths"},
+           {R"([{"type": "del", "args": "a"}])",
+            "flatmap_filter[0].args must be an array of paths"},
            {R"([{"type": "del"}])", "flatmap_filter[0].args must be an array of paths"},
-           {R"([{"type": "del", "args": [1]}])", "flatmap_filter[0].args must contain only strings"},
+           {R"([{"type": "del", "args": [1]}])",
+            "flatmap_filter[0].args must contain only strings"},
            {R"([{"type": "del", "args": []}])", "flatmap_filter[0] (del) needs at least one path"},
            {R"([{"type": "move", "args": ["a"]}])",
             "flatmap_filter[0] (move) needs exactly 2 paths [from, to], got 1"},
@@ -173,9 +172,8 @@ TEST(FlatmapFilterTest, HostileShapesDoNotCrash) {
       {"type": "del", "args": ["*.*"]},
       {"type": "append", "args": ["x.*", "y.*"]}])"));
   ASSERT_TRUE(filter.ok()) << filter.status();
-  for (const char* input :
-       {"null", "1", "\"s\"", "[]", "{}", R"([[[1]], {"a": {"b": {"c": 1}}}])",
-        R"({"a": [[1, 2], {"k": [3]}], "b": null, "c": {"d": [[]]}})"}) {
+  for (const char* input : {"null", "1", "\"s\"", "[]", "{}", R"([[[1]], {"a": {"b": {"c": 1}}}])",
+                            R"({"a": [[1, 2], {"k": [3]}], "b": null, "c": {"d": [[]]}})"}) {
     Json value = Json::parse(input);
     filter->Apply(value);  // must terminate without crashing; the result is not specified
   }

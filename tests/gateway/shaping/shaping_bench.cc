@@ -143,9 +143,10 @@ int main(int argc, char** argv) {
     e2e_ns = std::min(e2e_ns, NsPer(Clock::now() - start, e2e_rounds));
   }
 
-  std::printf("rounds: %ld (end-to-end: %ld), best of %d trials; 3 backends x 20 fields, "
-              "allow/mapping/group\n",
-              rounds, e2e_rounds, kTrials);
+  std::printf(
+      "rounds: %ld (end-to-end: %ld), best of %d trials; 3 backends x 20 fields, "
+      "allow/mapping/group\n",
+      rounds, e2e_rounds, kTrials);
   std::printf("copy (baseline):        %8.0f ns/request\n", copy_ns);
   std::printf("shape+merge:            %8.0f ns/request\n", total_ns - copy_ns);
   std::printf("decode+shape+merge+render: %5.0f ns/request\n", e2e_ns);

@@ -58,42 +58,74 @@ const std::vector<Case>& Cases() {
        R"({"a": {"c": 1}})", R"({})"},
 
       // allow
-      {"allow top-level", [](config::Backend& b) { b.allow = {"a", "c"}; },
+      {"allow top-level",
+       [](config::Backend& b) {
+         b.allow = {"a", "c"};
+       },
        R"({"a": 1, "b": 2, "c": {"d": 3}})", R"({"a": 1, "c": {"d": 3}})"},
       {"allow nested keeps only listed members",
-       [](config::Backend& b) { b.allow = {"user.name", "id"}; },
+       [](config::Backend& b) {
+         b.allow = {"user.name", "id"};
+       },
        R"({"id": 7, "user": {"name": "ann", "email": "a@x"}, "x": 1})",
        R"({"id": 7, "user": {"name": "ann"}})"},
       {"allow deep", [](config::Backend& b) { b.allow = {"a.b.c"}; },
        R"({"a": {"b": {"c": 1, "d": 2}, "e": 3}})", R"({"a": {"b": {"c": 1}}})"},
-      {"allow through a scalar drops it", [](config::Backend& b) { b.allow = {"a.b", "z"}; },
+      {"allow through a scalar drops it",
+       [](config::Backend& b) {
+         b.allow = {"a.b", "z"};
+       },
        R"({"a": 1, "z": 0})", R"({"z": 0})"},
-      {"allow drops an object left empty", [](config::Backend& b) { b.allow = {"a.x", "z"}; },
+      {"allow drops an object left empty",
+       [](config::Backend& b) {
+         b.allow = {"a.x", "z"};
+       },
        R"({"a": {"y": 1}, "z": 0})", R"({"z": 0})"},
       {"allow keeps a listed empty object", [](config::Backend& b) { b.allow = {"a"}; },
        R"({"a": {}, "b": 1})", R"({"a": {}})"},
-      {"allow broader path wins (short first)", [](config::Backend& b) { b.allow = {"a", "a.b"}; },
+      {"allow broader path wins (short first)",
+       [](config::Backend& b) {
+         b.allow = {"a", "a.b"};
+       },
        R"({"a": {"b": 1, "c": 2}})", R"({"a": {"b": 1, "c": 2}})"},
-      {"allow broader path wins (long first)", [](config::Backend& b) { b.allow = {"a.b", "a"}; },
+      {"allow broader path wins (long first)",
+       [](config::Backend& b) {
+         b.allow = {"a.b", "a"};
+       },
        R"({"a": {"b": 1, "c": 2}})", R"({"a": {"b": 1, "c": 2}})"},
       {"allow nothing matching gives {}", [](config::Backend& b) { b.allow = {"q"}; },
        R"({"a": 1})", R"({})"},
-      {"allow does not step into arrays", [](config::Backend& b) { b.allow = {"items.id", "n"}; },
+      {"allow does not step into arrays",
+       [](config::Backend& b) {
+         b.allow = {"items.id", "n"};
+       },
        R"({"items": [{"id": 1, "x": 2}], "n": 1})", R"({"n": 1})"},
-      {"allow keeps null and false values", [](config::Backend& b) { b.allow = {"a", "b"}; },
+      {"allow keeps null and false values",
+       [](config::Backend& b) {
+         b.allow = {"a", "b"};
+       },
        R"({"a": null, "b": false, "c": 0})", R"({"a": null, "b": false})"},
 
       // deny
-      {"deny top-level", [](config::Backend& b) { b.deny = {"secret", "missing"}; },
+      {"deny top-level",
+       [](config::Backend& b) {
+         b.deny = {"secret", "missing"};
+       },
        R"({"secret": 1, "id": 2})", R"({"id": 2})"},
       {"deny nested", [](config::Backend& b) { b.deny = {"user.email"}; },
        R"({"user": {"name": "ann", "email": "a@x"}, "id": 1})",
        R"({"user": {"name": "ann"}, "id": 1})"},
       {"deny keeps an emptied object", [](config::Backend& b) { b.deny = {"a.b"}; },
        R"({"a": {"b": 1}, "c": 2})", R"({"a": {}, "c": 2})"},
-      {"deny deep", [](config::Backend& b) { b.deny = {"a.b.c", "a.b.d"}; },
+      {"deny deep",
+       [](config::Backend& b) {
+         b.deny = {"a.b.c", "a.b.d"};
+       },
        R"({"a": {"b": {"c": 1, "d": 2, "e": 3}}})", R"({"a": {"b": {"e": 3}}})"},
-      {"deny broader path wins", [](config::Backend& b) { b.deny = {"a", "a.b"}; },
+      {"deny broader path wins",
+       [](config::Backend& b) {
+         b.deny = {"a", "a.b"};
+       },
        R"({"a": {"b": 1, "c": 2}, "d": 3})", R"({"d": 3})"},
       {"deny through a scalar is a no-op", [](config::Backend& b) { b.deny = {"a.b"}; },
        R"({"a": 1})", R"({"a": 1})"},
@@ -107,20 +139,40 @@ const std::vector<Case>& Cases() {
        R"({"a": 1, "b": 2, "c": 3})", R"({"a": 1, "b": 2})"},
 
       // mapping
-      {"mapping renames", [](config::Backend& b) { b.mapping = {{"a", "x"}, {"missing", "y"}}; },
+      {"mapping renames",
+       [](config::Backend& b) {
+         b.mapping = {{"a", "x"}, {"missing", "y"}};
+       },
        R"({"a": 1, "b": 2})", R"({"x": 1, "b": 2})"},
-      {"mapping overwrites an existing key", [](config::Backend& b) { b.mapping = {{"a", "b"}}; },
+      {"mapping overwrites an existing key",
+       [](config::Backend& b) {
+         b.mapping = {{"a", "b"}};
+       },
        R"({"a": 1, "b": 2})", R"({"b": 1})"},
-      {"mapping swaps", [](config::Backend& b) { b.mapping = {{"a", "b"}, {"b", "a"}}; },
+      {"mapping swaps",
+       [](config::Backend& b) {
+         b.mapping = {{"a", "b"}, {"b", "a"}};
+       },
        R"({"a": 1, "b": 2})", R"({"a": 2, "b": 1})"},
-      {"mapping does not cascade", [](config::Backend& b) { b.mapping = {{"a", "b"}, {"b", "c"}}; },
+      {"mapping does not cascade",
+       [](config::Backend& b) {
+         b.mapping = {{"a", "b"}, {"b", "c"}};
+       },
        R"({"a": 1, "b": 2})", R"({"b": 1, "c": 2})"},
       {"mapping to one name: last original name wins",
-       [](config::Backend& b) { b.mapping = {{"a", "z"}, {"b", "z"}}; }, R"({"a": 1, "b": 2})",
-       R"({"z": 2})"},
+       [](config::Backend& b) {
+         b.mapping = {{"a", "z"}, {"b", "z"}};
+       },
+       R"({"a": 1, "b": 2})", R"({"z": 2})"},
       {"mapping target is cut at its first dot",
-       [](config::Backend& b) { b.mapping = {{"a", "x.y"}}; }, R"({"a": 1})", R"({"x": 1})"},
-      {"mapping renames only top-level keys", [](config::Backend& b) { b.mapping = {{"b", "c"}}; },
+       [](config::Backend& b) {
+         b.mapping = {{"a", "x.y"}};
+       },
+       R"({"a": 1})", R"({"x": 1})"},
+      {"mapping renames only top-level keys",
+       [](config::Backend& b) {
+         b.mapping = {{"b", "c"}};
+       },
        R"({"a": {"b": 1}})", R"({"a": {"b": 1}})"},
 
       // group
@@ -254,10 +306,11 @@ TEST(BackendShaperTest, IsIdentityOnlyWithoutAnyShapingKey) {
                 b.is_collection = true;
               }))->is_identity());
   for (const auto& setup : std::vector<std::function<void(config::Backend&)>>{
-           [](config::Backend& b) { b.target = "a"; },
-           [](config::Backend& b) { b.allow = {"a"}; },
+           [](config::Backend& b) { b.target = "a"; }, [](config::Backend& b) { b.allow = {"a"}; },
            [](config::Backend& b) { b.deny = {"a"}; },
-           [](config::Backend& b) { b.mapping = {{"a", "b"}}; },
+           [](config::Backend& b) {
+             b.mapping = {{"a", "b"}};
+           },
            [](config::Backend& b) { b.group = "g"; },
            [](config::Backend& b) {
              b.extra_config =
@@ -280,11 +333,10 @@ TEST(BackendShaperTest, NonObjectValuesDoNotCrash) {
     shaper->Apply(v);
     EXPECT_EQ(v, Json::parse(R"({"g": {}})")) << input;
   }
-  absl::StatusOr<BackendShaper> filters = BackendShaper::Create(MakeBackend(
-      [](config::Backend& b) {
-        b.allow = {"a"};
-        b.mapping = {{"a", "b"}};
-      }));
+  absl::StatusOr<BackendShaper> filters = BackendShaper::Create(MakeBackend([](config::Backend& b) {
+    b.allow = {"a"};
+    b.mapping = {{"a", "b"}};
+  }));
   ASSERT_TRUE(filters.ok());
   Json array = Json::parse("[1, 2]");
   filters->Apply(array);
@@ -299,7 +351,9 @@ TEST(BackendShaperTest, MalformedPathsFailCreateNamingTheBackendAndKey) {
   for (const Bad& bad : std::vector<Bad>{
            {[](config::Backend& b) { b.target = "a..b"; },
             "endpoints[0].backend[1].target: path \"a..b\" has an empty segment"},
-           {[](config::Backend& b) { b.allow = {"ok", ""}; },
+           {[](config::Backend& b) {
+              b.allow = {"ok", ""};
+            },
             "endpoints[0].backend[1].allow: empty path"},
            {[](config::Backend& b) { b.deny = {".x"}; },
             "endpoints[0].backend[1].deny: path \".x\" has an empty segment"},
@@ -328,11 +382,10 @@ TEST(BackendShaperTest, DeepValuesAreShapedWithoutRecursingIntoThem) {
   for (int i = 0; i < 900; ++i) body += "[";
   for (int i = 0; i < 900; ++i) body += "]";
   body += R"(, "drop": 1})";
-  absl::StatusOr<BackendShaper> shaper = BackendShaper::Create(
-      MakeBackend([](config::Backend& b) {
-        b.allow = {"keep"};
-        b.group = "g";
-      }));
+  absl::StatusOr<BackendShaper> shaper = BackendShaper::Create(MakeBackend([](config::Backend& b) {
+    b.allow = {"keep"};
+    b.group = "g";
+  }));
   ASSERT_TRUE(shaper.ok());
   Json v = Json::parse(body);
   shaper->Apply(v);
