@@ -183,7 +183,18 @@ void Session::DoRead() {
 void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   if (ec) return FailRead(ec);
   buffer_.commit(bytes);
-  ReadHeader();
+  // Fast path: a typical request arrives whole in one read. Parse it here, without arming the
+  // header timer and without another trip through the event loop.
+  parser_->eager(true);
+  const std::size_t used = parser_->put(buffer_.data(), ec);
+  buffer_.consume(used);
+  if (ec == bhttp::error::need_more) return ReadHeader();
+  if (ec) return FailRead(ec);
+  if (parser_->is_done()) return OnRequest();
+  if (!parser_->is_header_done()) return ReadHeader();
+  ExpireAfter(options_.read_timeout);
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&Session::OnReadBody, shared_from_this()));
 }
 
 void Session::ReadHeader() {

@@ -82,7 +82,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
  public:
   Call(Client& client, int slot, Request&& request, Deadline deadline, Callback done)
       : client_(client), pool_(client.hosts_[slot].get()), request_(std::move(request)),
-        deadline_(deadline), done_(std::move(done)), resolver_(client.ioc_) {}
+        deadline_(deadline), done_(std::move(done)) {}
 
   void Start() {
     request_.set(bhttp::field::host, pool_->host_header);
@@ -110,8 +110,11 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
                                   beast::bind_front_handler(&Call::OnConnect, shared_from_this()));
       return;
     }
-    resolver_.async_resolve(pool_->address.host, pool_->port_text,
-                            beast::bind_front_handler(&Call::OnResolve, shared_from_this()));
+    // Only host names need a resolver: constructing one looks up an Asio service under a lock,
+    // so IP-literal hosts (the common case) never create it.
+    resolver_.emplace(client_.ioc_);
+    resolver_->async_resolve(pool_->address.host, pool_->port_text,
+                             beast::bind_front_handler(&Call::OnResolve, shared_from_this()));
   }
 
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
@@ -241,7 +244,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   Request request_;
   Deadline deadline_;
   Callback done_;
-  tcp::resolver resolver_;
+  std::optional<tcp::resolver> resolver_;
   std::unique_ptr<Connection> conn_;
   std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
   bool reused_ = false;
