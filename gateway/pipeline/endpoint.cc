@@ -249,8 +249,15 @@ class MergingPipeline : public EndpointPipeline {
             {"http_body_encoding", ct == result.response.end() ? "" : std::string(Sv(ct->value()))},
         };
       }
-    } else if (auto decoded = encoding::Decode(cfg.encoding, result.response.body(),
-                                               cfg.is_collection);
+    } else if (auto decoded =
+                   result.response.body().empty() && stage.policy.success_any_2xx
+                       // Under success_status "2xx" a success without a body (204, 202) is an
+                       // empty answer, not a decoding failure (KrakenD fails on it: EOF).
+                       ? absl::StatusOr<nlohmann::json>(
+                             cfg.is_collection
+                                 ? nlohmann::json{{"collection", nlohmann::json::array()}}
+                                 : nlohmann::json::object())
+                       : encoding::Decode(cfg.encoding, result.response.body(), cfg.is_collection);
                !decoded.ok()) {
       part.error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
     } else {
@@ -323,12 +330,14 @@ class MergingPipeline : public EndpointPipeline {
   http::Response Failure(const std::vector<Part>& parts) const {
     const Part* cause = &parts.back();
     unsigned status = 500;
+    bool pass_backend_body = false;  // only with return_error_code: it may expose internals
     for (size_t i = 0; i < parts.size(); ++i) {
       if (parts[i].error.kind == backend::ErrorKind::kStatus &&
           backends_[i].policy.return_error_code && parts[i].error.status >= 100 &&
           parts[i].error.status <= 999) {
         status = parts[i].error.status;
         cause = &parts[i];
+        pass_backend_body = true;
       }
     }
     http::Response failed;
@@ -337,8 +346,7 @@ class MergingPipeline : public EndpointPipeline {
     failed.set(Bv(kCompletedHeader), "false");
     if (policy_.return_error_msg) {
       failed.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-      failed.body() = cause->error.kind == backend::ErrorKind::kStatus ? cause->error_body
-                                                                      : cause->error.message;
+      failed.body() = pass_backend_body ? cause->error_body : cause->error.message;
     }
     return failed;
   }
