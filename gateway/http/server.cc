@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <list>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/bind_handler.hpp"
 #include "boost/beast/core/error.hpp"
@@ -22,6 +24,7 @@
 #include "boost/beast/http/write.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
 
 namespace sluice::http {
 
@@ -44,6 +47,13 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 }
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+// Each worker's objects are bound to its io_context's concrete executor type: the type-erased
+// any_io_executor of beast::tcp_stream costs a copy and a destroy per asynchronous operation.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 
 }  // namespace
 
@@ -82,16 +92,17 @@ void WorkerPool::Stop() {
 class Session;
 
 struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
-  Listener(Server& s, int index) : server(s), worker(index), acceptor(s.workers_.context(index)),
+  Listener(Server& s, int index)
+      : server(s), worker(index), acceptor(s.workers_.context(index).get_executor()),
                                    retry_timer(s.workers_.context(index)) {}
 
   void DoAccept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, Socket socket);
   void Drain();
 
   Server& server;
   int worker;
-  tcp::acceptor acceptor;
+  Acceptor acceptor;
   asio::steady_timer retry_timer;
   bool draining = false;             // touched only on this worker's thread
   std::list<Session*> sessions;      // open connections of this worker
@@ -99,7 +110,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
 class Session : public Exchange, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Server::Listener> listener,
+  Session(Socket&& socket, std::shared_ptr<Server::Listener> listener,
           const ServerOptions& options, Handler& handler)
       : stream_(std::move(socket)), listener_(std::move(listener)), options_(options),
         handler_(handler) {
@@ -151,11 +162,12 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, std::size_t bytes);
   void Close();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Request request_;
   Response response_;
+  std::string write_head_;  // serialised head of response_, reused across requests
   std::string client_ip_;
   std::shared_ptr<Server::Listener> listener_;
   const ServerOptions& options_;
@@ -296,8 +308,13 @@ void Session::Respond(Response&& response) {
 void Session::DoWrite() {
   state_ = State::kWriting;
   ExpireAfter(options_.write_timeout);
-  bhttp::async_write(stream_, response_,
-                     beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  write_head_.clear();
+  AppendResponseHead(response_, &write_head_);
+  // The body of a HEAD answer (or 204/304) was cleared in Respond: its size is what is sent.
+  const std::array<asio::const_buffer, 2> buffers = {
+      asio::buffer(write_head_), asio::buffer(response_.body())};
+  asio::async_write(stream_, buffers,
+                    beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
 }
 
 void Session::OnWrite(beast::error_code ec, std::size_t) {
@@ -319,11 +336,10 @@ void Session::Close() {
 }
 
 void Server::Listener::DoAccept() {
-  acceptor.async_accept(server.workers_.context(worker),
-                        beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
+  acceptor.async_accept(beast::bind_front_handler(&Listener::OnAccept, shared_from_this()));
 }
 
-void Server::Listener::OnAccept(beast::error_code ec, tcp::socket socket) {
+void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
   if (draining || !acceptor.is_open()) return;
   if (ec) {
     log::Warn("accept on worker {} failed: {}", worker, ec.message());

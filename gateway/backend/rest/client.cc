@@ -1,10 +1,12 @@
 #include "gateway/backend/rest/client.h"
 
+#include <array>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/connect.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core/bind_handler.hpp"
 #include "boost/beast/core/error.hpp"
@@ -15,6 +17,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
 
 namespace sluice::backend::rest {
 
@@ -25,9 +28,12 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
+using Stream = beast::basic_stream<tcp, asio::io_context::executor_type, beast::unlimited_rate_policy>;
+
 struct Connection {
-  explicit Connection(asio::io_context& ioc) : stream(ioc) {}
-  beast::tcp_stream stream;
+  explicit Connection(asio::io_context& ioc) : stream(ioc.get_executor()) {}
+  Stream stream;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
 };
@@ -134,8 +140,12 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void DoWrite() {
     conn_->stream.expires_at(deadline_);
-    bhttp::async_write(conn_->stream, request_,
-                       beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
+    head_.clear();
+    http::AppendRequestHead(request_, &head_);
+    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_),
+                                                       asio::buffer(request_.body())};
+    asio::async_write(conn_->stream, buffers,
+                      beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -242,6 +252,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   HostPool* pool_;
   std::unique_ptr<HostPool> redirect_pool_;
   Request request_;
+  std::string head_;  // serialised head of request_
   Deadline deadline_;
   Callback done_;
   std::optional<tcp::resolver> resolver_;

@@ -1,0 +1,44 @@
+#include "gateway/http/wire.h"
+
+#include "boost/beast/http/status.hpp"
+
+namespace sluice::http {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+template <typename Fields>
+void AppendFields(const Fields& fields, std::string* out) {
+  for (const auto& f : fields) {
+    out->append(f.name_string().data(), f.name_string().size());
+    out->append(": ");
+    out->append(f.value().data(), f.value().size());
+    out->append("\r\n");
+  }
+  out->append("\r\n");
+}
+
+}  // namespace
+
+void AppendResponseHead(const bhttp::response<bhttp::string_body>& response, std::string* out) {
+  const unsigned code = response.result_int();
+  out->append("HTTP/1.1 ");
+  out->append(std::to_string(code));
+  out->push_back(' ');
+  boost::string_view reason = response.reason();
+  if (reason.empty() || reason == "<unknown-status>") reason = "Unknown";
+  out->append(reason.data(), reason.size());
+  out->append("\r\n");
+  AppendFields(response, out);
+}
+
+void AppendRequestHead(const bhttp::request<bhttp::string_body>& request, std::string* out) {
+  out->append(request.method_string().data(), request.method_string().size());
+  out->push_back(' ');
+  out->append(request.target().data(), request.target().size());
+  out->append(" HTTP/1.1\r\n");
+  AppendFields(request, out);
+}
+
+}  // namespace sluice::http
