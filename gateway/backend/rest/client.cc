@@ -31,8 +31,14 @@ namespace {
 // Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
 using Stream = beast::basic_stream<tcp, asio::io_context::executor_type, beast::unlimited_rate_policy>;
 
+// Read buffer per backend connection: a typical API response (head and body) fits in one read,
+// where Beast's default growth from 512 bytes costs several reads per response.
+constexpr std::size_t kResponseReadBuffer = 8 * 1024;
+
 struct Connection {
-  explicit Connection(asio::io_context& ioc) : stream(ioc.get_executor()) {}
+  explicit Connection(asio::io_context& ioc) : stream(ioc.get_executor()) {
+    buffer.reserve(kResponseReadBuffer);
+  }
   Stream stream;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
