@@ -19,4 +19,20 @@ size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
 // Appends the UTF-8 form of `cp` (which must be a valid scalar value).
 void AppendUtf8(char32_t cp, std::string* out);
 
+// Calls `fn(code_point)` for each code point of `s`; an invalid sequence yields one
+// kReplacementChar per byte it skips, so escaping loops never stall or emit broken UTF-8.
+template <typename Fn>
+void ForEachCodePoint(std::string_view s, Fn&& fn) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t c = 0;
+    size_t n = DecodeUtf8(s, i, &c);
+    if (n == 0) {
+      c = kReplacementChar;
+      n = 1;
+    }
+    i += n;
+    fn(c);
+  }
+}
+
 }  // namespace sluice::encoding

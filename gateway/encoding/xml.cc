@@ -362,30 +362,23 @@ std::string XmlName(std::string_view key) {
 }
 
 void AppendEscaped(std::string_view s, bool attribute, std::string* out) {
-  for (size_t i = 0; i < s.size();) {
-    char32_t c = 0;
-    size_t n = DecodeUtf8(s, i, &c);
-    if (n == 0) {
-      c = kReplacementChar;
-      n = 1;
-    }
-    i += n;
+  ForEachCodePoint(s, [&](char32_t c) {
     switch (c) {
       case '&':
         out->append("&amp;");
-        continue;
+        return;
       case '<':
         out->append("&lt;");
-        continue;
+        return;
       case '>':
         out->append("&gt;");
-        continue;
+        return;
       case '"':
         out->append(attribute ? "&quot;" : "\"");
-        continue;
+        return;
       case '\r':  // a parser would turn a raw CR into LF
         out->append("&#13;");
-        continue;
+        return;
       case '\n':
       case '\t':  // a parser would turn raw whitespace in an attribute into spaces
         if (attribute) {
@@ -393,11 +386,11 @@ void AppendEscaped(std::string_view s, bool attribute, std::string* out) {
         } else {
           out->push_back(static_cast<char>(c));
         }
-        continue;
+        return;
       default:
         AppendUtf8(IsXmlChar(c) ? c : kReplacementChar, out);
     }
-  }
+  });
 }
 
 bool IsScalar(const Json& v) { return !v.is_object() && !v.is_array(); }

@@ -46,42 +46,35 @@ bool IsPlainSafe(std::string_view s) {
 
 void AppendQuoted(std::string_view s, std::string* out) {
   out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    char32_t c = 0;
-    size_t n = DecodeUtf8(s, i, &c);
-    if (n == 0) {
-      c = kReplacementChar;
-      n = 1;
-    }
-    i += n;
+  ForEachCodePoint(s, [&](char32_t c) {
     switch (c) {
       case '"':
         out->append("\\\"");
-        continue;
+        return;
       case '\\':
         out->append("\\\\");
-        continue;
+        return;
       case '\n':
         out->append("\\n");
-        continue;
+        return;
       case '\t':
         out->append("\\t");
-        continue;
+        return;
       case '\r':
         out->append("\\r");
-        continue;
+        return;
       case 0:
         out->append("\\0");
-        continue;
+        return;
       case 0x85:
         out->append("\\N");
-        continue;
+        return;
       case 0x2028:
         out->append("\\L");
-        continue;
+        return;
       case 0x2029:
         out->append("\\P");
-        continue;
+        return;
       default:
         break;
     }
@@ -92,7 +85,7 @@ void AppendQuoted(std::string_view s, std::string* out) {
     } else {
       AppendUtf8(c, out);
     }
-  }
+  });
   out->push_back('"');
 }
 
