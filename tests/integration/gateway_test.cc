@@ -268,6 +268,41 @@ TEST(GatewayTest, ChunkedRequestBodyIsReassembled) {
   EXPECT_EQ(backend.last_request().body(), "hello world");
 }
 
+TEST(GatewayTest, ExpectContinueGetsInterimResponseBeforeTheBody) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"len":)" + std::to_string(req.body().size()) + "}");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/up", "/up", R"("method": "POST",)"));
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
+  boost::asio::write(s, boost::asio::buffer(std::string(
+                            "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                            "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
+  // Nothing of the body is sent until the gateway says continue (bounded wait).
+  std::string got;
+  char buf[256];
+  s.non_blocking(true);
+  auto deadline = steady_clock::now() + milliseconds(3000);
+  while (got.find("\r\n\r\n") == std::string::npos && steady_clock::now() < deadline) {
+    boost::system::error_code ec;
+    size_t n = s.read_some(boost::asio::buffer(buf), ec);
+    if (!ec) got.append(buf, n);
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  s.non_blocking(false);
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  boost::asio::write(s, boost::asio::buffer(std::string("hello")));
+  boost::system::error_code ec;
+  std::string rest;
+  while (!ec) {
+    size_t n = s.read_some(boost::asio::buffer(buf), ec);
+    rest.append(buf, n);
+  }
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200", 0), 0u) << rest;
+  EXPECT_NE(rest.find(R"({"len":5})"), std::string::npos) << rest;
+}
+
 TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
   TestBackend backend(EchoTarget());
   SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
