@@ -1133,11 +1133,25 @@ void Parser::CheckUrlPattern(const std::string& path, const std::string& pattern
       return;
     }
     std::string name = pattern.substr(pos + 1, close - pos - 1);
-    if (IsExemptPlaceholder(name)) {
-      // KrakenD's sequential-proxy ({respN_x}) and JWT placeholders: recognised, not served yet.
-      // Rejected here so that `check` never accepts a file that `run` cannot start.
-      Error(path, absl::StrCat("{", name, "}: sequential proxy and JWT placeholders are not "
-                                          "supported yet"));
+    if (absl::StartsWith(name, "JWT.")) {
+      // Recognised (KrakenD EE/JWT component) but not served: rejected so that `check` never
+      // accepts a file that `run` cannot start.
+      Error(path, absl::StrCat("{", name, "}: JWT placeholders are not supported yet"));
+    } else if (IsExemptPlaceholder(name)) {
+      // {respN_field}: the answer of backend N of a sequential endpoint.
+      const size_t n = std::strtoul(name.c_str() + 4, nullptr, 10);
+      const Json* proxy = ep.extra_config.is_object() && ep.extra_config.contains("proxy")
+                              ? &ep.extra_config["proxy"]
+                              : nullptr;
+      const bool sequential = proxy != nullptr && proxy->is_object() &&
+                              proxy->contains("sequential") && (*proxy)["sequential"] == true;
+      if (!sequential) {
+        Error(path, absl::StrCat("{", name, "} needs extra_config.proxy.sequential: true on ",
+                                 "the endpoint"));
+      } else if (n >= ep.backends.size()) {
+        Error(path, absl::StrCat("{", name, "} refers to backend ", n,
+                                 ", which is not called before this one"));
+      }
     } else if (!Contains(ep.params, name)) {
       Error(path, absl::StrCat("{", name, "} is not a parameter of endpoint ", Quote(ep.path)));
     }

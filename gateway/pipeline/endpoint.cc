@@ -184,7 +184,7 @@ class MergingPipeline : public EndpointPipeline {
   MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendStage> backends,
                   EndpointPolicy policy, Recorder recorder)
       : endpoint_(endpoint), backends_(std::move(backends)), policy_(std::move(policy)),
-        recorder_(recorder) {
+        recorder_(recorder), sequential_(IsSequential(endpoint)) {
     if (endpoint_.cache_ttl > absl::ZeroDuration()) {
       cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
     }
@@ -197,6 +197,15 @@ class MergingPipeline : public EndpointPipeline {
     auto fan_out =
         std::make_shared<FanOut>(this, std::move(exchange), backends_.size(), worker.index, start);
     std::string body = std::move(fan_out->exchange->mutable_request().body());
+    if (sequential_) {
+      // One backend after the other; each may use earlier answers ({respN_...}).
+      fan_out->params = std::move(params);
+      fan_out->deadline = deadline;
+      fan_out->body = std::move(body);
+      fan_out->worker_state = &worker;
+      fan_out->pending = 1;
+      return CallSequential(fan_out, 0);
+    }
     for (size_t i = 0; i < backends_.size(); ++i) {
       // The last backend takes the body; the others get copies (KrakenD clones the request).
       std::string b = i + 1 == backends_.size() ? std::move(body) : body;
@@ -214,11 +223,24 @@ class MergingPipeline : public EndpointPipeline {
 
     void OnResult(size_t i, CallResult&& result) {
       parts[i] = pipeline->Decode(i, worker, start, std::move(result));
+      if (pipeline->sequential_) {
+        // KrakenD: the first backend failing fails the request; a later one gives a partial
+        // answer. Sluice stops at that later failure too, since the next backend may need it.
+        if (parts[i].ok && i + 1 < parts.size()) {
+          return pipeline->CallSequential(shared_this(), i + 1);
+        }
+        if (!parts[i].ok && i == 0) {
+          for (size_t k = 1; k < parts.size(); ++k) parts[k].error = parts[0].error;
+        }
+        pending = 1;
+      }
       if (--pending > 0) return;
       http::Response res = pipeline->Merge(parts, *exchange);
       pipeline->recorder_.End(worker, start, res);
       exchange->Respond(std::move(res));
     }
+
+    std::shared_ptr<FanOut> shared_this() { return self.lock(); }
 
     const MergingPipeline* pipeline;
     http::ExchangePtr exchange;
@@ -226,7 +248,28 @@ class MergingPipeline : public EndpointPipeline {
     size_t pending;
     int worker;
     Clock::time_point start;
+    // Sequential endpoints only: what later calls need.
+    std::weak_ptr<FanOut> self;
+    router::Params params;
+    backend::rest::Deadline deadline;
+    std::string body;
+    WorkerState* worker_state = nullptr;
+    std::vector<const nlohmann::json*> previous;
   };
+
+  void CallSequential(const std::shared_ptr<FanOut>& fan_out, size_t i) const {
+    fan_out->self = fan_out;
+    fan_out->previous.clear();
+    for (size_t k = 0; k < i; ++k) {
+      fan_out->previous.push_back(fan_out->parts[k].data ? &*fan_out->parts[k].data : nullptr);
+    }
+    // KrakenD does not replay the body along a chain (lura#426): only the first backend gets it.
+    std::string body = i == 0 ? std::move(fan_out->body) : std::string();
+    backends_[i].proxy.Call(*fan_out->worker_state, *fan_out->exchange, fan_out->params,
+                            std::move(body), fan_out->deadline,
+                            [fan_out, i](CallResult&& r) { fan_out->OnResult(i, std::move(r)); },
+                            &fan_out->previous);
+  }
 
   // Status policy, decoder and shaper of backend `i`; records the outcome.
   Part Decode(size_t i, int worker, Clock::time_point start, CallResult&& result) const {
@@ -356,14 +399,22 @@ class MergingPipeline : public EndpointPipeline {
   EndpointPolicy policy_;
   Recorder recorder_;
   std::string cache_control_;
+  bool sequential_;
 };
 
 }  // namespace
 
+bool IsSequential(const config::Endpoint& endpoint) {
+  auto proxy = endpoint.extra_config.find("proxy");
+  if (proxy == endpoint.extra_config.end() || !proxy->is_object()) return false;
+  auto seq = proxy->find("sequential");
+  return seq != proxy->end() && *seq == true;
+}
+
 absl::StatusOr<BackendProxy> BackendProxy::Create(const config::Endpoint& endpoint,
                                                   const config::Backend& backend, int index,
                                                   std::vector<int> host_slots) {
-  auto url = UrlTemplate::Compile(backend.url_pattern, endpoint.params);
+  auto url = UrlTemplate::Compile(backend.url_pattern, endpoint.params, IsSequential(endpoint));
   if (!url.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(backend.json_path, ".url_pattern: ", url.status().message()));
@@ -385,9 +436,10 @@ absl::StatusOr<BackendProxy> BackendProxy::Create(const config::Endpoint& endpoi
 
 void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
                         const router::Params& params, std::string body,
-                        backend::rest::Deadline deadline, backend::rest::Callback done) const {
+                        backend::rest::Deadline deadline, backend::rest::Callback done,
+                        const std::vector<const nlohmann::json*>* previous) const {
   http::Request req = BuildBackendRequest(spec_, exchange.request(), exchange.client_ip(), params,
-                                          std::move(body));
+                                          std::move(body), previous);
   uint32_t& rr = worker.round_robin[index_];
   const int slot = host_slots_[rr % host_slots_.size()];
   ++rr;

@@ -37,9 +37,10 @@ class BackendProxy {
                                              std::vector<int> host_slots);
 
   // Sends the backend request built from the client's; `done` runs on the worker thread.
+  // `previous` holds earlier backends' answers on sequential endpoints ({respN_...}).
   void Call(WorkerState& worker, const http::Exchange& exchange, const router::Params& params,
-            std::string body, backend::rest::Deadline deadline,
-            backend::rest::Callback done) const;
+            std::string body, backend::rest::Deadline deadline, backend::rest::Callback done,
+            const std::vector<const nlohmann::json*>* previous = nullptr) const;
 
   const config::Backend& config() const { return *config_; }
   int index() const { return index_; }
@@ -59,6 +60,9 @@ class EndpointPipeline {
   virtual void Handle(http::ExchangePtr exchange, router::Params params,
                       WorkerState& worker) const = 0;
 };
+
+// Whether the endpoint calls its backends one after the other (extra_config.proxy.sequential).
+bool IsSequential(const config::Endpoint& endpoint);
 
 // Builds the pipeline for endpoint number `endpoint_id`. `next_backend_index` hands out backend
 // numbers (round-robin and metrics slots, in config order); `register_host` registers a host with

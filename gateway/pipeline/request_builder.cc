@@ -80,6 +80,45 @@ bool AllowedQueryKey(const config::AllowList& list, std::string_view key) {
 
 }  // namespace
 
+bool UrlTemplate::ParseResponseRef(std::string_view name, UrlTemplate* t,
+                                   std::string_view literal_before) {
+  // {resp<N>_<field>[.<field>...]}
+  if (name.substr(0, 4) != "resp") return false;
+  size_t i = 4;
+  int n = 0;
+  while (i < name.size() && absl::ascii_isdigit(static_cast<unsigned char>(name[i]))) {
+    n = n * 10 + (name[i] - '0');
+    ++i;
+  }
+  if (i == 4 || i + 1 >= name.size() || name[i] != '_' || n > 64) return false;
+  Piece piece;
+  piece.response = n;
+  std::string_view rest = name.substr(i + 1);
+  while (!rest.empty()) {
+    size_t dot = rest.find('.');
+    piece.field.emplace_back(rest.substr(0, dot));
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  if (!literal_before.empty()) t->pieces_.push_back(Piece{std::string(literal_before), -1, -1, {}});
+  t->pieces_.push_back(std::move(piece));
+  return true;
+}
+
+void UrlTemplate::AppendResponseField(const nlohmann::json* answer,
+                                      const std::vector<std::string>& field, std::string* out) {
+  const nlohmann::json* v = answer;
+  for (const std::string& key : field) {
+    if (v == nullptr || !v->is_object()) return;
+    auto it = v->find(key);
+    if (it == v->end()) return;
+    v = &*it;
+  }
+  if (v == nullptr || v->is_null()) return;
+  // Strings go in as they are; numbers and booleans as JSON prints them (42, 1.5, true).
+  PercentEncode(v->is_string() ? v->get_ref<const std::string&>() : v->dump(), out);
+}
+
 void PercentEncode(std::string_view value, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : value) {
@@ -94,7 +133,8 @@ void PercentEncode(std::string_view value, std::string* out) {
 }
 
 absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
-                                                 const std::vector<std::string>& params) {
+                                                 const std::vector<std::string>& params,
+                                                 bool sequential) {
   UrlTemplate t;
   t.has_query_ = pattern.find('?') != std::string_view::npos;
   size_t pos = 0;
@@ -103,6 +143,10 @@ absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
     size_t close = open == std::string_view::npos ? open : pattern.find('}', open);
     std::string_view name =
         close == std::string_view::npos ? std::string_view() : pattern.substr(open + 1, close - open - 1);
+    if (sequential && ParseResponseRef(name, &t, pattern.substr(pos, open - pos))) {
+      pos = close + 1;
+      continue;
+    }
     if (open == std::string_view::npos || close == std::string_view::npos || !IsParamName(name)) {
       size_t end = open == std::string_view::npos ? pattern.size() : open + 1;
       if (t.pieces_.empty() || t.pieces_.back().param >= 0) t.pieces_.push_back(Piece{});
@@ -115,16 +159,21 @@ absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
       return absl::InvalidArgumentError(
           "url_pattern uses {" + std::string(name) + "} which the endpoint does not define");
     }
-    if (open > pos) t.pieces_.push_back(Piece{std::string(pattern.substr(pos, open - pos)), -1});
-    t.pieces_.push_back(Piece{"", static_cast<int>(it - params.begin())});
+    if (open > pos) t.pieces_.push_back(Piece{std::string(pattern.substr(pos, open - pos)), -1, -1, {}});
+    t.pieces_.push_back(Piece{"", static_cast<int>(it - params.begin()), -1, {}});
     pos = close + 1;
   }
   return t;
 }
 
-void UrlTemplate::Expand(const router::Params& values, std::string* out) const {
+void UrlTemplate::Expand(const router::Params& values, std::string* out,
+                         const std::vector<const nlohmann::json*>* previous) const {
   for (const Piece& p : pieces_) {
-    if (p.param < 0) {
+    if (p.response >= 0) {
+      if (previous != nullptr && static_cast<size_t>(p.response) < previous->size()) {
+        AppendResponseField((*previous)[p.response], p.field, out);
+      }
+    } else if (p.param < 0) {
       out->append(p.literal);
     } else if (static_cast<size_t>(p.param) < values.size()) {
       const std::string& value = values[p.param].second;
@@ -159,14 +208,15 @@ std::string FilterQuery(std::string_view raw_query, const config::AllowList& all
 
 http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Request& client,
                                   std::string_view client_ip, const router::Params& params,
-                                  std::string body) {
+                                  std::string body,
+                                  const std::vector<const nlohmann::json*>* previous) {
   http::Request req;
   req.version(11);
   req.method_string(Bv(spec.method));
 
   std::string target;
   target.reserve(128);
-  spec.url->Expand(params, &target);
+  spec.url->Expand(params, &target, previous);
   std::string_view client_target = Sv(client.target());
   size_t q = client_target.find('?');
   if (q != std::string_view::npos && !spec.query_allow->empty()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
 #include "gateway/router/router.h"
@@ -19,13 +20,17 @@ namespace sluice::pipeline {
 // url_pattern compiled once: literal pieces and parameter references.
 class UrlTemplate {
  public:
-  // `params` are the endpoint's parameter names; every {x} in `pattern` must be one of them.
+  // `params` are the endpoint's parameter names; every {x} in `pattern` must be one of them, or,
+  // when `sequential`, a {respN_a.b} reference to the answer of an earlier backend N.
   static absl::StatusOr<UrlTemplate> Compile(std::string_view pattern,
-                                             const std::vector<std::string>& params);
+                                             const std::vector<std::string>& params,
+                                             bool sequential = false);
 
   // Appends the expanded pattern to `out`; values are percent-encoded (RFC 3986 unreserved
-  // characters pass, everything else, '/' included, becomes %XX).
-  void Expand(const router::Params& values, std::string* out) const;
+  // characters pass, everything else, '/' included, becomes %XX). `previous[N]` is backend N's
+  // answer for {respN_...} pieces (absent or missing fields expand to nothing).
+  void Expand(const router::Params& values, std::string* out,
+              const std::vector<const nlohmann::json*>* previous = nullptr) const;
 
   bool has_query() const { return has_query_; }
 
@@ -33,7 +38,14 @@ class UrlTemplate {
   struct Piece {
     std::string literal;
     int param = -1;  // index into router::Params, or -1 for a literal
+    int response = -1;  // {respN_...}: N, with the field's dot path below
+    std::vector<std::string> field;
   };
+  static bool ParseResponseRef(std::string_view name, UrlTemplate* t,
+                               std::string_view literal_before);
+  static void AppendResponseField(const nlohmann::json* answer,
+                                  const std::vector<std::string>& field, std::string* out);
+
   std::vector<Piece> pieces_;
   bool has_query_ = false;
 };
@@ -58,6 +70,7 @@ struct BackendRequestSpec {
 // Builds the backend request. `body` is moved in when the backend method carries one.
 http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Request& client,
                                   std::string_view client_ip, const router::Params& params,
-                                  std::string body);
+                                  std::string body,
+                                  const std::vector<const nlohmann::json*>* previous = nullptr);
 
 }  // namespace sluice::pipeline

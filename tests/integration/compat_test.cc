@@ -1076,19 +1076,28 @@ TEST(CompatLogTest, InvalidPayloadNamesBackendAndReason) {
   EXPECT_NE(log.find(needle), std::string::npos) << log;
 }
 
-// Sequential proxy is not implemented: a config using {resp0_x} must be refused at start-up
-// rather than served wrongly.
-TEST(CompatNotYetTest, SequentialPlaceholdersAreRefusedAtStartup) {
+// Sequential proxy: {respN_x} needs proxy.sequential and may only refer to earlier backends; the
+// behaviour itself is covered in gateway_test (SequentialBackendUsesTheFirstAnswer, ...).
+TEST(CompatSequentialTest, PlaceholdersNeedSequentialAndAnEarlierBackend) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string file = std::string(tmp ? tmp : "/tmp") + "/compat-sequential.json";
   std::ofstream(file) << R"({"version": 3, "host": ["http://127.0.0.1:1"], "endpoints": [
       {"endpoint": "/seq/{id}", "extra_config": {"proxy": {"sequential": true}}, "backend": [
-        {"url_pattern": "/users/{id}"}, {"url_pattern": "/orders/{resp0_order_id}"}]}]})";
+        {"url_pattern": "/users/{id}"}, {"url_pattern": "/orders/{resp0_order_id}"}]},
+      {"endpoint": "/par/{id}", "backend": [
+        {"url_pattern": "/users/{id}"}, {"url_pattern": "/orders/{resp0_order_id}"}]},
+      {"endpoint": "/later/{id}", "extra_config": {"proxy": {"sequential": true}}, "backend": [
+        {"url_pattern": "/users/{resp1_x}"}, {"url_pattern": "/orders/{id}"}]}]})";
   CommandResult r = RunSluice({"check", "-c", file});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(
-      r.err.find("{resp0_order_id}: sequential proxy and JWT placeholders are not supported yet"),
-      std::string::npos)
+  EXPECT_EQ(r.err.find("endpoints[0]"), std::string::npos) << r.err;  // valid
+  EXPECT_NE(r.err.find("endpoints[1].backend[1].url_pattern: {resp0_order_id} needs "
+                       "extra_config.proxy.sequential: true on the endpoint"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("endpoints[2].backend[0].url_pattern: {resp1_x} refers to backend 1, "
+                       "which is not called before this one"),
+            std::string::npos)
       << r.err;
 }
 

@@ -415,6 +415,49 @@ TEST(GatewayTest, AggregatesBackendsInDeclarationOrderWithPartialFailure) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sequential proxy
+
+std::string SequentialConfig(const std::string& first, const std::string& second) {
+  return R"({"version": 3, "endpoints": [{"endpoint": "/seq/{id}",
+      "extra_config": {"proxy": {"sequential": true}},
+      "backend": [
+        {"host": [")" + first + R"("], "url_pattern": "/users/{id}"},
+        {"host": [")" + second + R"("], "url_pattern": "/companies/{resp0_company_id}/{resp0_meta.slug}?u={id}", "group": "company"}]}]})";
+}
+
+TEST(GatewayTest, SequentialBackendUsesTheFirstAnswer) {
+  TestBackend users([](const Request&) {
+    return TestBackend::Json(R"({"id":1,"company_id":7,"meta":{"slug":"acme co/x"}})");
+  });
+  TestBackend companies(EchoTarget());
+  SluiceProcess gw(SequentialConfig(users.url(), companies.url()));
+  Response res = Fetch(gw.port(), "GET", "/seq/1");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(std::string(companies.last_request().target()), "/companies/7/acme%20co%2Fx?u=1");
+  EXPECT_EQ(res.body(),
+            R"({"company":{"target":"/companies/7/acme%20co%2Fx?u=1"},"company_id":7,"id":1,)"
+            R"("meta":{"slug":"acme co/x"}})");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "true");
+}
+
+TEST(GatewayTest, SequentialFirstFailureFailsTheRequestLaterFailureIsPartial) {
+  TestBackend down([](const Request&) { return TestBackend::Json("{}", 503); });
+  TestBackend users([](const Request&) { return TestBackend::Json(R"({"id":1,"company_id":7})"); });
+  TestBackend companies(EchoTarget());
+  {
+    SluiceProcess gw(SequentialConfig(down.url(), companies.url()));
+    Response res = Fetch(gw.port(), "GET", "/seq/1");
+    EXPECT_EQ(res.result_int(), 500u);
+    EXPECT_EQ(companies.request_count(), 0u);  // never called
+  }
+  SluiceProcess gw(SequentialConfig(users.url(), down.url()));
+  Response res = Fetch(gw.port(), "GET", "/seq/1");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"company_id":7,"id":1})");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Limits
 
 TEST(GatewayTest, OversizeHeaderGets431) {

@@ -377,7 +377,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"bad_url_param.json", "endpoints[0].backend[2].url_pattern",
                 R"({name} is not a parameter of endpoint "/users/{id}")"},
         BadFile{"bad_sequential.json", "endpoints[0].backend[1].url_pattern",
-                "{resp0_order_id}: sequential proxy and JWT placeholders are not supported yet"},
+                "{resp0_order_id} needs extra_config.proxy.sequential: true on the endpoint"},
         BadFile{"bad_endpoint_slash.json", "endpoints[0].endpoint", "must start with '/'"},
         BadFile{"bad_reserved.json", "endpoints[0].endpoint", "reserved"},
         BadFile{"bad_param_segment.json", "endpoints[0].endpoint", "whole segment {name}"},
