@@ -67,6 +67,26 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     gw->pipelines_.push_back(std::move(*pipeline));
   }
   for (auto& w : gw->workers_) w.round_robin.assign(backend_count, 0);
+  // KrakenD CE's router.error_body: {"404": {...}, "405": {...}} replaces the text answers.
+  if (auto router = config->extra_config.find("router");
+      router != config->extra_config.end() && router->is_object()) {
+    if (auto bodies = router->find("error_body"); bodies != router->end()) {
+      if (!bodies->is_object()) {
+        return absl::InvalidArgumentError(
+            "extra_config.router.error_body: expected an object keyed by \"404\" and \"405\"");
+      }
+      for (const auto& [code, body] : bodies->items()) {
+        if (code == "404") {
+          gw->not_found_body_ = encoding::RenderJson(body);
+        } else if (code == "405") {
+          gw->method_not_allowed_body_ = encoding::RenderJson(body);
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "extra_config.router.error_body.", code, ": only \"404\" and \"405\" are served"));
+        }
+      }
+    }
+  }
   return gw;
 }
 
@@ -86,10 +106,17 @@ void Gateway::Handle(http::ExchangePtr exchange) {
     }
     case router::MatchResult::kMethodNotAllowed:
       return exchange->Respond(
-          TextResponse(bhttp::status::method_not_allowed, "405 method not allowed"));
+          ErrorResponse(bhttp::status::method_not_allowed));
     case router::MatchResult::kNotFound:
-      return exchange->Respond(TextResponse(bhttp::status::not_found, "404 page not found"));
+      return exchange->Respond(ErrorResponse(bhttp::status::not_found));
   }
+}
+
+http::Response Gateway::ErrorResponse(bhttp::status status) const {
+  const bool not_found = status == bhttp::status::not_found;
+  const std::string& custom = not_found ? not_found_body_ : method_not_allowed_body_;
+  if (!custom.empty()) return JsonResponse(status, custom);
+  return TextResponse(status, not_found ? "404 page not found" : "405 method not allowed");
 }
 
 void Gateway::HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path) {
@@ -97,7 +124,7 @@ void Gateway::HandleBuiltin(const http::ExchangePtr& exchange, std::string_view 
   if (path == "/__health") {
     if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
       return exchange->Respond(
-          TextResponse(bhttp::status::method_not_allowed, "405 method not allowed"));
+          ErrorResponse(bhttp::status::method_not_allowed));
     }
     const bool draining = draining_ != nullptr && draining_->load(std::memory_order_relaxed);
     nlohmann::json body = {
@@ -120,7 +147,7 @@ void Gateway::HandleBuiltin(const http::ExchangePtr& exchange, std::string_view 
     }
     return exchange->Respond(JsonResponse(bhttp::status::ok, R"({"message":"pong"})"));
   }
-  return exchange->Respond(TextResponse(bhttp::status::not_found, "404 page not found"));
+  return exchange->Respond(ErrorResponse(bhttp::status::not_found));
 }
 
 }  // namespace sluice::pipeline

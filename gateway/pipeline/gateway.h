@@ -33,11 +33,15 @@ class Gateway : public http::Handler {
           const std::atomic<bool>* draining);
 
   void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
+  // 404/405: KrakenD's text, or the JSON of router.error_body.
+  http::Response ErrorResponse(boost::beast::http::status status) const;
 
   std::shared_ptr<const config::ServiceConfig> config_;
   router::Router router_;
   bool debug_;
   const std::atomic<bool>* draining_;
+  std::string not_found_body_;           // rendered router.error_body."404", or empty
+  std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
   std::vector<std::unique_ptr<EndpointPipeline>> pipelines_;
   std::vector<WorkerState> workers_;
 };

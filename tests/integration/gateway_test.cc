@@ -86,6 +86,21 @@ TEST(GatewayTest, NotFoundAndMethodNotAllowedAsKrakenD) {
   EXPECT_EQ(backend.request_count(), 0u);
 }
 
+TEST(GatewayTest, CustomNotFoundAndMethodNotAllowedBodies) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"router": {"error_body": {
+      "404": {"error": "no such route", "code": 404}, "405": {"error": "wrong method"}}}},
+      "endpoints": [{"endpoint": "/a", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/a"}]}]})");
+  Response missing = Fetch(gw.port(), "GET", "/nope");
+  EXPECT_EQ(missing.result_int(), 404u);
+  EXPECT_EQ(missing.body(), R"({"code":404,"error":"no such route"})");
+  EXPECT_EQ(Header(missing, "Content-Type"), "application/json; charset=utf-8");
+  Response wrong = Fetch(gw.port(), "POST", "/a");
+  EXPECT_EQ(wrong.result_int(), 405u);
+  EXPECT_EQ(wrong.body(), R"({"error":"wrong method"})");
+}
+
 TEST(GatewayTest, LiteralSegmentWinsOverParam) {
   TestBackend backend(EchoTarget());
   std::string config = R"({"version": 3, "host": [")" + backend.url() + R"("], "endpoints": [
