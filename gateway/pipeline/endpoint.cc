@@ -184,7 +184,9 @@ class MergingPipeline : public EndpointPipeline {
   MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendStage> backends,
                   EndpointPolicy policy, Recorder recorder)
       : endpoint_(endpoint), backends_(std::move(backends)), policy_(std::move(policy)),
-        recorder_(recorder), sequential_(IsSequential(endpoint)) {
+        recorder_(recorder), sequential_(IsSequential(endpoint)),
+        // Sequential chains call each backend once: a copy race would reorder the chain.
+        concurrent_calls_(sequential_ ? 1 : std::max(1, endpoint.concurrent_calls)) {
     if (endpoint_.cache_ttl > absl::ZeroDuration()) {
       cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
     }
@@ -206,11 +208,18 @@ class MergingPipeline : public EndpointPipeline {
       fan_out->pending = 1;
       return CallSequential(fan_out, 0);
     }
+    const int copies = concurrent_calls_;
+    if (copies > 1) fan_out->outstanding.assign(backends_.size(), copies);
     for (size_t i = 0; i < backends_.size(); ++i) {
-      // The last backend takes the body; the others get copies (KrakenD clones the request).
-      std::string b = i + 1 == backends_.size() ? std::move(body) : body;
-      backends_[i].proxy.Call(worker, *fan_out->exchange, params, std::move(b), deadline,
-                              [fan_out, i](CallResult&& r) { fan_out->OnResult(i, std::move(r)); });
+      for (int c = 0; c < copies; ++c) {
+        // The last call takes the body; the others get copies (KrakenD clones the request).
+        const bool last = i + 1 == backends_.size() && c + 1 == copies;
+        std::string b = last ? std::move(body) : body;
+        backends_[i].proxy.Call(worker, *fan_out->exchange, params, std::move(b), deadline,
+                                [fan_out, i](CallResult&& r) {
+                                  fan_out->OnResult(i, std::move(r));
+                                });
+      }
     }
   }
 
@@ -222,7 +231,18 @@ class MergingPipeline : public EndpointPipeline {
         : pipeline(p), exchange(std::move(ex)), parts(n), pending(n), worker(w), start(s) {}
 
     void OnResult(size_t i, CallResult&& result) {
-      parts[i] = pipeline->Decode(i, worker, start, std::move(result));
+      if (!outstanding.empty()) {
+        // concurrent_calls: the first good answer of backend i wins; later ones are dropped
+        // (they finish within the deadline on their own). All failed: the last failure counts.
+        if (outstanding[i] == 0) return;  // already settled
+        Part part = pipeline->Decode(i, worker, start, std::move(result));
+        --outstanding[i];
+        if (!part.ok && outstanding[i] > 0) return;
+        outstanding[i] = 0;
+        parts[i] = std::move(part);
+      } else {
+        parts[i] = pipeline->Decode(i, worker, start, std::move(result));
+      }
       if (pipeline->sequential_) {
         // KrakenD: the first backend failing fails the request; a later one gives a partial
         // answer. Sluice stops at that later failure too, since the next backend may need it.
@@ -248,6 +268,7 @@ class MergingPipeline : public EndpointPipeline {
     size_t pending;
     int worker;
     Clock::time_point start;
+    std::vector<int> outstanding;  // concurrent_calls > 1: calls per backend still out
     // Sequential endpoints only: what later calls need.
     std::weak_ptr<FanOut> self;
     router::Params params;
@@ -400,6 +421,7 @@ class MergingPipeline : public EndpointPipeline {
   Recorder recorder_;
   std::string cache_control_;
   bool sequential_;
+  int concurrent_calls_;
 };
 
 }  // namespace

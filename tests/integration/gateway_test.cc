@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <regex>
@@ -470,6 +471,26 @@ TEST(GatewayTest, SequentialFirstFailureFailsTheRequestLaterFailureIsPartial) {
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res.body(), R"({"company_id":7,"id":1})");
   EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");
+}
+
+TEST(GatewayTest, ConcurrentCallsFirstGoodAnswerWins) {
+  // Every third call is slow, every other call fails: with 3 concurrent calls per request the
+  // answer is the fast good one, well before the slow call finishes.
+  std::atomic<int> n{0};
+  TestBackend backend([&n](const Request&) {
+    const int k = n++;
+    if (k % 3 == 0) std::this_thread::sleep_for(milliseconds(1500));
+    if (k % 3 == 1) return TestBackend::Json("{}", 500);
+    return TestBackend::Json(R"({"ok":true})");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/cc", "/cc", R"("concurrent_calls": 3,)"));
+  auto start = steady_clock::now();
+  Response res = Fetch(gw.port(), "GET", "/cc");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"ok":true})");
+  EXPECT_EQ(Header(res, "X-Krakend-Completed"), "true");
+  EXPECT_LT(steady_clock::now() - start, milliseconds(1000));
+  EXPECT_TRUE(Eventually([&] { return backend.request_count() == 3; }));
 }
 
 // ---------------------------------------------------------------------------------------------
