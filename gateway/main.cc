@@ -198,6 +198,11 @@ int Run(const Flags& flags) {
   options.max_header_bytes = cfg->max_header_bytes;
   options.max_body_bytes = cfg->tuning.max_body_bytes;
   options.access_log = cfg->logging.access_log;
+  // KrakenD answers with "X-Krakend: Version <v>" unless router.hide_version_header is set.
+  if (!cfg->hide_version_header) {
+    options.identity_header_name = "X-Krakend";
+    options.identity_header_value = std::string(version::UserAgent());
+  }
   http::Server server(options, pool, **gateway);
   if (absl::Status st = server.Start(); !st.ok()) {
     log::Error("{}", std::string(st.message()));

@@ -853,6 +853,9 @@ void Parser::ParseServiceComponents(const std::string& path,
     if (std::optional<bool> off = Bool(*router, "disable_access_log", ns_path)) {
       cfg->logging.access_log = !*off;
     }
+    if (std::optional<bool> hide = Bool(*router, "hide_version_header", ns_path)) {
+      cfg->hide_version_header = *hide;
+    }
   }
   if (const Json* http = component("sluice/http", &ns_path)) {
     if (std::optional<int64_t> workers = Int(*http, "workers", ns_path)) {

@@ -135,6 +135,7 @@ struct ServiceConfig {
   uint64_t max_header_bytes = 1 << 20;                     // Go's http.DefaultMaxHeaderBytes
   absl::Duration max_shutdown_wait_time;                   // zero: wait for in-flight requests
   bool debug_endpoint = false;
+  bool hide_version_header = false;  // router.hide_version_header
   Logging logging;
   ServerTuning tuning;
   AdminConfig admin;

@@ -312,6 +312,9 @@ void Session::Respond(Response&& response) {
     response_.prepare_payload();
   }
   response_.keep_alive(keep_alive_);
+  if (!options_.identity_header_name.empty()) {
+    response_.set(options_.identity_header_name, options_.identity_header_value);
+  }
   if (options_.access_log) {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started_)

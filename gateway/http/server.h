@@ -34,6 +34,9 @@ struct ServerOptions {
   // then bind the same port too; listeners that must stay unique (metrics) turn it off and run
   // a single worker.
   bool reuse_port = true;
+  // A header set on every response, e.g. KrakenD's "X-Krakend: Version ..." (empty name: none).
+  std::string identity_header_name;
+  std::string identity_header_value;
 };
 
 // Threads with one io_context each. Created first so that per-worker state (backend pools) can be

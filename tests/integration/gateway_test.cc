@@ -102,6 +102,19 @@ TEST(GatewayTest, CustomNotFoundAndMethodNotAllowedBodies) {
   EXPECT_EQ(wrong.body(), R"({"error":"wrong method"})");
 }
 
+TEST(GatewayTest, VersionHeaderUnlessHidden) {
+  TestBackend backend(EchoTarget());
+  {
+    SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a"));
+    EXPECT_EQ(Header(Fetch(gw.port(), "GET", "/a"), "X-Krakend"), "Sluice Version 0.1.0");
+    EXPECT_EQ(Header(Fetch(gw.port(), "GET", "/nope"), "X-Krakend"), "Sluice Version 0.1.0");
+  }
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"router": {"hide_version_header": true}},
+      "endpoints": [{"endpoint": "/a", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/a"}]}]})");
+  EXPECT_EQ(Header(Fetch(gw.port(), "GET", "/a"), "X-Krakend"), "<absent>");
+}
+
 TEST(GatewayTest, LiteralSegmentWinsOverParam) {
   TestBackend backend(EchoTarget());
   std::string config = R"({"version": 3, "host": [")" + backend.url() + R"("], "endpoints": [
