@@ -184,6 +184,9 @@ void Session::DoRead() {
   parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
   parser_->body_limit(options_.max_body_bytes);
   if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes are already here
+  // Shutdown began while this connection was busy (its response was already promised
+  // keep-alive): it must not start waiting for another request.
+  if (listener_->draining) return Close();
   // Waiting for the first byte of the next request: the keep-alive idle limit applies. A plain
   // read (not Beast's, which only completes once a whole header is parsed) tells us when the
   // request starts, so the header clock can start then.
