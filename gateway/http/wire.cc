@@ -21,6 +21,24 @@ void AppendFields(const Fields& fields, std::string* out) {
 
 }  // namespace
 
+bool IsHopByHop(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::content_length:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void AppendResponseHead(const bhttp::response<bhttp::string_body>& response, std::string* out) {
   const unsigned code = response.result_int();
   out->append("HTTP/1.1 ");

@@ -12,6 +12,10 @@
 
 namespace sluice::http {
 
+// Hop-by-hop and framing headers (RFC 7230 6.1 plus Content-Length and Trailer): each hop sets
+// its own, so a proxy never copies them from one side to the other.
+bool IsHopByHop(boost::beast::http::field f);
+
 // Appends "HTTP/1.1 <code> <reason>\r\n<fields>\r\n" to `out`.
 void AppendResponseHead(
     const boost::beast::http::response<boost::beast::http::string_body>& response,

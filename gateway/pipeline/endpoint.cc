@@ -12,6 +12,7 @@
 #include "gateway/encoding/decoders.h"
 #include "gateway/encoding/json.h"
 #include "gateway/encoding/renderers.h"
+#include "gateway/http/wire.h"
 #include "gateway/pipeline/policy.h"
 #include "gateway/shaping/shaping.h"
 
@@ -24,22 +25,6 @@ using backend::rest::CallResult;
 namespace {
 
 constexpr std::string_view kCompletedHeader = "X-Krakend-Completed";
-
-// Headers that describe one hop's framing: the front recomputes them for the client.
-bool IsHopByHopResponseHeader(bhttp::field f) {
-  switch (f) {
-    case bhttp::field::connection:
-    case bhttp::field::keep_alive:
-    case bhttp::field::transfer_encoding:
-    case bhttp::field::content_length:
-    case bhttp::field::trailer:
-    case bhttp::field::upgrade:
-    case bhttp::field::proxy_connection:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The one place a failed backend call becomes the client's status (KrakenD: 500, empty body).
 unsigned HttpStatusForFailure(const backend::Error&) { return 500; }
@@ -144,7 +129,7 @@ class NoOpPipeline : public EndpointPipeline {
     // result_int(): result() maps codes Beast has no name for (418, 599...) to 0.
     out.result(result.response.result_int());
     for (const auto& field : result.response) {
-      if (IsHopByHopResponseHeader(field.name())) continue;
+      if (http::IsHopByHop(field.name())) continue;
       out.insert(field.name_string(), field.value());
     }
     out.body() = std::move(result.response.body());

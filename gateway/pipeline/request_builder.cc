@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/beast/http/field.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
 #include "gateway/version/version.h"
 
 namespace sluice::pipeline {
@@ -28,23 +29,9 @@ bool IsParamName(std::string_view name) {
 // Hop-by-hop and framing headers are the gateway's own business on each hop: never forwarded,
 // even with input_headers ["*"].
 bool IsHopByHop(bhttp::field f, std::string_view name) {
-  switch (f) {
-    case bhttp::field::connection:
-    case bhttp::field::keep_alive:
-    case bhttp::field::proxy_authenticate:
-    case bhttp::field::proxy_authorization:
-    case bhttp::field::proxy_connection:
-    case bhttp::field::te:
-    case bhttp::field::trailer:
-    case bhttp::field::transfer_encoding:
-    case bhttp::field::upgrade:
-    case bhttp::field::host:
-    case bhttp::field::content_length:
-    case bhttp::field::expect:
-      return true;
-    default:
-      return EqualsIgnoreCase(name, "http2-settings");
-  }
+  // Host is the backend's (the client sets it); Expect is answered by the front.
+  return http::IsHopByHop(f) || f == bhttp::field::host || f == bhttp::field::expect ||
+         EqualsIgnoreCase(name, "http2-settings");
 }
 
 // Whether the comma-separated `list` (a Connection header value) names `token`, ignoring case.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/common/strings.h"
 
 namespace sluice::shaping {
 namespace {
@@ -26,12 +27,8 @@ struct Step {
 
 // Array indexes are plain decimal numbers; 9 digits keep the value in range without overflow.
 bool AsIndex(std::string_view s, size_t* out) {
-  if (s.empty() || s.size() > 9) return false;
-  size_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<size_t>(c - '0');
-  }
+  uint32_t v = 0;
+  if (!ParseUint(s, &v)) return false;
   *out = v;
   return true;
 }
