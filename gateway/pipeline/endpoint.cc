@@ -13,6 +13,7 @@
 #include "gateway/encoding/json.h"
 #include "gateway/encoding/renderers.h"
 #include "gateway/http/wire.h"
+#include "gateway/pipeline/merge.h"
 #include "gateway/pipeline/policy.h"
 #include "gateway/shaping/shaping.h"
 
@@ -23,8 +24,6 @@ using backend::ErrorKind;
 using backend::rest::CallResult;
 
 namespace {
-
-constexpr std::string_view kCompletedHeader = "X-Krakend-Completed";
 
 // The one place a failed backend call becomes the client's status (KrakenD: 500, empty body).
 unsigned HttpStatusForFailure(const backend::Error&) { return 500; }
@@ -155,27 +154,14 @@ struct BackendStage {
   std::string log_prefix;
 };
 
-// What one backend contributed to a request.
-struct Part {
-  std::optional<nlohmann::json> data;  // shaped object, or the error_<alias> details
-  bool ok = false;
-  backend::Error error;
-  std::string error_body;  // the backend's body of a failed status, for return_error_msg
-  std::vector<std::pair<std::string, std::string>> headers;  // return_headers found
-};
-
 class MergingPipeline : public EndpointPipeline {
  public:
   MergingPipeline(const config::Endpoint& endpoint, std::vector<BackendStage> backends,
-                  EndpointPolicy policy, Recorder recorder)
-      : endpoint_(endpoint), backends_(std::move(backends)), policy_(std::move(policy)),
+                  Merger merger, Recorder recorder)
+      : endpoint_(endpoint), backends_(std::move(backends)), merger_(std::move(merger)),
         recorder_(recorder), sequential_(IsSequential(endpoint)),
         // Sequential chains call each backend once: a copy race would reorder the chain.
-        concurrent_calls_(sequential_ ? 1 : std::max(1, endpoint.concurrent_calls)) {
-    if (endpoint_.cache_ttl > absl::ZeroDuration()) {
-      cache_control_ = absl::StrCat("public, max-age=", absl::ToInt64Seconds(endpoint_.cache_ttl));
-    }
-  }
+        concurrent_calls_(sequential_ ? 1 : std::max(1, endpoint.concurrent_calls)) {}
 
   void Handle(http::ExchangePtr exchange, router::Params params,
               WorkerState& worker) const override {
@@ -240,7 +226,10 @@ class MergingPipeline : public EndpointPipeline {
         pending = 1;
       }
       if (--pending > 0) return;
-      http::Response res = pipeline->Merge(parts, *exchange);
+      const http::Request& req = exchange->request();
+      auto accept = req.find(bhttp::field::accept);
+      http::Response res =
+          pipeline->merger_.Merge(parts, accept == req.end() ? std::string_view() : Sv(accept->value()));
       pipeline->recorder_.End(worker, start, res);
       exchange->Respond(std::move(res));
     }
@@ -277,51 +266,11 @@ class MergingPipeline : public EndpointPipeline {
                             &fan_out->previous);
   }
 
-  // Status policy, decoder and shaper of backend `i`; records the outcome.
+  // Status policy, decoder and shaper of backend `i`; logs and records the outcome.
   Part Decode(size_t i, int worker, Clock::time_point start, CallResult&& result) const {
     const BackendStage& stage = backends_[i];
-    const config::Backend& cfg = stage.proxy.config();
-    Part part;
-    if (!result.ok()) {
-      part.error = std::move(result.error);
-    } else if (const unsigned status = result.response.result_int();
-               !stage.policy.IsSuccess(status)) {
-      part.error = {backend::ErrorKind::kStatus, absl::StrCat("invalid status code ", status),
-                    status};
-      part.error_body = std::move(result.response.body());
-      if (!stage.policy.error_details_alias.empty()) {
-        auto ct = result.response.find(bhttp::field::content_type);
-        part.data = nlohmann::json::object();
-        (*part.data)["error_" + stage.policy.error_details_alias] = {
-            {"http_status_code", status},
-            {"http_body", part.error_body},
-            {"http_body_encoding", ct == result.response.end() ? "" : std::string(Sv(ct->value()))},
-        };
-      }
-    } else if (auto decoded =
-                   result.response.body().empty() && stage.policy.success_any_2xx
-                       // Under success_status "2xx" a success without a body (204, 202) is an
-                       // empty answer, not a decoding failure (KrakenD fails on it: EOF).
-                       ? absl::StatusOr<nlohmann::json>(
-                             cfg.is_collection
-                                 ? nlohmann::json{{"collection", nlohmann::json::array()}}
-                                 : nlohmann::json::object())
-                       : encoding::Decode(cfg.encoding, result.response.body(), cfg.is_collection);
-               !decoded.ok()) {
-      part.error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
-    } else {
-      part.ok = true;
-      part.data = std::move(*decoded);
-      if (stage.shaper) stage.shaper->Apply(*part.data);
-      for (const std::string& name : stage.policy.return_headers) {
-        for (const auto& field : result.response) {
-          if (EqualsIgnoreCase(Sv(field.name_string()), name)) {
-            part.headers.emplace_back(std::string(Sv(field.name_string())),
-                                      std::string(Sv(field.value())));
-          }
-        }
-      }
-    }
+    Part part = DecodeAnswer(stage.proxy.config(), stage.policy,
+                             stage.shaper ? &*stage.shaper : nullptr, std::move(result));
     if (!part.ok) {
       log::Warn("{} {}: {}", stage.log_prefix, backend::ToString(part.error.kind),
                 part.error.message);
@@ -330,81 +279,10 @@ class MergingPipeline : public EndpointPipeline {
     return part;
   }
 
-  http::Response Merge(std::vector<Part>& parts, const http::Exchange& exchange) const {
-    nlohmann::json merged = nlohmann::json::object();
-    size_t ok = 0;
-    bool any_data = false;
-    for (Part& part : parts) {
-      if (part.ok) ++ok;
-      if (!part.data) continue;
-      any_data = true;
-      // Declaration order: a later backend's key overwrites an earlier one's, deterministically.
-      if (part.data->is_object()) {
-        for (auto& [key, value] : part.data->items()) merged[key] = std::move(value);
-      }
-    }
-    const bool complete = ok == parts.size();
-    if (policy_.static_response && policy_.static_response->AppliesTo(complete)) {
-      for (const auto& [key, value] : policy_.static_response->data.items()) merged[key] = value;
-      any_data = true;
-    }
-    if (!any_data) return Failure(parts);
-
-    auto accept = exchange.request().find(bhttp::field::accept);
-    auto rendered = encoding::Render(
-        endpoint_.output_encoding, merged,
-        accept == exchange.request().end() ? std::string_view() : Sv(accept->value()));
-    if (!rendered.ok()) {
-      log::Warn("[ENDPOINT: {}] render: {}", endpoint_.path, std::string(rendered.status().message()));
-      http::Response failed(bhttp::status::internal_server_error, 11);
-      failed.set(Bv(kCompletedHeader), "false");
-      return failed;
-    }
-    http::Response res(bhttp::status::ok, 11);
-    for (const Part& part : parts) {
-      for (const auto& [name, value] : part.headers) res.insert(Bv(name), Bv(value));
-    }
-    res.set(bhttp::field::content_type, rendered->content_type);
-    if (endpoint_.output_encoding == config::OutputEncoding::kNegotiate) {
-      res.set(bhttp::field::vary, "Accept");  // caches must key the answer by Accept
-    }
-    res.set(Bv(kCompletedHeader), complete ? "true" : "false");
-    if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
-    res.body() = std::move(rendered->body);
-    return res;
-  }
-
-  // No backend produced data. KrakenD: 500 with an empty body; with return_error_code the failed
-  // backend's status, with return_error_msg the error (the backend's body for a status error).
-  http::Response Failure(const std::vector<Part>& parts) const {
-    const Part* cause = &parts.back();
-    unsigned status = 500;
-    bool pass_backend_body = false;  // only with return_error_code: it may expose internals
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (parts[i].error.kind == backend::ErrorKind::kStatus &&
-          backends_[i].policy.return_error_code && parts[i].error.status >= 100 &&
-          parts[i].error.status <= 999) {
-        status = parts[i].error.status;
-        cause = &parts[i];
-        pass_backend_body = true;
-      }
-    }
-    http::Response failed;
-    failed.version(11);
-    failed.result(status);
-    failed.set(Bv(kCompletedHeader), "false");
-    if (policy_.return_error_msg) {
-      failed.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-      failed.body() = pass_backend_body ? cause->error_body : cause->error.message;
-    }
-    return failed;
-  }
-
   const config::Endpoint& endpoint_;
   std::vector<BackendStage> backends_;
-  EndpointPolicy policy_;
+  Merger merger_;
   Recorder recorder_;
-  std::string cache_control_;
   bool sequential_;
   int concurrent_calls_;
 };
@@ -479,6 +357,7 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
   auto endpoint_policy = EndpointPolicy::FromConfig(service, endpoint);
   if (!endpoint_policy.ok()) return endpoint_policy.status();
   std::vector<BackendStage> stages;
+  std::vector<bool> return_error_code;
   for (BackendProxy& proxy : backends) {
     const config::Backend& cfg = proxy.config();
     if (cfg.encoding == config::BackendEncoding::kNoOp) {
@@ -492,10 +371,12 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     BackendStage stage{std::move(proxy), std::move(*policy), std::nullopt,
                        LogPrefix(endpoint, cfg)};
     if (!shaper->is_identity()) stage.shaper = std::move(*shaper);
+    return_error_code.push_back(stage.policy.return_error_code);
     stages.push_back(std::move(stage));
   }
-  return std::make_unique<MergingPipeline>(endpoint, std::move(stages),
-                                           std::move(*endpoint_policy), recorder);
+  Merger merger(endpoint, std::move(*endpoint_policy), std::move(return_error_code));
+  return std::make_unique<MergingPipeline>(endpoint, std::move(stages), std::move(merger),
+                                           recorder);
 }
 
 }  // namespace sluice::pipeline
