@@ -74,7 +74,7 @@ pb::ServingState ToProto(runtime::ServingState s) {
 
 // Failure counters are indexed by backend::ErrorKind (gateway/backend/error.h).
 void SetFailures(const std::array<uint64_t, metrics::kFailureKinds>& f, pb::FailureCounts* out) {
-  static_assert(metrics::kFailureKinds == 7, "FailureCounts must list every ErrorKind");
+  static_assert(metrics::kFailureKinds == 8, "FailureCounts must list every ErrorKind");
   auto at = [&f](backend::ErrorKind k) { return f[static_cast<size_t>(k)]; };
   out->set_connect(at(backend::ErrorKind::kConnect));
   out->set_timeout(at(backend::ErrorKind::kTimeout));
@@ -82,6 +82,7 @@ void SetFailures(const std::array<uint64_t, metrics::kFailureKinds>& f, pb::Fail
   out->set_status(at(backend::ErrorKind::kStatus));
   out->set_decode(at(backend::ErrorKind::kDecode));
   out->set_bad_response(at(backend::ErrorKind::kBadResponse));
+  out->set_request(at(backend::ErrorKind::kRequest));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ std::string_view ToString(ErrorKind kind) {
     case ErrorKind::kStatus: return "status";
     case ErrorKind::kDecode: return "decode";
     case ErrorKind::kBadResponse: return "bad_response";
+    case ErrorKind::kRequest: return "request";
   }
   return "unknown";
 }

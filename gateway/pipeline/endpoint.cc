@@ -296,10 +296,24 @@ bool IsSequential(const config::Endpoint& endpoint) {
   return seq != proxy->end() && *seq == true;
 }
 
+bool IsGrpc(const config::Backend& backend) {
+  return backend.extra_config.contains("backend/grpc");
+}
+
 absl::StatusOr<BackendProxy> BackendProxy::Create(const config::Endpoint& endpoint,
                                                   const config::Backend& backend, int index,
-                                                  std::vector<int> host_slots) {
-  auto url = UrlTemplate::Compile(backend.url_pattern, endpoint.params, IsSequential(endpoint));
+                                                  std::vector<int> host_slots,
+                                                  backend::grpc::Runtime& grpc) {
+  std::shared_ptr<const backend::grpc::Backend> grpc_backend;
+  if (IsGrpc(backend)) {
+    auto created = backend::grpc::Backend::Create(endpoint, backend, grpc);
+    if (!created.ok()) return created.status();
+    grpc_backend = std::move(*created);
+  }
+  // A gRPC backend's url_pattern names its method: the forwarded request only carries the
+  // allow-listed query strings and headers that become fields and metadata.
+  auto url = UrlTemplate::Compile(grpc_backend ? "/" : backend.url_pattern, endpoint.params,
+                                  IsSequential(endpoint));
   if (!url.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(backend.json_path, ".url_pattern: ", url.status().message()));
@@ -316,6 +330,7 @@ absl::StatusOr<BackendProxy> BackendProxy::Create(const config::Endpoint& endpoi
   p.spec_.backend_query_allow = backend.input_query_strings ? &*backend.input_query_strings : nullptr;
   p.spec_.backend_header_allow = backend.input_headers ? &*backend.input_headers : nullptr;
   p.spec_.pass_accept_encoding = backend.encoding == config::BackendEncoding::kNoOp;
+  p.grpc_ = std::move(grpc_backend);
   return p;
 }
 
@@ -323,6 +338,13 @@ void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
                         const router::Params& params, std::string body,
                         backend::rest::Deadline deadline, backend::rest::Callback done,
                         const std::vector<const nlohmann::json*>* previous) const {
+  if (grpc_) {
+    http::Request forwarded = BuildBackendRequest(spec_, exchange.request(), exchange.client_ip(),
+                                                  params, std::string(), previous);
+    grpc_->Call(forwarded, params, body, deadline, worker.round_robin[index_]++, *worker.ioc,
+                std::move(done));
+    return;
+  }
   http::Request req = BuildBackendRequest(spec_, exchange.request(), exchange.client_ip(), params,
                                           std::move(body), previous);
   uint32_t& rr = worker.round_robin[index_];
@@ -334,16 +356,19 @@ void BackendProxy::Call(WorkerState& worker, const http::Exchange& exchange,
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
     int* next_backend_index, const std::function<int(const config::HostAddress&)>& register_host,
-    metrics::Registry& registry) {
+    backend::grpc::Runtime& grpc, metrics::Registry& registry) {
   const Recorder recorder(registry, endpoint_id, service.tuning.metrics);
   std::vector<BackendProxy> backends;
   for (const config::Backend& b : endpoint.backends) {
     std::vector<int> slots;
-    for (const config::HostAddress& h : b.hosts) slots.push_back(register_host(h));
-    if (slots.empty()) {
+    if (b.hosts.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
     }
-    auto proxy = BackendProxy::Create(endpoint, b, (*next_backend_index)++, std::move(slots));
+    if (!IsGrpc(b)) {
+      for (const config::HostAddress& h : b.hosts) slots.push_back(register_host(h));
+    }
+    auto proxy =
+        BackendProxy::Create(endpoint, b, (*next_backend_index)++, std::move(slots), grpc);
     if (!proxy.ok()) return proxy.status();
     backends.push_back(std::move(*proxy));
   }
@@ -351,6 +376,11 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     if (backends.size() != 1) {
       return absl::InvalidArgumentError(
           absl::StrCat(endpoint.json_path, ": no-op needs exactly one backend"));
+    }
+    if (IsGrpc(backends[0].config())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          endpoint.json_path, ".output_encoding: a gRPC backend's answer is transcoded to JSON; "
+                              "no-op cannot pass it through"));
     }
     return std::make_unique<NoOpPipeline>(endpoint, std::move(backends[0]), recorder);
   }
@@ -360,7 +390,7 @@ absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
   std::vector<bool> return_error_code;
   for (BackendProxy& proxy : backends) {
     const config::Backend& cfg = proxy.config();
-    if (cfg.encoding == config::BackendEncoding::kNoOp) {
+    if (cfg.encoding == config::BackendEncoding::kNoOp && !IsGrpc(cfg)) {
       return absl::InvalidArgumentError(absl::StrCat(
           cfg.json_path, ".encoding: no-op backends need the endpoint's output_encoding no-op"));
     }

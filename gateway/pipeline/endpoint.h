@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "boost/asio/io_context.hpp"
+#include "gateway/backend/grpc/backend.h"
 #include "gateway/backend/rest/client.h"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
@@ -23,6 +25,7 @@ namespace sluice::pipeline {
 // Per-worker mutable state: only ever touched from that worker's thread.
 struct WorkerState {
   int index = 0;
+  boost::asio::io_context* ioc = nullptr;  // the worker's event loop
   std::unique_ptr<backend::rest::Client> client;
   std::vector<uint32_t> round_robin;  // next host per backend (indexed by BackendProxy::index)
 };
@@ -31,10 +34,12 @@ struct WorkerState {
 class BackendProxy {
  public:
   // `index` is unique across the gateway (round-robin slot); `host_slots` were registered with
-  // every worker's client in the same order.
+  // every worker's client in the same order (REST backends). A backend with
+  // extra_config."backend/grpc" is resolved in `grpc` instead.
   static absl::StatusOr<BackendProxy> Create(const config::Endpoint& endpoint,
                                              const config::Backend& backend, int index,
-                                             std::vector<int> host_slots);
+                                             std::vector<int> host_slots,
+                                             backend::grpc::Runtime& grpc);
 
   // Sends the backend request built from the client's; `done` runs on the worker thread.
   // `previous` holds earlier backends' answers on sequential endpoints ({respN_...}).
@@ -51,6 +56,7 @@ class BackendProxy {
   std::vector<int> host_slots_;
   std::unique_ptr<UrlTemplate> url_;
   BackendRequestSpec spec_{};
+  std::shared_ptr<const backend::grpc::Backend> grpc_;  // gRPC backends only
 };
 
 class EndpointPipeline {
@@ -64,12 +70,16 @@ class EndpointPipeline {
 // Whether the endpoint calls its backends one after the other (extra_config.proxy.sequential).
 bool IsSequential(const config::Endpoint& endpoint);
 
+// Whether a backend is a gRPC backend (extra_config."backend/grpc").
+bool IsGrpc(const config::Backend& backend);
+
 // Builds the pipeline for endpoint number `endpoint_id`. `next_backend_index` hands out backend
-// numbers (round-robin and metrics slots, in config order); `register_host` registers a host with
-// every worker's client and returns its slot. Metrics go to `registry`.
+// numbers (round-robin and metrics slots, in config order); `register_host` registers a REST host
+// with every worker's client and returns its slot; gRPC backends resolve their methods and
+// channels in `grpc`. Metrics go to `registry`.
 absl::StatusOr<std::unique_ptr<EndpointPipeline>> BuildEndpointPipeline(
     const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
     int* next_backend_index, const std::function<int(const config::HostAddress&)>& register_host,
-    metrics::Registry& registry);
+    backend::grpc::Runtime& grpc, metrics::Registry& registry);
 
 }  // namespace sluice::pipeline

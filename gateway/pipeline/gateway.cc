@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   gw->workers_.resize(workers.size());
   for (int w = 0; w < workers.size(); ++w) {
     gw->workers_[w].index = w;
+    gw->workers_[w].ioc = &workers.context(w);
     gw->workers_[w].client = std::make_unique<backend::rest::Client>(
         workers.context(w), backend::rest::ClientOptions{});
   }
@@ -59,10 +60,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     for (auto& w : gw->workers_) slot = w.client->RegisterHost(host);
     return slot;  // identical on every worker: hosts are registered in the same order
   };
+  auto grpc = backend::grpc::Runtime::Create(*config);
+  if (!grpc.ok()) return grpc.status();
+  gw->grpc_ = std::move(*grpc);
   int backend_count = 0;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
     auto pipeline = BuildEndpointPipeline(*config, config->endpoints[i], static_cast<int>(i),
-                                          &backend_count, register_host, registry);
+                                          &backend_count, register_host, *gw->grpc_, registry);
     if (!pipeline.ok()) return pipeline.status();
     gw->pipelines_.push_back(std::move(*pipeline));
   }

@@ -42,6 +42,7 @@ class Gateway : public http::Handler {
   const std::atomic<bool>* draining_;
   std::string not_found_body_;           // rendered router.error_body."404", or empty
   std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
+  std::unique_ptr<backend::grpc::Runtime> grpc_;  // outlives the pipelines that call into it
   std::vector<std::unique_ptr<EndpointPipeline>> pipelines_;
   std::vector<WorkerState> workers_;
 };

@@ -41,9 +41,10 @@ Part DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
     return part;
   }
   // Under success_status "2xx" a success without a body (204, 202) is an empty answer, not a
-  // decoding failure (KrakenD fails on it: EOF).
+  // decoding failure (KrakenD fails on it: EOF). A gRPC answer comes decoded.
   auto decoded =
-      result.response.body().empty() && policy.success_any_2xx
+      result.data ? absl::StatusOr<nlohmann::json>(std::move(*result.data))
+      : result.response.body().empty() && policy.success_any_2xx
           ? absl::StatusOr<nlohmann::json>(
                 cfg.is_collection ? nlohmann::json{{"collection", nlohmann::json::array()}}
                                   : nlohmann::json::object())
@@ -76,6 +77,10 @@ Merger::Merger(const config::Endpoint& endpoint, EndpointPolicy policy,
 }
 
 http::Response Merger::Merge(std::vector<Part>& parts, std::string_view accept) const {
+  // A request no backend can take is the client's fault, whatever the other backends said.
+  for (const Part& part : parts) {
+    if (part.error.kind == backend::ErrorKind::kRequest) return GrpcError(part.error);
+  }
   nlohmann::json merged = nlohmann::json::object();
   size_t ok = 0;
   bool any_data = false;
@@ -117,9 +122,26 @@ http::Response Merger::Merge(std::vector<Part>& parts, std::string_view accept) 
   return res;
 }
 
+// A gRPC failure as the client sees it: the status its code maps to and a JSON body
+// {"code", "message"} (as grpc-gateway and Envoy's transcoder answer).
+http::Response Merger::GrpcError(const backend::Error& error) const {
+  http::Response res;
+  res.version(11);
+  res.result(error.status);
+  res.set(Bv(kCompletedHeader), "false");
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = nlohmann::json{{"code", error.grpc_code}, {"message", error.message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return res;
+}
+
 // No backend produced data. KrakenD: 500 with an empty body; with return_error_code the failed
 // backend's status, with return_error_msg the error (the backend's body for a status error).
+// A failed gRPC backend answers with its mapped status and {"code", "message"}.
 http::Response Merger::Failure(const std::vector<Part>& parts) const {
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (it->error.grpc_code > 0) return GrpcError(it->error);
+  }
   const Part* cause = &parts.back();
   unsigned status = 500;
   bool pass_backend_body = false;  // only with return_error_code: it may expose internals

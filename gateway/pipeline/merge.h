@@ -47,6 +47,7 @@ class Merger {
 
  private:
   http::Response Failure(const std::vector<Part>& parts) const;
+  http::Response GrpcError(const backend::Error& error) const;
 
   const config::Endpoint& endpoint_;
   EndpointPolicy policy_;

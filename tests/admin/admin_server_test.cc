@@ -93,7 +93,7 @@ class FakeView : public runtime::GatewayView {
     o.url_pattern = "/o";
     u.hosts = p.hosts = o.hosts = {"http://127.0.0.1:1"};
     u.calls = 10;
-    u.failures = {0, 1, 2, 3, 4, 5, 6};
+    u.failures = {0, 1, 2, 3, 4, 5, 6, 7};
     u.last_success_unix_ms = 1700000000000;
     u.last_failure_unix_ms = 1700000001500;
     u.last_error = "timeout: deadline exceeded";
@@ -250,14 +250,15 @@ TEST_F(AdminServerTest, GetMetricsMapsTheSnapshot) {
   ASSERT_EQ(b.hosts_size(), 1);
   EXPECT_EQ(b.hosts(0), "http://127.0.0.1:1");
   EXPECT_EQ(b.calls(), 10u);
-  // {none, connect, timeout, reset, status, decode, bad_response} = {0, 1, 2, 3, 4, 5, 6}
+  // {none, connect, timeout, reset, status, decode, bad_response, request} = {0, ..., 7}
   EXPECT_EQ(b.failures().connect(), 1u);
   EXPECT_EQ(b.failures().timeout(), 2u);
   EXPECT_EQ(b.failures().reset(), 3u);
   EXPECT_EQ(b.failures().status(), 4u);
   EXPECT_EQ(b.failures().decode(), 5u);
   EXPECT_EQ(b.failures().bad_response(), 6u);
-  EXPECT_EQ(b.failures_total(), 21u);
+  EXPECT_EQ(b.failures().request(), 7u);
+  EXPECT_EQ(b.failures_total(), 28u);
   EXPECT_EQ(m.backends(2).url_pattern(), "/o");
 
   EXPECT_EQ(m.process().open_connections(), 5);

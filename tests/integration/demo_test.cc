@@ -29,14 +29,6 @@ using std::chrono::steady_clock;
 
 // The backend address examples/demo.json names; tools/demo starts demo_backend there.
 constexpr char kDemoBackendHost[] = "http://127.0.0.1:9000";
-// How long demo_backend may take to print its listening line.
-constexpr auto kStartLimit = std::chrono::seconds(20);
-
-std::string Runfile(const std::string& path) {
-  const char* dir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  return std::string(dir ? dir : ".") + "/" + (ws ? ws : "sluice") + "/" + path;
-}
 
 std::string DemoConfigPath() { return Runfile("examples/demo.json"); }
 
@@ -61,67 +53,11 @@ std::string DemoConfig(uint16_t backend_port) {
 }
 
 // The real demo_backend binary on 127.0.0.1:<ephemeral>, its port read from its stdout.
-class DemoBackendProcess {
+class DemoBackendProcess : public ServerProcess {
  public:
-  DemoBackendProcess() {
-    int out[2];
-    if (pipe(out) != 0) {
-      ADD_FAILURE() << "pipe failed";
-      return;
-    }
-    const std::string bin = Runfile("tools/demo_backend/demo_backend");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      execl(bin.c_str(), bin.c_str(), "--port", "0", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_fd_ = out[0];
-    static const std::regex kListening(R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)");
-    auto deadline = steady_clock::now() + kStartLimit;
-    std::smatch m;
-    while (!std::regex_search(output_, m, kListening)) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-      pollfd p{stdout_fd_, POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-      char buf[512];
-      ssize_t n = read(stdout_fd_, buf, sizeof(buf));
-      if (n <= 0) break;
-      output_.append(buf, n);
-    }
-    if (std::regex_search(output_, m, kListening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
-    EXPECT_NE(port_, 0) << "demo_backend did not report its port; stdout:\n" << output_;
-  }
-
-  ~DemoBackendProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_fd_ >= 0) close(stdout_fd_);
-  }
-
-  uint16_t port() const { return port_; }
-
-  // Sends `signo` and waits; returns the exit code, or -signal if it died of one.
-  int StopWith(int signo) {
-    if (pid_ <= 0) return -1000;
-    kill(pid_, signo);
-    int status = 0;
-    pid_t waited = waitpid(pid_, &status, 0);
-    pid_ = -1;
-    if (waited <= 0) return -1000;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  uint16_t port_ = 0;
-  std::string output_;
+  DemoBackendProcess()
+      : ServerProcess("tools/demo_backend/demo_backend", {"--port", "0"},
+                      R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)") {}
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -171,7 +171,64 @@ std::string ReadAll(int fd) {
 
 }  // namespace
 
+std::string Runfile(const std::string& relative) { return Runfiles() + "/" + relative; }
 std::string SluiceBinary() { return Runfiles() + "/gateway/sluice"; }
+
+ServerProcess::ServerProcess(const std::string& runfile, const std::vector<std::string>& args,
+                             const std::string& listening) {
+  int out[2];
+  if (pipe(out) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return;
+  }
+  const std::string bin = Runfile(runfile);
+  std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  stdout_fd_ = out[0];
+  const std::regex pattern(listening);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::smatch m;
+  while (!std::regex_search(output_, m, pattern)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[512];
+    ssize_t n = read(stdout_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    output_.append(buf, n);
+  }
+  if (std::regex_search(output_, m, pattern)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
+  EXPECT_NE(port_, 0) << runfile << " did not report its port; stdout:\n" << output_;
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+int ServerProcess::StopWith(int signo) {
+  if (pid_ <= 0) return -1000;
+  kill(pid_, signo);
+  int status = 0;
+  pid_t waited = waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (waited <= 0) return -1000;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
 std::string TestData(const std::string& relative) {
   return Runfiles() + "/tests/testdata/" + relative;
 }

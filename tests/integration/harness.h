@@ -97,6 +97,30 @@ class SluiceProcess {
   std::string config_path_;
 };
 
+// A helper server binary from the test's runfiles (tools/demo_backend, tools/demo_grpc) started
+// with `args`; its port is read from the first stdout line matching `listening` (one capture
+// group: the port), waiting up to 20 s. SIGKILLed when destroyed if still running.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& runfile, const std::vector<std::string>& args,
+                const std::string& listening);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  uint16_t port() const { return port_; }
+  // Sends `signo` and waits; returns the exit code, or -signal if it died of one.
+  int StopWith(int signo);
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  uint16_t port_ = 0;
+  std::string output_;
+};
+
+// Path of `relative` (e.g. "examples/demo.json") in the test's runfiles.
+std::string Runfile(const std::string& relative);
 // Path of the sluice binary in the test's runfiles.
 std::string SluiceBinary();
 // Path of a file under tests/testdata in runfiles.

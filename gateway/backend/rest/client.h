@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend/error.h"
 #include "gateway/config/config.h"
+#include "nlohmann/json.hpp"
 
 namespace sluice::backend::rest {
 
@@ -22,10 +24,14 @@ using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
 using Deadline = std::chrono::steady_clock::time_point;
 
+// The outcome of one backend call, whatever the transport.
 struct CallResult {
   bool ok() const { return error.kind == ErrorKind::kNone; }
   Error error;
   Response response;
+  // Set by backends whose answer is already structured (gRPC): the decoded object, used instead
+  // of decoding `response.body` with the backend's encoding.
+  std::optional<nlohmann::json> data;
 };
 
 using Callback = absl::AnyInvocable<void(CallResult&&)>;

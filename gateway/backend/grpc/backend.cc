@@ -1,0 +1,419 @@
+#include "gateway/backend/grpc/backend.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+
+namespace sluice::backend::grpc {
+
+namespace gpb = google::protobuf;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kNamespace = "backend/grpc";
+
+absl::Status KeyError(const config::Backend& b, std::string_view key, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".extra_config.\"", kNamespace,
+                                                 "\".", absl::string_view(key.data(), key.size()),
+                                                 ": ", absl::string_view(what.data(), what.size())));
+}
+
+std::string Quote(std::string_view s) {
+  return absl::StrCat("\"", absl::string_view(s.data(), s.size()), "\"");
+}
+
+std::string DirName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string Target(const config::HostAddress& h) {
+  return h.host.find(':') != std::string::npos ? absl::StrCat("[", h.host, "]:", h.port)
+                                                 : absl::StrCat(h.host, ":", h.port);
+}
+
+// Sets `value` at `path` (dot-separated names) in a JSON object tree; a repeated target
+// collects values into an array.
+void Put(json& root, std::string_view path, std::string value, bool repeated) {
+  json* node = &root;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string name(path.substr(start, dot == std::string_view::npos ? path.npos : dot - start));
+    if (dot == std::string_view::npos) {
+      json& leaf = (*node)[name];
+      if (!repeated) {
+        leaf = std::move(value);
+      } else {
+        if (!leaf.is_array()) leaf = json::array();
+        leaf.push_back(std::move(value));
+      }
+      return;
+    }
+    json& next = (*node)[name];
+    if (!next.is_object()) next = json::object();
+    node = &next;
+    start = dot + 1;
+  }
+}
+
+// Metadata keys: lower-case [0-9a-z_.-]; values printable ASCII (gRPC rejects the others).
+bool ValidMetadata(std::string_view key, std::string_view value) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Headers gRPC sets itself, or that make no sense as metadata.
+bool ReservedHeader(std::string_view lower) {
+  return lower == "content-type" || lower == "content-length" || lower == "user-agent" ||
+         lower == "te" || lower == "host" || lower == "connection" || lower == "transfer-encoding";
+}
+
+ErrorKind KindOf(::grpc::StatusCode code) {
+  switch (code) {
+    case ::grpc::StatusCode::UNAVAILABLE: return ErrorKind::kConnect;
+    case ::grpc::StatusCode::DEADLINE_EXCEEDED: return ErrorKind::kTimeout;
+    default: return ErrorKind::kStatus;
+  }
+}
+
+// One call in flight. Deleted by its completion.
+struct UnaryCall {
+  ::grpc::ClientContext context;
+  ::grpc::ByteBuffer request;
+  ::grpc::ByteBuffer reply;
+  rest::Callback done;
+  boost::asio::io_context* ioc = nullptr;
+  const gpb::Message* reply_prototype = nullptr;
+  const OutputOptions* output = nullptr;
+  std::atomic<int>* in_flight = nullptr;
+
+  // Runs on a gRPC thread: the reply is converted here, then handed to the worker.
+  void Complete(const ::grpc::Status& status) {
+    rest::CallResult result;
+    if (!status.ok()) {
+      const int code = static_cast<int>(status.error_code());
+      result.error = {KindOf(status.error_code()), status.error_message(),
+                      HttpStatusFromGrpc(code), code};
+    } else {
+      std::unique_ptr<gpb::Message> message(reply_prototype->New());
+      ::grpc::ProtoBufferReader reader(&reply);
+      if (!message->ParseFromZeroCopyStream(&reader)) {
+        result.error = {ErrorKind::kDecode,
+                        absl::StrCat("the reply is not a valid ",
+                                     reply_prototype->GetDescriptor()->full_name()),
+                        502, -1};
+      } else {
+        result.response.result(200);
+        result.data = MessageToJson(*message, *output);
+      }
+    }
+    boost::asio::post(*ioc, [done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+    in_flight->fetch_sub(1, std::memory_order_release);
+    delete this;
+  }
+};
+
+}  // namespace
+
+unsigned HttpStatusFromGrpc(int code) {
+  static constexpr unsigned kTable[] = {200, 499, 500, 400, 504, 404, 409, 403, 429,
+                                        400, 409, 400, 501, 500, 503, 500, 401};
+  return code >= 0 && code < 17 ? kTable[code] : 500;
+}
+
+// ------------------------------------------------------------------------------------ Runtime
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const config::ServiceConfig& service) {
+  std::unique_ptr<Runtime> rt(new Runtime());
+  auto grpc = service.extra_config.find("grpc");
+  if (grpc == service.extra_config.end()) return rt;
+  if (!grpc->is_object()) return absl::InvalidArgumentError("extra_config.grpc: expected an object");
+  auto catalog = grpc->find("catalog");
+  if (catalog == grpc->end()) return rt;
+  if (!catalog->is_array()) {
+    return absl::InvalidArgumentError(
+        "extra_config.grpc.catalog: expected an array of descriptor-set files or directories");
+  }
+  const std::string base = DirName(service.file_path);
+  for (size_t i = 0; i < catalog->size(); ++i) {
+    const json& entry = (*catalog)[i];
+    const std::string where = absl::StrCat("extra_config.grpc.catalog[", i, "]");
+    if (!entry.is_string() || entry.get_ref<const std::string&>().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": expected a path"));
+    }
+    std::string path = entry.get<std::string>();
+    if (path.front() != '/') path = absl::StrCat(base, "/", path);
+    if (absl::Status s = rt->catalog_.AddPath(path); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
+    }
+  }
+  return rt;
+}
+
+Runtime::~Runtime() {
+  // Calls end by their deadline (the endpoint timeout); wait for them rather than let a
+  // completion touch a worker that is gone.
+  for (int i = 0; i < 60000 && in_flight_.load(std::memory_order_acquire) > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+std::shared_ptr<::grpc::Channel> Runtime::Channel(const config::HostAddress& host) {
+  const std::string target = Target(host);
+  for (const auto& [t, channel] : channels_) {
+    if (t == target) return channel;
+  }
+  auto channel = ::grpc::CreateChannel(target, ::grpc::InsecureChannelCredentials());
+  channels_.emplace_back(target, channel);
+  return channel;
+}
+
+// ------------------------------------------------------------------------------------ Options
+
+absl::StatusOr<BackendOptions> BackendOptions::FromConfig(const config::Backend& b) {
+  BackendOptions o;
+  const json& extra = b.extra_config.at(kNamespace);
+  if (!extra.is_object()) return KeyError(b, "", "expected an object");
+  auto flag = [&](const char* key, bool* out) -> absl::Status {
+    auto it = extra.find(key);
+    if (it == extra.end()) return absl::OkStatus();
+    if (!it->is_boolean()) return KeyError(b, key, "expected true or false");
+    *out = it->get<bool>();
+    return absl::OkStatus();
+  };
+  auto renames = [&](const char* key,
+                     std::vector<std::pair<std::string, std::string>>* out) -> absl::Status {
+    auto it = extra.find(key);
+    if (it == extra.end()) return absl::OkStatus();
+    if (!it->is_object()) return KeyError(b, key, "expected an object of names");
+    for (const auto& [from, to] : it->items()) {
+      if (!to.is_string() || to.get_ref<const std::string&>().empty()) {
+        return KeyError(b, absl::StrCat(key, ".", from), "expected a non-empty string");
+      }
+      out->emplace_back(from, to.get<std::string>());
+    }
+    return absl::OkStatus();
+  };
+  for (const absl::Status& s :
+       {flag("use_request_body", &o.use_request_body),
+        flag("disable_query_params", &o.disable_query_params),
+        flag("output_enum_as_string", &o.output.enums_as_strings),
+        flag("output_timestamp_as_string", &o.output.timestamps_as_strings),
+        flag("output_duration_as_string", &o.output.durations_as_strings),
+        flag("output_remove_unset_values", &o.output.omit_unset),
+        renames("input_mapping", &o.input_mapping), renames("header_mapping", &o.header_mapping)}) {
+    if (!s.ok()) return s;
+  }
+  for (auto& [from, to] : o.header_mapping) {
+    absl::AsciiStrToLower(&from);
+    absl::AsciiStrToLower(&to);
+  }
+  for (const char* key : {"request_naming_convention", "response_naming_convention"}) {
+    auto it = extra.find(key);
+    if (it == extra.end()) continue;
+    if (*it != "snake_case" && *it != "camelCase") {
+      return KeyError(b, key, "expected \"snake_case\" or \"camelCase\"");
+    }
+    if (std::string_view(key) == "response_naming_convention") o.output.camel_case = *it == "camelCase";
+  }
+  if (auto it = extra.find("descriptor_source"); it != extra.end()) {
+    if (*it != "catalog" && *it != "reflection") {
+      return KeyError(b, "descriptor_source", "expected \"catalog\" or \"reflection\"");
+    }
+    o.reflection = *it == "reflection";
+  }
+  if (auto it = extra.find("client_tls"); it != extra.end() && !it->is_null() &&
+                                          !(it->is_object() && it->empty())) {
+    return KeyError(b, "client_tls", "TLS to gRPC backends is not supported yet");
+  }
+  return o;
+}
+
+// ------------------------------------------------------------------------------------ Backend
+
+absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(const config::Endpoint& endpoint,
+                                                         const config::Backend& b,
+                                                         Runtime& runtime) {
+  auto options = BackendOptions::FromConfig(b);
+  if (!options.ok()) return options.status();
+  // url_pattern: "/package.Service/Method".
+  const std::string& pattern = b.url_pattern;
+  const size_t slash = pattern.rfind('/');
+  if (pattern.size() < 4 || pattern.front() != '/' || slash == 0 || slash + 1 == pattern.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.json_path, ".url_pattern: ", Quote(pattern),
+        " is not a gRPC method (expected \"/package.Service/Method\")"));
+  }
+  const std::string service = pattern.substr(1, slash - 1);
+  const std::string method = pattern.substr(slash + 1);
+  Catalog& catalog = runtime.catalog();
+  if (catalog.pool().FindServiceByName(service) == nullptr && options->reflection) {
+    if (b.hosts.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
+    }
+    absl::Status s = catalog.AddFromReflection(Target(b.hosts[0]), service, absl::Seconds(5));
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(b.json_path, ": ", s.message()));
+    }
+  }
+  const gpb::ServiceDescriptor* svc = catalog.pool().FindServiceByName(service);
+  if (svc == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.json_path, ".url_pattern: no catalog file describes the service ", Quote(service),
+        " (list its descriptor set in extra_config.grpc.catalog, or set \"descriptor_source\": "
+        "\"reflection\")"));
+  }
+  const gpb::MethodDescriptor* m = svc->FindMethodByName(method);
+  if (m == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".url_pattern: ", Quote(service),
+                                                   " has no method ", Quote(method)));
+  }
+  if (m->client_streaming() || m->server_streaming()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        b.json_path, ".url_pattern: ", m->full_name(), " streams; only unary methods are served"));
+  }
+  std::unique_ptr<Backend> backend(new Backend());
+  backend->runtime_ = &runtime;
+  backend->method_ = m;
+  backend->request_prototype_ = catalog.factory().GetPrototype(m->input_type());
+  backend->reply_prototype_ = catalog.factory().GetPrototype(m->output_type());
+  backend->path_ = absl::StrCat("/", svc->full_name(), "/", m->name());
+  backend->options_ = std::move(*options);
+  for (const auto& [from, to] : backend->options_.input_mapping) {
+    if (ResolvePath(m->input_type(), to).empty()) {
+      return KeyError(b, absl::StrCat("input_mapping.", from),
+                      absl::StrCat(Quote(to), " is not a field of ", m->input_type()->full_name()));
+    }
+  }
+  (void)endpoint;
+  for (const config::HostAddress& h : b.hosts) {
+    backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(runtime.Channel(h)));
+  }
+  if (backend->stubs_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
+  }
+  return backend;
+}
+
+std::string Backend::MappedName(std::string_view name) const {
+  for (const auto& [from, to] : options_.input_mapping) {
+    if (from == name) return to;
+  }
+  return std::string(name);
+}
+
+absl::Status Backend::BuildRequest(const http::Request& forwarded, const router::Params& params,
+                                   std::string_view body, gpb::Message* message) const {
+  const gpb::Descriptor* type = message->GetDescriptor();
+  if (options_.use_request_body && !body.empty()) {
+    json parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return absl::InvalidArgumentError("request body: invalid JSON");
+    if (!parsed.is_object()) return absl::InvalidArgumentError("request body: expected an object");
+    if (absl::Status s = JsonToMessage(parsed, message); !s.ok()) return s;
+  }
+  // Query strings, then {params} (a parameter wins over a query string of the same field).
+  // Names that match no field are skipped: the endpoint may pass them for another backend.
+  json fields = json::object();
+  auto add = [&](std::string_view name, std::string value) {
+    const std::string path = MappedName(name);
+    auto resolved = ResolvePath(type, path);
+    if (resolved.empty()) return;
+    Put(fields, path, std::move(value), resolved.back()->is_repeated());
+  };
+  std::string_view target = Sv(forwarded.target());
+  if (const size_t q = target.find('?'); q != std::string_view::npos && !options_.disable_query_params) {
+    std::string_view query = target.substr(q + 1);
+    size_t pos = 0;
+    while (pos <= query.size()) {
+      size_t amp = query.find('&', pos);
+      if (amp == std::string_view::npos) amp = query.size();
+      std::string pair(query.substr(pos, amp - pos));
+      for (char& c : pair) c = c == '+' ? ' ' : c;
+      const size_t eq = pair.find('=');
+      const std::string key = router::PercentDecode(std::string_view(pair).substr(0, eq));
+      if (!key.empty()) {
+        add(key, eq == std::string::npos ? std::string()
+                                         : router::PercentDecode(std::string_view(pair).substr(eq + 1)));
+      }
+      pos = amp + 1;
+    }
+  }
+  json from_params = json::object();
+  for (const auto& [name, value] : params) {
+    const std::string path = MappedName(name);
+    auto resolved = ResolvePath(type, path);
+    if (resolved.empty()) continue;
+    Put(from_params, path, value, false);
+  }
+  fields.merge_patch(from_params);
+  return JsonToMessage(fields, message);
+}
+
+void Backend::Call(const http::Request& forwarded, const router::Params& params,
+                   std::string_view body, rest::Deadline deadline, uint32_t host,
+                   boost::asio::io_context& ioc, rest::Callback done) const {
+  std::unique_ptr<gpb::Message> message(request_prototype_->New());
+  if (absl::Status s = BuildRequest(forwarded, params, body, message.get()); !s.ok()) {
+    rest::CallResult result;
+    result.error = {ErrorKind::kRequest, std::string(s.message()), 400, 3};
+    boost::asio::post(ioc, [done = std::move(done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+    return;
+  }
+  auto* call = new UnaryCall();
+  call->done = std::move(done);
+  call->ioc = &ioc;
+  call->reply_prototype = reply_prototype_;
+  call->output = &options_.output;
+  call->in_flight = &runtime_->in_flight();
+  const std::string wire = message->SerializeAsString();
+  ::grpc::Slice slice(wire);
+  call->request = ::grpc::ByteBuffer(&slice, 1);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             (deadline - std::chrono::steady_clock::now()));
+  std::string key;
+  for (const auto& field : forwarded) {
+    std::string_view name = Sv(field.name_string());
+    key.assign(name.begin(), name.end());
+    absl::AsciiStrToLower(&key);
+    if (ReservedHeader(key)) continue;
+    for (const auto& [from, to] : options_.header_mapping) {
+      if (from == key) {
+        key = to;
+        break;
+      }
+    }
+    if (key.rfind("grpc", 0) == 0) key.insert(0, "in-");  // grpc-* is reserved (as KrakenD)
+    std::string_view value = Sv(field.value());
+    if (ValidMetadata(key, value)) call->context.AddMetadata(key, std::string(value));
+  }
+  call->in_flight->fetch_add(1, std::memory_order_relaxed);
+  stubs_[host % stubs_.size()]->UnaryCall(&call->context, path_, ::grpc::StubOptions(),
+                                          &call->request, &call->reply,
+                                          [call](::grpc::Status status) { call->Complete(status); });
+}
+
+}  // namespace sluice::backend::grpc

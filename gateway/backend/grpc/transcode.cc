@@ -1,0 +1,468 @@
+#include "gateway/backend/grpc/transcode.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+
+namespace sluice::backend::grpc {
+
+namespace gpb = google::protobuf;
+using gpb::FieldDescriptor;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kTimestamp = "google.protobuf.Timestamp";
+constexpr std::string_view kDuration = "google.protobuf.Duration";
+constexpr std::string_view kStruct = "google.protobuf.Struct";
+constexpr std::string_view kValue = "google.protobuf.Value";
+constexpr std::string_view kListValue = "google.protobuf.ListValue";
+
+bool IsWrapper(const gpb::Descriptor* d) {
+  const std::string& n = d->full_name();
+  return d->file()->name() == "google/protobuf/wrappers.proto" &&
+         n.size() > 5 && n.compare(n.size() - 5, 5, "Value") == 0;
+}
+
+std::string_view Name(const gpb::Descriptor* d) { return d->full_name(); }
+
+// ----------------------------------------------------------------------------------- output
+
+json FloatToJson(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return v;
+}
+
+// "1.5s", "-0.000000001s", "3s": 0, 3, 6 or 9 fractional digits, as proto3 JSON prints them.
+std::string FormatDuration(int64_t seconds, int32_t nanos) {
+  std::string out;
+  if (seconds < 0 || nanos < 0) {
+    out = "-";
+    seconds = -seconds;
+    nanos = -nanos;
+  }
+  absl::StrAppend(&out, seconds);
+  if (nanos != 0) {
+    std::string frac = absl::StrCat(nanos + 1000000000).substr(1);  // 9 digits
+    while (frac.size() > 3 && frac.compare(frac.size() - 3, 3, "000") == 0) frac.resize(frac.size() - 3);
+    absl::StrAppend(&out, ".", frac);
+  }
+  out.push_back('s');
+  return out;
+}
+
+std::string FormatTimestamp(int64_t seconds, int32_t nanos) {
+  absl::Time t = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());  // ...T10:30:00.5Z
+}
+
+json MessageValue(const gpb::Message& m, const OutputOptions& o);
+
+// One value of field `f` (element `index` when repeated).
+json FieldValue(const gpb::Message& m, const FieldDescriptor* f, int index,
+                const OutputOptions& o) {
+  const gpb::Reflection* r = m.GetReflection();
+  const bool rep = index >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return FloatToJson(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return FloatToJson(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
+      if (f->enum_type()->full_name() == "google.protobuf.NullValue") return nullptr;
+      if (o.enums_as_strings) {
+        if (const auto* v = f->enum_type()->FindValueByNumber(number)) return v->name();
+      }
+      return number;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      const std::string& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
+                                 : r->GetStringReference(m, f, &scratch);
+      if (f->type() == FieldDescriptor::TYPE_BYTES) return absl::Base64Escape(s);
+      return s;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return MessageValue(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f), o);
+  }
+  return nullptr;
+}
+
+std::string MapKey(const gpb::Message& entry, const FieldDescriptor* key) {
+  json k = FieldValue(entry, key, -1, OutputOptions{});
+  if (k.is_string()) return k.get<std::string>();
+  return k.dump();  // numbers and booleans: their JSON text
+}
+
+json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
+  json out = json::object();
+  const gpb::Descriptor* d = m.GetDescriptor();
+  const gpb::Reflection* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    const std::string& name = o.camel_case ? f->json_name() : f->name();
+    if (f->is_map()) {
+      const int n = r->FieldSize(m, f);
+      if (n == 0 && o.omit_unset) continue;
+      json obj = json::object();
+      const FieldDescriptor* key = f->message_type()->map_key();
+      const FieldDescriptor* value = f->message_type()->map_value();
+      for (int k = 0; k < n; ++k) {
+        const gpb::Message& entry = r->GetRepeatedMessage(m, f, k);
+        obj[MapKey(entry, key)] = FieldValue(entry, value, -1, o);
+      }
+      out[name] = std::move(obj);
+    } else if (f->is_repeated()) {
+      const int n = r->FieldSize(m, f);
+      if (n == 0 && o.omit_unset) continue;
+      json arr = json::array();
+      for (int k = 0; k < n; ++k) arr.push_back(FieldValue(m, f, k, o));
+      out[name] = std::move(arr);
+    } else if (!r->HasField(m, f)) {
+      // A oneof shows its chosen member only; other unset fields print their default (a
+      // message: null) unless omit_unset.
+      if (o.omit_unset || f->real_containing_oneof() != nullptr) continue;
+      out[name] = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? json(nullptr)
+                                                                      : FieldValue(m, f, -1, o);
+    } else {
+      out[name] = FieldValue(m, f, -1, o);
+    }
+  }
+  return out;
+}
+
+json MessageValue(const gpb::Message& m, const OutputOptions& o) {
+  const gpb::Descriptor* d = m.GetDescriptor();
+  const gpb::Reflection* r = m.GetReflection();
+  auto field = [d](int number) { return d->FindFieldByNumber(number); };
+  if ((Name(d) == kTimestamp && o.timestamps_as_strings) ||
+      (Name(d) == kDuration && o.durations_as_strings)) {
+    const int64_t seconds = r->GetInt64(m, field(1));
+    const int32_t nanos = r->GetInt32(m, field(2));
+    return Name(d) == kTimestamp ? FormatTimestamp(seconds, nanos) : FormatDuration(seconds, nanos);
+  }
+  if (IsWrapper(d)) return FieldValue(m, field(1), -1, o);
+  if (Name(d) == kStruct) {
+    json obj = json::object();
+    const FieldDescriptor* fields = field(1);
+    for (int k = 0; k < r->FieldSize(m, fields); ++k) {
+      const gpb::Message& entry = r->GetRepeatedMessage(m, fields, k);
+      const gpb::Descriptor* ed = entry.GetDescriptor();
+      obj[MapKey(entry, ed->map_key())] = FieldValue(entry, ed->map_value(), -1, o);
+    }
+    return obj;
+  }
+  if (Name(d) == kListValue) {
+    json arr = json::array();
+    for (int k = 0; k < r->FieldSize(m, field(1)); ++k) arr.push_back(FieldValue(m, field(1), k, o));
+    return arr;
+  }
+  if (Name(d) == kValue) {
+    const gpb::OneofDescriptor* kind = d->oneof_decl(0);
+    const FieldDescriptor* set = r->GetOneofFieldDescriptor(m, kind);
+    return set == nullptr ? json(nullptr) : FieldValue(m, set, -1, o);
+  }
+  return FieldsToJson(m, o);
+}
+
+// ------------------------------------------------------------------------------------ input
+
+const FieldDescriptor* FindField(const gpb::Descriptor* d, std::string_view name) {
+  const std::string n(name);
+  if (const FieldDescriptor* f = d->FindFieldByName(n)) return f;
+  if (const FieldDescriptor* f = d->FindFieldByCamelcaseName(n)) return f;
+  for (int i = 0; i < d->field_count(); ++i) {  // a custom json_name
+    if (d->field(i)->json_name() == n) return d->field(i);
+  }
+  return nullptr;
+}
+
+std::string TypeName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return absl::StrCat("the string ", v.dump());
+    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
+    default: return absl::StrCat("the number ", v.dump());
+  }
+}
+
+absl::Status TypeError(const std::string& path, const char* expected, const json& got) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("field \"", path, "\": expected ", expected, ", got ", TypeName(got)));
+}
+
+// An integer from a JSON number or a numeric string, within [lo, hi].
+template <typename Int>
+bool ToInt(const json& v, Int* out) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<Int>::max())) return false;
+      *out = static_cast<Int>(u);
+      return true;
+    }
+    const int64_t i = v.get<int64_t>();
+    if (i < static_cast<int64_t>(std::numeric_limits<Int>::min()) ||
+        (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<Int>::max()))) {
+      return false;
+    }
+    *out = static_cast<Int>(i);
+    return true;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d != std::floor(d) || d < static_cast<double>(std::numeric_limits<Int>::min()) ||
+        d > static_cast<double>(std::numeric_limits<Int>::max())) {
+      return false;
+    }
+    *out = static_cast<Int>(d);
+    return true;
+  }
+  if (v.is_string()) return absl::SimpleAtoi(v.get_ref<const std::string&>(), out);
+  return false;
+}
+
+bool ToDouble(const json& v, double* out) {
+  if (v.is_number()) {
+    *out = v.get<double>();
+    return true;
+  }
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
+  else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
+  else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
+  else return absl::SimpleAtod(s, out);
+  return true;
+}
+
+// Deeper JSON than this is refused (protobuf's own parser stops at 100 too): a hostile body
+// must not exhaust the stack through recursive types such as google.protobuf.Value.
+constexpr int kMaxDepth = 100;
+
+absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path, int depth);
+
+// Sets (or, for repeated fields, adds) one scalar or message value.
+absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
+                      const std::string& path, int depth) {
+  const gpb::Reflection* r = m->GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: {
+      int32_t x;
+      if (!ToInt(v, &x)) return TypeError(path, "a 32-bit integer", v);
+      rep ? r->AddInt32(m, f, x) : r->SetInt32(m, f, x);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_INT64: {
+      int64_t x;
+      if (!ToInt(v, &x)) return TypeError(path, "a 64-bit integer", v);
+      rep ? r->AddInt64(m, f, x) : r->SetInt64(m, f, x);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      uint32_t x;
+      if (!ToInt(v, &x)) return TypeError(path, "an unsigned 32-bit integer", v);
+      rep ? r->AddUInt32(m, f, x) : r->SetUInt32(m, f, x);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t x;
+      if (!ToInt(v, &x)) return TypeError(path, "an unsigned 64-bit integer", v);
+      rep ? r->AddUInt64(m, f, x) : r->SetUInt64(m, f, x);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      double x;
+      if (!ToDouble(v, &x)) return TypeError(path, "a number", v);
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        rep ? r->AddDouble(m, f, x) : r->SetDouble(m, f, x);
+      } else {
+        rep ? r->AddFloat(m, f, static_cast<float>(x)) : r->SetFloat(m, f, static_cast<float>(x));
+      }
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool x;
+      if (v.is_boolean()) x = v.get<bool>();
+      else if (v == "true") x = true;
+      else if (v == "false") x = false;
+      else return TypeError(path, "true or false", v);
+      rep ? r->AddBool(m, f, x) : r->SetBool(m, f, x);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      int number;
+      if (v.is_string()) {
+        const auto* ev = f->enum_type()->FindValueByName(v.get_ref<const std::string&>());
+        if (ev != nullptr) number = ev->number();
+        else if (!absl::SimpleAtoi(v.get_ref<const std::string&>(), &number)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "field \"", path, "\": ", v.dump(), " is not a value of ", f->enum_type()->full_name()));
+        }
+      } else if (!ToInt(v, &number)) {
+        return TypeError(path, "an enum name or number", v);
+      }
+      rep ? r->AddEnumValue(m, f, number) : r->SetEnumValue(m, f, number);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (!v.is_string()) return TypeError(path, "a string", v);
+      std::string x = v.get<std::string>();
+      if (f->type() == FieldDescriptor::TYPE_BYTES) {
+        std::string raw;
+        if (!absl::Base64Unescape(x, &raw) && !absl::WebSafeBase64Unescape(x, &raw)) {
+          return TypeError(path, "base64 bytes", v);
+        }
+        x = std::move(raw);
+      }
+      rep ? r->AddString(m, f, std::move(x)) : r->SetString(m, f, std::move(x));
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return FillMessage(v, rep ? r->AddMessage(m, f) : r->MutableMessage(m, f), path, depth + 1);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FillSecondsNanos(const json& j, gpb::Message* m, const std::string& path) {
+  const gpb::Descriptor* d = m->GetDescriptor();
+  const gpb::Reflection* r = m->GetReflection();
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  if (Name(d) == kTimestamp) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, j.get<std::string>(), &t, &err)) {
+      return TypeError(path, "an RFC 3339 timestamp", j);
+    }
+    seconds = absl::ToUnixSeconds(t);
+    nanos = static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
+  } else {
+    std::string s = j.get<std::string>();
+    absl::Duration dur;
+    if (s.empty() || s.back() != 's' || !absl::ParseDuration(s, &dur)) {
+      return TypeError(path, "a duration such as \"1.5s\"", j);
+    }
+    seconds = absl::IDivDuration(dur, absl::Seconds(1), &dur);
+    nanos = static_cast<int32_t>(absl::ToInt64Nanoseconds(dur));
+  }
+  r->SetInt64(m, d->FindFieldByNumber(1), seconds);
+  r->SetInt32(m, d->FindFieldByNumber(2), nanos);
+  return absl::OkStatus();
+}
+
+absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path, int depth) {
+  if (depth > kMaxDepth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field \"", path, "\": nested deeper than ", kMaxDepth, " levels"));
+  }
+  const gpb::Descriptor* d = m->GetDescriptor();
+  const gpb::Reflection* r = m->GetReflection();
+  if ((Name(d) == kTimestamp || Name(d) == kDuration) && j.is_string()) {
+    return FillSecondsNanos(j, m, path);
+  }
+  if (IsWrapper(d) && !j.is_object()) return SetValue(j, m, d->FindFieldByNumber(1), path, depth);
+  if (Name(d) == kValue) {
+    auto set = [&](int number, const json& v) {
+      return SetValue(v, m, d->FindFieldByNumber(number), path, depth);
+    };
+    switch (j.type()) {
+      case json::value_t::null: return set(1, 0);
+      case json::value_t::boolean: return set(4, j);
+      case json::value_t::string: return set(3, j);
+      case json::value_t::object: return set(5, j);
+      case json::value_t::array: return set(6, j);
+      default: return set(2, j);
+    }
+  }
+  if (Name(d) == kListValue) {
+    if (!j.is_array()) return TypeError(path, "an array", j);
+    for (const json& item : j) {
+      if (absl::Status s = SetValue(item, m, d->FindFieldByNumber(1), path, depth); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  if (!j.is_object()) return TypeError(path, "an object", j);
+  for (const auto& [key, value] : j.items()) {
+    const std::string sub = path.empty() ? key : absl::StrCat(path, ".", key);
+    const FieldDescriptor* f =
+        Name(d) == kStruct ? d->FindFieldByNumber(1) : FindField(d, key);
+    if (f == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("field \"", sub, "\": unknown field of ",
+                                                     d->full_name()));
+    }
+    if (value.is_null() && Name(f->containing_type()) != kStruct) continue;
+    if (f->is_map()) {
+      const json& entries = Name(d) == kStruct ? json{{key, value}} : value;
+      if (!entries.is_object()) return TypeError(sub, "an object", value);
+      const FieldDescriptor* kf = f->message_type()->map_key();
+      const FieldDescriptor* vf = f->message_type()->map_value();
+      for (const auto& [k, v] : entries.items()) {
+        gpb::Message* entry = r->AddMessage(m, f);
+        const std::string entry_path = Name(d) == kStruct ? sub : absl::StrCat(sub, ".", k);
+        if (absl::Status s = SetValue(json(k), entry, kf, entry_path, depth); !s.ok()) return s;
+        if (absl::Status s = SetValue(v, entry, vf, entry_path, depth + 1); !s.ok()) return s;
+      }
+    } else if (f->is_repeated()) {
+      if (!value.is_array()) {
+        if (absl::Status s = SetValue(value, m, f, sub, depth); !s.ok()) return s;
+        continue;
+      }
+      for (const json& item : value) {
+        if (absl::Status s = SetValue(item, m, f, sub, depth); !s.ok()) return s;
+      }
+    } else if (absl::Status s = SetValue(value, m, f, sub, depth); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+json MessageToJson(const gpb::Message& message, const OutputOptions& options) {
+  return MessageValue(message, options);
+}
+
+absl::Status JsonToMessage(const json& j, gpb::Message* message) {
+  return FillMessage(j, message, "", 0);
+}
+
+std::vector<const FieldDescriptor*> ResolvePath(const gpb::Descriptor* type,
+                                                std::string_view dotted) {
+  std::vector<const FieldDescriptor*> fields;
+  for (absl::string_view part : absl::StrSplit(absl::string_view(dotted.data(), dotted.size()), '.')) {
+    if (type == nullptr) return {};
+    const FieldDescriptor* f = FindField(type, std::string_view(part.data(), part.size()));
+    if (f == nullptr) return {};
+    fields.push_back(f);
+    type = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()
+               ? f->message_type()
+               : nullptr;
+  }
+  return fields;
+}
+
+}  // namespace sluice::backend::grpc
