@@ -40,15 +40,17 @@ Part DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
     }
     return part;
   }
+  // A gRPC answer comes decoded.
+  auto decoded = result.data
+                     ? absl::StatusOr<nlohmann::json>(std::move(*result.data))
+                     : encoding::Decode(cfg.encoding, result.response.body(), cfg.is_collection);
   // Under success_status "2xx" a success without a body (204, 202) is an empty answer, not a
-  // decoding failure (KrakenD fails on it: EOF). A gRPC answer comes decoded.
-  auto decoded =
-      result.data ? absl::StatusOr<nlohmann::json>(std::move(*result.data))
-      : result.response.body().empty() && policy.success_any_2xx
-          ? absl::StatusOr<nlohmann::json>(
-                cfg.is_collection ? nlohmann::json{{"collection", nlohmann::json::array()}}
-                                  : nlohmann::json::object())
-          : encoding::Decode(cfg.encoding, result.response.body(), cfg.is_collection);
+  // decoding failure (KrakenD fails on it: EOF). Only where the decoder fails on it: `string`
+  // reads an empty body as {"content": ""} whatever the policy.
+  if (!decoded.ok() && result.response.body().empty() && policy.success_any_2xx) {
+    decoded = cfg.is_collection ? nlohmann::json{{"collection", nlohmann::json::array()}}
+                                : nlohmann::json::object();
+  }
   if (!decoded.ok()) {
     part.error = {backend::ErrorKind::kDecode, std::string(decoded.status().message()), 0};
     return part;
