@@ -28,7 +28,9 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 // The backend address examples/demo.json names; tools/demo starts demo_backend there.
-constexpr char kDemoBackendHost[] = "http://127.0.0.1:9000";
+constexpr char kDemoBackendHost[] = "127.0.0.1:9000";
+// The gRPC backend's address in examples/demo.json; tools/demo starts demo_grpc there.
+constexpr char kDemoGrpcHost[] = "127.0.0.1:9001";
 
 std::string DemoConfigPath() { return Runfile("examples/demo.json"); }
 
@@ -37,39 +39,59 @@ std::string Header(const Response& r, const std::string& name) {
   return it == r.end() ? "<absent>" : std::string(it->value());
 }
 
-// examples/demo.json with its one backend host replaced by 127.0.0.1:<port>.
-std::string DemoConfig(uint16_t backend_port) {
+// examples/demo.json with its backend hosts pointed at the test's ports, as tools/demo's sed
+// does for other ports.
+std::string DemoConfig(uint16_t backend_port, uint16_t grpc_port) {
   std::ifstream in(DemoConfigPath());
   std::stringstream text_stream;
   text_stream << in.rdbuf();
   std::string text = text_stream.str();
-  const std::string host = kDemoBackendHost;
-  size_t at = text.find(host);
-  EXPECT_NE(at, std::string::npos) << "examples/demo.json no longer names " << host;
-  if (at == std::string::npos) return text;
-  EXPECT_EQ(text.find(host, at + 1), std::string::npos) << "tools/demo rewrites one host only";
-  text.replace(at, host.size(), "http://127.0.0.1:" + std::to_string(backend_port));
+  for (const auto& [host, port] : {std::pair<std::string, uint16_t>{kDemoBackendHost, backend_port},
+                                   {kDemoGrpcHost, grpc_port}}) {
+    const std::string to = "127.0.0.1:" + std::to_string(port);
+    size_t at = text.find(host);
+    EXPECT_NE(at, std::string::npos) << "examples/demo.json no longer names " << host;
+    for (; at != std::string::npos; at = text.find(host, at + to.size())) {
+      text.replace(at, host.size(), to);
+    }
+  }
   return text;
 }
 
-// The real demo_backend binary on 127.0.0.1:<ephemeral>, its port read from its stdout.
+// The real demo backends on 127.0.0.1:<ephemeral>, their ports read from their stdout.
 class DemoBackendProcess : public ServerProcess {
  public:
   DemoBackendProcess()
       : ServerProcess("tools/demo_backend/demo_backend", {"--port", "0"},
                       R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)") {}
 };
+class DemoGrpcProcess : public ServerProcess {
+ public:
+  DemoGrpcProcess()
+      : ServerProcess("tools/demo_grpc/demo_grpc", {"--port", "0"},
+                      R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)") {}
+};
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The demo config itself
 
+// check resolves the gRPC backend's methods as run does: by reflection, so demo_grpc must answer.
 TEST(DemoConfigTest, CheckAndLintPass) {
-  CommandResult check = RunSluice({"check", "-c", DemoConfigPath()});
+  DemoGrpcProcess grpc;
+  const std::string config = WriteTemp("demo.json", DemoConfig(9000, grpc.port()));
+  CommandResult check = RunSluice({"check", "-c", config});
   EXPECT_EQ(check.exit_code, 0) << check.err;
   EXPECT_NE(check.out.find("Syntax OK!"), std::string::npos) << check.out;
-  EXPECT_NE(check.out.find("(6 endpoints"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("(8 endpoints"), std::string::npos) << check.out;
 
-  CommandResult lint = RunSluice({"check", "-c", DemoConfigPath(), "--lint"});
+  CommandResult lint = RunSluice({"check", "-c", config, "--lint"});
   EXPECT_EQ(lint.exit_code, 0) << lint.err;
   EXPECT_EQ(lint.err, "") << "lint findings in examples/demo.json";
 }
@@ -81,12 +103,15 @@ class DemoTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     backend_ = new DemoBackendProcess();
-    gateway_ = new SluiceProcess(DemoConfig(backend_->port()));
+    grpc_ = new DemoGrpcProcess();
+    gateway_ = new SluiceProcess(DemoConfig(backend_->port(), grpc_->port()));
   }
   static void TearDownTestSuite() {
     delete gateway_;
+    delete grpc_;
     delete backend_;
     gateway_ = nullptr;
+    grpc_ = nullptr;
     backend_ = nullptr;
   }
   void TearDown() override {
@@ -96,9 +121,11 @@ class DemoTest : public ::testing::Test {
   static Response Get(const std::string& target) { return Fetch(gateway_->port(), "GET", target); }
 
   static DemoBackendProcess* backend_;
+  static DemoGrpcProcess* grpc_;
   static SluiceProcess* gateway_;
 };
 DemoBackendProcess* DemoTest::backend_ = nullptr;
+DemoGrpcProcess* DemoTest::grpc_ = nullptr;
 SluiceProcess* DemoTest::gateway_ = nullptr;
 
 TEST_F(DemoTest, UserIsDecodedAndRendered) {
@@ -167,6 +194,30 @@ TEST_F(DemoTest, SearchForwardsOnlyQ) {
   EXPECT_EQ(all.result_int(), 200u);
   EXPECT_NE(all.body().find(R"("count":4,)"), std::string::npos) << all.body();
   EXPECT_EQ(all.body().find(R"("query")"), std::string::npos) << all.body();
+}
+
+TEST_F(DemoTest, ProductMergesGrpcAndRest) {
+  Response res = Get("/products/2");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(),
+            R"({"product":{"id":2,"kind":"GAME","name":"Chess Set","shipping_time":"0.250s",)"
+            R"("unavailable_reason":"discontinued","updated_at":"2025-06-01T00:00:00.5Z"},)"
+            R"("seller":{"email":"alan@example.com","id":2,"name":"Alan Turing"}})");
+}
+
+TEST_F(DemoTest, ProductSearchMapsQToTheRequestMessage) {
+  Response res = Get("/products?q=chess");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(),
+            R"({"products":[{"id":2,"kind":"GAME","name":"Chess Set","shipping_time":"0.250s",)"
+            R"("unavailable_reason":"discontinued","updated_at":"2025-06-01T00:00:00.5Z"}],)"
+            R"("total":1})");
+}
+
+TEST_F(DemoTest, UnknownProductIsTheGrpcStatus) {
+  Response res = Get("/products/9");
+  EXPECT_EQ(res.result_int(), 404u);
+  EXPECT_EQ(res.body(), R"({"code":5,"message":"product 9 not found"})");
 }
 
 // ---------------------------------------------------------------------------------------------
