@@ -1464,8 +1464,14 @@ std::string Describe(const ServiceConfig& c) {
     absl::StrAppend(&out, "\n");
     for (const Backend& b : e.backends) {
       std::string host = b.hosts.empty() ? "" : HostUrl(b.hosts.front());
-      absl::StrAppend(&out, "  -> ", b.method, " ", host, b.url_pattern, " (encoding ",
-                      View(ToString(b.encoding)), ")");
+      if (b.extra_config.contains("backend/grpc")) {
+        // A gRPC method: no HTTP method, scheme or encoding applies.
+        host = b.hosts.empty() ? "" : absl::StrCat(b.hosts.front().host, ":", b.hosts.front().port);
+        absl::StrAppend(&out, "  -> gRPC ", host, b.url_pattern);
+      } else {
+        absl::StrAppend(&out, "  -> ", b.method, " ", host, b.url_pattern, " (encoding ",
+                        View(ToString(b.encoding)), ")");
+      }
       if (b.hosts.size() > 1) absl::StrAppend(&out, " +", b.hosts.size() - 1, " more hosts");
       absl::StrAppend(&out, "\n");
     }

@@ -382,6 +382,18 @@ TEST(GrpcReflectionTest, DescriptorsFromServerReflection) {
   EXPECT_EQ(r.body(), kProduct1);
 }
 
+TEST(GrpcCatalogTest, CheckAcceptsAGoodCatalogAndDescribesTheMethod) {
+  const std::string path = WriteConfig(
+      "catalog-good.json",
+      R"({"version": 3, "extra_config": {"grpc": {"catalog": [")" + Protoset() +
+          R"("]}}, "endpoints": [{"endpoint": "/p/{id}", "backend": [{"host": ["127.0.0.1:9"],)"
+          R"( "url_pattern": "/shop.Shop/GetProduct", "extra_config": {"backend/grpc": {}}}]}]})");
+  CommandResult check = RunSluice({"check", "-c", path, "-d"});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("  -> gRPC 127.0.0.1:9/shop.Shop/GetProduct\n"), std::string::npos)
+      << check.out;
+}
+
 TEST(GrpcCatalogTest, CheckReportsEachCatalogAndMethodError) {
   const std::string closed = std::to_string(ClosedPort());
   struct Row {
