@@ -1,6 +1,9 @@
 #include "gateway/backend/rest/client.h"
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <optional>
 #include <utility>
 
@@ -55,6 +58,26 @@ bool IsRedirect(unsigned status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+// Whether an idle pooled connection can still carry a request: the backend has neither closed
+// it (EOF, reset) nor written to it. One non-blocking peek per reuse; without it a request would
+// be written into a connection the backend already closed, and a POST could then only fail
+// (see Replayable) or be sent twice.
+bool IsAlive(Stream& stream) {
+  char byte;
+  const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Whether a request may be sent again after its connection broke before any response byte (Go's
+// net/http rule): the backend may have processed a POST before the connection died.
+bool Replayable(const Request& request) {
+  const bhttp::verb m = request.method();
+  const bool safe = m == bhttp::verb::get || m == bhttp::verb::head ||
+                    m == bhttp::verb::options || m == bhttp::verb::trace;
+  return (safe && request.body().empty()) || request.find("Idempotency-Key") != request.end() ||
+         request.find("X-Idempotency-Key") != request.end();
+}
+
 // Errors that mean "the pooled connection was already closed by the backend".
 bool IsStaleConnection(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
@@ -69,6 +92,8 @@ Error ToError(const beast::error_code& ec, std::string_view phase) {
     e.kind = ErrorKind::kTimeout;
   } else if (phase == "connect" || phase == "resolve") {
     e.kind = ErrorKind::kConnect;
+  } else if (IsStaleConnection(ec)) {
+    e.kind = ErrorKind::kReset;  // closed before (or in the middle of) the response
   } else if (ec == bhttp::error::body_limit || ec.category() == bhttp::make_error_code(
                                                                       bhttp::error::bad_target)
                                                                       .category()) {
@@ -108,7 +133,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     while (pooled_ && !pool_->idle.empty()) {
       std::unique_ptr<Connection> c = std::move(pool_->idle.back());
       pool_->idle.pop_back();
-      if (now - c->idle_since < client_.options_.idle_connection_timeout) {
+      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->stream)) {
         conn_ = std::move(c);
         reused_ = true;
         return DoWrite();
@@ -163,9 +188,11 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   }
 
   void RetryOrFail(beast::error_code ec, std::string_view phase) {
-    if (reused_ && IsStaleConnection(ec) && !(parser_ && parser_->got_some())) {
-      // The backend closed this keep-alive connection while it sat in the pool; nothing of the
-      // response arrived, so the request was not processed: retry once on a new connection.
+    if (reused_ && IsStaleConnection(ec) && !(parser_ && parser_->got_some()) &&
+        Replayable(request_)) {
+      // The backend closed this keep-alive connection just as it was reused (the peek in
+      // TakeConnection saw it open); nothing of the response arrived: retry once on a new
+      // connection, when sending the request twice is harmless.
       parser_.reset();
       conn_.reset();
       pooled_ = false;

@@ -1,0 +1,201 @@
+// The REST client's connection reuse against a real backend on 127.0.0.1 whose misbehaviour is
+// scripted per connection: a backend that closes idle keep-alive connections, and one that drops
+// a connection after reading a request without answering. The rule under test: a request is never
+// sent twice unless sending it twice is harmless (Go's net/http rule), and a connection the
+// backend already closed is never used.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/read_until.hpp"
+#include "boost/asio/write.hpp"
+#include "gateway/backend/rest/client.h"
+#include "gtest/gtest.h"
+
+namespace sluice::backend::rest {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+constexpr char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}";
+
+// What a connection does with its n-th request (0-based): answer and keep the connection,
+// answer and then close it, or close it without answering.
+enum class Act { kAnswer, kAnswerThenClose, kDropUnanswered };
+
+// A blocking HTTP/1.1 backend: one thread, connections served one after the other. `script`
+// decides per (connection number, request number on it). Records every request line.
+class ScriptedBackend {
+ public:
+  explicit ScriptedBackend(std::function<Act(int conn, int req)> script)
+      : script_(std::move(script)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ScriptedBackend() {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    // Unblock accept() with one last connection.
+    tcp::socket poke(ioc_);
+    poke.connect({asio::ip::make_address("127.0.0.1"), port_}, ignored);
+    thread_.join();
+  }
+
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    for (int conn = 0; !stopping_; ++conn) {
+      tcp::socket socket(ioc_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stopping_) return;
+      ++connections_;
+      std::string buffer;
+      for (int req = 0;; ++req) {
+        size_t n = asio::read_until(socket, asio::dynamic_buffer(buffer), "\r\n\r\n", ec);
+        if (ec) break;
+        std::string head = buffer.substr(0, n);
+        buffer.erase(0, n);
+        size_t length = 0;
+        if (size_t at = head.find("Content-Length: "); at != std::string::npos) {
+          length = std::stoul(head.substr(at + 16));
+        }
+        while (buffer.size() < length) {
+          char chunk[512];
+          size_t got = socket.read_some(asio::buffer(chunk), ec);
+          if (ec) break;
+          buffer.append(chunk, got);
+        }
+        buffer.erase(0, std::min(length, buffer.size()));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          requests_.push_back(head.substr(0, head.find("\r\n")));
+        }
+        const Act act = script_(conn, req);
+        if (act == Act::kDropUnanswered) break;
+        asio::write(socket, asio::buffer(std::string(kOk)), ec);
+        if (ec || act == Act::kAnswerThenClose) break;
+      }
+      socket.close(ec);
+    }
+  }
+
+  std::function<Act(int, int)> script_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = acceptor_.local_endpoint().port();
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+class RestClientTest : public ::testing::Test {
+ protected:
+  // Sends one request through `client` and runs the io_context until it completes.
+  CallResult Send(Client& client, int slot, bhttp::verb method, const std::string& target,
+                  std::string body = "", const char* extra_header = nullptr) {
+    Request req(method, target, 11);
+    req.body() = std::move(body);
+    if (extra_header != nullptr) req.set(extra_header, "k1");
+    std::optional<CallResult> out;
+    client.Send(slot, std::move(req), std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                [&out](CallResult&& r) { out = std::move(r); });
+    ioc_.restart();
+    ioc_.run();
+    EXPECT_TRUE(out.has_value());
+    return out ? std::move(*out) : CallResult{};
+  }
+
+  int Register(Client& client, uint16_t port) {
+    config::HostAddress host;
+    host.host = "127.0.0.1";
+    host.port = port;
+    host.original = "127.0.0.1:" + std::to_string(port);
+    return client.RegisterHost(host);
+  }
+
+  asio::io_context ioc_;
+};
+
+// The backend closes every connection after its answer (without saying Connection: close): the
+// pooled connection is seen closed before reuse, so a POST goes out once, on a new connection.
+TEST_F(RestClientTest, AConnectionTheBackendClosedIsNotReused) {
+  ScriptedBackend backend([](int, int) { return Act::kAnswerThenClose; });
+  Client client(ioc_, ClientOptions{});
+  const int slot = Register(client, backend.port());
+  for (int i = 0; i < 3; ++i) {
+    CallResult r = Send(client, slot, bhttp::verb::post, "/orders/" + std::to_string(i), "{}");
+    EXPECT_TRUE(r.ok()) << i << ": " << r.error.message;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the FIN arrives
+  }
+  EXPECT_EQ(backend.requests(), (std::vector<std::string>{"POST /orders/0 HTTP/1.1",
+                                                          "POST /orders/1 HTTP/1.1",
+                                                          "POST /orders/2 HTTP/1.1"}));
+  EXPECT_EQ(backend.connections(), 3);
+}
+
+// The backend reads the second request of a keep-alive connection and drops it unanswered (it
+// may have processed it): a POST is not sent again, it fails.
+TEST_F(RestClientTest, APostLostOnAReusedConnectionIsNotRetried) {
+  ScriptedBackend backend([](int conn, int req) {
+    return conn == 0 && req == 1 ? Act::kDropUnanswered : Act::kAnswer;
+  });
+  Client client(ioc_, ClientOptions{});
+  const int slot = Register(client, backend.port());
+  EXPECT_TRUE(Send(client, slot, bhttp::verb::get, "/warm").ok());
+  CallResult r = Send(client, slot, bhttp::verb::post, "/pay", R"({"amount": 5})");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error.kind, ErrorKind::kReset) << r.error.message;
+  EXPECT_EQ(backend.requests(),
+            (std::vector<std::string>{"GET /warm HTTP/1.1", "POST /pay HTTP/1.1"}));
+}
+
+// The same loss for a GET, or a POST carrying an Idempotency-Key: retried once, on a new
+// connection, and the client sees the answer.
+TEST_F(RestClientTest, ReplayableRequestsAreRetriedOnceOnANewConnection) {
+  struct Row {
+    bhttp::verb method;
+    std::string body;
+    const char* header;
+    std::string line;
+  };
+  const Row rows[] = {
+      {bhttp::verb::get, "", nullptr, "GET /again HTTP/1.1"},
+      {bhttp::verb::head, "", nullptr, "HEAD /again HTTP/1.1"},
+      {bhttp::verb::post, "{}", "Idempotency-Key", "POST /again HTTP/1.1"},
+  };
+  for (const Row& row : rows) {
+    ScriptedBackend backend([](int conn, int req) {
+      return conn == 0 && req == 1 ? Act::kDropUnanswered : Act::kAnswer;
+    });
+    Client client(ioc_, ClientOptions{});
+    const int slot = Register(client, backend.port());
+    EXPECT_TRUE(Send(client, slot, bhttp::verb::get, "/warm").ok());
+    CallResult r = Send(client, slot, row.method, "/again", row.body, row.header);
+    EXPECT_TRUE(r.ok()) << row.line << ": " << r.error.message;
+    EXPECT_EQ(backend.requests(),
+              (std::vector<std::string>{"GET /warm HTTP/1.1", row.line, row.line}));
+    EXPECT_EQ(backend.connections(), 2);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::backend::rest
