@@ -130,10 +130,11 @@ int Usage(const std::string& error, const char* help) {
   return kExitUsage;
 }
 
-// Loads and validates; prints every error. nullptr on failure.
+// Loads and validates; prints every error and warning. nullptr on failure.
 std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
   config::LoadResult result = config::LoadConfigFile(path);
   for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(path, d) << "\n";
+  for (const auto& d : result.warnings) std::cerr << config::FormatDiagnostic(path, d) << "\n";
   if (!result.errors.empty()) {
     std::cerr << path << ": " << result.errors.size() << " error(s)\n";
     return nullptr;
@@ -144,6 +145,7 @@ std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
 int Check(const Flags& flags) {
   config::LoadResult result = config::LoadConfigFile(flags.config);
   for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+  for (const auto& d : result.warnings) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
   size_t problems = result.errors.size();
   if (flags.lint) {
     for (const auto& d : result.lint) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";

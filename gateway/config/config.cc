@@ -79,6 +79,29 @@ constexpr std::pair<absl::string_view, absl::string_view> kNamespaceRenames[] = 
     {"github.com/devopsfaith/krakend/transport/http/client/executor", "plugin/http-client"},
 };
 
+// KrakenD components (v3 namespaces) Sluice does not implement yet. A file using them loads, as
+// KrakenD's does, but `check` and `run` say they have no effect. The first group protects
+// endpoints: a file relying on them runs unprotected, so the warning says so.
+constexpr absl::string_view kUnenforcedProtection[] = {
+    "auth/validator",       "auth/api-keys",        "auth/basic",
+    "auth/revoker",         "auth/signer",          "security/cors",
+    "security/http",        "security/bot-detector", "security/policies",
+    "qos/ratelimit/router", "qos/ratelimit/proxy",  "qos/ratelimit/tiered",
+    "qos/ratelimit/service", "qos/circuit-breaker", "validation/json-schema",
+    "validation/cel"};
+constexpr absl::string_view kUnimplemented[] = {
+    "auth/client-credentials",  "auth/gcp",                "auth/ntlm",
+    "qos/http-cache",           "modifier/lua-endpoint",   "modifier/lua-proxy",
+    "modifier/lua-backend",     "modifier/martian",        "modifier/jmespath",
+    "modifier/request-body-generator", "modifier/response-body-generator",
+    "backend/amqp/consumer",    "backend/amqp/producer",   "backend/pubsub/subscriber",
+    "backend/pubsub/publisher", "backend/lambda",          "backend/graphql",
+    "backend/soap",             "backend/static-filesystem", "server/static-filesystem",
+    "plugin/http-server",       "plugin/http-client",      "plugin/req-resp-modifier",
+    "websocket",                "telemetry/opencensus",    "telemetry/opentelemetry",
+    "telemetry/newrelic",       "telemetry/gelf",          "telemetry/influx",
+    "telemetry/logstash",       "telemetry/moesif",        "documentation/openapi"};
+
 // Keys known at each level. Those after "Ignored:" are documented KrakenD keys Sluice accepts
 // without acting on them: a KrakenD file that uses them loads, and lint stays quiet about them.
 constexpr absl::string_view kServiceKeys[] = {
@@ -1387,6 +1410,24 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   Parser(&result).ParseService(root, cfg.get());
   result.errors.insert(result.errors.end(), env_errors.begin(), env_errors.end());
   if (!result.errors.empty()) return result;
+
+  auto warn_unenforced = [&result](const Json& extra, const std::string& at) {
+    for (const auto& [ns, value] : extra.items()) {
+      const std::string path = absl::StrCat(at, "extra_config.\"", ns, "\"");
+      if (Contains(kUnenforcedProtection, ns)) {
+        result.warnings.push_back(
+            {path, "warning: not implemented by Sluice, so it has no effect: what it would "
+                   "protect is NOT protected"});
+      } else if (Contains(kUnimplemented, ns)) {
+        result.warnings.push_back({path, "warning: not implemented by Sluice; it has no effect"});
+      }
+    }
+  };
+  warn_unenforced(cfg->extra_config, "");
+  for (const Endpoint& e : cfg->endpoints) {
+    warn_unenforced(e.extra_config, e.json_path + ".");
+    for (const Backend& b : e.backends) warn_unenforced(b.extra_config, b.json_path + ".");
+  }
 
   cfg->file_path = std::string(file_path);
   cfg->raw_bytes = std::string(bytes);

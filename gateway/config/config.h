@@ -162,6 +162,9 @@ struct LoadResult {
   std::shared_ptr<const ServiceConfig> config;
   std::vector<Diagnostic> errors;
   std::vector<Diagnostic> lint;  // unknown keys (reported only by `check --lint`)
+  // KrakenD components the file configures that Sluice does not implement (JWT validation, rate
+  // limits, CORS...): the file loads, but they have no effect. Reported by check and at start.
+  std::vector<Diagnostic> warnings;
 };
 
 // Source of environment overrides (SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT, SLUICE_ADMIN_ADDRESS,
