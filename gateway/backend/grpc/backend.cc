@@ -96,7 +96,9 @@ ErrorKind KindOf(::grpc::StatusCode code) {
   }
 }
 
-// One call in flight. Deleted by its completion.
+// One call in flight. Deleted by its completion, which may come after the pipeline that started
+// it is gone (shutdown past max_shutdown_wait_time): it holds nothing of the pipeline's, only
+// the catalog's prototype and the runtime's counter, which outlive every call.
 struct UnaryCall {
   ::grpc::ClientContext context;
   ::grpc::ByteBuffer request;
@@ -104,7 +106,7 @@ struct UnaryCall {
   rest::Callback done;
   boost::asio::io_context* ioc = nullptr;
   const gpb::Message* reply_prototype = nullptr;
-  const OutputOptions* output = nullptr;
+  OutputOptions output;
   std::atomic<int>* in_flight = nullptr;
 
   // Runs on a gRPC thread: the reply is converted here, then handed to the worker.
@@ -124,7 +126,7 @@ struct UnaryCall {
                         502, -1};
       } else {
         result.response.result(200);
-        result.data = MessageToJson(*message, *output);
+        result.data = MessageToJson(*message, output);
       }
     }
     boost::asio::post(*ioc, [done = std::move(done), result = std::move(result)]() mutable {
@@ -387,7 +389,7 @@ void Backend::Call(const http::Request& forwarded, const router::Params& params,
   call->done = std::move(done);
   call->ioc = &ioc;
   call->reply_prototype = reply_prototype_;
-  call->output = &options_.output;
+  call->output = options_.output;
   call->in_flight = &runtime_->in_flight();
   const std::string wire = message->SerializeAsString();
   ::grpc::Slice slice(wire);
