@@ -256,8 +256,8 @@ class Client {
     });
     if (!ready) {
       std::cerr << "sluicectl: " << options_.admin << " not ready after "
-                << absl::FormatDuration(timeout)
-                << (last.ok() ? "" : ": " + last.error_message()) << "\n";
+                << absl::FormatDuration(timeout) << (last.ok() ? "" : ": " + last.error_message())
+                << "\n";
       return kExitFailed;
     }
     std::cout << "ready\n";
