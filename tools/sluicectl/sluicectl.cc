@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -58,6 +59,9 @@ constexpr char kHelp[] =
     "  wait-idle [--quiet D] [--timeout D]\n"
     "                          wait until no request is in flight and none has arrived for D\n"
     "                          (default 2s): the load balancer no longer sends any\n"
+    "  wait-traffic [--min N] [--timeout D]\n"
+    "                          wait until N (default 1) more requests have been answered: the\n"
+    "                          load balancer sends it traffic\n"
     "  wait-gone [--timeout D] wait until the admin listener stops answering (process exited)\n"
     "\n"
     "--admin defaults to $SLUICE_ADMIN_ADDRESS (the gateway's own listen setting; \":9091\" and\n"
@@ -298,6 +302,34 @@ class Client {
     return kExitOk;
   }
 
+  // The endpoints' request counters, summed; nullopt if the call failed.
+  std::optional<uint64_t> RequestsTotal(grpc::Status* status) {
+    admin::GetMetricsResponse m;
+    *status = admin_->GetMetrics(Context(options_).get(), {}, &m);
+    if (!status->ok()) return std::nullopt;
+    uint64_t total = 0;
+    for (const auto& e : m.endpoints()) total += e.requests_total();
+    return total;
+  }
+
+  int WaitTraffic(uint64_t min, absl::Duration timeout) {
+    grpc::Status st;
+    std::optional<uint64_t> first = RequestsTotal(&st);
+    if (!first) return Failed("GetMetrics", st);
+    uint64_t last = *first;
+    bool seen = PollUntil(timeout, [&] {
+      if (auto total = RequestsTotal(&st)) last = *total;
+      return last - *first >= min;
+    });
+    if (!seen) {
+      std::cerr << "sluicectl: " << options_.admin << " answered " << last - *first << " of "
+                << min << " requests in " << absl::FormatDuration(timeout) << "\n";
+      return kExitFailed;
+    }
+    std::cout << "traffic: " << last - *first << " new requests\n";
+    return kExitOk;
+  }
+
   int WaitGone(absl::Duration timeout) {
     bool gone = PollUntil(timeout, [&] {
       admin::StatusResponse s;
@@ -384,6 +416,7 @@ int Main(int argc, char** argv) {
   if (options.command == "drain") allowed = {"wait-idle", "timeout"};
   if (options.command == "wait-ready" || options.command == "wait-gone") allowed = {"timeout"};
   if (options.command == "wait-idle") allowed = {"quiet", "timeout"};
+  if (options.command == "wait-traffic") allowed = {"min", "timeout"};
   if (!flags.Parse(allowed, &error)) return Usage(error);
   if (options.command != "health" && !flags.positional().empty()) {
     return Usage("unexpected argument \"" + flags.positional().front() + "\"");
@@ -398,6 +431,13 @@ int Main(int argc, char** argv) {
   if (options.command == "resume") return client.Resume();
   if (options.command == "wait-ready") return client.WaitReady(*timeout);
   if (options.command == "wait-gone") return client.WaitGone(*timeout);
+  if (options.command == "wait-traffic") {
+    uint64_t min = 1;
+    if (auto v = flags.Get("min"); v && (!absl::SimpleAtoi(*v, &min) || min == 0)) {
+      return Usage("--min: expected a positive integer, got \"" + *v + "\"");
+    }
+    return client.WaitTraffic(min, *timeout);
+  }
   if (options.command == "wait-idle") {
     auto quiet = flags.Duration("quiet", absl::Seconds(2), &error);
     if (!quiet) return Usage(error);
