@@ -51,6 +51,12 @@ Prepared Prepare(const Command& command) {
 
 // In the child: chroot, drop privileges, exec. Only async-signal-safe calls.
 [[noreturn]] void ExecChild(const Command& command, Prepared& p) {
+  if (command.pass_fd >= 0) {
+    // dup2 clears close-on-exec on the copy; a descriptor that already is 3 needs it cleared.
+    if (command.pass_fd == 3 ? fcntl(3, F_SETFD, 0) != 0 : dup2(command.pass_fd, 3) != 3) {
+      _exit(126);
+    }
+  }
   if (!command.root.empty()) {
     if (chroot(command.root.c_str()) != 0) _exit(126);
     if (chdir(command.cwd.empty() ? "/" : command.cwd.c_str()) != 0) _exit(126);

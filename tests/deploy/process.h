@@ -28,6 +28,8 @@ struct Command {
   // If set: drop to this user and group (and no supplementary groups) before exec.
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
+  // If >= 0: this descriptor (e.g. a listening socket) is passed to the child as fd 3.
+  int pass_fd = -1;
 };
 
 struct Completed {
