@@ -335,7 +335,16 @@ class AdminClient {
 
 std::string Loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
-TEST(BlueGreenTest, SwitchUnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
+// tools/bluegreen either asks HAProxy (runtime API) when green is UP and blue DOWN, or, knowing
+// nothing of the balancer, waits for green to get traffic and for blue to get none for --quiet.
+struct SwitchMode {
+  const char* name;
+  bool haproxy_socket;
+};
+
+class BlueGreenSwitchTest : public ::testing::TestWithParam<SwitchMode> {};
+
+TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
   const std::string rev_a = "Sluice rev-aaaaaaa";
   const std::string rev_b = "Sluice rev-bbbbbbb";
   TestBackend backend([](const Request&) { return TestBackend::Json(kBody); });
@@ -368,14 +377,17 @@ TEST(BlueGreenTest, SwitchUnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
                     blue.admin_address(),
                     "--to",
                     green.admin_address(),
-                    "--haproxy-socket",
-                    lb.socket_path(),
-                    "--quiet",
-                    "500ms",
                     "--timeout",
                     "30",
                     "--stop-cmd",
                     "kill -TERM " + std::to_string(blue.pid())};
+  if (GetParam().haproxy_socket) {
+    bluegreen.argv.insert(bluegreen.argv.end(),
+                          {"--haproxy-socket", lb.socket_path(), "--quiet", "500ms"});
+  } else {
+    // Longer than HAProxy needs to take a drained server out: inter 500 ms x fall 2.
+    bluegreen.argv.insert(bluegreen.argv.end(), {"--quiet", "1500ms"});
+  }
   bluegreen.env = {"SLUICECTL=" + Runfile("tools/sluicectl/sluicectl"),
                    std::string("SLUICE_ADMIN_TOKEN=") + kToken};
   Completed run = RunToEnd(bluegreen, std::chrono::seconds(120));
@@ -399,9 +411,10 @@ TEST(BlueGreenTest, SwitchUnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
       << " sent";
   const uint64_t blue_served = served("blue");
   const uint64_t green_served = served("green");
-  std::cout << "blue/green: " << load.sent() << " requests in " << load.seconds() << " s, "
-            << load.failed() << " failed; blue served " << blue_served << ", green " << green_served
-            << "; the switch (tools/bluegreen) took " << switch_seconds << " s\n";
+  std::cout << "blue/green (" << GetParam().name << "): " << load.sent() << " requests in "
+            << load.seconds() << " s, " << load.failed() << " failed; blue served " << blue_served
+            << ", green " << green_served << "; the switch (tools/bluegreen) took "
+            << switch_seconds << " s\n";
   EXPECT_EQ(load.failed(), 0u) << ::testing::PrintToString(load.failures());
   EXPECT_EQ(load.ok(), load.sent());
   EXPECT_GT(blue_served, kPhaseRequests);
@@ -418,6 +431,13 @@ TEST(BlueGreenTest, SwitchUnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
   RecordProperty("requests", std::to_string(load.sent()));
   RecordProperty("failed", std::to_string(load.failed()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, BlueGreenSwitchTest,
+                         ::testing::Values(SwitchMode{"HAProxySocket", true},
+                                           SwitchMode{"BalancerAgnostic", false}),
+                         [](const ::testing::TestParamInfo<SwitchMode>& info) {
+                           return std::string(info.param.name);
+                         });
 
 // Holds requests at a backend until opened; opened at the latest on destruction.
 class Gate {
