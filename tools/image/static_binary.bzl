@@ -47,14 +47,14 @@ _REPLACED_LIBS = ["spdlog", "fmt"]
 # Static registrars that nothing references by symbol: keep every object of these archives.
 _WHOLE_ARCHIVE_LIBS = ["grpc++_reflection"]
 
-def _static_libs(user_link_flags):
+def _static_libs(user_link_flags, substitutes):
     """The -lX flags of the default link, in first-seen order, split by how they are linked."""
     static = []
     whole = []
     for flag in user_link_flags:
         if not flag.startswith("-l"):
             continue  # -pthread, -Wl,--as-needed, ... : the static link sets its own
-        lib = flag[2:]
+        lib = substitutes.get(flag[2:], flag[2:])
         if lib in _DYNAMIC_LIBS or lib in _REPLACED_LIBS:
             continue
         bucket = whole if lib in _WHOLE_ARCHIVE_LIBS else static
@@ -98,7 +98,7 @@ def _static_cc_binary_impl(ctx):
                 alwayslink.append(archive)
             else:
                 archives.append(archive)
-    static, whole = _static_libs(user_link_flags)
+    static, whole = _static_libs(user_link_flags, ctx.attr.substitutes)
 
     out = ctx.actions.declare_file(ctx.label.name)
     args = ctx.actions.args()
@@ -145,6 +145,10 @@ static_cc_binary = rule(
             mandatory = True,
             aspects = [_binary_sources],
             doc = "The cc_binary to relink.",
+        ),
+        "substitutes": attr.string_dict(
+            doc = "Archive to link instead of a library, e.g. {\"grpc\": \"grpc_unsecure\"} " +
+                  "for a client that never uses TLS.",
         ),
         "_spdlog_fmt": attr.label(default = "//tools/image:spdlog_fmt"),
         "_cc_toolchain": attr.label(default = "@bazel_tools//tools/cpp:current_cc_toolchain"),
