@@ -182,6 +182,8 @@ def main():
     p.add_argument("--stamp-name", action="store_true",
                    help="set SLUICE_NAME to the config's name plus ' rev-<revision>'")
     p.add_argument("--source", default="", help="org.opencontainers.image.source label")
+    p.add_argument("--host-files-stamp", default="",
+                   help="ignored: only makes Bazel run the build again (see image.bzl)")
     args = p.parse_args()
 
     check_config(args.sluice, args.config)

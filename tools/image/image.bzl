@@ -14,6 +14,24 @@ reproducible.
 nothing into any engine and pushes nothing.
 """
 
+HostFilesStamp = provider(
+    doc = "Value of //tools/image:host_files_stamp.",
+    fields = ["value"],
+)
+
+def _host_files_stamp_impl(ctx):
+    return HostFilesStamp(value = ctx.build_setting_value)
+
+# The CA bundle and glibc are copied from the host, and Bazel does not see them change. Every
+# commit rebuilds the image anyway (the revision is stamped into the binary); to rebuild the same
+# commit after `apt-get upgrade`, give this flag a new value:
+#   bazel build --//tools/image:host_files_stamp=$(date +%s) //deploy:image
+# Only the image action runs again.
+host_files_stamp = rule(
+    implementation = _host_files_stamp_impl,
+    build_setting = config.string(flag = True),
+)
+
 def _sluice_image_impl(ctx):
     layout = ctx.actions.declare_directory(ctx.label.name + ".oci")
     archive = ctx.actions.declare_file(ctx.label.name + ".oci.tar")
@@ -31,6 +49,9 @@ def _sluice_image_impl(ctx):
         args.add("--stamp-name")
     if ctx.attr.source:
         args.add("--source", ctx.attr.source)
+    stamp = ctx.attr._host_files_stamp[HostFilesStamp].value
+    if stamp:
+        args.add("--host-files-stamp", stamp)
     ctx.actions.run(
         # Debian's interpreter, not whatever python3 comes first on a developer's PATH.
         executable = "/usr/bin/python3",
@@ -89,6 +110,7 @@ sluice_image = rule(
             executable = True,
             cfg = "target",
         ),
+        "_host_files_stamp": attr.label(default = "//tools/image:host_files_stamp"),
         "_builder": attr.label(default = "//tools/image:build_image.py", allow_single_file = True),
         "_info_template": attr.label(default = "//tools/image:image_info.sh.tpl", allow_single_file = True),
     },
