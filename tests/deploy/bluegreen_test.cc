@@ -3,8 +3,9 @@
 //
 //  * tools/bluegreen moves traffic from blue (rev A) to green (rev B) and stops blue: no request
 //    fails, HAProxy never had to retry one, and each node reports its own revision.
-//  * SIGKILL of one of two instances loses exactly the requests in flight on it; HAProxy takes it
-//    out, and puts its replacement back in.
+//  * SIGKILL of one of two instances loses only requests it had when it died (the ones in flight,
+//    and any that reached it while it was torn down); HAProxy redispatches what it sends it
+//    afterwards, takes it out, and puts its replacement back in.
 //
 // Both print their numbers (docs/deploy.md records them).
 
@@ -93,7 +94,7 @@ std::string GatewayConfig(const TestBackend& backend, const std::string& name) {
 })";
 }
 
-const std::vector<std::string> kGatewayEnv = {std::string("SLUICE_ADMIN_TOKEN=") + kToken};
+std::vector<std::string> GatewayEnv() { return {std::string("SLUICE_ADMIN_TOKEN=") + kToken}; }
 
 // A port on 127.0.0.1 that refuses connections for as long as this object lives: bound, never
 // listening, so nobody else can take it. HAProxy's green slot points here until green exists.
@@ -348,7 +349,7 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
   const std::string rev_a = "Sluice rev-aaaaaaa";
   const std::string rev_b = "Sluice rev-bbbbbbb";
   TestBackend backend([](const Request&) { return TestBackend::Json(kBody); });
-  SluiceProcess blue(GatewayConfig(backend, rev_a), {}, kGatewayEnv);
+  SluiceProcess blue(GatewayConfig(backend, rev_a), {}, GatewayEnv());
   ASSERT_NE(blue.port(), 0);
   RefusingPort no_green_yet;
   Haproxy lb(Loopback(blue.port()), Loopback(no_green_yet.port()));
@@ -362,7 +363,7 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
   ASSERT_TRUE(load.WaitForMore(kPhaseRequests)) << "no traffic through HAProxy";
 
   // Green (rev B) starts next to blue and HAProxy learns its address, as after a deploy.
-  SluiceProcess green(GatewayConfig(backend, rev_b), {}, kGatewayEnv);
+  SluiceProcess green(GatewayConfig(backend, rev_b), {}, GatewayEnv());
   ASSERT_NE(green.port(), 0);
   lb.SetAddress("green", green.port());
   AdminClient blue_admin(blue.admin_address());
@@ -475,8 +476,8 @@ TEST(BlueGreenTest, SigkillLosesOnlyTheRequestsInFlightAndTheBalancerRecovers) {
   opened = gate.opened();
 
   auto a = std::make_unique<SluiceProcess>(GatewayConfig(backend_a, "Sluice A"),
-                                           std::vector<std::string>{}, kGatewayEnv);
-  SluiceProcess b(GatewayConfig(backend_b, "Sluice B"), {}, kGatewayEnv);
+                                           std::vector<std::string>{}, GatewayEnv());
+  SluiceProcess b(GatewayConfig(backend_b, "Sluice B"), {}, GatewayEnv());
   ASSERT_NE(a->port(), 0);
   ASSERT_NE(b.port(), 0);
   Haproxy lb(Loopback(a->port()), Loopback(b.port()));
@@ -508,7 +509,7 @@ TEST(BlueGreenTest, SigkillLosesOnlyTheRequestsInFlightAndTheBalancerRecovers) {
   hold = false;
   gate.Open();
   a = std::make_unique<SluiceProcess>(GatewayConfig(backend_a, "Sluice A, restarted"),
-                                      std::vector<std::string>{}, kGatewayEnv);
+                                      std::vector<std::string>{}, GatewayEnv());
   ASSERT_NE(a->port(), 0);
   lb.SetAddress("blue", a->port());
   ASSERT_TRUE(lb.WaitStatus("blue", "UP")) << lb.log();
