@@ -343,6 +343,8 @@ struct SwitchMode {
   bool haproxy_socket;
 };
 
+void PrintTo(const SwitchMode& mode, std::ostream* os) { *os << mode.name; }
+
 class BlueGreenSwitchTest : public ::testing::TestWithParam<SwitchMode> {};
 
 TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) {
