@@ -40,6 +40,9 @@ constexpr int kExitUsage = 2;
 
 // While draining, how often the main thread checks whether the last connection has closed.
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+// How long the log writer may take to flush at exit. A reader that is merely slow gets this long;
+// a pipe nobody reads never drains, and the process exits anyway.
+constexpr auto kLogFlushLimit = std::chrono::seconds(2);
 
 constexpr char kMainHelp[] =
     "Sluice: a KrakenD-compatible API gateway.\n"
@@ -209,7 +212,7 @@ int Run(const Flags& flags) {
   http::Server server(options, pool, **gateway);
   if (absl::Status st = server.Start(); !st.ok()) {
     log::Error("{}", std::string(st.message()));
-    log::Shutdown();
+    if (!log::Shutdown(kLogFlushLimit)) std::_Exit(kExitConfigError);
     return kExitConfigError;
   }
   pool.Start();
@@ -221,7 +224,7 @@ int Run(const Flags& flags) {
     std::cerr << flags.config << ": " << admin.status().message() << "\n";
     server.BeginShutdown();
     pool.Stop();
-    log::Shutdown();
+    log::Shutdown(kLogFlushLimit);
     std::_Exit(kExitConfigError);
   }
   // Lifecycle lines go to stderr whatever the log level: operators and tests rely on them.
@@ -263,7 +266,11 @@ int Run(const Flags& flags) {
   (*admin)->Shutdown();
   pool.Stop();
   const int64_t abandoned = server.open_connections();
-  log::Shutdown();
+  if (!log::Shutdown(kLogFlushLimit)) {
+    // Nobody reads our stderr (a full pipe): the pending lines cannot be written, and neither
+    // can anything else. Leave rather than hang.
+    std::_Exit(kExitOk);
+  }
   std::cerr << "sluice stopped\n";
   if (abandoned > 0) {
     // Connections still open past max_shutdown_wait_time have handlers queued on the stopped

@@ -1,7 +1,9 @@
 #include "gateway/common/logging.h"
 
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "spdlog/async.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -37,9 +39,15 @@ void Init(std::string_view level) {
   spdlog::default_logger_raw()->flush_on(spdlog::level::warn);
 }
 
-void Shutdown() {
-  spdlog::default_logger_raw()->flush();
-  spdlog::shutdown();
+bool Shutdown(std::chrono::milliseconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> flushed = done->get_future();
+  std::thread([done] {
+    spdlog::default_logger_raw()->flush();
+    spdlog::shutdown();
+    done->set_value();
+  }).detach();
+  return flushed.wait_for(limit) == std::future_status::ready;
 }
 
 }  // namespace sluice::log

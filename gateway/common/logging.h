@@ -4,6 +4,7 @@
 // implementation detail. The logger is asynchronous (a background thread writes to stderr), so a
 // log call on a worker thread costs a formatted copy and a queue push, never a write syscall.
 
+#include <chrono>
 #include <string_view>
 
 #include "spdlog/spdlog.h"
@@ -14,8 +15,11 @@ namespace sluice::log {
 // CRITICAL); unknown names mean INFO. Safe to call again to change the level.
 void Init(std::string_view level);
 
-// Flushes and stops the background writer. Call once before exit.
-void Shutdown();
+// Flushes and stops the background writer, waiting at most `limit`: a stderr nobody reads (a
+// full pipe) blocks the writer forever, and must not keep the process from exiting. Returns false
+// if the limit passed; the caller must then leave with std::_Exit, without touching stderr or
+// running destructors (spdlog's would wait for the writer again). Call once before exit.
+bool Shutdown(std::chrono::milliseconds limit);
 
 inline spdlog::logger& Logger() { return *spdlog::default_logger_raw(); }
 

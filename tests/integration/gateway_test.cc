@@ -595,6 +595,22 @@ TEST(GatewayTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   EXPECT_LT(steady_clock::now() - stop_start, std::chrono::seconds(5));
 }
 
+// The harness reads the gateway's stderr only when asked: after a few thousand access-log lines
+// the pipe is full and the log writer blocks. Requests must not notice (the logger drops lines
+// rather than block a worker), and SIGTERM must still end the process promptly.
+TEST(GatewayTest, AStderrNobodyReadsBlocksNeitherRequestsNorShutdown) {
+  SluiceProcess gw(R"({"version": 3, "endpoints": []})");
+  HttpClient client(gw.port());
+  const auto start = steady_clock::now();
+  for (int i = 0; i < 3000; ++i) {  // ~80 bytes of access log each: > 3x a 64 KiB pipe
+    ASSERT_EQ(client.Get("/__health?padding=" + std::string(20, 'x')).result_int(), 200u) << i;
+  }
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(20));
+  const auto stop = steady_clock::now();
+  EXPECT_EQ(gw.StopWith(SIGTERM), 0);
+  EXPECT_LT(steady_clock::now() - stop, std::chrono::seconds(5));
+}
+
 TEST(GatewayTest, MaxShutdownWaitTimeBoundsTheDrain) {
   TestBackend backend([](const Request&) {
     std::this_thread::sleep_for(milliseconds(3000));
