@@ -16,6 +16,17 @@ inline constexpr char32_t kReplacementChar = 0xFFFD;
 // whether to fail or to replace one byte and go on.
 size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
 
+// Whether all of `s` is valid UTF-8.
+inline bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    char32_t c = 0;
+    const size_t n = DecodeUtf8(s, i, &c);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 // Appends the UTF-8 form of `cp` (which must be a valid scalar value).
 void AppendUtf8(char32_t cp, std::string* out);
 

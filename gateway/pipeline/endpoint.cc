@@ -271,7 +271,11 @@ class MergingPipeline : public EndpointPipeline {
     const BackendStage& stage = backends_[i];
     Part part = DecodeAnswer(stage.proxy.config(), stage.policy,
                              stage.shaper ? &*stage.shaper : nullptr, std::move(result));
-    if (!part.ok) {
+    if (part.error.kind == backend::ErrorKind::kRequest) {
+      // The client's mistake, answered 400: at debug level, so clients cannot flood the log.
+      log::Debug("{} {}: {}", stage.log_prefix, backend::ToString(part.error.kind),
+                 part.error.message);
+    } else if (!part.ok) {
       log::Warn("{} {}: {}", stage.log_prefix, backend::ToString(part.error.kind),
                 part.error.message);
     }

@@ -1,7 +1,7 @@
 #include "gateway/backend/grpc/backend.h"
 
 #include <chrono>
-#include <thread>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +11,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 
 namespace sluice::backend::grpc {
 
@@ -42,28 +44,23 @@ std::string Target(const config::HostAddress& h) {
                                                  : absl::StrCat(h.host, ":", h.port);
 }
 
-// Sets `value` at `path` (dot-separated names) in a JSON object tree; a repeated target
-// collects values into an array.
-void Put(json& root, std::string_view path, std::string value, bool repeated) {
+// Sets `value` at the field path `fields` in a JSON object tree, keyed by proto field names so
+// that every spelling of a field (proto name, JSON name) lands on one key. With `append`, a
+// repeated field collects values into an array.
+void Put(json& root, const std::vector<const gpb::FieldDescriptor*>& fields, std::string value,
+         bool append) {
   json* node = &root;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = path.find('.', start);
-    const std::string name(path.substr(start, dot == std::string_view::npos ? path.npos : dot - start));
-    if (dot == std::string_view::npos) {
-      json& leaf = (*node)[name];
-      if (!repeated) {
-        leaf = std::move(value);
-      } else {
-        if (!leaf.is_array()) leaf = json::array();
-        leaf.push_back(std::move(value));
-      }
-      return;
-    }
-    json& next = (*node)[name];
+  for (size_t i = 0; i + 1 < fields.size(); ++i) {
+    json& next = (*node)[fields[i]->name()];
     if (!next.is_object()) next = json::object();
     node = &next;
-    start = dot + 1;
+  }
+  json& leaf = (*node)[fields.back()->name()];
+  if (append && fields.back()->is_repeated()) {
+    if (!leaf.is_array()) leaf = json::array();
+    leaf.push_back(std::move(value));
+  } else {
+    leaf = std::move(value);
   }
 }
 
@@ -88,6 +85,45 @@ bool ReservedHeader(std::string_view lower) {
          lower == "te" || lower == "host" || lower == "connection" || lower == "transfer-encoding";
 }
 
+// The transcoder reads well-known types (google.protobuf.Timestamp, Struct...) by their standard
+// layout. A catalog or a reflecting server may describe them differently; such a schema is
+// refused at start instead of crashing on the first reply. Checks every message type reachable
+// from `type`.
+absl::Status CheckWellKnownTypes(const gpb::Descriptor* type,
+                                 std::set<const gpb::Descriptor*>* seen) {
+  if (!seen->insert(type).second) return absl::OkStatus();
+  if (type->file()->package() == "google.protobuf") {
+    const gpb::Descriptor* standard =
+        gpb::DescriptorPool::generated_pool()->FindMessageTypeByName(type->full_name());
+    if (standard != nullptr) {
+      // Same fields: numbers, names, types, labels and, for messages and enums, type names.
+      bool same = type->field_count() == standard->field_count() &&
+                  type->oneof_decl_count() == standard->oneof_decl_count();
+      for (int i = 0; same && i < type->field_count(); ++i) {
+        const gpb::FieldDescriptor* a = type->field(i);
+        const gpb::FieldDescriptor* s = standard->FindFieldByNumber(a->number());
+        same = s != nullptr && a->name() == s->name() && a->type() == s->type() &&
+               a->label() == s->label() &&
+               (a->message_type() == nullptr ||
+                a->message_type()->full_name() == s->message_type()->full_name()) &&
+               (a->enum_type() == nullptr ||
+                a->enum_type()->full_name() == s->enum_type()->full_name());
+      }
+      if (!same) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            type->full_name(), " in ", type->file()->name(),
+            " differs from the standard definition"));
+      }
+    }
+  }
+  for (int i = 0; i < type->field_count(); ++i) {
+    if (const gpb::Descriptor* sub = type->field(i)->message_type()) {
+      if (absl::Status s = CheckWellKnownTypes(sub, seen); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 ErrorKind KindOf(::grpc::StatusCode code) {
   switch (code) {
     case ::grpc::StatusCode::UNAVAILABLE: return ErrorKind::kConnect;
@@ -107,33 +143,57 @@ struct UnaryCall {
   boost::asio::io_context* ioc = nullptr;
   const gpb::Message* reply_prototype = nullptr;
   OutputOptions output;
-  std::atomic<int>* in_flight = nullptr;
+  Runtime* runtime = nullptr;
 
-  // Runs on a gRPC thread: the reply is converted here, then handed to the worker.
+  // Runs on a gRPC thread: the reply is converted here, then handed to the worker. Whatever
+  // happens (even an allocation failure), the worker gets a result and the runtime its End.
   void Complete(const ::grpc::Status& status) {
     rest::CallResult result;
-    if (!status.ok()) {
-      const int code = static_cast<int>(status.error_code());
-      result.error = {KindOf(status.error_code()), status.error_message(),
-                      HttpStatusFromGrpc(code), code};
-    } else {
-      std::unique_ptr<gpb::Message> message(reply_prototype->New());
-      ::grpc::ProtoBufferReader reader(&reply);
-      if (!message->ParseFromZeroCopyStream(&reader)) {
-        result.error = {ErrorKind::kDecode,
-                        absl::StrCat("the reply is not a valid ",
-                                     reply_prototype->GetDescriptor()->full_name()),
-                        502, -1};
-      } else {
-        result.response.result(200);
-        result.data = MessageToJson(*message, output);
-      }
+    try {
+      result = Convert(status);
+    } catch (const std::exception& e) {
+      result = {};
+      result.error = {ErrorKind::kDecode, absl::StrCat("converting the reply: ", e.what()), 502, -1};
     }
     boost::asio::post(*ioc, [done = std::move(done), result = std::move(result)]() mutable {
       done(std::move(result));
     });
-    in_flight->fetch_sub(1, std::memory_order_release);
+    runtime->End(&context);
     delete this;
+  }
+
+  rest::CallResult Convert(const ::grpc::Status& status) {
+    rest::CallResult result;
+    if (!status.ok()) {
+      const int code = static_cast<int>(status.error_code());
+      // gRPC's own UNAVAILABLE text names backend addresses ("failed to connect to all
+      // addresses; ... ipv4:10.0.3.7:9001"): clients get a fixed message, the log the detail.
+      std::string message = status.error_message();
+      if (status.error_code() == ::grpc::StatusCode::UNAVAILABLE) {
+        log::Debug("gRPC UNAVAILABLE: {}", message);
+        message = "backend unavailable";
+      }
+      result.error = {KindOf(status.error_code()), std::move(message), HttpStatusFromGrpc(code),
+                      code};
+      return result;
+    }
+    std::unique_ptr<gpb::Message> message(reply_prototype->New());
+    ::grpc::ProtoBufferReader reader(&reply);
+    if (!message->ParseFromZeroCopyStream(&reader)) {
+      result.error = {ErrorKind::kDecode,
+                      absl::StrCat("the reply is not a valid ",
+                                   reply_prototype->GetDescriptor()->full_name()),
+                      502, -1};
+      return result;
+    }
+    auto json = MessageToJson(*message, output);
+    if (!json.ok()) {
+      result.error = {ErrorKind::kDecode, std::string(json.status().message()), 502, -1};
+      return result;
+    }
+    result.response.result(200);
+    result.data = std::move(*json);
+    return result;
   }
 };
 
@@ -171,15 +231,31 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const config::ServiceCo
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
     }
   }
+  if (absl::Status s = rt->catalog_.Build(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("extra_config.grpc.catalog: ", s.message()));
+  }
   return rt;
 }
 
 Runtime::~Runtime() {
-  // Calls end by their deadline (the endpoint timeout); wait for them rather than let a
-  // completion touch a worker that is gone.
-  for (int i = 0; i < 60000 && in_flight_.load(std::memory_order_acquire) > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+  for (::grpc::ClientContext* call : live_) call->TryCancel();
+  // Cancelled calls complete at once (CANCELLED), each posting its result and calling End.
+  mu_.Await(absl::Condition(
+      +[](std::set<::grpc::ClientContext*>* live) { return live->empty(); }, &live_));
+}
+
+bool Runtime::Begin(::grpc::ClientContext* call) {
+  absl::MutexLock lock(&mu_);
+  if (closing_) return false;
+  live_.insert(call);
+  return true;
+}
+
+void Runtime::End(::grpc::ClientContext* call) {
+  absl::MutexLock lock(&mu_);
+  live_.erase(call);
 }
 
 std::shared_ptr<::grpc::Channel> Runtime::Channel(const config::HostAddress& host) {
@@ -187,7 +263,13 @@ std::shared_ptr<::grpc::Channel> Runtime::Channel(const config::HostAddress& hos
   for (const auto& [t, channel] : channels_) {
     if (t == target) return channel;
   }
-  auto channel = ::grpc::CreateChannel(target, ::grpc::InsecureChannelCredentials());
+  // A restarted backend is retried within a second, not after gRPC's default backoff (up to
+  // 120 s, during which every call fails at once).
+  ::grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), args);
   channels_.emplace_back(target, channel);
   return channel;
 }
@@ -296,6 +378,13 @@ absl::StatusOr<std::unique_ptr<Backend>> Backend::Create(const config::Endpoint&
     return absl::InvalidArgumentError(absl::StrCat(
         b.json_path, ".url_pattern: ", m->full_name(), " streams; only unary methods are served"));
   }
+  std::set<const gpb::Descriptor*> seen;
+  for (const gpb::Descriptor* type : {m->input_type(), m->output_type()}) {
+    if (absl::Status s = CheckWellKnownTypes(type, &seen); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(b.json_path, ".url_pattern: ", m->full_name(), ": ", s.message()));
+    }
+  }
   std::unique_ptr<Backend> backend(new Backend());
   backend->runtime_ = &runtime;
   backend->method_ = m;
@@ -342,7 +431,7 @@ absl::Status Backend::BuildRequest(const http::Request& forwarded, const router:
     const std::string path = MappedName(name);
     auto resolved = ResolvePath(type, path);
     if (resolved.empty()) return;
-    Put(fields, path, std::move(value), resolved.back()->is_repeated());
+    Put(fields, resolved, std::move(value), /*append=*/true);
   };
   std::string_view target = Sv(forwarded.target());
   if (const size_t q = target.find('?'); q != std::string_view::npos && !options_.disable_query_params) {
@@ -367,7 +456,7 @@ absl::Status Backend::BuildRequest(const http::Request& forwarded, const router:
     const std::string path = MappedName(name);
     auto resolved = ResolvePath(type, path);
     if (resolved.empty()) continue;
-    Put(from_params, path, value, false);
+    Put(from_params, resolved, value, /*append=*/false);
   }
   fields.merge_patch(from_params);
   return JsonToMessage(fields, message);
@@ -390,10 +479,10 @@ void Backend::Call(const http::Request& forwarded, const router::Params& params,
   call->ioc = &ioc;
   call->reply_prototype = reply_prototype_;
   call->output = options_.output;
-  call->in_flight = &runtime_->in_flight();
-  const std::string wire = message->SerializeAsString();
-  ::grpc::Slice slice(wire);
-  call->request = ::grpc::ByteBuffer(&slice, 1);
+  call->runtime = runtime_;
+  bool own_buffer = false;
+  ::grpc::GenericSerialize<::grpc::ProtoBufferWriter, gpb::Message>(*message, &call->request,
+                                                                    &own_buffer);
   call->context.set_deadline(std::chrono::system_clock::now() +
                              (deadline - std::chrono::steady_clock::now()));
   std::string key;
@@ -412,7 +501,15 @@ void Backend::Call(const http::Request& forwarded, const router::Params& params,
     std::string_view value = Sv(field.value());
     if (ValidMetadata(key, value)) call->context.AddMetadata(key, std::string(value));
   }
-  call->in_flight->fetch_add(1, std::memory_order_relaxed);
+  if (!runtime_->Begin(&call->context)) {  // shutting down
+    rest::CallResult result;
+    result.error = {ErrorKind::kConnect, "the gateway is shutting down", 503, 14};
+    boost::asio::post(ioc, [done = std::move(call->done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+    delete call;
+    return;
+  }
   stubs_[host % stubs_.size()]->UnaryCall(&call->context, path_, ::grpc::StubOptions(),
                                           &call->request, &call->reply,
                                           [call](::grpc::Status status) { call->Complete(status); });

@@ -6,13 +6,14 @@
 // a JSON object that goes through the same status policy, shaping, merging and rendering as a
 // REST backend's answer, so one endpoint may aggregate REST and gRPC backends.
 
-#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "boost/asio/io_context.hpp"
 #include "gateway/backend/grpc/catalog.h"
 #include "gateway/backend/grpc/transcode.h"
@@ -34,18 +35,27 @@ class Runtime {
  public:
   // Loads extra_config.grpc.catalog (paths relative to the config file's directory).
   static absl::StatusOr<std::unique_ptr<Runtime>> Create(const config::ServiceConfig& service);
-  // Waits (bounded) for calls still in flight, whose completions reference worker state.
+  // Cancels the calls still in flight and waits for their completions, which use the catalog
+  // and post to worker event loops: nothing of a call may outlive this.
   ~Runtime();
 
   Catalog& catalog() { return catalog_; }
   std::shared_ptr<::grpc::Channel> Channel(const config::HostAddress& host);
-  std::atomic<int>& in_flight() { return in_flight_; }
+
+  // A call starts and ends (its completion has posted its result). Begin is false once the
+  // runtime is shutting down: the call must not start.
+  bool Begin(::grpc::ClientContext* call);
+  void End(::grpc::ClientContext* call);
 
  private:
   Runtime() = default;
   Catalog catalog_;
   std::vector<std::pair<std::string, std::shared_ptr<::grpc::Channel>>> channels_;
-  std::atomic<int> in_flight_{0};
+  // Calls in flight, to cancel at shutdown. One short lock at each call's start and end: gRPC
+  // takes dozens per call, and shutdown has no other way to reach a call.
+  absl::Mutex mu_;
+  std::set<::grpc::ClientContext*> live_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 struct BackendOptions {

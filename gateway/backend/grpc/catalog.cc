@@ -126,17 +126,18 @@ absl::Status Catalog::AddPath(const std::string& path) {
   }
   // A directory is one unit: its files may import each other in any order.
   std::vector<gpb::FileDescriptorProto> files;
-  std::vector<std::string> names;
   for (const std::string& p : paths) {
     files.clear();
     if (absl::Status s = ReadSet(p, &files); !s.ok()) return s;
-    for (const auto& f : files) names.push_back(f.name());
     if (absl::Status s = AddFiles(std::move(files), p); !s.ok()) return s;
   }
-  // Build only after the whole unit is known (imports resolved after everything is loaded).
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::Build() {
   std::vector<std::string> visiting;
-  for (const std::string& name : names) {
-    if (absl::Status s = Build(name, visiting); !s.ok()) return s;
+  for (const auto& [name, pending] : files_) {
+    if (absl::Status s = BuildFile(name, visiting); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -144,6 +145,8 @@ absl::Status Catalog::AddPath(const std::string& path) {
 absl::Status Catalog::AddFiles(std::vector<gpb::FileDescriptorProto> files,
                                const std::string& source) {
   for (auto& f : files) {
+    // Comments and positions differ between protoc runs of the same file: not a conflict.
+    f.clear_source_code_info();
     auto it = files_.find(f.name());
     if (it != files_.end()) {
       if (it->second.proto.SerializeAsString() != f.SerializeAsString()) {
@@ -159,7 +162,7 @@ absl::Status Catalog::AddFiles(std::vector<gpb::FileDescriptorProto> files,
   return absl::OkStatus();
 }
 
-absl::Status Catalog::Build(const std::string& name, std::vector<std::string>& visiting) {
+absl::Status Catalog::BuildFile(const std::string& name, std::vector<std::string>& visiting) {
   if (pool_.FindFileByName(name) != nullptr) return absl::OkStatus();
   auto it = files_.find(name);
   if (it == files_.end()) return absl::NotFoundError(name);
@@ -169,7 +172,7 @@ absl::Status Catalog::Build(const std::string& name, std::vector<std::string>& v
   }
   visiting.push_back(name);
   for (const std::string& dep : it->second.proto.dependency()) {
-    absl::Status s = Build(dep, visiting);
+    absl::Status s = BuildFile(dep, visiting);
     if (absl::IsNotFound(s) && s.message() == dep) {
       return absl::InvalidArgumentError(absl::StrCat(
           it->second.source, ": ", name, " imports ", dep,
@@ -236,7 +239,8 @@ absl::Status Catalog::AddFromReflection(const std::string& target, const std::st
     if (absl::Status s = DecodeReflectionResponse(bytes, &received); !s.ok()) {
       return failed(absl::StrCat("asked for ", value, ": ", s.message()));
     }
-    for (const auto& f : received) {
+    for (auto& f : received) {
+      f.clear_source_code_info();
       if (files_.count(f.name()) == 0) files_.emplace(f.name(), Pending{f, source});
     }
     for (const auto& f : received) {
@@ -259,7 +263,7 @@ absl::Status Catalog::AddFromReflection(const std::string& target, const std::st
     if (pending.source == source) names.push_back(name);
   }
   for (const std::string& name : names) {
-    if (absl::Status s = Build(name, visiting); !s.ok()) return s;
+    if (absl::Status s = BuildFile(name, visiting); !s.ok()) return s;
   }
   if (pool_.FindServiceByName(symbol) == nullptr) {
     return absl::NotFoundError(absl::StrCat(source, ": the server does not describe ", symbol));

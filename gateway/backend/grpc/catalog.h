@@ -24,10 +24,15 @@ class Catalog {
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
 
-  // Loads a descriptor-set file, or every regular file of a directory (sorted by name, not
-  // recursive). Errors name the file: missing, unreadable, not a FileDescriptorSet, a file
-  // defined twice with different content, a symbol defined twice, an import nobody provides.
+  // Reads a descriptor-set file, or every regular file of a directory (sorted by name, not
+  // recursive). Errors name the file: missing, unreadable, not a FileDescriptorSet, the same
+  // .proto with different content in two sets. Nothing is built until Build().
   absl::Status AddPath(const std::string& path);
+
+  // Builds every file read so far, imports first (so the order of catalog entries does not
+  // matter). Errors name the set a file came from: a symbol defined twice, an import nobody
+  // provides.
+  absl::Status Build();
 
   // Asks the server at `target` ("host:port") for the file that defines `symbol` (a service's
   // full name) and its imports, over grpc.reflection.v1alpha, waiting at most `timeout`.
@@ -43,7 +48,7 @@ class Catalog {
   // every file not built yet, imports first.
   absl::Status AddFiles(std::vector<google::protobuf::FileDescriptorProto> files,
                         const std::string& source);
-  absl::Status Build(const std::string& name, std::vector<std::string>& visiting);
+  absl::Status BuildFile(const std::string& name, std::vector<std::string>& visiting);
 
   struct Pending {
     google::protobuf::FileDescriptorProto proto;

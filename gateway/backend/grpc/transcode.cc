@@ -1,5 +1,6 @@
 #include "gateway/backend/grpc/transcode.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "gateway/encoding/utf8.h"
 
 namespace sluice::backend::grpc {
 
@@ -34,13 +36,43 @@ std::string_view Name(const gpb::Descriptor* d) { return d->full_name(); }
 
 // ----------------------------------------------------------------------------------- output
 
+// The double whose shortest text equals the float's shortest text: 19.1f prints as 19.1, not as
+// 19.100000381469727.
+double ShortestDouble(float f) {
+  if (!std::isfinite(f)) return f;
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f);
+  if (ec != std::errc()) return f;
+  double d = f;
+  std::from_chars(buf, end, d);
+  return d;
+}
+
 json FloatToJson(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
   return v;
 }
 
+// proto3 JSON's limits: Duration within +-10000 years, Timestamp within years 1-9999, nanos
+// below one second with the sign of the seconds. Values outside (only a broken or hostile
+// backend sends them) are printed as {seconds, nanos} instead.
+constexpr int64_t kMaxDurationSeconds = 315576000000;
+constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+
+bool ValidDuration(int64_t seconds, int32_t nanos) {
+  return seconds >= -kMaxDurationSeconds && seconds <= kMaxDurationSeconds && nanos > -1000000000 &&
+         nanos < 1000000000 && !(seconds > 0 && nanos < 0) && !(seconds < 0 && nanos > 0);
+}
+
+bool ValidTimestamp(int64_t seconds, int32_t nanos) {
+  return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds && nanos >= 0 &&
+         nanos < 1000000000;
+}
+
 // "1.5s", "-0.000000001s", "3s": 0, 3, 6 or 9 fractional digits, as proto3 JSON prints them.
+// The arguments must pass ValidDuration.
 std::string FormatDuration(int64_t seconds, int32_t nanos) {
   std::string out;
   if (seconds < 0 || nanos < 0) {
@@ -50,7 +82,7 @@ std::string FormatDuration(int64_t seconds, int32_t nanos) {
   }
   absl::StrAppend(&out, seconds);
   if (nanos != 0) {
-    std::string frac = absl::StrCat(nanos + 1000000000).substr(1);  // 9 digits
+    std::string frac = absl::StrCat(int64_t{nanos} + 1000000000).substr(1);  // 9 digits
     while (frac.size() > 3 && frac.compare(frac.size() - 3, 3, "000") == 0) frac.resize(frac.size() - 3);
     absl::StrAppend(&out, ".", frac);
   }
@@ -58,12 +90,18 @@ std::string FormatDuration(int64_t seconds, int32_t nanos) {
   return out;
 }
 
+// The arguments must pass ValidTimestamp.
 std::string FormatTimestamp(int64_t seconds, int32_t nanos) {
   absl::Time t = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());  // ...T10:30:00.5Z
 }
 
 json MessageValue(const gpb::Message& m, const OutputOptions& o);
+
+// JSON values a reply may still produce. Unset fields are printed by default, so a few bytes of
+// empty sub-messages can expand into millions of values: a hostile reply must fail, not exhaust
+// memory. The conversion runs on one thread at a time, start to end.
+thread_local int64_t t_values_left = 0;
 
 // One value of field `f` (element `index` when repeated).
 json FieldValue(const gpb::Message& m, const FieldDescriptor* f, int index,
@@ -82,7 +120,7 @@ json FieldValue(const gpb::Message& m, const FieldDescriptor* f, int index,
     case FieldDescriptor::CPPTYPE_DOUBLE:
       return FloatToJson(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return FloatToJson(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f));
+      return FloatToJson(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
     case FieldDescriptor::CPPTYPE_BOOL:
       return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
     case FieldDescriptor::CPPTYPE_ENUM: {
@@ -116,12 +154,16 @@ json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
   json out = json::object();
   const gpb::Descriptor* d = m.GetDescriptor();
   const gpb::Reflection* r = m.GetReflection();
+  t_values_left -= d->field_count();
+  if (t_values_left < 0) return out;
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     const std::string& name = o.camel_case ? f->json_name() : f->name();
     if (f->is_map()) {
       const int n = r->FieldSize(m, f);
       if (n == 0 && o.omit_unset) continue;
+      t_values_left -= n;
+      if (t_values_left < 0) return out;
       json obj = json::object();
       const FieldDescriptor* key = f->message_type()->map_key();
       const FieldDescriptor* value = f->message_type()->map_value();
@@ -133,6 +175,8 @@ json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
     } else if (f->is_repeated()) {
       const int n = r->FieldSize(m, f);
       if (n == 0 && o.omit_unset) continue;
+      t_values_left -= n;
+      if (t_values_left < 0) return out;
       json arr = json::array();
       for (int k = 0; k < n; ++k) arr.push_back(FieldValue(m, f, k, o));
       out[name] = std::move(arr);
@@ -157,7 +201,10 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
       (Name(d) == kDuration && o.durations_as_strings)) {
     const int64_t seconds = r->GetInt64(m, field(1));
     const int32_t nanos = r->GetInt32(m, field(2));
-    return Name(d) == kTimestamp ? FormatTimestamp(seconds, nanos) : FormatDuration(seconds, nanos);
+    if (Name(d) == kTimestamp && ValidTimestamp(seconds, nanos)) {
+      return FormatTimestamp(seconds, nanos);
+    }
+    if (Name(d) == kDuration && ValidDuration(seconds, nanos)) return FormatDuration(seconds, nanos);
   }
   if (IsWrapper(d)) return FieldValue(m, field(1), -1, o);
   if (Name(d) == kStruct) {
@@ -195,14 +242,18 @@ const FieldDescriptor* FindField(const gpb::Descriptor* d, std::string_view name
   return nullptr;
 }
 
+// JSON text of a value for messages: invalid UTF-8 (from a percent-decoded URL) is replaced,
+// never thrown about.
+std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string TypeName(const json& v) {
   switch (v.type()) {
     case json::value_t::null: return "null";
     case json::value_t::object: return "an object";
     case json::value_t::array: return "an array";
-    case json::value_t::string: return absl::StrCat("the string ", v.dump());
+    case json::value_t::string: return absl::StrCat("the string ", Dump(v));
     case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    default: return absl::StrCat("the number ", v.dump());
+    default: return absl::StrCat("the number ", Dump(v));
   }
 }
 
@@ -230,9 +281,11 @@ bool ToInt(const json& v, Int* out) {
     return true;
   }
   if (v.is_number_float()) {
+    // [min, 2^digits) exactly: max() itself rounds up to 2^digits as a double.
     const double d = v.get<double>();
+    const double upper = std::ldexp(1.0, std::numeric_limits<Int>::digits);
     if (d != std::floor(d) || d < static_cast<double>(std::numeric_limits<Int>::min()) ||
-        d > static_cast<double>(std::numeric_limits<Int>::max())) {
+        d >= upper) {
       return false;
     }
     *out = static_cast<Int>(d);
@@ -296,6 +349,10 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
     case FieldDescriptor::CPPTYPE_FLOAT: {
       double x;
       if (!ToDouble(v, &x)) return TypeError(path, "a number", v);
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT && std::isfinite(x) &&
+          std::fabs(x) > std::numeric_limits<float>::max()) {
+        return TypeError(path, "a 32-bit float", v);
+      }
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
         rep ? r->AddDouble(m, f, x) : r->SetDouble(m, f, x);
       } else {
@@ -319,7 +376,7 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
         if (ev != nullptr) number = ev->number();
         else if (!absl::SimpleAtoi(v.get_ref<const std::string&>(), &number)) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "field \"", path, "\": ", v.dump(), " is not a value of ", f->enum_type()->full_name()));
+              "field \"", path, "\": ", Dump(v), " is not a value of ", f->enum_type()->full_name()));
         }
       } else if (!ToInt(v, &number)) {
         return TypeError(path, "an enum name or number", v);
@@ -330,6 +387,10 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
     case FieldDescriptor::CPPTYPE_STRING: {
       if (!v.is_string()) return TypeError(path, "a string", v);
       std::string x = v.get<std::string>();
+      if (f->type() == FieldDescriptor::TYPE_STRING && !encoding::IsValidUtf8(x)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("field \"", path, "\": not valid UTF-8"));
+      }
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
         std::string raw;
         if (!absl::Base64Unescape(x, &raw) && !absl::WebSafeBase64Unescape(x, &raw)) {
@@ -357,8 +418,14 @@ absl::Status FillSecondsNanos(const json& j, gpb::Message* m, const std::string&
     if (!absl::ParseTime(absl::RFC3339_full, j.get<std::string>(), &t, &err)) {
       return TypeError(path, "an RFC 3339 timestamp", j);
     }
+    if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) {
+      return TypeError(path, "an RFC 3339 timestamp", j);
+    }
     seconds = absl::ToUnixSeconds(t);
     nanos = static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1));
+    if (!ValidTimestamp(seconds, nanos)) {
+      return TypeError(path, "a timestamp between years 1 and 9999", j);
+    }
   } else {
     std::string s = j.get<std::string>();
     absl::Duration dur;
@@ -367,6 +434,7 @@ absl::Status FillSecondsNanos(const json& j, gpb::Message* m, const std::string&
     }
     seconds = absl::IDivDuration(dur, absl::Seconds(1), &dur);
     nanos = static_cast<int32_t>(absl::ToInt64Nanoseconds(dur));
+    if (!ValidDuration(seconds, nanos)) return TypeError(path, "a duration within 10000 years", j);
   }
   r->SetInt64(m, d->FindFieldByNumber(1), seconds);
   r->SetInt32(m, d->FindFieldByNumber(2), nanos);
@@ -413,7 +481,11 @@ absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path
       return absl::InvalidArgumentError(absl::StrCat("field \"", sub, "\": unknown field of ",
                                                      d->full_name()));
     }
-    if (value.is_null() && Name(f->containing_type()) != kStruct) continue;
+    // null leaves a field unset, except where null is a value (google.protobuf.Value).
+    if (value.is_null() && Name(f->containing_type()) != kStruct &&
+        !(f->message_type() != nullptr && Name(f->message_type()) == kValue)) {
+      continue;
+    }
     if (f->is_map()) {
       const json& entries = Name(d) == kStruct ? json{{key, value}} : value;
       if (!entries.is_object()) return TypeError(sub, "an object", value);
@@ -442,8 +514,15 @@ absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path
 
 }  // namespace
 
-json MessageToJson(const gpb::Message& message, const OutputOptions& options) {
-  return MessageValue(message, options);
+absl::StatusOr<json> MessageToJson(const gpb::Message& message, const OutputOptions& options,
+                                   int64_t max_values) {
+  t_values_left = max_values;
+  json out = MessageValue(message, options);
+  if (t_values_left < 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the reply would render more than ", max_values, " JSON values"));
+  }
+  return out;
 }
 
 absl::Status JsonToMessage(const json& j, gpb::Message* message) {

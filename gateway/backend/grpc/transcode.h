@@ -6,11 +6,13 @@
 // output choices KrakenD EE offers, and it is lenient where URL parameters and query strings
 // need it: any scalar may be given as a string ("42", "true", "RED").
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
@@ -25,9 +27,12 @@ struct OutputOptions {
   bool omit_unset = false;             // leave out fields that are not set
 };
 
-// Renders `message` as a JSON object.
-nlohmann::json MessageToJson(const google::protobuf::Message& message,
-                             const OutputOptions& options);
+// Renders `message` as a JSON object. A message that would produce more than `max_values`
+// JSON values (fields, list and map entries) is ResourceExhausted instead.
+inline constexpr int64_t kMaxReplyValues = 1000000;
+absl::StatusOr<nlohmann::json> MessageToJson(const google::protobuf::Message& message,
+                                             const OutputOptions& options,
+                                             int64_t max_values = kMaxReplyValues);
 
 // Fills `message` from a JSON object. Field names may be proto names or JSON (lowerCamel)
 // names. An unknown field or a value of the wrong type is InvalidArgument naming the field by

@@ -53,6 +53,8 @@ class ScriptedBackend {
 
   uint16_t port() const { return port_; }
   int connections() const { return connections_; }
+  // Connections this backend has closed (their FIN is on the wire once close() returned).
+  int closed() const { return closed_; }
   std::vector<std::string> requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
@@ -93,6 +95,7 @@ class ScriptedBackend {
         if (ec || act == Act::kAnswerThenClose) break;
       }
       socket.close(ec);
+      ++closed_;
     }
   }
 
@@ -102,6 +105,7 @@ class ScriptedBackend {
   uint16_t port_ = acceptor_.local_endpoint().port();
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
+  std::atomic<int> closed_{0};
   std::mutex mu_;
   std::vector<std::string> requests_;
   std::thread thread_;
@@ -144,7 +148,12 @@ TEST_F(RestClientTest, AConnectionTheBackendClosedIsNotReused) {
   for (int i = 0; i < 3; ++i) {
     CallResult r = Send(client, slot, bhttp::verb::post, "/orders/" + std::to_string(i), "{}");
     EXPECT_TRUE(r.ok()) << i << ": " << r.error.message;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the FIN arrives
+    // The backend's close is what the next request must notice: wait for it, not for a time.
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (backend.closed() < i + 1 && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::yield();
+    }
+    ASSERT_EQ(backend.closed(), i + 1);
   }
   EXPECT_EQ(backend.requests(), (std::vector<std::string>{"POST /orders/0 HTTP/1.1",
                                                           "POST /orders/1 HTTP/1.1",
