@@ -49,6 +49,8 @@ constexpr std::size_t kWriteBatch = 64 * 1024;
 // client may have requests on the wire when the notice leaves; the final GOAWAY names the last
 // stream taken, so those must arrive first (RFC 9113 6.8: "at least one round-trip time").
 constexpr auto kGoawayNoticeGrace = std::chrono::milliseconds(500);
+// How long a closing connection waits for the client's FIN after sending its own.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // Per-field overhead when counting header bytes against max_header_bytes, as on HTTP/1.1
 // ("name: value\r\n").
 constexpr uint64_t kHeaderFieldOverhead = 4;
@@ -379,12 +381,15 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
 }
 
 void H2Connection::DoRead() {
+  reading_ = true;
   socket_.async_read_some(asio::buffer(read_buffer_),
                           beast::bind_front_handler(&H2Connection::OnRead, shared_from_this()));
 }
 
 void H2Connection::OnRead(beast::error_code ec, std::size_t bytes) {
+  reading_ = false;
   if (closed_) return;
+  if (lingering_) return ec ? Close() : DoRead();  // discard until the client's FIN
   if (ec) {
     if (ec != asio::error::eof && ec != asio::error::connection_reset) {
       log::Debug("h2 connection from {}: read failed: {}", client_ip_, ec.message());
@@ -413,7 +418,7 @@ void H2Connection::Receive(const uint8_t* data, std::size_t size) {
 }
 
 void H2Connection::DoWrite() {
-  if (writing_ || closed_) return;
+  if (writing_ || closed_ || lingering_) return;
   write_buffer_.clear();
   if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
   while (write_buffer_.size() < kWriteBatch) {
@@ -434,30 +439,41 @@ void H2Connection::DoWrite() {
     const bool done = nghttp2_session_want_read(session_) == 0 &&
                       nghttp2_session_want_write(session_) == 0;
     const bool drained = final_goaway_sent_ && streams_.empty() && handlers_running_ == 0;
-    if (done || drained) {
-      beast::error_code ignored;
-      socket_.shutdown(Socket::shutdown_send, ignored);
-      Close();
-    }
+    if (done || drained) LingeringClose();
     return;
   }
   writing_ = true;
+  timer_phase_ = TimerPhase::kNone;  // each write gets the whole write_timeout
   asio::async_write(socket_, asio::buffer(write_buffer_),
                     beast::bind_front_handler(&H2Connection::OnWrite, shared_from_this()));
 }
 
 void H2Connection::OnWrite(beast::error_code ec, std::size_t) {
   writing_ = false;
-  if (closed_) return;
+  if (closed_ || lingering_) return;
   if (ec) return Close();
   DoWrite();
   UpdateTimer();
 }
 
 void H2Connection::Flush() {
-  if (in_nghttp2_ || closed_) return;
+  if (in_nghttp2_ || closed_ || lingering_) return;
   DoWrite();
   UpdateTimer();
+}
+
+void H2Connection::LingeringClose() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  beast::error_code ec;
+  socket_.shutdown(Socket::shutdown_send, ec);
+  if (ec) return Close();
+  timer_phase_ = TimerPhase::kLingering;
+  timer_.expires_after(kLingerTimeout);
+  timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+    if (!wait_ec) self->Close();
+  });
+  if (!reading_) DoRead();
 }
 
 void H2Connection::Close() {
@@ -478,7 +494,7 @@ void H2Connection::Close() {
 // Writing: write_timeout for the socket write in progress. With handlers running, the
 // endpoint timeouts bound the wait instead.
 void H2Connection::UpdateTimer() {
-  if (closed_) return;
+  if (closed_ || lingering_) return;
   const ServerOptions& o = listener_->options();
   TimerPhase phase = TimerPhase::kNone;
   absl::Duration limit;
@@ -495,9 +511,8 @@ void H2Connection::UpdateTimer() {
     limit = o.read_timeout;
   }
   if (limit <= absl::ZeroDuration()) phase = TimerPhase::kNone;  // zero: no limit
-  // A write in progress keeps its deadline; a new write (OnWrite re-enters here) starts anew.
-  if (phase == timer_phase_ && phase != TimerPhase::kWriting) return;
-  if (phase == timer_phase_ && phase == TimerPhase::kWriting && writing_) return;
+  // Same phase: the deadline stands (DoWrite resets the phase for each new socket write).
+  if (phase == timer_phase_) return;
   timer_phase_ = phase;
   if (phase == TimerPhase::kNone) {
     timer_.cancel();

@@ -60,7 +60,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   friend class H2Stream;
   struct Callbacks;  // nghttp2's C callbacks, with access to the members below
 
-  enum class TimerPhase { kNone, kIdle, kReading, kWriting };
+  enum class TimerPhase { kNone, kIdle, kReading, kWriting, kLingering };
 
   bool Init(std::optional<Request>* upgrade);
   void DoRead();
@@ -68,6 +68,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void Receive(const uint8_t* data, std::size_t size);
   void DoWrite();
   void OnWrite(boost::beast::error_code ec, std::size_t bytes);
+  // After the last frame is written: FIN, then read and discard until the client closes too (or
+  // kLingerTimeout), so unread client bytes do not turn our close into a RST that could destroy
+  // responses still on their way.
+  void LingeringClose();
   void Close();
   void UpdateTimer();
   void OnTimer(TimerPhase phase);
@@ -97,6 +101,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::string write_buffer_;  // bytes being written; nghttp2 is not asked for more meanwhile
   std::string write_prefix_;  // "101 Switching Protocols" of an upgrade, written first
   bool writing_ = false;
+  bool reading_ = false;
+  bool lingering_ = false;
   bool in_nghttp2_ = false;  // inside nghttp2_session_mem_recv (and its callbacks)
   bool closed_ = false;
   bool draining_ = false;
