@@ -88,7 +88,11 @@ bool HasToken(std::string_view list, std::string_view token) {
 bool IsH2cUpgrade(const Request& request) {
   auto upgrade = request.find(bhttp::field::upgrade);
   if (upgrade == request.end() || !HasToken(Sv(upgrade->value()), "h2c")) return false;
-  return request.count("HTTP2-Settings") == 1;
+  if (request.count("HTTP2-Settings") != 1) return false;
+  // A SETTINGS payload (6 bytes per entry) in base64url; anything else: serve over HTTP/1.1.
+  std::string settings;
+  return absl::WebSafeBase64Unescape(std::string(Sv(request["HTTP2-Settings"])), &settings) &&
+         settings.size() % 6 == 0;
 }
 
 // ---------------------------------------------------------------------------------------------

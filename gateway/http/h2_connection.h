@@ -33,7 +33,8 @@ class H2Stream;
 // The HTTP/2 connection preface a client sends first (RFC 9113 3.4).
 inline constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-// True if `request` asks to switch to h2c (RFC 7540 3.2: `Upgrade: h2c`, one `HTTP2-Settings`).
+// True if `request` asks to switch to h2c (RFC 7540 3.2: `Upgrade: h2c`, one well-formed
+// `HTTP2-Settings`).
 bool IsH2cUpgrade(const Request& request);
 
 class H2Connection : public std::enable_shared_from_this<H2Connection> {
