@@ -385,6 +385,8 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
 }
 
 void H2Connection::DoRead() {
+  // One read at a time: LingeringClose (reached from DoWrite) may already have started one.
+  if (reading_ || closed_) return;
   reading_ = true;
   socket_.async_read_some(asio::buffer(read_buffer_),
                           beast::bind_front_handler(&H2Connection::OnRead, shared_from_this()));
