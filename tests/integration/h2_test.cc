@@ -485,6 +485,30 @@ TEST(H2Test, SigtermUnderContinuousH2LoadAnswersEveryStreamItTook) {
       << r.output;
 }
 
+TEST(H2Test, SigtermClosesIdleH2ConnectionsWithGoaway) {
+  Backends be;
+  SluiceProcess gw(Config(be));
+  RawH2 idle(gw.port());
+  idle.Send(Frame(kHeaders, kEndStream | kEndHeaders, 1, GetHeaderBlock("/a")));
+  idle.ReadUntil([&] { return !idle.DataOf(1).empty(); }, seconds(5));
+  ASSERT_EQ(idle.DataOf(1), R"({"a":1,"target":"/a"})");
+  auto start = steady_clock::now();
+  kill(gw.pid(), SIGTERM);
+  // The notice (last stream 2^31-1), then the final GOAWAY naming stream 1, then the close.
+  idle.ReadUntil([] { return false; }, seconds(8));
+  EXPECT_TRUE(idle.closed());
+  std::vector<uint32_t> last_ids;
+  for (const auto& f : idle.frames()) {
+    if (f.type != kGoaway || f.payload.size() < 8) continue;
+    last_ids.push_back(((static_cast<uint8_t>(f.payload[0]) & 0x7f) << 24) |
+                       (static_cast<uint8_t>(f.payload[1]) << 16) |
+                       (static_cast<uint8_t>(f.payload[2]) << 8) | static_cast<uint8_t>(f.payload[3]));
+  }
+  EXPECT_EQ(last_ids, (std::vector<uint32_t>{0x7fffffff, 1}));
+  EXPECT_EQ(gw.StopWith(0), 0) << gw.log();
+  EXPECT_LT(steady_clock::now() - start, seconds(5));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hostile clients: rapid reset, malformed frames
 
