@@ -178,6 +178,9 @@ class RawH2 {
  public:
   explicit RawH2(uint16_t port) : socket_(ioc_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    // A write blocked on a server that stopped reading fails after 5 s instead of hanging.
+    timeval limit{5, 0};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
     Send(std::string(kPreface) + Frame(kSettings, 0, 0, ""));
   }
   bool Send(const std::string& bytes) {
@@ -629,6 +632,33 @@ TEST(H2Test, MalformedFrameClosesThatConnectionOnly) {
   EXPECT_EQ(bystander.DataOf(3), R"({"a":1,"b":2})");
   EXPECT_FALSE(bystander.closed());
   EXPECT_EQ(Nghttp(gw.port(), "/a").status, 200u);
+}
+
+TEST(H2Test, PingAndSettingsFloodsCloseTheConnectionOnly) {
+  Backends be;
+  SluiceProcess gw(Config(be));
+  // Frames that each demand an answer, sent without ever reading one: once the answers nghttp2
+  // must queue pass kMaxOutboundAck, the connection is closed. Bounded in frames and time.
+  struct Flood {
+    const char* name;
+    std::string frame;
+  };
+  const Flood floods[] = {{"PING", Frame(kPing, 0, 0, "12345678")},
+                          {"SETTINGS", Frame(kSettings, 0, 0, "")}};
+  for (const Flood& flood : floods) {
+    RawH2 attacker(gw.port());
+    std::string batch;
+    for (int i = 0; i < 1000; ++i) batch += flood.frame;
+    size_t sent = 0;
+    const auto deadline = steady_clock::now() + seconds(15);
+    while (sent < 2000000 && steady_clock::now() < deadline && attacker.Send(batch)) sent += 1000;
+    attacker.ReadUntil([] { return false; }, seconds(5));
+    EXPECT_TRUE(attacker.closed()) << flood.name << " flood: " << sent << " frames sent";
+    EXPECT_LT(sent, 2000000u) << flood.name << " flood never ended the connection";
+    std::cerr << flood.name << " flood: connection closed after " << sent << " frames written\n";
+  }
+  EXPECT_EQ(Nghttp(gw.port(), "/a").status, 200u);
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
 }
 
 // ---------------------------------------------------------------------------------------------
