@@ -204,6 +204,7 @@ struct H2Connection::Callbacks {
     H2Stream* s = StreamOf(session, frame->hd.stream_id);
     if (s == nullptr) return 0;
     H2Connection& c = Conn(user);
+    if (end_stream) s->request_complete_ = true;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (s->problem_ == H2Stream::Problem::kHeadersTooLarge) {
         c.LocalReply(*s, 431, "431 request header fields too large");
@@ -219,10 +220,7 @@ struct H2Connection::Callbacks {
         return 0;
       }
     }
-    if (end_stream) {
-      s->request_complete_ = true;
-      if (s->problem_ == H2Stream::Problem::kNone) c.Ready(*s);
-    }
+    if (end_stream && s->problem_ == H2Stream::Problem::kNone) c.Ready(*s);
     return 0;
   }
 
