@@ -289,11 +289,11 @@ struct H2Connection::Callbacks {
 void H2Connection::Start(Socket&& socket, std::shared_ptr<Server::Listener> listener,
                          std::string client_ip, std::string_view received,
                          std::optional<Request> upgrade) {
-  auto c = std::make_shared<H2Connection>(std::move(socket), std::move(listener),
-                                          std::move(client_ip));
+  auto c =
+      std::make_shared<H2Connection>(std::move(socket), std::move(listener), std::move(client_ip));
   if (!c->Init(&upgrade)) return c->Close();
-  if (!received.empty()) c->Receive(reinterpret_cast<const uint8_t*>(received.data()),
-                                    received.size());
+  if (!received.empty())
+    c->Receive(reinterpret_cast<const uint8_t*>(received.data()), received.size());
   if (c->closed_) return;
   if (c->listener_->draining) c->Drain();
   c->StartHandlers();
@@ -350,7 +350,8 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
       // Advisory for the client; the limit itself is enforced per stream (431).
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-       static_cast<uint32_t>(std::min<uint64_t>(header_limit, std::numeric_limits<uint32_t>::max()))},
+       static_cast<uint32_t>(
+           std::min<uint64_t>(header_limit, std::numeric_limits<uint32_t>::max()))},
       // No server push: Sluice never sends PUSH_PROMISE; the default frame size (16 KiB) stays.
   };
   if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) {
@@ -366,7 +367,8 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
     }
     const bool head = req.method() == bhttp::verb::head;
     auto stream = std::make_shared<H2Stream>(shared_from_this(), 1);
-    if (nghttp2_session_upgrade2(session_, reinterpret_cast<const uint8_t*>(settings_payload.data()),
+    if (nghttp2_session_upgrade2(session_,
+                                 reinterpret_cast<const uint8_t*>(settings_payload.data()),
                                  settings_payload.size(), head ? 1 : 0, stream.get()) != 0) {
       return false;
     }
@@ -376,7 +378,8 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
     stream->request_ = std::move(req);
     stream->request_complete_ = true;  // the HTTP/1.1 body was read whole
     streams_[1] = stream;
-    write_prefix_ = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    write_prefix_ =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
     Ready(*stream);
   }
   return true;
@@ -440,8 +443,8 @@ void H2Connection::DoWrite() {
   if (write_buffer_.empty()) {
     // Nothing left to say, nothing more to hear (GOAWAY exchanged, or the final GOAWAY sent and
     // every stream finished): the connection is done.
-    const bool done = nghttp2_session_want_read(session_) == 0 &&
-                      nghttp2_session_want_write(session_) == 0;
+    const bool done =
+        nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
     const bool drained = final_goaway_sent_ && streams_.empty() && handlers_running_ == 0;
     if (done || drained) LingeringClose();
     return;
@@ -533,8 +536,8 @@ void H2Connection::OnTimer(TimerPhase phase) {
   timer_phase_ = TimerPhase::kNone;
   if (phase == TimerPhase::kWriting) return Close();  // the client does not read
   // Idle or stalled: say goodbye properly, then close once the GOAWAY is out.
-  nghttp2_session_terminate_session(
-      session_, phase == TimerPhase::kIdle ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+  nghttp2_session_terminate_session(session_,
+                                    phase == TimerPhase::kIdle ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
   DoWrite();
   // If the GOAWAY cannot be written within write_timeout, the writing timer closes the socket.
   UpdateTimer();
@@ -546,17 +549,16 @@ void H2Connection::Drain() {
   nghttp2_submit_shutdown_notice(session_);
   Flush();
   auto grace = std::make_shared<asio::steady_timer>(listener_->io_context(), kGoawayNoticeGrace);
-  grace->async_wait([self = shared_from_this(), grace](beast::error_code) {
-    self->SendFinalGoaway();
-  });
+  grace->async_wait(
+      [self = shared_from_this(), grace](beast::error_code) { self->SendFinalGoaway(); });
 }
 
 void H2Connection::SendFinalGoaway() {
   if (closed_ || final_goaway_sent_) return;
   final_goaway_sent_ = true;
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR, nullptr,
-                        0);
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
   Flush();
 }
 
@@ -652,10 +654,11 @@ void H2Connection::Submit(H2Stream& stream) {
   body.source.ptr = &stream;
   body.read_callback = &Callbacks::ReadBody;
   const bool has_body = !res.body().empty();
-  const int rv =
-      nghttp2_submit_response(session_, stream.id_, nva.data(), nva.size(), has_body ? &body : nullptr);
+  const int rv = nghttp2_submit_response(session_, stream.id_, nva.data(), nva.size(),
+                                         has_body ? &body : nullptr);
   if (rv != 0) {
-    log::Debug("h2 connection from {}: stream {}: {}", client_ip_, stream.id_, nghttp2_strerror(rv));
+    log::Debug("h2 connection from {}: stream {}: {}", client_ip_, stream.id_,
+               nghttp2_strerror(rv));
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_INTERNAL_ERROR);
   }
 }

@@ -47,8 +47,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
                     std::string client_ip, std::string_view received,
                     std::optional<Request> upgrade);
 
-  H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> listener,
-               std::string client_ip);
+  H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> listener, std::string client_ip);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;

@@ -45,8 +45,8 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   int worker;
   Acceptor acceptor;
   boost::asio::steady_timer retry_timer;
-  bool draining = false;                   // touched only on this worker's thread
-  std::list<Session*> sessions;            // open HTTP/1.1 connections of this worker
+  bool draining = false;                    // touched only on this worker's thread
+  std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker
   std::list<H2Connection*> h2_connections;  // open HTTP/2 connections of this worker
 };
 

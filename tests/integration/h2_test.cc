@@ -71,9 +71,8 @@ struct Backends {
     return TestBackend::Json(R"({"a":1,"target":")" + std::string(req.target()) + R"("})");
   }};
   TestBackend b{[](const Request&) { return TestBackend::Json(R"({"b":2})"); }};
-  TestBackend store{[](const Request& req) {
-    return TestBackend::Json(R"({"got":)" + req.body() + "}", 201);
-  }};
+  TestBackend store{
+      [](const Request& req) { return TestBackend::Json(R"({"got":)" + req.body() + "}", 201); }};
 };
 
 std::string Config(Backends& be, bool h2c = true, const std::string& top_extra = "") {
@@ -82,14 +81,19 @@ std::string Config(Backends& be, bool h2c = true, const std::string& top_extra =
     "extra_config": {"sluice/http": {"workers": 2, "max_body_bytes": 1000},
                      "telemetry/logging": {"level": "INFO"}},
     "endpoints": [
-      {"endpoint": "/a", "backend": [{"host": [")" + be.a.url() + R"("], "url_pattern": "/a"}]},
+      {"endpoint": "/a", "backend": [{"host": [")" +
+         be.a.url() + R"("], "url_pattern": "/a"}]},
       {"endpoint": "/agg", "backend": [
-        {"host": [")" + be.a.url() + R"("], "url_pattern": "/x", "allow": ["a"]},
-        {"host": [")" + be.b.url() + R"("], "url_pattern": "/y"}]},
+        {"host": [")" +
+         be.a.url() + R"("], "url_pattern": "/x", "allow": ["a"]},
+        {"host": [")" +
+         be.b.url() + R"("], "url_pattern": "/y"}]},
       {"endpoint": "/items", "method": "POST", "input_headers": ["Content-Type"],
-       "backend": [{"host": [")" + be.store.url() + R"("], "url_pattern": "/store"}]},
+       "backend": [{"host": [")" +
+         be.store.url() + R"("], "url_pattern": "/store"}]},
       {"endpoint": "/raw", "output_encoding": "no-op",
-       "backend": [{"host": [")" + be.a.url() + R"("], "url_pattern": "/raw", "encoding": "no-op"}]}
+       "backend": [{"host": [")" +
+         be.a.url() + R"("], "url_pattern": "/raw", "encoding": "no-op"}]}
     ]})";
 }
 
@@ -102,7 +106,8 @@ struct H2Answer {
   std::string log;  // nghttp's stderr
 };
 
-H2Answer Nghttp(uint16_t port, const std::string& path, const std::vector<std::string>& extra = {}) {
+H2Answer Nghttp(uint16_t port, const std::string& path,
+                const std::vector<std::string>& extra = {}) {
   static std::atomic<int> counter{0};
   const std::string har = TempPath("nghttp-" + std::to_string(counter++) + ".har");
   std::vector<std::string> argv = {"nghttp", "--har=" + har, "-t", "10"};
@@ -231,8 +236,8 @@ class RawH2 {
     }
     in_.append(buf, n);
     while (in_.size() >= 9) {
-      const size_t len = (static_cast<uint8_t>(in_[0]) << 16) | (static_cast<uint8_t>(in_[1]) << 8) |
-                         static_cast<uint8_t>(in_[2]);
+      const size_t len = (static_cast<uint8_t>(in_[0]) << 16) |
+                         (static_cast<uint8_t>(in_[1]) << 8) | static_cast<uint8_t>(in_[2]);
       if (in_.size() < 9 + len) break;
       RawFrame f;
       f.type = static_cast<uint8_t>(in_[3]);
@@ -283,8 +288,8 @@ TEST(H2Test, PriorKnowledgeServesEndpointsLikeHttp11) {
 
   const std::string body_file = TempPath("post.json");
   std::ofstream(body_file) << R"({"n":1,"s":"x"})";
-  H2Answer post = Nghttp(gw.port(), "/items",
-                         {"-d", body_file, "-H", "content-type: application/json"});
+  H2Answer post =
+      Nghttp(gw.port(), "/items", {"-d", body_file, "-H", "content-type: application/json"});
   unlink(body_file.c_str());
   EXPECT_EQ(post.status, 200u) << post.log;
   EXPECT_EQ(post.body, R"({"got":{"n":1,"s":"x"}})");
@@ -301,9 +306,9 @@ TEST(H2Test, PriorKnowledgeServesEndpointsLikeHttp11) {
   EXPECT_EQ(missing.body, "404 page not found");
 
   // Access log lines as on HTTP/1.1.
-  EXPECT_TRUE(Eventually([&] { return gw.log().find("[ACCESS] 127.0.0.1 POST /items 200") !=
-                                      std::string::npos; }))
-      << gw.log();
+  EXPECT_TRUE(Eventually([&] {
+    return gw.log().find("[ACCESS] 127.0.0.1 POST /items 200") != std::string::npos;
+  })) << gw.log();
 }
 
 TEST(H2Test, NoOpPassthroughDropsConnectionSpecificHeaders) {
@@ -318,8 +323,8 @@ TEST(H2Test, NoOpPassthroughDropsConnectionSpecificHeaders) {
     return res;
   });
   SluiceProcess gw(R"({"version": 3, "use_h2c": true, "endpoints": [{"endpoint": "/raw",
-      "output_encoding": "no-op", "backend": [{"host": [")" + backend.url() +
-                   R"("], "url_pattern": "/raw", "encoding": "no-op"}]}]})");
+      "output_encoding": "no-op", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/raw", "encoding": "no-op"}]}]})");
   H2Answer a = Nghttp(gw.port(), "/raw");
   ASSERT_EQ(a.exit_code, 0) << a.log;  // nghttp refuses connection-specific fields
   EXPECT_EQ(a.status, 418u);
@@ -355,7 +360,8 @@ TEST(H2Test, WithoutUseH2cThePrefaceIsABadRequest) {
   EXPECT_EQ(a.status, 0u) << a.log;  // no HTTP/2 answer (the HTTP/1.1 parser says 400)
   // An Upgrade: h2c request is answered over HTTP/1.1, as RFC 9113 allows.
   Response h1 = Fetch(gw.port(), "GET", "/a",
-                      {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"},
+                      {{"Connection", "Upgrade, HTTP2-Settings"},
+                       {"Upgrade", "h2c"},
                        {"HTTP2-Settings", "AAMAAABkAAQAAP__"}});
   EXPECT_EQ(h1.result_int(), 200u);
   EXPECT_EQ(h1.body(), R"({"a":1,"target":"/a"})");
@@ -366,8 +372,9 @@ TEST(H2Test, Http11KeepsWorkingWithH2cOn) {
   SluiceProcess gw(Config(be));
   HttpClient client(gw.port());
   for (int i = 0; i < 20; ++i) ASSERT_EQ(client.Get("/a").result_int(), 200u) << client.error();
-  std::string raw = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /agg HTTP/1.1\r\nHost: x\r\n"
-                    "Connection: close\r\n\r\n";
+  std::string raw =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /agg HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n";
   std::string out = RawExchange(gw.port(), raw);
   EXPECT_NE(out.find(R"({"a":1,"b":2})"), std::string::npos) << out;
   // A first packet shorter than the preface that is not HTTP/2.
@@ -448,8 +455,8 @@ TEST(H2Test, SigtermUnderH2LoadLosesNothing) {
   });
   SluiceProcess gw(R"({"version": 3, "use_h2c": true, "timeout": "10s",
       "extra_config": {"sluice/http": {"workers": 2}},
-      "endpoints": [{"endpoint": "/s", "backend": [{"host": [")" + slow.url() +
-                   R"("], "url_pattern": "/s"}]}]})");
+      "endpoints": [{"endpoint": "/s", "backend": [{"host": [")" +
+                   slow.url() + R"("], "url_pattern": "/s"}]}]})");
   const std::string url = "http://127.0.0.1:" + std::to_string(gw.port()) + "/s";
   constexpr int kRequests = 80;  // 2 connections x 40 streams, all at once
   auto load = std::async(std::launch::async, [&] {
@@ -506,7 +513,8 @@ TEST(H2Test, SigtermClosesIdleH2ConnectionsWithGoaway) {
     if (f.type != kGoaway || f.payload.size() < 8) continue;
     last_ids.push_back(((static_cast<uint8_t>(f.payload[0]) & 0x7f) << 24) |
                        (static_cast<uint8_t>(f.payload[1]) << 16) |
-                       (static_cast<uint8_t>(f.payload[2]) << 8) | static_cast<uint8_t>(f.payload[3]));
+                       (static_cast<uint8_t>(f.payload[2]) << 8) |
+                       static_cast<uint8_t>(f.payload[3]));
   }
   EXPECT_EQ(last_ids, (std::vector<uint32_t>{0x7fffffff, 1}));
   EXPECT_EQ(gw.StopWith(0), 0) << gw.log();
@@ -532,8 +540,10 @@ TEST(H2Test, RapidResetBurstIsSurvived) {
   SluiceProcess gw(R"({"version": 3, "use_h2c": true, "timeout": "5s",
       "extra_config": {"sluice/http": {"workers": 1}},
       "endpoints": [
-        {"endpoint": "/a", "backend": [{"host": [")" + fast.url() + R"("], "url_pattern": "/a"}]},
-        {"endpoint": "/slow", "backend": [{"host": [")" + slow.url() + R"("], "url_pattern": "/s"}]}
+        {"endpoint": "/a", "backend": [{"host": [")" +
+                   fast.url() + R"("], "url_pattern": "/a"}]},
+        {"endpoint": "/slow", "backend": [{"host": [")" +
+                   slow.url() + R"("], "url_pattern": "/s"}]}
       ]})");
   ASSERT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
   const long rss_before = RssKiB(gw.pid());
@@ -780,7 +790,8 @@ TEST(H2Test, HaproxyProtoH2ToTwoInstances) {
   // Both instances served (over h2: HAProxy's `proto h2` speaks nothing else to them).
   EXPECT_TRUE(Eventually([&] {
     return Count(one.log(), "[ACCESS]") >= 4 && Count(two.log(), "[ACCESS]") >= 4;
-  })) << one.log() << two.log();
+  })) << one.log()
+      << two.log();
 
   // The control: an instance without use_h2c cannot serve HAProxy's h2.
   SluiceProcess h1_only(Config(be, /*h2c=*/false));
