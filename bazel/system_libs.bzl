@@ -15,6 +15,8 @@ _LIBS = {
     "gtest": (["gtest", "gmock"], [], []),
     "gtest_main": (["gtest_main"], [], []),
     "ssl": (["openssl"], [], []),
+    # HTTP/2 framing, HPACK and flow control for the h2c front (libnghttp2-dev).
+    "nghttp2": (["libnghttp2"], [], []),
 }
 
 _HEADER_ONLY = {

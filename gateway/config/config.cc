@@ -107,13 +107,13 @@ constexpr absl::string_view kUnimplemented[] = {
 constexpr absl::string_view kServiceKeys[] = {
     "version", "name", "port", "listen_ip", "host", "timeout", "cache_ttl", "output_encoding",
     "read_timeout", "write_timeout", "idle_timeout", "read_header_timeout", "max_header_bytes",
-    "max_shutdown_wait_time", "debug_endpoint", "extra_config", "endpoints",
+    "max_shutdown_wait_time", "debug_endpoint", "use_h2c", "extra_config", "endpoints",
     // Ignored:
     "disable_keep_alives", "disable_compression", "max_idle_connections",
     "max_idle_connections_per_host", "idle_connection_timeout", "response_header_timeout",
     "expect_continue_timeout", "dialer_timeout", "dialer_fallback_delay", "dialer_keep_alive",
     "tls", "client_tls", "plugin", "echo_endpoint", "disable_rest", "disable_strict_rest",
-    "use_h2c", "dns_cache_ttl", "async_agent", "sequential_start"};
+    "dns_cache_ttl", "async_agent", "sequential_start"};
 constexpr absl::string_view kEndpointKeys[] = {"endpoint",         "method",      "backend",
                                                "concurrent_calls", "timeout",     "cache_ttl",
                                                "output_encoding",  "extra_config"};
@@ -1015,6 +1015,7 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
   }
   if (auto d = Duration(root, "max_shutdown_wait_time", "")) cfg->max_shutdown_wait_time = *d;
   if (auto b = Bool(root, "debug_endpoint", "")) cfg->debug_endpoint = *b;
+  if (auto b = Bool(root, "use_h2c", "")) cfg->use_h2c = *b;
 
   std::map<std::string, std::string> written_as;
   cfg->extra_config = ExtraConfig(root, "", &written_as);
@@ -1484,6 +1485,8 @@ std::string Describe(const ServiceConfig& c) {
   absl::StrAppend(&out, "logging: level=", c.logging.level,
                   " access_log=", c.logging.access_log ? "on" : "off", "\n");
   absl::StrAppend(&out, "debug_endpoint: ", c.debug_endpoint ? "on" : "off", "\n");
+  absl::StrAppend(&out, "use_h2c: ", c.use_h2c ? "on (HTTP/1.1 and cleartext HTTP/2)" : "off",
+                  "\n");
   std::string token;
   if (!c.admin.token_env.empty()) token = absl::StrCat("env ", c.admin.token_env);
   if (!c.admin.token_file.empty()) {

@@ -135,6 +135,8 @@ struct ServiceConfig {
   uint64_t max_header_bytes = 1 << 20;                     // Go's http.DefaultMaxHeaderBytes
   absl::Duration max_shutdown_wait_time;                   // zero: wait for in-flight requests
   bool debug_endpoint = false;
+  // Cleartext HTTP/2 on the public port, next to HTTP/1.1 (prior knowledge or Upgrade: h2c).
+  bool use_h2c = false;
   bool hide_version_header = false;  // router.hide_version_header
   Logging logging;
   ServerTuning tuning;

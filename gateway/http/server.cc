@@ -24,6 +24,8 @@
 #include "boost/beast/http/write.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/http/h2_connection.h"
+#include "gateway/http/listener.h"
 #include "gateway/http/wire.h"
 
 namespace sluice::http {
@@ -48,12 +50,15 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-// Each worker's objects are bound to its io_context's concrete executor type: the type-erased
-// any_io_executor of beast::tcp_stream costs a copy and a destroy per asynchronous operation.
-using Executor = asio::io_context::executor_type;
-using Socket = asio::basic_stream_socket<tcp, Executor>;
-using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+
+// How far `bytes` (the first read of a connection) matches the HTTP/2 connection preface.
+enum class Preface { kNo, kPartial, kYes };
+Preface MatchPreface(std::string_view bytes) {
+  const size_t n = std::min(bytes.size(), kH2Preface.size());
+  if (bytes.substr(0, n) != kH2Preface.substr(0, n)) return Preface::kNo;
+  return n == kH2Preface.size() ? Preface::kYes : Preface::kPartial;
+}
 
 }  // namespace
 
@@ -89,25 +94,6 @@ void WorkerPool::Stop() {
 // ---------------------------------------------------------------------------------------------
 // Listener and Session
 
-class Session;
-
-struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
-  Listener(Server& s, int index)
-      : server(s), worker(index), acceptor(s.workers_.context(index).get_executor()),
-                                   retry_timer(s.workers_.context(index)) {}
-
-  void DoAccept();
-  void OnAccept(beast::error_code ec, Socket socket);
-  void Drain();
-
-  Server& server;
-  int worker;
-  Acceptor acceptor;
-  asio::steady_timer retry_timer;
-  bool draining = false;             // touched only on this worker's thread
-  std::list<Session*> sessions;      // open connections of this worker
-};
-
 class Session : public Exchange, public std::enable_shared_from_this<Session> {
  public:
   Session(Socket&& socket, std::shared_ptr<Server::Listener> listener,
@@ -128,7 +114,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
     listener_->server.open_connections_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  void Start() { DoRead(); }
+  // With use_h2c the first bytes decide between HTTP/1.1 and HTTP/2 (prior knowledge).
+  void Start() { options_.use_h2c ? Sniff() : DoRead(); }
 
   // Called on shutdown: a connection waiting for its next request is closed now; one with a
   // request in flight closes after writing its response (see Respond).
@@ -149,6 +136,11 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
  private:
   enum class State { kIdle, kReading, kBusy, kWriting, kClosed };
 
+  void Sniff();
+  void OnSniff(beast::error_code ec, std::size_t bytes);
+  // Gives the socket (and the bytes read and not parsed) to an HTTP/2 connection; this session
+  // ends. `upgrade`: the request that asked for `Upgrade: h2c`.
+  void HandOffToH2(std::optional<Request> upgrade);
   void DoRead();
   void OnFirstBytes(beast::error_code ec, std::size_t bytes);
   void ReadHeader();
@@ -178,6 +170,39 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   std::chrono::steady_clock::time_point started_;
 };
+
+void Session::Sniff() {
+  if (listener_->draining) return Close();
+  state_ = State::kIdle;
+  ExpireAfter(options_.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&Session::OnSniff, shared_from_this()));
+}
+
+void Session::OnSniff(beast::error_code ec, std::size_t bytes) {
+  if (ec) return FailRead(ec);
+  buffer_.commit(bytes);
+  const auto data = buffer_.data();
+  switch (MatchPreface({static_cast<const char*>(data.data()), data.size()})) {
+    case Preface::kYes:
+      return HandOffToH2(std::nullopt);
+    case Preface::kPartial:
+      return Sniff();  // the preface is 24 bytes; a client may send it in pieces
+    case Preface::kNo:
+      // HTTP/1.1: DoRead parses what is buffered (ReadHeader, under read_header_timeout).
+      return DoRead();
+  }
+}
+
+void Session::HandOffToH2(std::optional<Request> upgrade) {
+  stream_.expires_never();
+  state_ = State::kClosed;
+  const auto data = buffer_.data();
+  std::string_view received(static_cast<const char*>(data.data()), data.size());
+  H2Connection::Start(stream_.release_socket(), listener_, client_ip_, received,
+                      std::move(upgrade));
+  buffer_.consume(buffer_.size());
+}
 
 void Session::DoRead() {
   parser_.emplace();
@@ -263,6 +288,7 @@ void Session::OnReadBody(beast::error_code ec, std::size_t) {
 void Session::OnRequest() {
   stream_.expires_never();
   request_ = parser_->release();
+  if (options_.use_h2c && IsH2cUpgrade(request_)) return HandOffToH2(std::move(request_));
   keep_alive_ = request_.keep_alive();
   if (options_.access_log) started_ = std::chrono::steady_clock::now();
   state_ = State::kBusy;
@@ -383,9 +409,12 @@ void Server::Listener::Drain() {
   beast::error_code ignored;
   acceptor.close(ignored);
   retry_timer.cancel();
-  // CloseIfIdle may destroy sessions (and erase them from the list): iterate over a copy.
+  // CloseIfIdle and Drain may destroy connections (and erase them from the lists): iterate
+  // over copies.
   std::vector<Session*> snapshot(sessions.begin(), sessions.end());
   for (Session* s : snapshot) s->CloseIfIdle();
+  std::vector<H2Connection*> h2_snapshot(h2_connections.begin(), h2_connections.end());
+  for (H2Connection* c : h2_snapshot) c->Drain();
 }
 
 // ---------------------------------------------------------------------------------------------

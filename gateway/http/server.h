@@ -1,6 +1,6 @@
 #pragma once
 
-// The public HTTP/1.1 listener: one io_context per worker thread, one SO_REUSEPORT acceptor per
+// The public HTTP/1.1 (and, with use_h2c, cleartext HTTP/2) listener: one io_context per worker thread, one SO_REUSEPORT acceptor per
 // worker (the kernel spreads connections), one Session object per connection (Beast's
 // advanced_server shape: DoRead/OnRead pairs, no shared mutable state between workers).
 
@@ -37,6 +37,9 @@ struct ServerOptions {
   // A header set on every response, e.g. KrakenD's "X-Krakend: Version ..." (empty name: none).
   std::string identity_header_name;
   std::string identity_header_value;
+  // Also accept cleartext HTTP/2 on the same port: prior knowledge (connection preface) and
+  // `Upgrade: h2c`. Off: the HTTP/1.1 path is exactly as without HTTP/2 support.
+  bool use_h2c = false;
 };
 
 // Threads with one io_context each. Created first so that per-worker state (backend pools) can be
@@ -80,6 +83,7 @@ class Server {
 
  private:
   friend class Session;
+  friend class H2Connection;
 
   ServerOptions options_;
   WorkerPool& workers_;

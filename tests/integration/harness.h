@@ -135,6 +135,16 @@ struct CommandResult {
 CommandResult RunSluice(const std::vector<std::string>& args,
                         const std::vector<std::string>& env = {});
 
+// Runs `argv` to completion; argv[0] is resolved with Which (tools such as nghttp, h2load).
+// stdin is /dev/null. Past `limit` the child (and only it) is killed and exit_code is -9.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds limit = std::chrono::seconds(30));
+// Full path of the executable `tool` on PATH, then in /usr/sbin and /sbin (where Debian puts
+// haproxy and nginx, and which a test's PATH may lack); empty if none.
+std::string Which(const std::string& tool);
+// Resident memory of process `pid` in KiB (VmRSS), or -1.
+long RssKiB(pid_t pid);
+
 // A blocking HTTP/1.1 client over one keep-alive connection to 127.0.0.1:port.
 class HttpClient {
  public:

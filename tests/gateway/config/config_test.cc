@@ -750,6 +750,20 @@ TEST(ConfigTest, DocumentedKrakendKeysAreAcceptedWithoutLint) {
   EXPECT_EQ(r.config->endpoints[0].backends[0].sd_scheme, "https");
 }
 
+TEST(ConfigTest, UseH2cIsABoolOffByDefault) {
+  const std::string endpoints = R"("endpoints": [{"endpoint": "/a", "backend": [
+      {"host": ["h"], "url_pattern": "/a"}]}])";
+  LoadResult off = Parse(R"({"version": 3, )" + endpoints + "}");
+  ASSERT_TRUE(off.errors.empty()) << Dump(off.errors);
+  EXPECT_FALSE(off.config->use_h2c);
+  LoadResult on = Parse(R"({"version": 3, "use_h2c": true, )" + endpoints + "}");
+  ASSERT_TRUE(on.errors.empty()) << Dump(on.errors);
+  EXPECT_TRUE(on.config->use_h2c);
+  EXPECT_NE(Describe(*on.config).find("use_h2c: on"), std::string::npos);
+  LoadResult bad = Parse(R"({"version": 3, "use_h2c": "yes", )" + endpoints + "}");
+  EXPECT_TRUE(Has(bad.errors, "use_h2c", "")) << Dump(bad.errors);
+}
+
 // ----- provenance, formatting ------------------------------------------------------------------
 
 TEST(ConfigTest, KeepsProvenance) {

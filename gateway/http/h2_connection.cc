@@ -1,0 +1,666 @@
+#include "gateway/http/h2_connection.h"
+
+#include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core/bind_handler.hpp"
+#include "boost/beast/http/field.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// SETTINGS_MAX_CONCURRENT_STREAMS. RFC 9113 6.5.2 recommends no less than 100; more lets one
+// client hold more of a worker (each stream may cost a backend call and its buffers).
+constexpr uint32_t kMaxConcurrentStreams = 100;
+// Handlers one connection may have running, counting those of streams the client has already
+// reset. Without this bound, HEADERS+RST_STREAM pairs (CVE-2023-44487, rapid reset) would start
+// unbounded backend work while staying under the open-stream limit.
+constexpr int kMaxHandlers = static_cast<int>(kMaxConcurrentStreams);
+// Incoming RST_STREAM token bucket (nghttp2's defaults, named here): a client resetting faster
+// gets GOAWAY. Legitimate clients cancel far less often than 1000 in a burst or 33/s sustained.
+constexpr uint64_t kResetBurst = 1000;
+constexpr uint64_t kResetRatePerSecond = 33;
+// SETTINGS, PING and RST_STREAM answers nghttp2 may queue while the client does not read them;
+// past this the connection is flooded and closed (SETTINGS and PING floods).
+constexpr size_t kMaxOutboundAck = 1000;
+// Entries accepted in one SETTINGS frame (there are 7 kinds of setting).
+constexpr size_t kMaxSettingsEntries = 32;
+// Bytes read per socket read: a full 16 KiB DATA frame (the default frame size) plus headers.
+constexpr std::size_t kReadChunk = 16 * 1024 + 64;
+// Stop asking nghttp2 for more output once this much is gathered for one socket write.
+constexpr std::size_t kWriteBatch = 64 * 1024;
+// Between the shutdown notice (GOAWAY with the largest stream id) and the final GOAWAY. A
+// client may have requests on the wire when the notice leaves; the final GOAWAY names the last
+// stream taken, so those must arrive first (RFC 9113 6.8: "at least one round-trip time").
+constexpr auto kGoawayNoticeGrace = std::chrono::milliseconds(500);
+// How long a closing connection waits for the client's FIN after sending its own.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// Per-field overhead when counting header bytes against max_header_bytes, as on HTTP/1.1
+// ("name: value\r\n").
+constexpr uint64_t kHeaderFieldOverhead = 4;
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+nghttp2_nv Nv(std::string_view name, std::string_view value) {
+  // nghttp2 copies and lower-cases names and copies values (no NO_COPY flags).
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+std::string_view View(const uint8_t* data, size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+bool HasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (EqualsIgnoreCase(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsH2cUpgrade(const Request& request) {
+  auto upgrade = request.find(bhttp::field::upgrade);
+  if (upgrade == request.end() || !HasToken(Sv(upgrade->value()), "h2c")) return false;
+  if (request.count("HTTP2-Settings") != 1) return false;
+  // A SETTINGS payload (6 bytes per entry) in base64url; anything else: serve over HTTP/1.1.
+  std::string settings;
+  return absl::WebSafeBase64Unescape(std::string(Sv(request["HTTP2-Settings"])), &settings) &&
+         settings.size() % 6 == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// H2Stream: one request/response exchange on an HTTP/2 connection.
+
+class H2Stream final : public Exchange {
+ public:
+  H2Stream(std::shared_ptr<H2Connection> connection, int32_t id)
+      : connection_(std::move(connection)), id_(id) {}
+
+  // Exchange
+  const Request& request() const override { return request_; }
+  Request& mutable_request() override { return request_; }
+  std::string_view client_ip() const override { return connection_->client_ip_; }
+  int worker_index() const override { return connection_->listener_->worker; }
+  asio::io_context& io_context() override { return connection_->listener_->io_context(); }
+  void Respond(Response&& response) override { connection_->Respond(*this, std::move(response)); }
+
+ private:
+  friend class H2Connection;
+  friend struct H2Connection::Callbacks;
+
+  enum class Problem { kNone, kHeadersTooLarge, kBodyTooLarge };
+
+  // Called when the request head is complete: Host from :authority, cookies joined.
+  void FinishHead() {
+    if (!authority_.empty() && request_.find(bhttp::field::host) == request_.end()) {
+      request_.set(bhttp::field::host, authority_);
+    }
+    if (!cookies_.empty()) request_.set(bhttp::field::cookie, cookies_);
+    request_.version(20);
+  }
+
+  std::shared_ptr<H2Connection> connection_;
+  const int32_t id_;
+  Request request_;
+  Response response_;
+  std::string authority_;
+  std::string cookies_;  // RFC 9113 8.2.3: split cookie fields are joined with "; "
+  uint64_t header_bytes_ = 0;
+  size_t body_offset_ = 0;  // response body bytes handed to nghttp2 so far
+  Problem problem_ = Problem::kNone;
+  bool closed_ = false;            // nghttp2 closed the stream (done, reset, or connection gone)
+  bool request_complete_ = false;  // END_STREAM received
+  bool waiting_ = false;           // in the connection's queue for a handler
+  bool handled_ = false;           // given to the handler
+  bool responded_ = false;         // a response was submitted (or dropped)
+  std::chrono::steady_clock::time_point started_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// nghttp2 callbacks. They run inside nghttp2_session_mem_recv/mem_send, on the worker thread;
+// none calls the handler (see Ready) or writes to the socket (see Flush).
+
+struct H2Connection::Callbacks {
+  static H2Connection& Conn(void* user_data) { return *static_cast<H2Connection*>(user_data); }
+  static H2Stream* StreamOf(nghttp2_session* session, int32_t id) {
+    return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
+  }
+
+  static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    H2Connection& c = Conn(user);
+    auto stream = std::make_shared<H2Stream>(c.shared_from_this(), frame->hd.stream_id);
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
+    c.streams_[frame->hd.stream_id] = std::move(stream);
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t /*flags*/,
+                      void* user) {
+    H2Stream* s = StreamOf(session, frame->hd.stream_id);
+    if (s == nullptr || s->problem_ != H2Stream::Problem::kNone) return 0;
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not forwarded
+    H2Connection& c = Conn(user);
+    s->header_bytes_ += namelen + valuelen + kHeaderFieldOverhead;
+    if (s->header_bytes_ > c.listener_->options().max_header_bytes) {
+      // Keep decoding (HPACK state must stay in sync) but stop storing; answered with 431.
+      s->problem_ = H2Stream::Problem::kHeadersTooLarge;
+      s->request_ = Request();
+      return 0;
+    }
+    std::string_view n = View(name, namelen);
+    std::string_view v = View(value, valuelen);
+    if (!n.empty() && n.front() == ':') {
+      // nghttp2 has already checked the pseudo-headers (RFC 9113 8.3.1).
+      if (n == ":method") {
+        s->request_.method_string(Bv(v));
+      } else if (n == ":path") {
+        s->request_.target(Bv(v));
+      } else if (n == ":authority") {
+        s->authority_.assign(v);
+      }
+      return 0;
+    }
+    if (n == "cookie") {
+      if (!s->cookies_.empty()) s->cookies_.append("; ");
+      s->cookies_.append(v);
+      return 0;
+    }
+    s->request_.insert(Bv(n), Bv(v));
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    H2Stream* s = StreamOf(session, frame->hd.stream_id);
+    if (s == nullptr) return 0;
+    H2Connection& c = Conn(user);
+    if (end_stream) s->request_complete_ = true;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      if (s->problem_ == H2Stream::Problem::kHeadersTooLarge) {
+        c.LocalReply(*s, 431, "431 request header fields too large");
+        return 0;
+      }
+      s->FinishHead();
+      auto length = s->request_.find(bhttp::field::content_length);
+      uint32_t declared = 0;
+      if (length != s->request_.end() && (!ParseUint(Sv(length->value()), &declared) ||
+                                          declared > c.listener_->options().max_body_bytes)) {
+        s->problem_ = H2Stream::Problem::kBodyTooLarge;
+        c.LocalReply(*s, 413, "413 request entity too large");
+        return 0;
+      }
+    }
+    if (end_stream && s->problem_ == H2Stream::Problem::kNone) c.Ready(*s);
+    return 0;
+  }
+
+  static int OnDataChunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id,
+                         const uint8_t* data, size_t len, void* user) {
+    H2Stream* s = StreamOf(session, stream_id);
+    if (s == nullptr || s->problem_ != H2Stream::Problem::kNone) return 0;
+    H2Connection& c = Conn(user);
+    std::string& body = s->request_.body();
+    if (body.size() + len > c.listener_->options().max_body_bytes) {
+      s->problem_ = H2Stream::Problem::kBodyTooLarge;
+      std::string().swap(body);
+      c.LocalReply(*s, 413, "413 request entity too large");
+      return 0;
+    }
+    body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* /*user*/) {
+    // A response sent before the whole request arrived (413, or a handler that did not need
+    // the body): tell the client to stop sending (RFC 9113 8.1).
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+      return 0;
+    }
+    H2Stream* s = StreamOf(session, frame->hd.stream_id);
+    if (s != nullptr && !s->request_complete_) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
+  static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t /*error*/,
+                           void* user) {
+    H2Stream* s = StreamOf(session, stream_id);
+    if (s == nullptr) return 0;
+    nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
+    s->closed_ = true;
+    H2Connection& c = Conn(user);
+    auto it = c.streams_.find(stream_id);
+    if (it != c.streams_.end()) {
+      // Not destroyed here: nghttp2 is still on the call stack.
+      c.released_.push_back(std::move(it->second));
+      c.streams_.erase(it);
+    }
+    return 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf,
+                          size_t length, uint32_t* data_flags, nghttp2_data_source* source,
+                          void* /*user*/) {
+    auto* s = static_cast<H2Stream*>(source->ptr);
+    const std::string& body = s->response_.body();
+    const size_t n = std::min(length, body.size() - s->body_offset_);
+    std::memcpy(buf, body.data() + s->body_offset_, n);
+    s->body_offset_ += n;
+    if (s->body_offset_ == body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// H2Connection
+
+void H2Connection::Start(Socket&& socket, std::shared_ptr<Server::Listener> listener,
+                         std::string client_ip, std::string_view received,
+                         std::optional<Request> upgrade) {
+  auto c =
+      std::make_shared<H2Connection>(std::move(socket), std::move(listener), std::move(client_ip));
+  if (!c->Init(&upgrade)) return c->Close();
+  if (!received.empty())
+    c->Receive(reinterpret_cast<const uint8_t*>(received.data()), received.size());
+  if (c->closed_) return;
+  if (c->listener_->draining) c->Drain();
+  c->StartHandlers();
+  c->DoWrite();
+  if (nghttp2_session_want_read(c->session_) != 0) c->DoRead();
+  c->UpdateTimer();
+}
+
+H2Connection::H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> listener,
+                           std::string client_ip)
+    : socket_(std::move(socket)),
+      listener_(std::move(listener)),
+      client_ip_(std::move(client_ip)),
+      timer_(listener_->io_context()),
+      read_buffer_(kReadChunk) {
+  self_in_list_ = listener_->h2_connections.insert(listener_->h2_connections.end(), this);
+  listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
+}
+
+H2Connection::~H2Connection() {
+  if (session_ != nullptr) nghttp2_session_del(session_);
+  listener_->h2_connections.erase(self_in_list_);
+  listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool H2Connection::Init(std::optional<Request>* upgrade) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0) return false;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::OnDataChunk);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::OnFrameSend);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::OnStreamClose);
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    return false;
+  }
+  // Closed streams are kept only for priority bookkeeping, which Sluice does not use.
+  nghttp2_option_set_no_closed_streams(opt, 1);
+  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  nghttp2_option_set_max_settings(opt, kMaxSettingsEntries);
+  nghttp2_option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRatePerSecond);
+  const int rv = nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) {
+    session_ = nullptr;
+    return false;
+  }
+  const uint64_t header_limit = listener_->options().max_header_bytes;
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams},
+      // Advisory for the client; the limit itself is enforced per stream (431).
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       static_cast<uint32_t>(
+           std::min<uint64_t>(header_limit, std::numeric_limits<uint32_t>::max()))},
+      // No server push: Sluice never sends PUSH_PROMISE; the default frame size (16 KiB) stays.
+  };
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) != 0) {
+    return false;
+  }
+  if (upgrade->has_value()) {
+    Request& req = **upgrade;
+    std::string settings_payload;
+    auto field = req.find("HTTP2-Settings");
+    if (field == req.end() ||
+        !absl::WebSafeBase64Unescape(std::string(Sv(field->value())), &settings_payload)) {
+      return false;
+    }
+    const bool head = req.method() == bhttp::verb::head;
+    auto stream = std::make_shared<H2Stream>(shared_from_this(), 1);
+    if (nghttp2_session_upgrade2(session_,
+                                 reinterpret_cast<const uint8_t*>(settings_payload.data()),
+                                 settings_payload.size(), head ? 1 : 0, stream.get()) != 0) {
+      return false;
+    }
+    req.erase(bhttp::field::upgrade);
+    req.erase(bhttp::field::connection);
+    req.erase("HTTP2-Settings");
+    stream->request_ = std::move(req);
+    stream->request_complete_ = true;  // the HTTP/1.1 body was read whole
+    streams_[1] = stream;
+    write_prefix_ =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    Ready(*stream);
+  }
+  return true;
+}
+
+void H2Connection::DoRead() {
+  // One read at a time: LingeringClose (reached from DoWrite) may already have started one.
+  if (reading_ || closed_) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          beast::bind_front_handler(&H2Connection::OnRead, shared_from_this()));
+}
+
+void H2Connection::OnRead(beast::error_code ec, std::size_t bytes) {
+  reading_ = false;
+  if (closed_) return;
+  if (lingering_) return ec ? Close() : DoRead();  // discard until the client's FIN
+  if (ec) {
+    if (ec != asio::error::eof && ec != asio::error::connection_reset) {
+      log::Debug("h2 connection from {}: read failed: {}", client_ip_, ec.message());
+    }
+    return Close();
+  }
+  Receive(read_buffer_.data(), bytes);
+  if (closed_) return;
+  StartHandlers();
+  DoWrite();
+  if (!closed_ && nghttp2_session_want_read(session_) != 0) DoRead();
+  UpdateTimer();
+}
+
+void H2Connection::Receive(const uint8_t* data, std::size_t size) {
+  in_nghttp2_ = true;
+  const ssize_t rv = nghttp2_session_mem_recv(session_, data, size);
+  in_nghttp2_ = false;
+  released_.clear();
+  if (rv < 0) {
+    // Not a protocol error (those queue a GOAWAY and return normally) but a fatal one: a bad
+    // preface, a flood of frames that need answers the client does not read, out of memory.
+    log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(rv)));
+    Close();
+  }
+}
+
+void H2Connection::DoWrite() {
+  if (writing_ || closed_ || lingering_) return;
+  write_buffer_.clear();
+  if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
+  while (write_buffer_.size() < kWriteBatch) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
+      released_.clear();
+      return Close();
+    }
+    if (n == 0) break;
+    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  released_.clear();
+  if (write_buffer_.empty()) {
+    // Nothing left to say, nothing more to hear (GOAWAY exchanged, or the final GOAWAY sent and
+    // every stream finished): the connection is done.
+    const bool done =
+        nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+    const bool drained = final_goaway_sent_ && streams_.empty() && handlers_running_ == 0;
+    if (done || drained) LingeringClose();
+    return;
+  }
+  writing_ = true;
+  timer_phase_ = TimerPhase::kNone;  // each write gets the whole write_timeout
+  asio::async_write(socket_, asio::buffer(write_buffer_),
+                    beast::bind_front_handler(&H2Connection::OnWrite, shared_from_this()));
+}
+
+void H2Connection::OnWrite(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (closed_ || lingering_) return;
+  if (ec) return Close();
+  DoWrite();
+  UpdateTimer();
+}
+
+void H2Connection::Flush() {
+  if (in_nghttp2_ || closed_ || lingering_) return;
+  DoWrite();
+  UpdateTimer();
+}
+
+void H2Connection::LingeringClose() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  beast::error_code ec;
+  socket_.shutdown(Socket::shutdown_send, ec);
+  if (ec) return Close();
+  timer_phase_ = TimerPhase::kLingering;
+  timer_.expires_after(kLingerTimeout);
+  timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+    if (!wait_ec) self->Close();
+  });
+  if (!reading_) DoRead();
+}
+
+void H2Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  for (auto& [id, stream] : streams_) stream->closed_ = true;
+  // Streams still in the handler keep themselves (and this connection) alive until they answer.
+  std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams;
+  streams.swap(streams_);
+  waiting_.clear();
+  timer_.cancel();
+  beast::error_code ignored;
+  socket_.close(ignored);
+}
+
+// Timers: one per connection, for the phase it is in. Idle (no stream open, nothing running):
+// idle_timeout, then GOAWAY. Reading (streams open, all waiting for the client): read_timeout.
+// Writing: write_timeout for the socket write in progress. With handlers running, the
+// endpoint timeouts bound the wait instead.
+void H2Connection::UpdateTimer() {
+  if (closed_ || lingering_) return;
+  const ServerOptions& o = listener_->options();
+  TimerPhase phase = TimerPhase::kNone;
+  absl::Duration limit;
+  if (writing_) {
+    phase = TimerPhase::kWriting;
+    limit = o.write_timeout;
+  } else if (handlers_running_ > 0) {
+    phase = TimerPhase::kNone;
+  } else if (streams_.empty()) {
+    phase = TimerPhase::kIdle;
+    limit = o.idle_timeout;
+  } else {
+    phase = TimerPhase::kReading;
+    limit = o.read_timeout;
+  }
+  if (limit <= absl::ZeroDuration()) phase = TimerPhase::kNone;  // zero: no limit
+  // Same phase: the deadline stands (DoWrite resets the phase for each new socket write).
+  if (phase == timer_phase_) return;
+  timer_phase_ = phase;
+  if (phase == TimerPhase::kNone) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_after(ToChrono(limit));
+  timer_.async_wait([self = shared_from_this(), phase](beast::error_code ec) {
+    if (!ec) self->OnTimer(phase);
+  });
+}
+
+void H2Connection::OnTimer(TimerPhase phase) {
+  if (closed_ || phase != timer_phase_) return;
+  timer_phase_ = TimerPhase::kNone;
+  if (phase == TimerPhase::kWriting) return Close();  // the client does not read
+  // Idle or stalled: say goodbye properly, then close once the GOAWAY is out.
+  nghttp2_session_terminate_session(session_,
+                                    phase == TimerPhase::kIdle ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
+  DoWrite();
+  // If the GOAWAY cannot be written within write_timeout, the writing timer closes the socket.
+  UpdateTimer();
+}
+
+void H2Connection::Drain() {
+  if (closed_ || draining_) return;
+  draining_ = true;
+  nghttp2_submit_shutdown_notice(session_);
+  Flush();
+  auto grace = std::make_shared<asio::steady_timer>(listener_->io_context(), kGoawayNoticeGrace);
+  grace->async_wait(
+      [self = shared_from_this(), grace](beast::error_code) { self->SendFinalGoaway(); });
+}
+
+void H2Connection::SendFinalGoaway() {
+  if (closed_ || final_goaway_sent_) return;
+  final_goaway_sent_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  Flush();
+}
+
+void H2Connection::Ready(H2Stream& stream) {
+  auto it = streams_.find(stream.id_);
+  if (it == streams_.end()) return;
+  stream.waiting_ = true;
+  waiting_.push_back(it->second);
+}
+
+void H2Connection::StartHandlers() {
+  if (starting_handlers_) return;  // a handler answered synchronously inside the loop below
+  starting_handlers_ = true;
+  while (!closed_ && !waiting_.empty() && handlers_running_ < kMaxHandlers) {
+    std::shared_ptr<H2Stream> s = std::move(waiting_.front());
+    waiting_.pop_front();
+    s->waiting_ = false;
+    if (s->closed_) continue;  // reset before its turn: never reaches the handler
+    s->handled_ = true;
+    ++handlers_running_;
+    if (listener_->options().access_log) s->started_ = std::chrono::steady_clock::now();
+    listener_->handler().Handle(std::move(s));
+  }
+  starting_handlers_ = false;
+  // Streams that waited and were reset since leave the queue in order; the queue holds at most
+  // kMaxConcurrentStreams open streams (nghttp2 refuses more), plus such leftovers.
+  while (!waiting_.empty() && waiting_.front()->closed_) waiting_.pop_front();
+}
+
+void H2Connection::Respond(H2Stream& stream, Response&& response) {
+  if (stream.responded_) return;  // Respond is called exactly once; be safe anyway
+  stream.responded_ = true;
+  if (stream.handled_) --handlers_running_;
+  if (closed_ || stream.closed_) {
+    // The client reset the stream (or the connection is gone): nothing to send. A handler slot
+    // is free again.
+    StartHandlers();
+    Flush();
+    return;
+  }
+  auto self = shared_from_this();  // Submit may close the stream and release it
+  stream.response_ = std::move(response);
+  Response& res = stream.response_;
+  const ServerOptions& options = listener_->options();
+  const unsigned code = res.result_int();
+  if (code < 200 || code == 204 || code == 304) {
+    res.body().clear();
+    res.erase(bhttp::field::content_length);
+  } else if (stream.request_.method() == bhttp::verb::head) {
+    const std::size_t size = res.body().size();
+    res.body().clear();
+    res.content_length(size);
+  } else {
+    res.content_length(res.body().size());
+  }
+  if (!options.identity_header_name.empty()) {
+    res.set(options.identity_header_name, options.identity_header_value);
+  }
+  if (options.access_log) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - stream.started_)
+                      .count();
+    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(stream.request_.method_string()),
+              Sv(stream.request_.target()), code, micros);
+  }
+  Submit(stream);
+  StartHandlers();
+  Flush();
+}
+
+void H2Connection::LocalReply(H2Stream& stream, unsigned status, std::string_view text) {
+  stream.responded_ = true;
+  stream.response_ = Response(static_cast<bhttp::status>(status), 11);
+  stream.response_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  stream.response_.body() = text;
+  stream.response_.content_length(text.size());
+  Submit(stream);
+}
+
+void H2Connection::Submit(H2Stream& stream) {
+  const Response& res = stream.response_;
+  const std::string status = std::to_string(res.result_int());
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(16);
+  nva.push_back(Nv(":status", status));
+  for (const auto& f : res) {
+    // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2); Content-Length is
+    // kept, it was set above to what is sent.
+    if (f.name() != bhttp::field::content_length && IsHopByHop(f.name())) continue;
+    nva.push_back(Nv(Sv(f.name_string()), Sv(f.value())));
+  }
+  nghttp2_data_provider body;
+  body.source.ptr = &stream;
+  body.read_callback = &Callbacks::ReadBody;
+  const bool has_body = !res.body().empty();
+  const int rv = nghttp2_submit_response(session_, stream.id_, nva.data(), nva.size(),
+                                         has_body ? &body : nullptr);
+  if (rv != 0) {
+    log::Debug("h2 connection from {}: stream {}: {}", client_ip_, stream.id_,
+               nghttp2_strerror(rv));
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,53 @@
+#pragma once
+
+// Internal to the HTTP front (server.cc, h2_connection.cc): the per-worker acceptor and the
+// connections it owns. Not part of the library's interface.
+
+#include <list>
+#include <memory>
+
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/beast/core/error.hpp"
+#include "gateway/http/server.h"
+
+namespace sluice::http {
+
+// Each worker's objects are bound to its io_context's concrete executor type: the type-erased
+// any_io_executor of beast::tcp_stream costs a copy and a destroy per asynchronous operation.
+using Executor = boost::asio::io_context::executor_type;
+using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
+
+class Session;
+class H2Connection;
+
+struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
+  Listener(Server& s, int index)
+      : server(s),
+        worker(index),
+        acceptor(s.workers_.context(index).get_executor()),
+        retry_timer(s.workers_.context(index)) {}
+
+  void DoAccept();
+  void OnAccept(boost::beast::error_code ec, Socket socket);
+  // Graceful shutdown on this worker: stop accepting, close idle HTTP/1.1 connections, send
+  // GOAWAY on HTTP/2 connections.
+  void Drain();
+
+  boost::asio::io_context& io_context() { return server.workers_.context(worker); }
+  const ServerOptions& options() const { return server.options_; }
+  Handler& handler() { return server.handler_; }
+  std::atomic<int64_t>& open_connections() { return server.open_connections_; }
+
+  Server& server;
+  int worker;
+  Acceptor acceptor;
+  boost::asio::steady_timer retry_timer;
+  bool draining = false;                    // touched only on this worker's thread
+  std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker
+  std::list<H2Connection*> h2_connections;  // open HTTP/2 connections of this worker
+};
+
+}  // namespace sluice::http
