@@ -78,7 +78,16 @@ void WorkerPool::Start() {
   for (auto& ctx : contexts_) {
     threads_.emplace_back([c = ctx.get()] {
       auto guard = asio::make_work_guard(*c);
-      c->run();
+      // A bug that throws out of a handler would end the whole process (std::terminate). The
+      // worker logs it and goes on serving its other connections; the one request is lost.
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& e) {
+          log::Error("worker: unhandled exception in a handler: {}", e.what());
+        }
+      }
     });
   }
 }
