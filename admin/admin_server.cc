@@ -27,8 +27,11 @@ namespace sluice::admin {
 namespace {
 
 // Names grpc.health.v1 answers for: the server as a whole (""), this service, and the public
-// gateway (what a load balancer that probes over gRPC asks about).
+// gateway (what a load balancer that probes over gRPC asks about). Draining is readiness: only
+// the gateway's name follows it. The process and its admin API stay SERVING, so a liveness probe
+// on "" never restarts an instance that is draining on purpose.
 constexpr const char* kHealthNames[] = {"", "admin.Admin", "sluice.Gateway"};
+constexpr const char* kReadinessName = "sluice.Gateway";
 // How often the serving state is re-read. The view has no change notification and the state also
 // changes outside the admin API (SIGTERM); 100 ms keeps health probes in step at no real cost.
 constexpr absl::Duration kStatePollInterval = absl::Milliseconds(100);
@@ -180,8 +183,10 @@ void AdminServerImpl::SyncHealthLocked() {
   if (reported_ == state) return;
   grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
   if (health == nullptr) return;
-  const bool serving = state == runtime::ServingState::kServing;
-  for (const char* name : kHealthNames) health->SetServingStatus(name, serving);
+  if (!reported_) {
+    for (const char* name : kHealthNames) health->SetServingStatus(name, true);  // alive
+  }
+  health->SetServingStatus(kReadinessName, state == runtime::ServingState::kServing);
   reported_ = state;
 }
 

@@ -316,8 +316,10 @@ TEST_F(AdminServerTest, DrainFlipsHealthAndResumeRestoresIt) {
   EXPECT_EQ(d.state(), pb::DRAINING);
   EXPECT_TRUE(d.changed());
   EXPECT_TRUE(view_->draining());
-  for (const char* name : {"", "admin.Admin", "sluice.Gateway"}) {
-    EXPECT_EQ(HealthOf(name), HealthCheckResponse::NOT_SERVING) << name;
+  // Draining is readiness: only the gateway's name goes down; liveness ("") stays up.
+  EXPECT_EQ(HealthOf("sluice.Gateway"), HealthCheckResponse::NOT_SERVING);
+  for (const char* name : {"", "admin.Admin"}) {
+    EXPECT_EQ(HealthOf(name), HealthCheckResponse::SERVING) << name;
   }
   pb::StatusResponse s;
   ASSERT_TRUE(admin_->Status(Ctx().get(), {}, &s).ok());

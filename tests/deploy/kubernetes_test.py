@@ -118,7 +118,8 @@ class KubernetesTest(unittest.TestCase):
         grace = self.pod["terminationGracePeriodSeconds"]
         self.assertGreater(grace, pre_stop + shutdown)
         liveness = self.container["livenessProbe"]
-        # Draining also turns grpc.health.v1 NOT_SERVING; a terminating pod must not be restarted.
+        # A second guard (liveness "" stays SERVING while draining): a terminating pod must not
+        # be restarted.
         self.assertGreater(liveness["periodSeconds"] * liveness["failureThreshold"], grace)
 
     def test_service_selects_the_deployment_pods(self):

@@ -336,8 +336,10 @@ TEST(AdminIntegrationTest, DrainFlipsHealthWhileInFlightRequestsComplete) {
   ASSERT_TRUE(admin.stub->Drain(Ctx().get(), {}, &d).ok());
   EXPECT_EQ(d.state(), pb::DRAINING);
   EXPECT_TRUE(d.changed());
-  for (const char* name : {"", "admin.Admin", "sluice.Gateway"}) {
-    EXPECT_EQ(admin.HealthOf(name), HealthCheckResponse::NOT_SERVING) << name;
+  // Draining is readiness: only the gateway's name goes down; liveness ("") stays up.
+  EXPECT_EQ(admin.HealthOf("sluice.Gateway"), HealthCheckResponse::NOT_SERVING);
+  for (const char* name : {"", "admin.Admin"}) {
+    EXPECT_EQ(admin.HealthOf(name), HealthCheckResponse::SERVING) << name;
   }
   Response health = Fetch(proc.port(), "GET", "/__health");
   EXPECT_EQ(health.result_int(), 503u);
