@@ -440,6 +440,22 @@ absl::Status Server::Start() {
       options_.listen_ip.empty() ? "0.0.0.0" : options_.listen_ip, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("listen_ip \"", options_.listen_ip, "\": ", ec.message()));
   uint16_t port = options_.port;
+  if (options_.reuse_port && port != 0) {
+    // SO_REUSEPORT lets this process's workers share the port, but also lets a second Sluice
+    // (an old instance, a typo'd deploy) bind the same port silently and take half the
+    // connections. A socket without the option can only bind a port nobody listens on.
+    tcp::acceptor probe(workers_.context(0));
+    tcp::endpoint endpoint(address, port);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", address.to_string(), ":", port, ": ", ec.message(),
+          ec == asio::error::address_in_use ? " (another process serves this port)" : ""));
+    }
+    probe.close(ec);
+  }
   for (int i = 0; i < workers_.size(); ++i) {
     auto listener = std::make_shared<Listener>(*this, i);
     tcp::endpoint endpoint(address, port);

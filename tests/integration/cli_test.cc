@@ -407,6 +407,25 @@ TEST(CliCheckTest, UnimplementedComponentsAreWarnedAboutByPath) {
       << gateway.log();
 }
 
+// Workers share the public port through SO_REUSEPORT; a second process must not.
+TEST(CliRunTest, ASecondInstanceOnTheSamePortIsRefused) {
+  const std::string json = R"({"version": 3, "endpoints": []})";
+  SluiceProcess first(json);
+  ASSERT_NE(first.port(), 0);
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string file = std::string(dir ? dir : "/tmp") + "/second.json";
+  std::ofstream(file) << json;
+  CommandResult second = RunSluice({"run", "-c", file, "-p", std::to_string(first.port())},
+                                   {"SLUICE_ADMIN_ADDRESS=127.0.0.1:0",
+                                    "SLUICE_METRICS_ADDRESS=127.0.0.1:0"});
+  EXPECT_EQ(second.exit_code, kExitConfigError) << second.err;
+  EXPECT_NE(second.err.find(":" + std::to_string(first.port()) +
+                            ": Address already in use (another process serves this port)"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(Fetch(first.port(), "GET", "/__health").result_int(), 200u);
+}
+
 TEST(CliRunTest, RunStartsWhateverCheckAccepts) {
   // `check` is how operators validate a file before deploying it: a file it accepts must start.
   // {resp0_user} is a sequential-proxy placeholder that the config validator exempts.
