@@ -442,22 +442,6 @@ INSTANTIATE_TEST_SUITE_P(Modes, BlueGreenSwitchTest,
                            return std::string(info.param.name);
                          });
 
-// Holds requests at a backend until opened; opened at the latest on destruction.
-class Gate {
- public:
-  Gate() : opened_(open_.get_future().share()) {}
-  ~Gate() { Open(); }
-  void Open() {
-    if (!is_open_.exchange(true)) open_.set_value();
-  }
-  std::shared_future<void> opened() const { return opened_; }
-
- private:
-  std::promise<void> open_;
-  std::shared_future<void> opened_;
-  std::atomic<bool> is_open_{false};
-};
-
 // Every client opens a new connection per request here. On a keep-alive connection HAProxy answers
 // a request that died with its server by closing the connection, as an idle keep-alive connection
 // closes, and counts it nowhere; a new connection gets a 502 that HAProxy counts as a server abort

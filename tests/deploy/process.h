@@ -80,8 +80,6 @@ class Process {
 // Exit status as RunToEnd and Process::Wait report it.
 int DecodeWaitStatus(int status);
 
-// Sha256 of `bytes`, lower-case hex.
-std::string Sha256Hex(const std::string& bytes);
 // The whole file, or nullopt if unreadable.
 std::optional<std::string> ReadFile(const std::string& path);
 

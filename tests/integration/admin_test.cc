@@ -2,7 +2,6 @@
 // /metrics, /__health while draining, the token rules, and a generic client that knows nothing
 // but server reflection.
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -62,19 +61,6 @@ std::string ConfigJson(const TestBackend& backend, const std::string& admin_extr
          R"("], "url_pattern": "/slow"}]}
   ]
 })";
-}
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
 }
 
 uint16_t PortOf(const std::string& address) {
@@ -281,22 +267,6 @@ TEST(AdminIntegrationTest, NRequestsShowExactlyNInGetMetricsAndPrometheus) {
       << page;
   EXPECT_EQ(Fetch(admin.metrics_port, "GET", "/other").result_int(), 404u);
 }
-
-// Holds the slow backend's handler until released; released at the latest on destruction.
-class Gate {
- public:
-  Gate() : opened_(open_.get_future().share()) {}
-  ~Gate() { Open(); }
-  void Open() {
-    if (!is_open_.exchange(true)) open_.set_value();
-  }
-  std::shared_future<void> opened() const { return opened_; }
-
- private:
-  std::promise<void> open_;
-  std::shared_future<void> opened_;
-  std::atomic<bool> is_open_{false};
-};
 
 // A client thread, joined (after opening the gate it may wait behind) even if an assertion fails.
 struct Joined {

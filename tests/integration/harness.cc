@@ -17,6 +17,7 @@
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gtest/gtest.h"
+#include "openssl/evp.h"
 
 namespace sluice::testing {
 
@@ -170,6 +171,19 @@ std::string ReadAll(int fd) {
 }
 
 }  // namespace
+
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
 
 std::string Runfile(const std::string& relative) { return Runfiles() + "/" + relative; }
 std::string SluiceBinary() { return Runfiles() + "/gateway/sluice"; }

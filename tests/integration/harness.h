@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -117,6 +118,25 @@ class ServerProcess {
   int stdout_fd_ = -1;
   uint16_t port_ = 0;
   std::string output_;
+};
+
+// SHA-256 of `bytes` as lower-case hex (what `sluice check` and admin.Admin/Status report).
+std::string Sha256Hex(const std::string& bytes);
+
+// Holds test backends' handlers until opened; opened at the latest on destruction.
+class Gate {
+ public:
+  Gate() : opened_(open_.get_future().share()) {}
+  ~Gate() { Open(); }
+  void Open() {
+    if (!is_open_.exchange(true)) open_.set_value();
+  }
+  std::shared_future<void> opened() const { return opened_; }
+
+ private:
+  std::promise<void> open_;
+  std::shared_future<void> opened_;
+  std::atomic<bool> is_open_{false};
 };
 
 // Path of `relative` (e.g. "examples/demo.json") in the test's runfiles.
