@@ -26,6 +26,18 @@ absl::Status CheckJsonDepth(std::string_view body, int max_depth = kMaxJsonDepth
 // Parses any JSON value (object, array or scalar), depth-limited by kMaxJsonDepth. Never throws.
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view body);
 
+// Values (every object, array, string, number, bool and null) a client's request body may hold.
+// A parsed value costs 16 bytes plus its own storage, so 10 MiB of "[],[]..." would expand to
+// ~300 MB; a million values (16-80 MB) is far beyond any real request and bounds that expansion.
+inline constexpr size_t kMaxClientJsonValues = 1'000'000;
+
+// The one entry point for JSON that a CLIENT sent (request bodies): any JSON value, at most
+// kMaxJsonDepth deep and kMaxClientJsonValues values, checked while parsing (one pass; parsing
+// stops at the first value over a limit). InvalidArgument says which limit or where the syntax
+// broke. Never throws.
+absl::StatusOr<nlohmann::json> ParseClientJson(std::string_view body,
+                                               size_t max_values = kMaxClientJsonValues);
+
 // Decodes a backend body with the `json` encoding: the body must be a JSON object, or, with
 // `is_collection`, an array that becomes {"collection": [...]}. Never throws.
 absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collection);

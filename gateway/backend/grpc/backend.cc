@@ -8,6 +8,7 @@
 #include "boost/asio/post.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/encoding/json.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -419,10 +420,12 @@ absl::Status Backend::BuildRequest(const http::Request& forwarded, const router:
                                    std::string_view body, gpb::Message* message) const {
   const gpb::Descriptor* type = message->GetDescriptor();
   if (options_.use_request_body && !body.empty()) {
-    json parsed = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) return absl::InvalidArgumentError("request body: invalid JSON");
-    if (!parsed.is_object()) return absl::InvalidArgumentError("request body: expected an object");
-    if (absl::Status s = JsonToMessage(parsed, message); !s.ok()) return s;
+    absl::StatusOr<json> parsed = encoding::ParseClientJson(body);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("request body: ", parsed.status().message()));
+    }
+    if (!parsed->is_object()) return absl::InvalidArgumentError("request body: expected an object");
+    if (absl::Status s = JsonToMessage(*parsed, message); !s.ok()) return s;
   }
   // Query strings, then {params} (a parameter wins over a query string of the same field).
   // Names that match no field are skipped: the endpoint may pass them for another backend.

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace sluice::encoding {
@@ -77,6 +78,52 @@ TEST(DecodeJsonTest, ScalarsAreRejectedNamingTheirType) {
     EXPECT_NE(Message(coll.status()).find(std::string("got ") + c.type), std::string::npos)
         << c.body << ": " << coll.status();
   }
+}
+
+// ----- ParseClientJson --------------------------------------------------------------------------
+
+TEST(ParseClientJsonTest, ParsesAnyValueAsNlohmannDoes) {
+  for (const char* body : {R"({"a":[1,2.5,"x",null,true,{"b":{}}]})", "[]", "3", "\"s\"", " null "}) {
+    absl::StatusOr<Json> v = ParseClientJson(body);
+    ASSERT_TRUE(v.ok()) << body << ": " << v.status();
+    EXPECT_EQ(*v, Json::parse(body)) << body;
+  }
+}
+
+TEST(ParseClientJsonTest, SyntaxErrorsAreErrorsNotExceptions) {
+  for (const char* body : {"", "{", "[1,]", "{\"a\" 1}", "[1] x", "\"\xff"}) {
+    absl::StatusOr<Json> v;
+    ASSERT_NO_THROW(v = ParseClientJson(body)) << body;
+    EXPECT_FALSE(v.ok()) << body;
+    EXPECT_THAT(std::string(v.status().message()), ::testing::HasSubstr("not valid JSON")) << body;
+  }
+}
+
+TEST(ParseClientJsonTest, DepthIsBoundedWhileParsing) {
+  const std::string ok = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  EXPECT_TRUE(ParseClientJson(ok).ok());
+  const std::string deep = std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
+  EXPECT_EQ(Message(ParseClientJson(deep).status()), "nests deeper than 1000 levels");
+  // 10 MiB of '[' (the attack that held a worker for 2.4 s): refused at level 1001, at once.
+  const std::string flood(10 << 20, '[');
+  EXPECT_EQ(Message(ParseClientJson(flood).status()), "nests deeper than 1000 levels");
+  // Objects count too.
+  std::string objects;
+  for (int i = 0; i <= kMaxJsonDepth; ++i) objects += "{\"a\":";
+  EXPECT_EQ(Message(ParseClientJson(objects + "1").status()), "nests deeper than 1000 levels");
+}
+
+TEST(ParseClientJsonTest, ValueCountIsBoundedWhileParsing) {
+  // 3 values: the array and its two members.
+  EXPECT_TRUE(ParseClientJson("[1,2]", 3).ok());
+  EXPECT_EQ(Message(ParseClientJson("[1,2,3]", 3).status()), "holds more than 3 JSON values");
+  EXPECT_EQ(Message(ParseClientJson(R"({"a":1,"b":{}})", 2).status()),
+            "holds more than 2 JSON values");
+  // The default: 10 MiB of empty arrays (~3.5 million values) is refused.
+  std::string many = "[";
+  while (many.size() < (10u << 20)) many += "[],";
+  many += "[]]";
+  EXPECT_EQ(Message(ParseClientJson(many).status()), "holds more than 1000000 JSON values");
 }
 
 // ----- RenderJson -------------------------------------------------------------------------------
