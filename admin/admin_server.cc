@@ -94,9 +94,12 @@ absl::Status AdminServerImpl::Init(const config::AdminConfig& config, TokenPolic
   watcher_ = std::thread([this] { WatchState(); });
   if (!has_token) {
     if (!IsLoopback(config.address)) {
-      log::Warn(
-          "admin listener {} is not on loopback and has no token: anyone who can reach it "
-          "can drain this instance (set extra_config.\"sluice/admin\".token_env)",
+      // An error, not a warning: the process still starts (the operator asked for this
+      // address), but the line must stand out in any log view.
+      log::Error(
+          "admin listener {} is NOT on loopback and has NO token: anyone who can reach it can "
+          "drain this instance and read its configuration (GetConfig). Set "
+          "extra_config.\"sluice/admin\".token_env or token_file, or bind 127.0.0.1",
           grpc_address_);
     }
   } else {

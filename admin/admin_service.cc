@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "gateway/backend/error.h"
 #include "gateway/common/logging.h"
@@ -14,21 +15,61 @@ namespace {
 
 namespace pb = ::admin;
 
-// Fragments of key names whose values are credentials.
+// Fragments of key names whose values are credentials (compared lower-case). Redacting a value
+// that was not secret costs an operator one look at the file; missing one leaks a credential to
+// anyone allowed to read the config.
 constexpr std::string_view kSecretKeyFragments[] = {
-    "password", "passwd", "secret", "private_key", "privatekey", "api_key", "apikey", "passphrase"};
+    "password", "passwd",     "secret",     "private_key", "privatekey", "api_key",
+    "apikey",   "api-key",    "passphrase", "token",       "credential", "authorization",
+    "cookie",   "cypher_key", "signature",  "bearer"};
 
-bool IsSecretKey(const std::string& key) {
-  std::string lower = absl::AsciiStrToLower(key);
+bool IsSecretKey(std::string_view key) {
+  std::string lower = absl::AsciiStrToLower(absl::string_view(key.data(), key.size()));
+  // Where a secret is kept ("token_env", "token_file", "private_key_path"), not the secret: an
+  // operator needs to see it.
+  for (std::string_view suffix : {"_env", "_file", "_path"}) {
+    if (absl::EndsWith(lower, absl::string_view(suffix.data(), suffix.size()))) return false;
+  }
   return std::any_of(std::begin(kSecretKeyFragments), std::end(kSecretKeyFragments),
                      [&](std::string_view f) { return lower.find(f) != std::string::npos; });
 }
 
+// Whether the objects under `key` map header names to header values ("headers",
+// "headers_to_set", "static_headers"...): such values are redacted whatever the header's name,
+// since a header can carry a credential under any name.
+bool IsHeaderMapKey(std::string_view key) {
+  std::string lower = absl::AsciiStrToLower(absl::string_view(key.data(), key.size()));
+  return lower.find("header") != std::string::npos;
+}
+
+constexpr std::string_view kRedacted = "[redacted]";
+
+// Replaces every scalar in `j` (recursively) by kRedacted.
+void RedactAll(nlohmann::json* j) {
+  if (j->is_object() || j->is_array()) {
+    for (nlohmann::json& item : *j) RedactAll(&item);
+  } else if (!j->is_null()) {
+    *j = kRedacted;
+  }
+}
+
+// A header modifier ({"name": "Authorization", "value": "Bearer ..."}, as in martian's
+// header.Modifier): its value is a header value.
+bool IsHeaderModifier(const nlohmann::json& j) {
+  auto name = j.find("name");
+  return name != j.end() && name->is_string() && j.contains("value");
+}
+
 void Redact(nlohmann::json* j) {
   if (j->is_object()) {
+    if (IsHeaderModifier(*j)) RedactAll(&(*j)["value"]);
     for (auto it = j->begin(); it != j->end(); ++it) {
-      if (IsSecretKey(it.key()) && !it->is_object() && !it->is_array() && !it->is_null()) {
-        *it = "[redacted]";
+      if (IsSecretKey(it.key()) && !it->is_object()) {
+        // An object under such a name is a component ("auth/client-credentials"): its own keys
+        // decide.
+        RedactAll(&*it);
+      } else if (IsHeaderMapKey(it.key()) && it->is_object() && !IsHeaderModifier(*it)) {
+        for (nlohmann::json& header_value : *it) RedactAll(&header_value);
       } else {
         Redact(&*it);
       }

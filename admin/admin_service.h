@@ -51,8 +51,10 @@ class AdminService final : public ::admin::Admin::Service {
   std::string metrics_address_ ABSL_GUARDED_BY(mu_);
 };
 
-// The effective config with the values of secret-looking keys ("password", "secret",
-// "private_key", "api_key", "passphrase") replaced by "[redacted]", pretty-printed.
+// The effective config, pretty-printed, with "[redacted]" in place of every value that may be a
+// credential: values of secret-looking keys ("password", "secret", "token", "api_key",
+// "authorization", "cookie", "credential"...), every header value (header modifiers' `value`,
+// maps under keys naming headers). Component objects under such names are walked, not hidden.
 std::string RedactedConfigJson(const nlohmann::json& effective);
 
 }  // namespace sluice::admin

@@ -3,6 +3,7 @@
 // covered by tests/integration/admin_test.cc.)
 
 #include "admin/admin_server.h"
+#include "admin/admin_service.h"
 
 #include <stdlib.h>
 
@@ -295,6 +296,48 @@ TEST_F(AdminServerTest, GetConfigIsTheEffectiveJsonWithSecretsRedacted) {
   EXPECT_THAT(c.json(), Not(HasSubstr("hunter2")));
   EXPECT_EQ(c.config_path(), "/etc/sluice/admin-test.json");
   EXPECT_EQ(c.config_sha256(), view_->config()->sha256_hex);
+}
+
+TEST(RedactedConfigJsonTest, HeaderValuesAndSecretLikeKeysAreRedacted) {
+  // What a review found GetConfig revealing: a martian header modifier carrying an
+  // Authorization value, and credentials under token / x-api-key / credentials keys.
+  const nlohmann::json effective = nlohmann::json::parse(R"({
+    "name": "gw",
+    "extra_config": {
+      "auth/client-credentials": {"client_id": "gw", "client_secret": "s1", "endpoint_params": {}},
+      "sluice/admin": {"token_env": "ADMIN_TOKEN"}
+    },
+    "endpoints": [{
+      "endpoint": "/a",
+      "input_headers": ["Authorization", "X-Api-Key"],
+      "backend": [{
+        "url_pattern": "/a",
+        "extra_config": {
+          "modifier/martian": {"fifo.Group": {"modifiers": [
+            {"header.Modifier": {"scope": ["request"], "name": "Authorization",
+                                 "value": "Bearer s2"}},
+            {"header.Modifier": {"scope": ["request"], "name": "X-Innocent", "value": "s3"}}
+          ]}},
+          "plugin/http-client": {"token": "s4", "x-api-key": "s5", "credentials": ["s6", "s7"],
+                                 "headers": {"X-Tenant-Key": "s8"}, "Cookie": "s9"}
+        }
+      }]
+    }]
+  })");
+  const std::string out = RedactedConfigJson(effective);
+  for (const char* secret : {"s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}) {
+    EXPECT_THAT(out, Not(HasSubstr(std::string("\"") + secret + "\""))) << secret;
+  }
+  nlohmann::json j = nlohmann::json::parse(out);
+  // What is not a credential stays readable.
+  EXPECT_EQ(j["extra_config"]["auth/client-credentials"]["client_id"], "gw");
+  EXPECT_EQ(j["endpoints"][0]["input_headers"], nlohmann::json::array({"Authorization", "X-Api-Key"}));
+  const auto& mod = j["endpoints"][0]["backend"][0]["extra_config"]["modifier/martian"]["fifo.Group"]
+                     ["modifiers"][0]["header.Modifier"];
+  EXPECT_EQ(mod["name"], "Authorization");
+  EXPECT_EQ(mod["value"], "[redacted]");
+  EXPECT_EQ(j["endpoints"][0]["backend"][0]["extra_config"]["plugin/http-client"]["credentials"],
+            nlohmann::json::array({"[redacted]", "[redacted]"}));
 }
 
 TEST_F(AdminServerTest, HealthServiceKnowsTheThreeNames) {

@@ -372,6 +372,36 @@ TEST(AdminIntegrationTest, TokenGuardsDrainResumeAndConfig) {
   EXPECT_THAT(proc.log(), Not(HasSubstr(kToken)));
 }
 
+TEST(AdminIntegrationTest, GetConfigRedactsHeaderValuesAndCredentials) {
+  // The review's finding: an Authorization value in a martian header modifier, and token /
+  // x-api-key / credentials keys, were readable through GetConfig.
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
+  std::string config = ConfigJson(backend);
+  const std::string backend_entry = R"("url_pattern": "/fast")";
+  config.replace(config.find(backend_entry), backend_entry.size(), R"("url_pattern": "/fast",
+      "extra_config": {"modifier/martian": {"header.Modifier": {"scope": ["request"],
+          "name": "Authorization", "value": "Bearer leaked-bearer-1"}},
+        "plugin/http-client": {"token": "leaked-token-2", "x-api-key": "leaked-key-3",
+                               "credentials": "leaked-credentials-4"}})");
+  SluiceProcess proc(config);
+  Admin admin(proc);
+  ASSERT_FALSE(admin.address.empty());
+  pb::GetConfigResponse c;
+  ASSERT_TRUE(admin.stub->GetConfig(Ctx().get(), {}, &c).ok());
+  EXPECT_THAT(c.json(), HasSubstr("\"Authorization\""));  // the header's name stays
+  EXPECT_THAT(c.json(), Not(HasSubstr("leaked")));
+}
+
+TEST(AdminIntegrationTest, AnOpenAdminPortWithoutTokenIsAnErrorInTheLog) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
+  SluiceProcess proc(ConfigJson(backend), {}, {"SLUICE_ADMIN_ADDRESS=0.0.0.0:0"});
+  Admin admin(proc);  // waits for the admin line, logged after the check
+  EXPECT_THAT(proc.log(), HasSubstr("is NOT on loopback and has NO token"));
+  SluiceProcess quiet(ConfigJson(backend));
+  Admin quiet_admin(quiet);
+  EXPECT_THAT(quiet.log(), Not(HasSubstr("NOT on loopback")));
+}
+
 TEST(AdminIntegrationTest, TokenRequiredForAllButProbes) {
   TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
   SluiceProcess proc(
