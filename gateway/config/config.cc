@@ -1,15 +1,16 @@
 #include "gateway/config/config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -167,27 +168,6 @@ std::string Index(absl::string_view parent, size_t i) { return absl::StrCat(pare
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
-std::string TypeName(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::boolean:
-      return "boolean";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-      return "integer";
-    case Json::value_t::number_float:
-      return "number";
-    case Json::value_t::string:
-      return "string";
-    case Json::value_t::array:
-      return "array";
-    case Json::value_t::object:
-      return "object";
-    default:
-      return "unsupported value";
-  }
-}
 
 // Members that are absent or null are treated alike, as Go's encoding/json does.
 const Json* Find(const Json& obj, absl::string_view key) {
@@ -414,34 +394,15 @@ bool IsReservedPath(absl::string_view path) {
   return false;
 }
 
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
+// "Did you mean": the known key closest to a misspelt one (see config::SuggestKey).
 std::optional<absl::string_view> Suggest(absl::string_view key,
                                          absl::Span<const absl::string_view> known) {
-  std::optional<absl::string_view> best;
-  size_t best_distance = 3;  // two typos at most, or it is a different word
-  for (absl::string_view k : known) {
-    size_t d = EditDistance(absl::AsciiStrToLower(key), k);
-    if (d < best_distance) {
-      best_distance = d;
-      best = k;
-    }
-  }
-  if (key.size() <= 3 && best_distance > 1) return std::nullopt;
-  return best;
+  std::vector<std::string_view> names;
+  names.reserve(known.size());
+  for (absl::string_view k : known) names.push_back(StdView(k));
+  std::optional<std::string_view> s = SuggestKey(StdView(key), names);
+  if (!s) return std::nullopt;
+  return View(*s);
 }
 
 // Finds where nlohmann's parser stopped, without exceptions: a SAX consumer that ignores every
@@ -894,6 +855,10 @@ void Parser::ParseServiceComponents(const std::string& path,
     if (std::optional<int64_t> max_body = Int(*http, "max_body_bytes", ns_path)) {
       if (*max_body <= 0) {
         Error(Join(ns_path, "max_body_bytes"), absl::StrCat("must be positive, got ", *max_body));
+      } else if (static_cast<uint64_t>(*max_body) > kMaxBodyBytesLimit) {
+        Error(Join(ns_path, "max_body_bytes"),
+              absl::StrCat("must be at most ", kMaxBodyBytesLimit, " (", kMaxBodyBytesLimit >> 20,
+                           " MiB), got ", *max_body));
       } else {
         cfg->tuning.max_body_bytes = static_cast<uint64_t>(*max_body);
       }
@@ -1009,6 +974,9 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
   if (auto n = Int(root, "max_header_bytes", "")) {
     if (*n <= 0) {
       Error("max_header_bytes", absl::StrCat("must be positive, got ", *n));
+    } else if (static_cast<uint64_t>(*n) > kMaxHeaderBytesLimit) {
+      Error("max_header_bytes", absl::StrCat("must be at most ", kMaxHeaderBytesLimit, " (",
+                                             kMaxHeaderBytesLimit >> 20, " MiB), got ", *n));
     } else {
       cfg->max_header_bytes = static_cast<uint64_t>(*n);
     }
@@ -1104,8 +1072,11 @@ void Parser::ParseEndpoint(const Json& e, const std::string& path, const Service
   if (auto n = Int(e, "concurrent_calls", path)) {
     if (*n < 1) {
       Error(Join(path, "concurrent_calls"), absl::StrCat("must be at least 1, got ", *n));
+    } else if (*n > kMaxConcurrentCalls) {
+      Error(Join(path, "concurrent_calls"),
+            absl::StrCat("must be at most ", kMaxConcurrentCalls, ", got ", *n));
     } else {
-      ep->concurrent_calls = static_cast<int>(std::min<int64_t>(*n, 1 << 20));
+      ep->concurrent_calls = static_cast<int>(*n);
     }
   }
   ep->timeout = svc.timeout;
@@ -1323,74 +1294,6 @@ std::optional<std::string> ProcessEnv(const char* name) {
   return std::string(v);
 }
 
-std::optional<absl::Duration> ParseDuration(std::string_view text) {
-  std::string_view s = text;
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty() || s.front() == '-') return std::nullopt;  // negative: never valid in a config
-  if (s == "0") return absl::ZeroDuration();
-  constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  uint64_t total = 0;
-  while (!s.empty()) {
-    // Go's time.ParseDuration: [0-9]*(\.[0-9]*)?[a-zµμ]+, repeated.
-    uint64_t whole = 0;
-    bool has_whole = false;
-    while (!s.empty() && IsDigit(s.front())) {
-      if (whole > kMax / 10) return std::nullopt;
-      whole = whole * 10 + static_cast<uint64_t>(s.front() - '0');
-      if (whole > kMax) return std::nullopt;
-      has_whole = true;
-      s.remove_prefix(1);
-    }
-    uint64_t frac = 0;
-    double scale = 1;
-    bool has_frac = false;
-    if (!s.empty() && s.front() == '.') {
-      s.remove_prefix(1);
-      bool saturated = false;
-      while (!s.empty() && IsDigit(s.front())) {
-        has_frac = true;
-        if (!saturated && frac <= kMax / 10) {
-          frac = frac * 10 + static_cast<uint64_t>(s.front() - '0');
-          scale *= 10;
-        } else {
-          saturated = true;  // further digits are below nanosecond precision
-        }
-        s.remove_prefix(1);
-      }
-    }
-    if (!has_whole && !has_frac) return std::nullopt;
-    size_t unit_len = 0;
-    while (unit_len < s.size() && s[unit_len] != '.' && !IsDigit(s[unit_len])) ++unit_len;
-    std::string_view unit = s.substr(0, unit_len);
-    s.remove_prefix(unit_len);
-    uint64_t nanos = 0;
-    if (unit == "ns") {
-      nanos = 1;
-    } else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") {  // µs, μs
-      nanos = 1000;
-    } else if (unit == "ms") {
-      nanos = 1000 * 1000;
-    } else if (unit == "s") {
-      nanos = 1000 * 1000 * 1000;
-    } else if (unit == "m") {
-      nanos = 60ull * 1000 * 1000 * 1000;
-    } else if (unit == "h") {
-      nanos = 3600ull * 1000 * 1000 * 1000;
-    } else {
-      return std::nullopt;  // missing or unknown unit
-    }
-    if (whole > kMax / nanos) return std::nullopt;
-    uint64_t value = whole * nanos;
-    if (frac > 0) {
-      value +=
-          static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(nanos) / scale));
-      if (value > kMax) return std::nullopt;
-    }
-    total += value;
-    if (total > kMax) return std::nullopt;
-  }
-  return absl::Nanoseconds(static_cast<int64_t>(total));
-}
 
 LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLookup env) {
   LoadResult result;
@@ -1440,20 +1343,55 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
 }
 
 LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env) {
-  std::ifstream in(file_path, std::ios::binary);
-  if (!in) {
+  auto fail = [](std::string message) {
     LoadResult result;
-    result.errors.push_back({"", absl::StrCat("cannot read file: ", std::strerror(errno))});
+    result.errors.push_back({"", std::move(message)});
     return result;
+  };
+  // Opened first and checked through the descriptor, so the file checked is the file read.
+  const int fd = ::open(file_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return fail(absl::StrCat("cannot read file: ", std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return fail(absl::StrCat("cannot read file: ", std::strerror(err)));
   }
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) {
-    LoadResult result;
-    result.errors.push_back({"", absl::StrCat("cannot read file: ", std::strerror(errno))});
-    return result;
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(S_ISDIR(st.st_mode)
+                    ? std::string("is a directory, not a configuration file")
+                    : std::string("not a regular file (a device, pipe or socket cannot be a "
+                                  "configuration file)"));
   }
-  return ParseConfig(bytes.str(), file_path, env);
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    ::close(fd);
+    return fail(absl::StrCat("file is ", st.st_size, " bytes; the limit is ", kMaxConfigFileBytes,
+                             " (", kMaxConfigFileBytes >> 20, " MiB)"));
+  }
+  std::string bytes;
+  bytes.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  // The file may grow while it is read: read at most the limit plus one byte to notice.
+  while (got < kMaxConfigFileBytes + 1) {
+    if (got == bytes.size()) bytes.resize(std::min<size_t>(kMaxConfigFileBytes + 1, got + 65536));
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail(absl::StrCat("cannot read file: ", std::strerror(err)));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got > kMaxConfigFileBytes) {
+    return fail(absl::StrCat("file is larger than the limit of ", kMaxConfigFileBytes, " bytes (",
+                             kMaxConfigFileBytes >> 20, " MiB)"));
+  }
+  bytes.resize(got);
+  return ParseConfig(bytes, file_path, env);
 }
 
 std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d) {

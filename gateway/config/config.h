@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gateway/config/reader.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::config {
@@ -76,6 +77,15 @@ struct Endpoint {
   std::vector<std::string> params;  // names of the {param} segments of `path`, in order
   nlohmann::json extra_config = nlohmann::json::object();
 };
+
+// Upper bounds of numeric settings, checked by `sluice check` (a value past them is a typo or
+// would disable the protection the setting exists for).
+// Request headers are held in memory whole per connection; Beast counts them in 32 bits.
+inline constexpr uint64_t kMaxHeaderBytesLimit = 64u << 20;
+// Request bodies are held in memory whole until forwarded.
+inline constexpr uint64_t kMaxBodyBytesLimit = 1u << 30;
+// Each copy is one more backend call per request: more than this multiplies load, not speed.
+inline constexpr int64_t kMaxConcurrentCalls = 64;
 
 // Logging component (`telemetry/logging`, v2 `github_com/devopsfaith/krakend-gologging`).
 struct Logging {
@@ -153,12 +163,6 @@ struct ServiceConfig {
   nlohmann::json effective;
 };
 
-// A problem found in the file, located by JSON path ("endpoints[3].backend[0].url_pattern").
-struct Diagnostic {
-  std::string path;
-  std::string message;
-};
-
 // Everything a parse produced. `config` is set iff `errors` is empty.
 struct LoadResult {
   std::shared_ptr<const ServiceConfig> config;
@@ -178,7 +182,12 @@ std::optional<std::string> ProcessEnv(const char* name);
 LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
                        EnvLookup env = &ProcessEnv);
 
-// Reads `file_path` and parses it. A missing or unreadable file is an error naming the path.
+// Largest configuration file read. A KrakenD file with 1,000 endpoints is about 1 MB; parsing
+// costs ~5x the file size in memory, so a 300 MB file would take 1.5 GB before being refused.
+inline constexpr uint64_t kMaxConfigFileBytes = 16u << 20;
+
+// Reads `file_path` and parses it. A missing or unreadable file, one that is not a regular file
+// (a directory, device, pipe) or one over kMaxConfigFileBytes is an error naming the reason.
 LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env = &ProcessEnv);
 
 // Formats a diagnostic as "FILE: PATH: MESSAGE".
@@ -187,7 +196,5 @@ std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d);
 // Human-readable summary for `sluice check -d`: endpoints, methods, timeouts, hosts.
 std::string Describe(const ServiceConfig& config);
 
-// Parses a Go-style duration ("2s", "1m30s", "1500ms", "250us", "10ns", "1h"). nullopt if malformed.
-std::optional<absl::Duration> ParseDuration(std::string_view text);
 
 }  // namespace sluice::config

@@ -165,6 +165,47 @@ TEST(CliCheckTest, AMissingFileExitsOneNamingThePath) {
   EXPECT_EQ(r.out, "") << Dump(r);
 }
 
+TEST(CliCheckTest, OutOfRangeNumbersAreRefusedByCheck) {
+  // max_header_bytes used to be truncated to 32 bits: 4294967297 passed check, then every
+  // request got 431.
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string file = std::string(dir ? dir : "/tmp") + "/ranges.json";
+  std::ofstream(file) << R"({"version": 3, "max_header_bytes": 4294967297,
+    "extra_config": {"sluice/http": {"max_body_bytes": 1099511627776}},
+    "endpoints": [{"endpoint": "/a", "concurrent_calls": 1000000,
+                   "backend": [{"host": ["127.0.0.1:1"], "url_pattern": "/a"}]}]})";
+  for (const char* command : {"check", "run"}) {
+    CommandResult r = RunSluice({command, "-c", file});
+    ExpectConfigErrors(r, file, {"max_header_bytes", "extra_config.sluice/http.max_body_bytes",
+                                 "endpoints[0].concurrent_calls"});
+    EXPECT_THAT(r.err, HasSubstr("max_header_bytes: must be at most 67108864 (64 MiB), got "
+                                 "4294967297"));
+    EXPECT_THAT(r.err, HasSubstr("concurrent_calls: must be at most 64, got 1000000"));
+  }
+}
+
+TEST(CliCheckTest, ConfigFilesMustBeRegularFilesUnderTheSizeLimit) {
+  // A 300 MB file was read into 1.5 GB and passed; a device gave a misleading error.
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string big = std::string(dir ? dir : "/tmp") + "/big.json";
+  {
+    std::ofstream out(big);
+    out << R"({"version": 3, "@comment": ")" << std::string(17 << 20, 'x') << R"(", "endpoints": []})";
+  }
+  CommandResult r = RunSluice({"check", "-c", big});
+  EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
+  EXPECT_THAT(r.err, HasSubstr(big + ": file is ")) << Dump(r);
+  EXPECT_THAT(r.err, HasSubstr("the limit is 16777216 (16 MiB)")) << Dump(r);
+  for (const std::string& device : {std::string("/dev/zero"), std::string("/dev/null")}) {
+    r = RunSluice({"check", "-c", device});
+    EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
+    EXPECT_THAT(r.err, HasSubstr(device + ": not a regular file")) << Dump(r);
+  }
+  r = RunSluice({"check", "-c", dir ? dir : "/tmp"});
+  EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
+  EXPECT_THAT(r.err, HasSubstr("is a directory")) << Dump(r);
+}
+
 // ----- check: good files ------------------------------------------------------------------------
 
 TEST(CliCheckTest, EveryGoodFileExitsZeroWithSyntaxOk) {
