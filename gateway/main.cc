@@ -17,17 +17,18 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "gateway/common/logging.h"
+#include "gateway/components/registry.h"
 #include "gateway/config/config.h"
 #include "gateway/http/server.h"
 #include "gateway/metrics/registry.h"
-#include "gateway/pipeline/gateway.h"
+#include "gateway/pipeline/dispatcher.h"
 #include "gateway/runtime/gateway_state.h"
 #include "gateway/version/version.h"
 
@@ -135,7 +136,7 @@ int Usage(const std::string& error, const char* help) {
 
 // Loads and validates; prints every error and warning. nullptr on failure.
 std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
-  config::LoadResult result = config::LoadConfigFile(path);
+  config::LoadResult result = components::LoadConfigFile(path);
   for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(path, d) << "\n";
   for (const auto& d : result.warnings) std::cerr << config::FormatDiagnostic(path, d) << "\n";
   if (!result.errors.empty()) {
@@ -146,23 +147,25 @@ std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
 }
 
 int Check(const Flags& flags) {
-  config::LoadResult result = config::LoadConfigFile(flags.config);
-  for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
-  for (const auto& d : result.warnings) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+  config::LoadResult result = components::LoadConfigFile(flags.config);
+  for (const auto& d : result.errors)
+    std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+  for (const auto& d : result.warnings)
+    std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
   size_t problems = result.errors.size();
   if (flags.lint) {
-    for (const auto& d : result.lint) std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
+    for (const auto& d : result.lint)
+      std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
     problems += result.lint.size();
   }
   if (problems == 0) {
-    // Build every endpoint pipeline exactly as `run` would (without starting anything), so that
-    // check never accepts a file that run refuses.
-    http::WorkerPool pool(1);
-    metrics::Registry registry(1, *result.config);
+    // Build every endpoint's stack exactly as `run` would (without workers: nothing starts),
+    // so that check never accepts a file that run refuses.
+    metrics::Registry registry(0, *result.config);
     std::atomic<bool> draining{false};
-    auto gateway = pipeline::Gateway::Create(result.config, pool, false, registry, &draining);
-    if (!gateway.ok()) {
-      std::cerr << flags.config << ": " << gateway.status().message() << "\n";
+    auto dispatcher = pipeline::Dispatcher::Create(result.config, {}, false, registry, &draining);
+    if (!dispatcher.ok()) {
+      std::cerr << flags.config << ": " << dispatcher.status().message() << "\n";
       ++problems;
     }
   }
@@ -186,10 +189,12 @@ int Run(const Flags& flags) {
   http::WorkerPool pool(workers);
   metrics::Registry registry(workers, *cfg);
   runtime::GatewayState state(cfg, registry, workers);
-  auto gateway =
-      pipeline::Gateway::Create(cfg, pool, flags.debug, registry, &state.draining_flag());
-  if (!gateway.ok()) {
-    std::cerr << flags.config << ": " << gateway.status().message() << "\n";
+  std::vector<boost::asio::io_context*> loops;
+  for (int i = 0; i < pool.size(); ++i) loops.push_back(&pool.context(i));
+  auto dispatcher =
+      pipeline::Dispatcher::Create(cfg, loops, flags.debug, registry, &state.draining_flag());
+  if (!dispatcher.ok()) {
+    std::cerr << flags.config << ": " << dispatcher.status().message() << "\n";
     return kExitConfigError;
   }
 
@@ -210,7 +215,7 @@ int Run(const Flags& flags) {
     options.identity_header_name = "X-Krakend";
     options.identity_header_value = std::string(version::UserAgent());
   }
-  http::Server server(options, pool, **gateway);
+  http::Server server(options, pool, **dispatcher);
   if (absl::Status st = server.Start(); !st.ok()) {
     log::Error("{}", std::string(st.message()));
     if (!log::Shutdown(kLogFlushLimit)) std::_Exit(kExitConfigError);
@@ -256,8 +261,8 @@ int Run(const Flags& flags) {
     if (ec) return;
     log::Info("received signal {}: draining {} connections", signo, server.open_connections());
     if (cfg->max_shutdown_wait_time > absl::ZeroDuration()) {
-      give_up = std::chrono::steady_clock::now() +
-                absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
+      give_up =
+          std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
     }
     state.Drain();  // readiness (/__health, grpc.health.v1) goes down first
     server.BeginShutdown();
@@ -300,8 +305,8 @@ int Main(int argc, char** argv) {
       std::cout << kVersionHelp;
       return kExitOk;
     }
-    std::cout << "Sluice Version " << version::Version() << " (revision "
-              << version::GitRevision() << ")\n";
+    std::cout << "Sluice Version " << version::Version() << " (revision " << version::GitRevision()
+              << ")\n";
     return kExitOk;
   }
   if (command == "run" || command == "check") {

@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "gateway/config/namespaces.h"
 
 namespace sluice::config {
 namespace {
@@ -40,68 +41,6 @@ constexpr absl::string_view kReservedPaths[] = {"/__health", "/__debug", "/__ech
 // Keys starting with one of these are comments or editor hints (the KrakenD schema allows them at
 // every level via "patternProperties": {"^[@$_#]": true}).
 constexpr absl::string_view kCommentPrefixes = "@$_#";
-
-// KrakenD 1.x (format 2) extra_config namespaces and their KrakenD 2.x (format 3) names, from
-// krakend-config-migrator. Keys use the `github.com/` spelling; `github_com/` is folded onto it.
-constexpr std::pair<absl::string_view, absl::string_view> kNamespaceRenames[] = {
-    {"github.com/devopsfaith/krakend-gologging", "telemetry/logging"},
-    {"github.com/devopsfaith/krakend-gelf", "telemetry/gelf"},
-    {"github.com/devopsfaith/krakend-logstash", "telemetry/logstash"},
-    {"github.com/devopsfaith/krakend-metrics", "telemetry/metrics"},
-    {"github.com/devopsfaith/krakend-influx", "telemetry/influx"},
-    {"github.com/devopsfaith/krakend-opencensus", "telemetry/opencensus"},
-    {"github.com/devopsfaith/krakend-cors", "security/cors"},
-    {"github.com/devopsfaith/krakend-httpsecure", "security/http"},
-    {"github.com/devopsfaith/krakend-botdetector", "security/bot-detector"},
-    {"github.com/devopsfaith/bloomfilter", "auth/revoker"},
-    {"github.com/devopsfaith/krakend-jose/validator", "auth/validator"},
-    {"github.com/devopsfaith/krakend-jose/signer", "auth/signer"},
-    {"github.com/devopsfaith/krakend-oauth2-clientcredentials", "auth/client-credentials"},
-    {"github.com/luraproject/lura/router/gin", "router"},
-    {"github.com/devopsfaith/krakend/router/gin", "router"},
-    {"github.com/devopsfaith/krakend/proxy", "proxy"},
-    {"github.com/devopsfaith/krakend/http", "backend/http"},
-    {"github.com/devopsfaith/krakend-ratelimit/juju/router", "qos/ratelimit/router"},
-    {"github.com/devopsfaith/krakend-ratelimit/juju/proxy", "qos/ratelimit/proxy"},
-    {"github.com/devopsfaith/krakend-circuitbreaker/gobreaker", "qos/circuit-breaker"},
-    {"github.com/devopsfaith/krakend-httpcache", "qos/http-cache"},
-    {"github.com/devopsfaith/krakend-jsonschema", "validation/json-schema"},
-    {"github.com/devopsfaith/krakend-cel", "validation/cel"},
-    {"github.com/devopsfaith/krakend-lua/router", "modifier/lua-endpoint"},
-    {"github.com/devopsfaith/krakend-lua/proxy", "modifier/lua-proxy"},
-    {"github.com/devopsfaith/krakend-lua/proxy/backend", "modifier/lua-backend"},
-    {"github.com/devopsfaith/krakend-martian", "modifier/martian"},
-    {"github.com/devopsfaith/krakend-amqp/consume", "backend/amqp/consumer"},
-    {"github.com/devopsfaith/krakend-amqp/produce", "backend/amqp/producer"},
-    {"github.com/devopsfaith/krakend-pubsub/subscriber", "backend/pubsub/subscriber"},
-    {"github.com/devopsfaith/krakend-pubsub/publisher", "backend/pubsub/publisher"},
-    {"github.com/devopsfaith/krakend-lambda", "backend/lambda"},
-    {"github.com/devopsfaith/krakend/transport/http/server/handler", "plugin/http-server"},
-    {"github.com/devopsfaith/krakend/transport/http/client/executor", "plugin/http-client"},
-};
-
-// KrakenD components (v3 namespaces) Sluice does not implement yet. A file using them loads, as
-// KrakenD's does, but `check` and `run` say they have no effect. The first group protects
-// endpoints: a file relying on them runs unprotected, so the warning says so.
-constexpr absl::string_view kUnenforcedProtection[] = {
-    "auth/validator",       "auth/api-keys",        "auth/basic",
-    "auth/revoker",         "auth/signer",          "security/cors",
-    "security/http",        "security/bot-detector", "security/policies",
-    "qos/ratelimit/router", "qos/ratelimit/proxy",  "qos/ratelimit/tiered",
-    "qos/ratelimit/service", "qos/circuit-breaker", "validation/json-schema",
-    "validation/cel"};
-constexpr absl::string_view kUnimplemented[] = {
-    "auth/client-credentials",  "auth/gcp",                "auth/ntlm",
-    "qos/http-cache",           "modifier/lua-endpoint",   "modifier/lua-proxy",
-    "modifier/lua-backend",     "modifier/martian",        "modifier/jmespath",
-    "modifier/request-body-generator", "modifier/response-body-generator",
-    "backend/amqp/consumer",    "backend/amqp/producer",   "backend/pubsub/subscriber",
-    "backend/pubsub/publisher", "backend/lambda",          "backend/graphql",
-    "backend/soap",             "backend/static-filesystem", "server/static-filesystem",
-    "plugin/http-server",       "plugin/http-client",      "plugin/req-resp-modifier",
-    "websocket",                "telemetry/opencensus",    "telemetry/opentelemetry",
-    "telemetry/newrelic",       "telemetry/gelf",          "telemetry/influx",
-    "telemetry/logstash",       "telemetry/moesif",        "documentation/openapi"};
 
 // Keys known at each level. Those after "Ignored:" are documented KrakenD keys Sluice accepts
 // without acting on them: a KrakenD file that uses them loads, and lint stays quiet about them.
@@ -168,21 +107,11 @@ std::string Index(absl::string_view parent, size_t i) { return absl::StrCat(pare
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
-
 // Members that are absent or null are treated alike, as Go's encoding/json does.
 const Json* Find(const Json& obj, absl::string_view key) {
   auto it = obj.find(std::string(key));
   if (it == obj.end() || it->is_null()) return nullptr;
   return &*it;
-}
-
-std::string CanonicalNamespace(absl::string_view ns) {
-  std::string key(ns);
-  if (absl::StartsWith(key, "github_com/")) key = absl::StrCat("github.com/", key.substr(11));
-  for (const auto& [old_name, new_name] : kNamespaceRenames) {
-    if (key == old_name) return std::string(new_name);
-  }
-  return std::string(ns);
 }
 
 std::optional<BackendEncoding> BackendEncodingFromName(absl::string_view s) {
@@ -1294,8 +1223,8 @@ std::optional<std::string> ProcessEnv(const char* name) {
   return std::string(v);
 }
 
-
-LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLookup env) {
+LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLookup env,
+                       ComponentParser components) {
   LoadResult result;
   Json root = Json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
@@ -1314,23 +1243,14 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   Parser(&result).ParseService(root, cfg.get());
   result.errors.insert(result.errors.end(), env_errors.begin(), env_errors.end());
   if (!result.errors.empty()) return result;
-
-  auto warn_unenforced = [&result](const Json& extra, const std::string& at) {
-    for (const auto& [ns, value] : extra.items()) {
-      const std::string path = absl::StrCat(at, "extra_config.\"", ns, "\"");
-      if (Contains(kUnenforcedProtection, ns)) {
-        result.warnings.push_back(
-            {path, "warning: not implemented by Sluice, so it has no effect: what it would "
-                   "protect is NOT protected"});
-      } else if (Contains(kUnimplemented, ns)) {
-        result.warnings.push_back({path, "warning: not implemented by Sluice; it has no effect"});
-      }
-    }
-  };
-  warn_unenforced(cfg->extra_config, "");
-  for (const Endpoint& e : cfg->endpoints) {
-    warn_unenforced(e.extra_config, e.json_path + ".");
-    for (const Backend& b : e.backends) warn_unenforced(b.extra_config, b.json_path + ".");
+  if (components != nullptr) {
+    cfg->file_path = std::string(file_path);  // components resolve files relative to it
+    Diagnostics found;
+    components(cfg.get(), &found);
+    result.errors.insert(result.errors.end(), found.errors.begin(), found.errors.end());
+    result.warnings.insert(result.warnings.end(), found.warnings.begin(), found.warnings.end());
+    result.lint.insert(result.lint.end(), found.lint.begin(), found.lint.end());
+    if (!result.errors.empty()) return result;
   }
 
   cfg->file_path = std::string(file_path);
@@ -1342,7 +1262,7 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   return result;
 }
 
-LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env) {
+LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env, ComponentParser components) {
   auto fail = [](std::string message) {
     LoadResult result;
     result.errors.push_back({"", std::move(message)});
@@ -1391,7 +1311,7 @@ LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env) {
                              kMaxConfigFileBytes >> 20, " MiB)"));
   }
   bytes.resize(got);
-  return ParseConfig(bytes, file_path, env);
+  return ParseConfig(bytes, file_path, env, components);
 }
 
 std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d) {

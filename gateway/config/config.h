@@ -1,8 +1,8 @@
 #pragma once
 
 // The immutable configuration model. A KrakenD file (format version 2 or 3) is parsed once into
-// these structs; every later stage reads them and never the JSON again (except extra_config blobs
-// of components that own their own keys).
+// these structs; every later stage reads them and never the JSON again. Components' namespaces
+// (extra_config) are parsed into typed structs by components::ParseComponents, right after.
 
 #include <cstdint>
 #include <map>
@@ -44,23 +44,24 @@ struct AllowList {
 struct Backend {
   std::string json_path;  // "endpoints[3].backend[0]", for messages
   std::vector<HostAddress> hosts;
-  std::string url_pattern;                 // may contain {param} and {respN_field} placeholders
-  std::string method;                      // upper-case; defaults to the endpoint's method
+  std::string url_pattern;  // may contain {param} and {respN_field} placeholders
+  std::string method;       // upper-case; defaults to the endpoint's method
   BackendEncoding encoding = BackendEncoding::kJson;
-  std::string sd = "static";               // "static", "dns" or "dns-shared"
-  std::string sd_scheme = "http";          // scheme of hosts found by DNS SRV (v3 `sd_scheme`)
+  std::string sd = "static";       // "static", "dns" or "dns-shared"
+  std::string sd_scheme = "http";  // scheme of hosts found by DNS SRV (v3 `sd_scheme`)
   bool is_collection = false;
   bool disable_host_sanitize = false;
-  std::string target;                      // dot path to extract
-  std::string group;                       // wrap under this key
-  std::vector<std::string> allow;          // dot paths (v2 `whitelist` maps here)
-  std::vector<std::string> deny;           // dot paths (v2 `blacklist` maps here)
-  std::map<std::string, std::string> mapping;  // rename top-level keys
-  std::optional<AllowList> input_headers;       // second-level filter (v3 only)
+  std::string target;                            // dot path to extract
+  std::string group;                             // wrap under this key
+  std::vector<std::string> allow;                // dot paths (v2 `whitelist` maps here)
+  std::vector<std::string> deny;                 // dot paths (v2 `blacklist` maps here)
+  std::map<std::string, std::string> mapping;    // rename top-level keys
+  std::optional<AllowList> input_headers;        // second-level filter (v3 only)
   std::optional<AllowList> input_query_strings;  // second-level filter (v3 only)
-  // Components keyed by their v3 namespace ("backend/http", "proxy", "backend/grpc", ...);
-  // v2 URL-like namespaces are renamed on load.
+  // The extra_config object as written, keyed by v3 namespace (v2 names renamed on load). Read
+  // once, by components::ParseComponents; everything after reads `components`.
   nlohmann::json extra_config = nlohmann::json::object();
+  ComponentConfigs components;  // typed, by namespace (gateway/components/)
 };
 
 struct Endpoint {
@@ -69,13 +70,14 @@ struct Endpoint {
   std::string method = "GET";
   std::vector<Backend> backends;
   int concurrent_calls = 1;
-  absl::Duration timeout;      // inherits the service timeout
-  absl::Duration cache_ttl;    // zero: no Cache-Control header
+  absl::Duration timeout;         // inherits the service timeout
+  absl::Duration cache_ttl;       // zero: no Cache-Control header
   AllowList input_query_strings;  // v2 `querystring_params`
   AllowList input_headers;        // v2 `headers_to_pass`
   OutputEncoding output_encoding = OutputEncoding::kJson;
   std::vector<std::string> params;  // names of the {param} segments of `path`, in order
-  nlohmann::json extra_config = nlohmann::json::object();
+  nlohmann::json extra_config = nlohmann::json::object();  // as for Backend
+  ComponentConfigs components;
 };
 
 // Upper bounds of numeric settings, checked by `sluice check` (a value past them is a typo or
@@ -151,7 +153,8 @@ struct ServiceConfig {
   Logging logging;
   ServerTuning tuning;
   AdminConfig admin;
-  nlohmann::json extra_config = nlohmann::json::object();
+  nlohmann::json extra_config = nlohmann::json::object();  // as for Backend
+  ComponentConfigs components;
   std::vector<Endpoint> endpoints;
 
   // Provenance, reported by `sluice check -d` and the admin API.
@@ -178,9 +181,15 @@ struct LoadResult {
 using EnvLookup = std::optional<std::string> (*)(const char* name);
 std::optional<std::string> ProcessEnv(const char* name);
 
-// Parses and validates `bytes` (the content of `file_path`). Reports every error, never throws.
+// Parses the components' namespaces of a parsed config into typed configs (`components` of the
+// service, each endpoint and backend), before the config is frozen. Injected by the component
+// registry (gateway/components/registry.h), which the config library cannot depend on.
+using ComponentParser = void (*)(ServiceConfig* config, Diagnostics* out);
+
+// Parses and validates `bytes` (the content of `file_path`), then its components with
+// `components` when given. Reports every error, never throws.
 LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
-                       EnvLookup env = &ProcessEnv);
+                       EnvLookup env = &ProcessEnv, ComponentParser components = nullptr);
 
 // Largest configuration file read. A KrakenD file with 1,000 endpoints is about 1 MB; parsing
 // costs ~5x the file size in memory, so a 300 MB file would take 1.5 GB before being refused.
@@ -188,13 +197,13 @@ inline constexpr uint64_t kMaxConfigFileBytes = 16u << 20;
 
 // Reads `file_path` and parses it. A missing or unreadable file, one that is not a regular file
 // (a directory, device, pipe) or one over kMaxConfigFileBytes is an error naming the reason.
-LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env = &ProcessEnv);
+LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env = &ProcessEnv,
+                          ComponentParser components = nullptr);
 
 // Formats a diagnostic as "FILE: PATH: MESSAGE".
 std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d);
 
 // Human-readable summary for `sluice check -d`: endpoints, methods, timeouts, hosts.
 std::string Describe(const ServiceConfig& config);
-
 
 }  // namespace sluice::config

@@ -11,6 +11,7 @@
 // lint so `check --lint` can say where a string stood for a number.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,6 +93,43 @@ class ObjectReader {
   const nlohmann::json* object_;
   std::string path_;
   Diagnostics* sink_;
+};
+
+// A component's typed configuration (gateway/components/<namespace>/), parsed once at load. The
+// config model stores them type-erased, keyed by the component's KrakenD namespace; the
+// component that owns the namespace reads its own type back.
+class ComponentConfig {
+ public:
+  virtual ~ComponentConfig() = default;
+};
+
+class ComponentConfigs {
+ public:
+  void Add(std::string name, std::shared_ptr<const ComponentConfig> config) {
+    entries_.push_back({std::move(name), std::move(config)});
+  }
+  // The configuration of namespace `name` as `T` (the type its component parsed), or nullptr.
+  template <typename T>
+  const T* Get(std::string_view name) const {
+    for (const Entry& e : entries_) {
+      if (e.name == name) return static_cast<const T*>(e.config.get());
+    }
+    return nullptr;
+  }
+  bool Has(std::string_view name) const {
+    for (const Entry& e : entries_) {
+      if (e.name == name) return true;
+    }
+    return false;
+  }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    std::string name;
+    std::shared_ptr<const ComponentConfig> config;
+  };
+  std::vector<Entry> entries_;
 };
 
 }  // namespace sluice::config

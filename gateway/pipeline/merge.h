@@ -1,57 +1,54 @@
 #pragma once
 
-// The pure half of a merging endpoint: what one backend answer contributes to a request (a
-// Part: status policy -> decoder -> shaper) and how the parts become the client's answer
-// (merge in declaration order -> static data -> render, or the failure policy). No I/O, no
-// clock: unit-tested with fake backend answers (tests/gateway/pipeline/merge_test).
+// The merging half of an endpoint's stack (every output encoding but no-op):
+//   Merge:  the backends' answers (already decoded and shaped) become one object, in
+//           declaration order, or a Failure when none produced data
+//   Render: that object becomes the client's answer in the endpoint's output encoding
+// Between them a component may change the data (proxy/static).
 
-#include <optional>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
-#include "gateway/backend/error.h"
-#include "gateway/backend/rest/client.h"
 #include "gateway/config/config.h"
-#include "gateway/http/exchange.h"
-#include "gateway/pipeline/policy.h"
-#include "gateway/shaping/shaping.h"
-#include "nlohmann/json.hpp"
+#include "gateway/pipeline/errors.h"
+#include "gateway/pipeline/stage.h"
 
 namespace sluice::pipeline {
 
-// What one backend contributed to a request.
-struct Part {
-  std::optional<nlohmann::json> data;  // shaped object, or the error_<alias> details
-  bool ok = false;
-  backend::Error error;
-  std::string error_body;  // the backend's body of a failed status, for return_error_msg
-  std::vector<std::pair<std::string, std::string>> headers;  // return_headers found
-};
-
-// Status policy, decoder and shaper of one backend answer. `shaper` may be null (identity).
-Part DecodeAnswer(const config::Backend& backend, const BackendPolicy& policy,
-                  const shaping::BackendShaper* shaper, backend::rest::CallResult&& result);
-
-// Turns the parts of one request into the client's response. Built once per endpoint.
-class Merger {
+class Merge final : public Stage {
  public:
-  // `return_error_code[i]` is backend i's backend/http.return_error_code.
-  Merger(const config::Endpoint& endpoint, EndpointPolicy policy,
-         std::vector<bool> return_error_code);
+  // `return_error_code[i]` is backend i's backend/http return_error_code.
+  Merge(std::vector<bool> return_error_code, FailureOptions failure_options)
+      : return_error_code_(std::move(return_error_code)), failure_options_(failure_options) {}
 
-  // Merges `parts` (one per backend, in declaration order; consumed) and renders them for a
-  // client that sent `accept` (empty when absent).
-  http::Response Merge(std::vector<Part>& parts, std::string_view accept) const;
+  std::string_view name() const override { return "merge"; }
+  StageResult OnRequest(RequestContext&) const override { return StageResult::kContinue; }
+  // Declaration order: a later backend's key overwrites an earlier one's, deterministically
+  // (KrakenD merges in arrival order). A request no backend could take (a client mistake the
+  // gRPC mapping found) is answered 400 at once, whatever the other backends said.
+  void OnResponse(RequestContext& ctx) const override;
 
  private:
-  http::Response Failure(const std::vector<Part>& parts) const;
-  http::Response GrpcError(const backend::Error& error) const;
+  // No backend produced data: why. KrakenD: 500 with an empty body; with return_error_code the
+  // failed backend's status; a failed gRPC backend its mapped status.
+  Failure FailureOf(std::vector<backend::BackendResponse>& answers) const;
 
-  const config::Endpoint& endpoint_;
-  EndpointPolicy policy_;
   std::vector<bool> return_error_code_;
+  FailureOptions failure_options_;
+};
+
+class Render final : public Stage {
+ public:
+  explicit Render(const config::Endpoint& endpoint);
+
+  std::string_view name() const override { return "render"; }
+  StageResult OnRequest(RequestContext&) const override { return StageResult::kContinue; }
+  // Renders ctx.data for the client's Accept; sets X-Krakend-Completed, Cache-Control (cache_ttl,
+  // complete answers only) and the headers backends passed on (return_headers).
+  void OnResponse(RequestContext& ctx) const override;
+
+ private:
+  const config::Endpoint& endpoint_;
   std::string cache_control_;  // empty without cache_ttl
 };
 

@@ -7,6 +7,7 @@
 #include "boost/beast/http/field.hpp"
 #include "gateway/common/strings.h"
 #include "gateway/http/wire.h"
+#include "gateway/router/router.h"
 #include "gateway/version/version.h"
 
 namespace sluice::pipeline {
@@ -128,8 +129,9 @@ absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
   while (pos < pattern.size()) {
     size_t open = pattern.find('{', pos);
     size_t close = open == std::string_view::npos ? open : pattern.find('}', open);
-    std::string_view name =
-        close == std::string_view::npos ? std::string_view() : pattern.substr(open + 1, close - open - 1);
+    std::string_view name = close == std::string_view::npos
+                                ? std::string_view()
+                                : pattern.substr(open + 1, close - open - 1);
     if (sequential && ParseResponseRef(name, &t, pattern.substr(pos, open - pos))) {
       pos = close + 1;
       continue;
@@ -143,17 +145,18 @@ absl::StatusOr<UrlTemplate> UrlTemplate::Compile(std::string_view pattern,
     }
     auto it = std::find(params.begin(), params.end(), name);
     if (it == params.end()) {
-      return absl::InvalidArgumentError(
-          "url_pattern uses {" + std::string(name) + "} which the endpoint does not define");
+      return absl::InvalidArgumentError("url_pattern uses {" + std::string(name) +
+                                        "} which the endpoint does not define");
     }
-    if (open > pos) t.pieces_.push_back(Piece{std::string(pattern.substr(pos, open - pos)), -1, -1, {}});
+    if (open > pos)
+      t.pieces_.push_back(Piece{std::string(pattern.substr(pos, open - pos)), -1, -1, {}});
     t.pieces_.push_back(Piece{"", static_cast<int>(it - params.begin()), -1, {}});
     pos = close + 1;
   }
   return t;
 }
 
-void UrlTemplate::Expand(const router::Params& values, std::string* out,
+void UrlTemplate::Expand(const backend::Params& values, std::string* out,
                          const std::vector<const nlohmann::json*>* previous) const {
   for (const Piece& p : pieces_) {
     if (p.response >= 0) {
@@ -193,15 +196,41 @@ std::string FilterQuery(std::string_view raw_query, const config::AllowList& all
   return out;
 }
 
-http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Request& client,
-                                  std::string_view client_ip, const router::Params& params,
-                                  std::string body,
-                                  const std::vector<const nlohmann::json*>* previous) {
-  http::Request req;
-  req.version(11);
-  req.method_string(Bv(spec.method));
+namespace {
 
-  std::string target;
+// The allow-listed query string's pairs, decoded as a form would be ('+' is a space).
+void DecodeQuery(std::string_view query, std::vector<std::pair<std::string, std::string>>* out) {
+  size_t pos = 0;
+  std::string pair;
+  while (pos <= query.size() && !query.empty()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) amp = query.size();
+    pair.assign(query.substr(pos, amp - pos));
+    for (char& c : pair) c = c == '+' ? ' ' : c;
+    const size_t eq = pair.find('=');
+    std::string key = router::PercentDecode(std::string_view(pair).substr(0, eq));
+    if (!key.empty()) {
+      out->emplace_back(std::move(key),
+                        eq == std::string::npos
+                            ? std::string()
+                            : router::PercentDecode(std::string_view(pair).substr(eq + 1)));
+    }
+    pos = amp + 1;
+  }
+}
+
+}  // namespace
+
+backend::BackendRequest BuildBackendRequest(const BackendRequestSpec& spec,
+                                            const http::Request& client, std::string_view client_ip,
+                                            const backend::Params& params, std::string body,
+                                            std::string_view request_id,
+                                            const std::vector<const nlohmann::json*>* previous) {
+  backend::BackendRequest req;
+  req.method = spec.method;
+  req.params = &params;
+
+  std::string& target = req.target;
   target.reserve(128);
   spec.url->Expand(params, &target, previous);
   std::string_view client_target = Sv(client.target());
@@ -212,10 +241,11 @@ http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Re
     if (!query.empty()) {
       target.push_back(spec.url->has_query() ? '&' : '?');
       target.append(query);
+      if (spec.decode_query) DecodeQuery(query, &req.query);
     }
   }
-  req.target(target);
 
+  backend::Fields& headers = req.headers;
   bool user_agent_forwarded = false;
   if (!spec.header_allow->empty()) {
     // Headers the client named in its Connection header are hop-by-hop too (RFC 7230 6.1).
@@ -239,27 +269,32 @@ http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Re
         continue;  // always set by the gateway below
       }
       if (field.name() == bhttp::field::user_agent) user_agent_forwarded = true;
-      req.insert(field.name_string(), field.value());
+      headers.insert(field.name_string(), field.value());
     }
   }
   // Content-Type always travels with a body (KrakenD forwards it by default).
-  if (req.find(bhttp::field::content_type) == req.end()) {
+  if (headers.find(bhttp::field::content_type) == headers.end()) {
     auto ct = client.find(bhttp::field::content_type);
-    if (ct != client.end()) req.set(bhttp::field::content_type, ct->value());
+    if (ct != client.end()) headers.set(bhttp::field::content_type, ct->value());
   }
-  req.set("X-Forwarded-For", Bv(client_ip));
+  headers.set("X-Forwarded-For", Bv(client_ip));
   auto host = client.find(bhttp::field::host);
-  if (host != client.end()) req.set("X-Forwarded-Host", host->value());
+  if (host != client.end()) headers.set("X-Forwarded-Host", host->value());
   const std::string_view ua = version::UserAgent();
   if (user_agent_forwarded) {
-    req.set("X-Forwarded-Via", Bv(ua));
+    headers.set("X-Forwarded-Via", Bv(ua));
   } else {
-    req.set(bhttp::field::user_agent, Bv(ua));
+    headers.set(bhttp::field::user_agent, Bv(ua));
+  }
+  // An allow-listed X-Request-Id passes as the client sent it (the dispatcher took the id from
+  // it); otherwise the request's id is sent.
+  if (!request_id.empty() && headers.find("X-Request-Id") == headers.end()) {
+    headers.set("X-Request-Id", Bv(request_id));
   }
 
   const bool carries_body = spec.method == "POST" || spec.method == "PUT" ||
                             spec.method == "PATCH" || spec.method == "DELETE";
-  if (carries_body) req.body() = std::move(body);
+  if (carries_body) req.body = std::move(body);
   return req;
 }
 

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "nlohmann/json.hpp"
+#include "gateway/backend/backend.h"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
-#include "gateway/router/router.h"
+#include "nlohmann/json.hpp"
 
 namespace sluice::pipeline {
 
@@ -29,7 +29,7 @@ class UrlTemplate {
   // Appends the expanded pattern to `out`; values are percent-encoded (RFC 3986 unreserved
   // characters pass, everything else, '/' included, becomes %XX). `previous[N]` is backend N's
   // answer for {respN_...} pieces (absent or missing fields expand to nothing).
-  void Expand(const router::Params& values, std::string* out,
+  void Expand(const backend::Params& values, std::string* out,
               const std::vector<const nlohmann::json*>* previous = nullptr) const;
 
   bool has_query() const { return has_query_; }
@@ -37,7 +37,7 @@ class UrlTemplate {
  private:
   struct Piece {
     std::string literal;
-    int param = -1;  // index into router::Params, or -1 for a literal
+    int param = -1;     // index into router::Params, or -1 for a literal
     int response = -1;  // {respN_...}: N, with the field's dot path below
     std::vector<std::string> field;
   };
@@ -65,12 +65,17 @@ struct BackendRequestSpec {
   const config::AllowList* backend_query_allow;   // optional second-level filter (may be null)
   const config::AllowList* backend_header_allow;  // optional (may be null)
   bool pass_accept_encoding = false;  // only no-op passes compressed bodies through unchanged
+  // Also hand the allow-listed query strings over decoded (BackendRequest::query), for backends
+  // that map them onto fields (gRPC).
+  bool decode_query = false;
 };
 
 // Builds the backend request. `body` is moved in when the backend method carries one.
-http::Request BuildBackendRequest(const BackendRequestSpec& spec, const http::Request& client,
-                                  std::string_view client_ip, const router::Params& params,
-                                  std::string body,
-                                  const std::vector<const nlohmann::json*>* previous = nullptr);
+// `request_id` is sent as X-Request-Id (none when empty). `previous` holds the answers of
+// earlier backends of a sequential endpoint.
+backend::BackendRequest BuildBackendRequest(
+    const BackendRequestSpec& spec, const http::Request& client, std::string_view client_ip,
+    const backend::Params& params, std::string body, std::string_view request_id = {},
+    const std::vector<const nlohmann::json*>* previous = nullptr);
 
 }  // namespace sluice::pipeline

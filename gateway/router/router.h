@@ -12,11 +12,12 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
+#include "gateway/common/params.h"
 
 namespace sluice::router {
 
 // Path parameter values, percent-decoded, in template order. Names point into the router.
-using Params = absl::InlinedVector<std::pair<std::string_view, std::string>, 4>;
+using Params = PathParams;
 
 struct Route {
   std::string method;         // upper-case

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/components/proxy/config.h"
 
 namespace sluice::shaping {
 namespace {
@@ -13,15 +14,6 @@ absl::Status Located(const config::Backend& backend, std::string_view key,
                      const absl::Status& status) {
   return absl::InvalidArgumentError(
       absl::StrCat(backend.json_path, ".", std::string(key), ": ", std::string(status.message())));
-}
-
-// extra_config.proxy.flatmap_filter, or nullptr.
-const Json* FlatmapOps(const Json& extra_config) {
-  if (!extra_config.is_object()) return nullptr;
-  auto proxy = extra_config.find("proxy");
-  if (proxy == extra_config.end() || !proxy->is_object()) return nullptr;
-  auto ops = proxy->find("flatmap_filter");
-  return ops == proxy->end() ? nullptr : &*ops;
 }
 
 }  // namespace
@@ -52,14 +44,13 @@ absl::StatusOr<BackendShaper> BackendShaper::Create(const config::Backend& backe
   }
   if (!backend.group.empty()) shaper.group_ = backend.group;
 
-  if (const Json* ops = FlatmapOps(backend.extra_config)) {
-    absl::StatusOr<FlatmapFilter> flatmap = FlatmapFilter::Create(*ops);
-    if (!flatmap.ok()) return Located(backend, "extra_config.proxy", flatmap.status());
-    // Lura: an empty op list means no flatmap formatter, so the basic one applies.
-    if (!flatmap->empty()) {
-      shaper.flatmap_ = *std::move(flatmap);
-      return shaper;  // Lura ignores allow, deny and mapping next to a flatmap_filter
-    }
+  // Parsed at load by the proxy component; Lura: an empty op list means no flatmap formatter,
+  // so the basic one applies (the component leaves `flatmap` unset then).
+  const auto* proxy =
+      backend.components.Get<components::proxy::BackendConfig>(components::proxy::kNamespace);
+  if (proxy != nullptr && proxy->flatmap) {
+    shaper.flatmap_ = *proxy->flatmap;
+    return shaper;  // Lura ignores allow, deny and mapping next to a flatmap_filter
   }
 
   // Lura: `if len(remote.AllowList) > 0 { allow } else { deny }`.

@@ -156,8 +156,8 @@ class GrpcBackendTest : public ::testing::Test {
     beta_ = new ServerProcess("tools/demo_grpc/demo_grpc", {"--port", "0", "--name", "beta"},
                               kListening);
     rest_ = new TestBackend([](const Request& req) {
-      return TestBackend::Json(R"({"id": 7, "name": "Ann", "path": ")" +
-                               std::string(req.target()) + "\"}");
+      return TestBackend::Json(R"({"id": 7, "name": "Ann", "path": ")" + std::string(req.target()) +
+                               "\"}");
     });
     gateway_ = new SluiceProcess(Fill(kConfig, {{"PROTOSET", Protoset()},
                                                 {"A", std::to_string(alpha_->port())},
@@ -240,7 +240,8 @@ TEST_F(GrpcBackendTest, EachOutputOption) {
       EXPECT_EQ(r.body(), row.body) << row.target;
     }
   }
-  EXPECT_NE(Get("/p/1/ts").body().find(R"("updated_at":"2026-01-15T10:30:00Z")"), std::string::npos);
+  EXPECT_NE(Get("/p/1/ts").body().find(R"("updated_at":"2026-01-15T10:30:00Z")"),
+            std::string::npos);
   EXPECT_NE(Get("/p/1/dur").body().find(R"("shipping_time":"172800s")"), std::string::npos);
   EXPECT_NE(Get("/p/1/camel").body().find(R"("dimensions":{"heightCm":23.5,"widthCm":19.1})"),
             std::string::npos);
@@ -249,19 +250,22 @@ TEST_F(GrpcBackendTest, EachOutputOption) {
 // Body, query strings (renamed and dotted), URL parameters and allow-listed headers all reach
 // the request message and its metadata; the service echoes what it received.
 TEST_F(GrpcBackendTest, BodyQueryAndHeadersBuildTheRequest) {
-  Response r = Post("/search?q=chess&tags=a&tags=b%20c&min=5&filter.in_stock=true&ignored=1",
-                    R"({"page_size": 3, "since": "2026-01-01T00:00:00Z", "kind": "GAME"})",
-                    {{"X-Tenant", "acme"}, {"Grpc-Trace", "t1"}, {"X-Secret", "no"}});
+  Response r = Post(
+      "/search?q=chess&tags=a&tags=b%20c&min=5&filter.in_stock=true&ignored=1",
+      R"({"page_size": 3, "since": "2026-01-01T00:00:00Z", "kind": "GAME"})",
+      {{"X-Tenant", "acme"}, {"Grpc-Trace", "t1"}, {"X-Secret", "no"}, {"X-Request-Id", "req-77"}});
   ASSERT_EQ(r.result_int(), 200u) << r.body();
-  EXPECT_EQ(r.body(),
-            R"({"echo":{"filter":{"in_stock":true,"price":{"max":0,"min":5}},"kind":2,)"
-            R"("labels":null,"page_size":3,"query":"chess","since":{"nanos":0,"seconds":1767225600},)"
-            R"("tags":["a","b c"]},"metadata":{"in-grpc-trace":"t1","tenant":"acme",)"
-            R"("x-forwarded-for":"127.0.0.1","x-forwarded-host":"gateway.test"},)"
-            R"("products":[{"dimensions":null,"id":2,"kind":2,"name":"Chess Set",)"
-            R"("shipping_time":{"nanos":250000000,"seconds":0},"stock":{},"tags":[],)"
-            R"("thumbnail":"","unavailable_reason":"discontinued",)"
-            R"("updated_at":{"nanos":500000000,"seconds":1748736000}}],"server":"alpha","total":1})");
+  EXPECT_EQ(
+      r.body(),
+      R"({"echo":{"filter":{"in_stock":true,"price":{"max":0,"min":5}},"kind":2,)"
+      R"("labels":null,"page_size":3,"query":"chess","since":{"nanos":0,"seconds":1767225600},)"
+      R"("tags":["a","b c"]},"metadata":{"in-grpc-trace":"t1","tenant":"acme",)"
+      R"("x-forwarded-for":"127.0.0.1","x-forwarded-host":"gateway.test",)"
+      R"("x-request-id":"req-77"},)"  // the client's request id travels as metadata
+      R"("products":[{"dimensions":null,"id":2,"kind":2,"name":"Chess Set",)"
+      R"("shipping_time":{"nanos":250000000,"seconds":0},"stock":{},"tags":[],)"
+      R"("thumbnail":"","unavailable_reason":"discontinued",)"
+      R"("updated_at":{"nanos":500000000,"seconds":1748736000}}],"server":"alpha","total":1})");
   // A query string wins over the body for the same field, whatever name either uses.
   Response q = Post("/search?page_size=9", R"({"pageSize": 3})");
   EXPECT_NE(q.body().find(R"("page_size":9)"), std::string::npos) << q.body();
@@ -313,10 +317,9 @@ TEST_F(GrpcBackendTest, RestAndGrpcMergeIntoOneAnswer) {
   Response r = Get("/mixed/1");
   EXPECT_EQ(r.result_int(), 200u);
   EXPECT_EQ(Header(r, "X-Krakend-Completed"), "true");
-  EXPECT_EQ(r.body(),
-            R"({"product":{"kind":"BOOK","name":"The Pragmatic Programmer",)"
-            R"("price":{"currency":"EUR","nanos":900000000,"units":39}},)"
-            R"("user":{"id":7,"name":"Ann","path":"/users/1"}})");
+  EXPECT_EQ(r.body(), R"({"product":{"kind":"BOOK","name":"The Pragmatic Programmer",)"
+                      R"("price":{"currency":"EUR","nanos":900000000,"units":39}},)"
+                      R"("user":{"id":7,"name":"Ann","path":"/users/1"}})");
 }
 
 TEST_F(GrpcBackendTest, AFailedGrpcPartGivesAPartialAnswer) {
@@ -350,7 +353,8 @@ TEST_F(GrpcBackendTest, BadClientInputIs400NamingTheField) {
     std::string body;  // empty: GET
     std::string message;
   };
-  const std::string deep = "{\"tags\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  const std::string deep =
+      "{\"tags\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   const Row rows[] = {
       {"/search", "{\"page_size\": ", "request body: not valid JSON (syntax error at byte 15)"},
       {"/search", "[1, 2]", "request body: expected an object"},
@@ -374,7 +378,8 @@ TEST_F(GrpcBackendTest, BadClientInputIs400NamingTheField) {
       {"/p/99999999999999999999", "",
        R"(field \"id\": expected a 64-bit integer, got the string \"99999999999999999999\")"},
       // Percent-decoded bytes that are not UTF-8: named (as U+FFFD) in the error, never sent.
-      {"/p/%FF", "", "field \\\"id\\\": expected a 64-bit integer, got the string \\\"\xEF\xBF\xBD\\\""},
+      {"/p/%FF", "",
+       "field \\\"id\\\": expected a 64-bit integer, got the string \\\"\xEF\xBF\xBD\\\""},
       {"/search/%FF", "", "field \\\"kind\\\": \\\"\xEF\xBF\xBD\\\" is not a value of shop.Kind"},
       {"/search?q=%FF", "{}", R"(field \"query\": not valid UTF-8)"},
       {"/search", R"({"filter": {"price": {"min": 9223372036854775808.0}}})",
@@ -459,27 +464,53 @@ TEST(GrpcCatalogTest, CheckReportsEachCatalogAndMethodError) {
   const std::string conflict = Runfile("tests/testdata/grpc/conflict.protoset");
   const std::string broken = Runfile("tests/testdata/grpc/broken.protoset");
   const Row rows[] = {
-      {"missing", "[\"/nonexistent/x.protoset\"]", "{}", "/shop.Shop/GetProduct",
+      {"missing",
+       "[\"/nonexistent/x.protoset\"]",
+       "{}",
+       "/shop.Shop/GetProduct",
        {"extra_config.grpc.catalog[0]: /nonexistent/x.protoset: no such file or directory"}},
-      {"broken", "[\"" + broken + "\"]", "{}", "/shop.Shop/GetProduct",
+      {"broken",
+       "[\"" + broken + "\"]",
+       "{}",
+       "/shop.Shop/GetProduct",
        {"extra_config.grpc.catalog[0]: " + broken + ": not a protobuf descriptor set"}},
-      {"conflict", "[\"" + Protoset() + "\", \"" + conflict + "\"]", "{}", "/shop.Shop/GetProduct",
+      {"conflict",
+       "[\"" + Protoset() + "\", \"" + conflict + "\"]",
+       "{}",
+       "/shop.Shop/GetProduct",
        {"extra_config.grpc.catalog: " + conflict, "\"shop.Kind\" is already defined"}},
-      {"service", "[\"" + Protoset() + "\"]", "{}", "/shop.Nope/GetProduct",
-       {"endpoints[0].backend[0].url_pattern: no catalog file describes the service \"shop.Nope\""}},
-      {"method", "[\"" + Protoset() + "\"]", "{}", "/shop.Shop/Nope",
+      {"service",
+       "[\"" + Protoset() + "\"]",
+       "{}",
+       "/shop.Nope/GetProduct",
+       {"endpoints[0].backend[0].url_pattern: no catalog file describes the service "
+        "\"shop.Nope\""}},
+      {"method",
+       "[\"" + Protoset() + "\"]",
+       "{}",
+       "/shop.Shop/Nope",
        {"endpoints[0].backend[0].url_pattern: \"shop.Shop\" has no method \"Nope\""}},
-      {"pattern", "[\"" + Protoset() + "\"]", "{}", "/GetProduct",
+      {"pattern",
+       "[\"" + Protoset() + "\"]",
+       "{}",
+       "/GetProduct",
        {"endpoints[0].backend[0].url_pattern: \"/GetProduct\" is not a gRPC method"}},
-      {"mapping", "[\"" + Protoset() + "\"]", R"({"input_mapping": {"id": "product.id"}})",
+      {"mapping",
+       "[\"" + Protoset() + "\"]",
+       R"({"input_mapping": {"id": "product.id"}})",
        "/shop.Shop/GetProduct",
-       {"endpoints[0].backend[0].extra_config.\"backend/grpc\".input_mapping.id: \"product.id\" "
+       {"endpoints[0].backend[0].extra_config.backend/grpc.input_mapping.id: \"product.id\" "
         "is not a field of shop.GetProductRequest"}},
-      {"option", "[\"" + Protoset() + "\"]", R"({"output_enum_as_string": "yes"})",
+      {"option",
+       "[\"" + Protoset() + "\"]",
+       R"({"output_enum_as_string": "yes"})",
        "/shop.Shop/GetProduct",
-       {"endpoints[0].backend[0].extra_config.\"backend/grpc\".output_enum_as_string: expected "
-        "true or false"}},
-      {"reflection", "[]", R"({"descriptor_source": "reflection"})", "/shop.Shop/GetProduct",
+       {"endpoints[0].backend[0].extra_config.backend/grpc.output_enum_as_string: expected a "
+        "boolean, got string"}},
+      {"reflection",
+       "[]",
+       R"({"descriptor_source": "reflection"})",
+       "/shop.Shop/GetProduct",
        {"endpoints[0].backend[0]: server reflection of 127.0.0.1:" + closed}},
   };
   for (const Row& row : rows) {
@@ -493,7 +524,8 @@ TEST(GrpcCatalogTest, CheckReportsEachCatalogAndMethodError) {
     EXPECT_EQ(check.exit_code, 1) << row.name << ": " << check.err;
     for (const std::string& text : row.expected) {
       EXPECT_NE(check.err.find(text), std::string::npos)
-          << row.name << ": expected \"" << text << "\" in:\n" << check.err;
+          << row.name << ": expected \"" << text << "\" in:\n"
+          << check.err;
     }
   }
 }

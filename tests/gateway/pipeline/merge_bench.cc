@@ -1,13 +1,11 @@
-// Micro-benchmark (not a test): the per-request cost of the merge stage of an aggregating
-// endpoint, from the three raw backend answers to the rendered client body, through the code the
-// pipeline runs: DecodeAnswer x3 (status policy, JSON decoder, shaper with allow/mapping/group)
-// and Merger::Merge (merge in declaration order, JSON render, headers). The endpoint comes from a
-// KrakenD config parsed by the real loader and is assembled as BuildEndpointPipeline does.
-// Each backend answers 200 with a JSON object of 20 fields (~350 bytes). Prints ns/request for:
-//   copy          copying the three backend answers (Beast responses; DecodeAnswer consumes
-//                 them, so each round needs fresh ones); the baseline subtracted below
-//   decode x3     DecodeAnswer on each answer, minus `copy`
-//   merge stage   DecodeAnswer x3 + Merger::Merge (with the JSON render), minus `copy`
+// Micro-benchmark (not a test): the per-request cost of an aggregating endpoint's stack, from the
+// client's request to the rendered client body, with the three backends answered by fakes
+// (tests/gateway/pipeline/stack_harness.h): the stack BuildEndpointStack assembles (metrics,
+// error mapping, render, merge, fan-out; per backend: request builder, round robin, status
+// policy, JSON decoder, shaper with allow/mapping/group, backend metrics). Each backend answers
+// 200 with a JSON object of 20 fields (~350 bytes). Prints ns/request for:
+//   copy          copying the three backend answers (each round needs fresh ones); the baseline
+//   stack         a request through the whole stack, minus `copy`
 // Run: bazel run -c opt //tests/gateway/pipeline:merge_bench [-- ROUNDS]
 
 #include <algorithm>
@@ -19,19 +17,15 @@
 #include <vector>
 
 #include "boost/beast/http/field.hpp"
-#include "gateway/backend/rest/client.h"
-#include "gateway/config/config.h"
-#include "gateway/pipeline/merge.h"
-#include "gateway/pipeline/policy.h"
-#include "gateway/shaping/shaping.h"
 #include "nlohmann/json.hpp"
+#include "tests/gateway/pipeline/stack_harness.h"
 
 namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-using sluice::backend::rest::CallResult;
-namespace pipeline = sluice::pipeline;
+using Answer_t = sluice::backend::BackendResponse;
+namespace fakes = sluice::pipeline::fakes;
 
 // The same shaping as tests/gateway/shaping/shaping_bench.cc, written as a KrakenD file.
 constexpr char kConfig[] = R"({
@@ -79,54 +73,11 @@ std::string Body(int backend) {
   return v.dump();
 }
 
-CallResult Answer(int backend) {
-  CallResult r;
-  r.response.version(11);
-  r.response.result(200);
-  r.response.set(boost::beast::http::field::content_type, "application/json");
-  r.response.body() = Body(backend);
-  r.response.prepare_payload();
-  return r;
-}
+Answer_t Answer(int backend) { return fakes::Reply(200, Body(backend)); }
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "merge_bench: %s\n", what.c_str());
   std::exit(1);
-}
-
-// The merge stage of the endpoint, as BuildEndpointPipeline assembles it.
-struct Stage {
-  std::shared_ptr<const sluice::config::ServiceConfig> config;
-  std::vector<pipeline::BackendPolicy> policies;
-  std::vector<std::optional<sluice::shaping::BackendShaper>> shapers;
-  std::optional<pipeline::Merger> merger;
-
-  pipeline::Part Decode(size_t i, CallResult&& answer) const {
-    return pipeline::DecodeAnswer(config->endpoints[0].backends[i], policies[i],
-                                  shapers[i] ? &*shapers[i] : nullptr, std::move(answer));
-  }
-};
-
-void Build(Stage& stage) {
-  sluice::config::LoadResult loaded = sluice::config::ParseConfig(
-      kConfig, "merge_bench.json",
-      [](const char*) -> std::optional<std::string> { return std::nullopt; });
-  if (!loaded.errors.empty()) Die(loaded.errors[0].path + ": " + loaded.errors[0].message);
-  stage.config = loaded.config;
-  const sluice::config::Endpoint& endpoint = stage.config->endpoints[0];
-  auto endpoint_policy = pipeline::EndpointPolicy::FromConfig(*stage.config, endpoint);
-  if (!endpoint_policy.ok()) Die(std::string(endpoint_policy.status().message()));
-  std::vector<bool> return_error_code;
-  for (const sluice::config::Backend& b : endpoint.backends) {
-    auto policy = pipeline::BackendPolicy::FromConfig(b);
-    if (!policy.ok()) Die(std::string(policy.status().message()));
-    auto shaper = sluice::shaping::BackendShaper::Create(b);
-    if (!shaper.ok()) Die(std::string(shaper.status().message()));
-    return_error_code.push_back(policy->return_error_code);
-    stage.policies.push_back(*std::move(policy));
-    stage.shapers.push_back(*std::move(shaper));
-  }
-  stage.merger.emplace(endpoint, *std::move(endpoint_policy), std::move(return_error_code));
 }
 
 constexpr int kTrials = 5;  // the minimum of several trials filters out other load
@@ -136,66 +87,55 @@ double NsPer(Clock::duration d, long rounds) {
          static_cast<double>(rounds);
 }
 
+// One request through the stack; returns the client's answer's body size.
+size_t Round(fakes::StackRunner& runner, std::vector<Answer_t> fresh) {
+  runner.Start(fakes::Get("/bench"));
+  for (size_t i = 0; i < fresh.size(); ++i) runner.backend(i).Answer(std::move(fresh[i]));
+  return runner.response()->body().size();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const long rounds = argc > 1 ? std::atol(argv[1]) : 50000;
   if (rounds <= 0) Die("ROUNDS must be positive");
-  Stage stage;
-  Build(stage);
-  const std::vector<CallResult> answers = {Answer(0), Answer(1), Answer(2)};
+  auto built = fakes::StackRunner::Build(kConfig);
+  if (!built.ok()) Die(std::string(built.status().message()));
+  fakes::StackRunner& runner = **built;
+  const std::vector<Answer_t> answers = {Answer(0), Answer(1), Answer(2)};
   size_t sink = 0;  // keeps the optimiser from dropping the work
 
   // Warm-up, and the answer for the record: it must be a complete 200.
   {
-    std::vector<CallResult> fresh = answers;
-    std::vector<pipeline::Part> parts(fresh.size());
-    for (size_t i = 0; i < fresh.size(); ++i) parts[i] = stage.Decode(i, std::move(fresh[i]));
-    sluice::http::Response res = stage.merger->Merge(parts, "");
-    if (res.result_int() != 200 || res["X-Krakend-Completed"] != "true") {
-      Die("the merge stage did not answer a complete 200");
+    Round(runner, answers);
+    const auto& res = runner.response();
+    if (!res || res->result_int() != 200 || (*res)["X-Krakend-Completed"] != "true") {
+      Die("the stack did not answer a complete 200");
     }
-    std::printf("backend bodies: %zu, %zu, %zu bytes\n", answers[0].response.body().size(),
-                answers[1].response.body().size(), answers[2].response.body().size());
-    std::printf("client body (%zu bytes): %s\n\n", res.body().size(), res.body().c_str());
+    std::printf("backend bodies: %zu, %zu, %zu bytes\n", answers[0].body.size(),
+                answers[1].body.size(), answers[2].body.size());
+    std::printf("client body (%zu bytes): %s\n\n", res->body().size(), res->body().c_str());
   }
 
   double copy_ns = 1e18;
-  double decode_ns = 1e18;
-  double stage_ns = 1e18;
+  double stack_ns = 1e18;
   for (int trial = 0; trial < kTrials; ++trial) {
     auto start = Clock::now();
     for (long r = 0; r < rounds; ++r) {
-      std::vector<CallResult> fresh = answers;
-      sink += fresh[2].response.body().size();
+      std::vector<Answer_t> fresh = answers;
+      sink += fresh[2].body.size();
     }
     copy_ns = std::min(copy_ns, NsPer(Clock::now() - start, rounds));
 
     start = Clock::now();
-    for (long r = 0; r < rounds; ++r) {
-      std::vector<CallResult> fresh = answers;
-      std::vector<pipeline::Part> parts(fresh.size());
-      for (size_t i = 0; i < fresh.size(); ++i) parts[i] = stage.Decode(i, std::move(fresh[i]));
-      sink += parts[2].data->size();
-    }
-    decode_ns = std::min(decode_ns, NsPer(Clock::now() - start, rounds));
-
-    start = Clock::now();
-    for (long r = 0; r < rounds; ++r) {
-      std::vector<CallResult> fresh = answers;
-      std::vector<pipeline::Part> parts(fresh.size());
-      for (size_t i = 0; i < fresh.size(); ++i) parts[i] = stage.Decode(i, std::move(fresh[i]));
-      sink += stage.merger->Merge(parts, "").body().size();
-    }
-    stage_ns = std::min(stage_ns, NsPer(Clock::now() - start, rounds));
+    for (long r = 0; r < rounds; ++r) sink += Round(runner, answers);
+    stack_ns = std::min(stack_ns, NsPer(Clock::now() - start, rounds));
   }
 
   std::printf(
       "rounds: %ld, best of %d trials; 3 backends x 20 fields, allow/mapping/group, output json\n",
       rounds, kTrials);
-  std::printf("copy (baseline):                %8.0f ns/request\n", copy_ns);
-  std::printf("DecodeAnswer x3:                %8.0f ns/request\n", decode_ns - copy_ns);
-  std::printf("Merger::Merge (+ JSON render):  %8.0f ns/request\n", stage_ns - decode_ns);
-  std::printf("merge stage (decode+merge+render): %5.0f ns/request\n", stage_ns - copy_ns);
+  std::printf("copy (baseline):                     %8.0f ns/request\n", copy_ns);
+  std::printf("endpoint stack (request to answer):  %8.0f ns/request\n", stack_ns - copy_ns);
   return sink == 0 ? 1 : 0;
 }

@@ -12,24 +12,28 @@
 #include "absl/strings/str_cat.h"
 #include "boost/beast/http/field.hpp"
 #include "gateway/backend/error.h"
-#include "gateway/backend/rest/client.h"
 #include "gateway/common/strings.h"
 #include "gateway/config/config.h"
+#include "gateway/pipeline/decode.h"
 #include "gateway/pipeline/policy.h"
 #include "gateway/shaping/shaping.h"
 #include "gtest/gtest.h"
+#include "tests/gateway/pipeline/stack_harness.h"
 
-// The merge stage with fake backends: each backend answer is a hand-built CallResult (a Beast
-// response, or a transport error), the endpoint comes from a KrakenD config parsed by the real
-// loader, and the stage is assembled as BuildEndpointPipeline assembles a merging endpoint
-// (gateway/pipeline/endpoint.cc). Assertions are on every header, the status and the body.
+// The merging half of an endpoint's stack with fake backends: each backend answer is a
+// hand-built BackendResponse (a status, headers and body, or a transport error), the endpoint
+// comes from a KrakenD config parsed by the real loader, and the stack is the one
+// BuildEndpointStack assembles (stack_harness.h). Assertions are on every header, the status and
+// the body.
 
 namespace sluice::pipeline {
 namespace {
 
 namespace bhttp = boost::beast::http;
 using backend::ErrorKind;
-using backend::rest::CallResult;
+using CallResult = backend::BackendResponse;
+using fakes::Down;
+using fakes::Reply;
 
 // ---------------------------------------------------------------------------------------------
 // Fake backend answers.
@@ -38,32 +42,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr char kJsonType[] = "application/json";
 
-// What a backend sent: status, Content-Type (none when empty), more headers and body.
-CallResult Reply(unsigned status, std::string body, const std::string& content_type = kJsonType,
-                 const Headers& headers = {}) {
-  CallResult r;
-  r.response.version(11);
-  r.response.result(status);
-  if (!content_type.empty()) r.response.set(bhttp::field::content_type, content_type);
-  for (const auto& [name, value] : headers) r.response.insert(name, value);
-  r.response.body() = std::move(body);
-  r.response.prepare_payload();
-  return r;
-}
-
 CallResult Ok(std::string body) { return Reply(200, std::move(body)); }
-
-// A call that produced no HTTP answer (refused, timed out, reset...).
-CallResult Down(ErrorKind kind, std::string message) {
-  CallResult r;
-  r.error = {kind, std::move(message), 0};
-  return r;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Config: a whole KrakenD (format 3) file with one endpoint, parsed by the real loader.
-
-std::optional<std::string> NoEnv(const char*) { return std::nullopt; }
 
 // `service` holds more top-level members (without a trailing comma).
 std::string File(const std::string& endpoint, const std::string& service = "") {
@@ -93,65 +75,66 @@ std::string SluiceBackend(const std::string& members) {
 
 constexpr char kErrorMsg[] = R"("extra_config": {"router": {"return_error_msg": true}})";
 
-// One merging endpoint's merge stage, built from config as BuildEndpointPipeline builds it.
+// What one backend answer contributed, as DecodeAnswer leaves it (for the DecodeAnswer tests).
+struct Part {
+  std::optional<nlohmann::json> data;
+  bool ok = false;
+  backend::Error error;
+  std::string error_body;
+  Headers headers;
+};
+
+// One merging endpoint's stack, built from config by the real assembly, with fake backends.
 class MergeStage {
  public:
   static absl::StatusOr<std::unique_ptr<MergeStage>> Build(const std::string& file) {
-    config::LoadResult loaded = config::ParseConfig(file, "merge_test.json", &NoEnv);
-    if (!loaded.errors.empty()) {
-      std::string all;
-      for (const config::Diagnostic& d : loaded.errors) {
-        absl::StrAppend(&all, d.path, ": ", d.message, "\n");
-      }
-      return absl::InvalidArgumentError(all);
-    }
+    auto runner = fakes::StackRunner::Build(file);
+    if (!runner.ok()) return runner.status();
     auto stage = std::unique_ptr<MergeStage>(new MergeStage());
-    stage->config_ = loaded.config;
-    const config::Endpoint& endpoint = stage->config_->endpoints.at(0);
-    auto endpoint_policy = EndpointPolicy::FromConfig(*stage->config_, endpoint);
-    if (!endpoint_policy.ok()) return endpoint_policy.status();
-    std::vector<bool> return_error_code;
-    for (const config::Backend& cfg : endpoint.backends) {
-      auto policy = BackendPolicy::FromConfig(cfg);
-      if (!policy.ok()) return policy.status();
-      auto shaper = shaping::BackendShaper::Create(cfg);
-      if (!shaper.ok()) return shaper.status();
-      return_error_code.push_back(policy->return_error_code);
-      stage->policies_.push_back(*std::move(policy));
-      stage->shapers_.push_back(shaper->is_identity() ? std::nullopt
-                                                      : std::make_optional(*std::move(shaper)));
-    }
-    stage->merger_.emplace(endpoint, *std::move(endpoint_policy), std::move(return_error_code));
+    stage->runner_ = std::move(*runner);
     return stage;
   }
 
-  size_t backends() const { return policies_.size(); }
+  size_t backends() const { return runner_->backends(); }
 
-  // DecodeAnswer of backend i, as the pipeline calls it when backend i answers.
+  // DecodeAnswer of backend i, as backend i's decode stage runs it.
   Part Decode(size_t i, CallResult answer) const {
-    return DecodeAnswer(config_->endpoints[0].backends.at(i), policies_.at(i),
-                        shapers_.at(i) ? &*shapers_.at(i) : nullptr, std::move(answer));
+    const config::Backend& cfg = runner_->endpoint().backends.at(i);
+    auto shaper = shaping::BackendShaper::Create(cfg);
+    EXPECT_TRUE(shaper.ok()) << shaper.status();
+    DecodeAnswer(cfg, BackendPolicy::FromConfig(cfg),
+                 shaper.ok() && !shaper->is_identity() ? &*shaper : nullptr, &answer);
+    Part part;
+    part.ok = answer.ok();
+    part.error = answer.error;
+    part.data = std::move(answer.data);
+    if (!part.ok) part.error_body = answer.body;
+    if (part.ok) {
+      for (const auto& f : answer.headers) {
+        part.headers.emplace_back(std::string(Sv(f.name_string())), std::string(Sv(f.value())));
+      }
+    }
+    return part;
   }
 
-  // The client's answer when backend i answered answers[i], filling the parts in `order`
-  // (default: declaration order), as they would arrive.
+  // The client's answer when backend i answered answers[i], arriving in `order` (default:
+  // declaration order).
   http::Response Answer(std::vector<CallResult> answers, std::string_view accept,
                         std::vector<size_t> order = {}) const {
     if (order.empty()) {
       for (size_t i = 0; i < answers.size(); ++i) order.push_back(i);
     }
-    std::vector<Part> parts(answers.size());
-    for (size_t i : order) parts.at(i) = Decode(i, std::move(answers.at(i)));
-    return merger_->Merge(parts, accept);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!accept.empty()) headers.emplace_back("Accept", std::string(accept));
+    runner_->Start(fakes::Get("/e", headers));
+    for (size_t i : order) runner_->backend(i).Answer(std::move(answers.at(i)));
+    EXPECT_TRUE(runner_->response().has_value()) << "the stack did not answer";
+    return runner_->response().value_or(http::Response());
   }
 
  private:
   MergeStage() = default;
-
-  std::shared_ptr<const config::ServiceConfig> config_;  // the Merger refers into it
-  std::vector<BackendPolicy> policies_;
-  std::vector<std::optional<shaping::BackendShaper>> shapers_;
-  std::optional<Merger> merger_;
+  std::unique_ptr<fakes::StackRunner> runner_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "boost/beast/http/field.hpp"
 #include "boost/beast/http/verb.hpp"
+#include "gateway/router/router.h"
 #include "gateway/version/version.h"
 #include "gtest/gtest.h"
 
@@ -203,7 +204,17 @@ class BuildBackendRequestTest : public ::testing::Test {
     spec.backend_query_allow = backend_query_allow_;
     spec.backend_header_allow = backend_header_allow_;
     spec.pass_accept_encoding = pass_accept_encoding_;
-    return BuildBackendRequest(spec, client_, "203.0.113.9", params_, std::move(body));
+    spec.decode_query = decode_query_;
+    backend::BackendRequest built =
+        BuildBackendRequest(spec, client_, "203.0.113.9", params_, std::move(body), request_id_);
+    decoded_query_ = std::move(built.query);
+    // As the REST backend sends it.
+    http::Request req{http::Request::header_type(std::move(built.headers))};
+    req.version(11);
+    req.method_string(built.method);
+    req.target(built.target);
+    req.body() = std::move(built.body);
+    return req;
   }
 
   static std::vector<std::string> Values(const http::Request& req, std::string_view name) {
@@ -223,8 +234,32 @@ class BuildBackendRequestTest : public ::testing::Test {
   const config::AllowList* backend_query_allow_ = nullptr;
   const config::AllowList* backend_header_allow_ = nullptr;
   bool pass_accept_encoding_ = false;
+  bool decode_query_ = false;
+  std::string request_id_;
+  std::vector<std::pair<std::string, std::string>> decoded_query_;
   http::Request client_;
 };
+
+TEST_F(BuildBackendRequestTest, RequestIdTravelsAsXRequestId) {
+  client_.set("X-Request-Id", "client-chosen");
+  EXPECT_FALSE(HasHeader(Build(), "X-Request-Id"));  // no id, and the client's is not allowed
+  request_id_ = "abc123";
+  EXPECT_EQ(Values(Build(), "X-Request-Id"), std::vector<std::string>{"abc123"});
+  // Allow-listed, the client's header passes as sent (the request's id came from it).
+  header_allow_ = AllowAll();
+  EXPECT_EQ(Values(Build(), "X-Request-Id"), std::vector<std::string>{"client-chosen"});
+}
+
+TEST_F(BuildBackendRequestTest, DecodedQueryIsTheAllowListedPairsForFieldMappingBackends) {
+  client_.target("/users/42?q=a+b%21&tags=x&tags=y%20z&secret=1&flag");
+  query_allow_ = Allow({"q", "tags", "flag"});
+  EXPECT_TRUE((Build(), decoded_query_.empty()));  // only when asked
+  decode_query_ = true;
+  http::Request req = Build();
+  EXPECT_EQ(Str(req.target()), "/api/users/42?q=a+b%21&tags=x&tags=y%20z&flag");
+  EXPECT_EQ(decoded_query_, (std::vector<std::pair<std::string, std::string>>{
+                                {"q", "a b!"}, {"tags", "x"}, {"tags", "y z"}, {"flag", ""}}));
+}
 
 TEST_F(BuildBackendRequestTest, MethodTargetAndVersion) {
   http::Request req = Build("PUT");

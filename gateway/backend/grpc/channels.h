@@ -1,0 +1,56 @@
+#pragma once
+
+// Process-wide state of gRPC backends: the schema catalog and one channel per backend host
+// (gRPC channels are thread-safe and multiplex calls, so every worker shares them), plus the
+// calls in flight, which shutdown must cancel before anything they touch goes away.
+
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/backend/grpc/catalog.h"
+#include "gateway/components/grpc/config.h"
+#include "gateway/config/config.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace sluice::backend::grpc {
+
+class Channels {
+ public:
+  // Loads the catalog's descriptor sets (`catalog` may be null: none); relative paths are read
+  // from `config_dir`. Errors name the catalog entry.
+  static absl::StatusOr<std::unique_ptr<Channels>> Create(const components::grpc::Config* catalog,
+                                                          const std::string& config_dir);
+  // Cancels the calls still in flight and waits for their completions, which use the catalog
+  // and post to worker event loops: nothing of a call may outlive this.
+  ~Channels();
+
+  Catalog& catalog() { return catalog_; }
+  // The channel to `host`, created on first use (creating does not connect).
+  std::shared_ptr<::grpc::Channel> Channel(const config::HostAddress& host);
+
+  // A call starts and ends (its completion has posted its result). Begin is false once shutdown
+  // has begun: the call must not start.
+  bool Begin(::grpc::ClientContext* call);
+  void End(::grpc::ClientContext* call);
+
+ private:
+  Channels() = default;
+  Catalog catalog_;
+  std::vector<std::pair<std::string, std::shared_ptr<::grpc::Channel>>> channels_;
+  // Calls in flight, to cancel at shutdown. One short lock at each call's start and end: gRPC
+  // takes dozens per call, and shutdown has no other way to reach a call.
+  absl::Mutex mu_;
+  std::set<::grpc::ClientContext*> live_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// "host:port" (IPv6 in brackets) as gRPC names a target.
+std::string Target(const config::HostAddress& host);
+
+}  // namespace sluice::backend::grpc

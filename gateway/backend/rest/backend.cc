@@ -1,0 +1,44 @@
+#include "gateway/backend/rest/backend.h"
+
+#include <utility>
+
+#include "gateway/common/strings.h"
+
+namespace sluice::backend::rest {
+
+RestBackend::RestBackend(const std::vector<std::unique_ptr<Client>>& clients,
+                         const std::vector<config::HostAddress>& hosts)
+    : clients_(clients) {
+  for (const config::HostAddress& host : hosts) {
+    int slot = static_cast<int>(slots_.size());
+    // Hosts are registered in the same order everywhere, so one slot number serves every worker.
+    for (const auto& client : clients_) slot = client->RegisterHost(host);
+    slots_.push_back(slot);
+  }
+}
+
+void RestBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadline deadline,
+                       Done done) const {
+  Request req{Request::header_type(std::move(request.headers))};
+  req.version(11);
+  req.method_string(Bv(request.method));
+  req.target(request.target);
+  req.body() = std::move(request.body);
+  const int slot = slots_[request.host % slots_.size()];
+  clients_[ctx.worker]->Send(
+      slot, std::move(req), deadline, [done = std::move(done)](CallResult&& result) mutable {
+        BackendResponse answer;
+        if (!result.ok()) {
+          // Source and retryability follow from the kind (transport
+          // failures are the backend's).
+          answer.error = Error::Of(result.error.kind, std::move(result.error.message));
+        } else {
+          answer.status = result.response.result_int();
+          answer.headers = std::move(result.response.base());
+          answer.body = std::move(result.response.body());
+        }
+        done(std::move(answer));
+      });
+}
+
+}  // namespace sluice::backend::rest

@@ -1,0 +1,38 @@
+#pragma once
+
+// KrakenD Enterprise's `backend/grpc` (backend level): the backend is a unary gRPC method named
+// by url_pattern ("/package.Service/Method"), served by gateway/backend/grpc. Keys:
+//   use_request_body, disable_query_params (bool)
+//   input_mapping {param or query name: field path}, header_mapping {header: metadata key}
+//   output_enum_as_string, output_timestamp_as_string, output_duration_as_string,
+//   output_remove_unset_values (bool); request_naming_convention, response_naming_convention
+//   ("snake_case" or "camelCase"); descriptor_source ("catalog" or "reflection")
+// `client_tls` is refused: TLS to gRPC backends is not implemented (refusing fails closed).
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/config/reader.h"
+
+namespace sluice::components::backend_grpc {
+
+inline constexpr std::string_view kNamespace = "backend/grpc";
+
+struct Config : config::ComponentConfig {
+  bool use_request_body = false;
+  bool disable_query_params = false;
+  bool reflection = false;  // descriptors from the server's reflection when no catalog has them
+  std::vector<std::pair<std::string, std::string>> input_mapping;   // name -> field path
+  std::vector<std::pair<std::string, std::string>> header_mapping;  // lower-case header -> key
+  bool camel_case = false;  // response_naming_convention camelCase
+  bool enums_as_strings = false;
+  bool timestamps_as_strings = false;
+  bool durations_as_strings = false;
+  bool omit_unset = false;
+};
+
+std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
+
+}  // namespace sluice::components::backend_grpc

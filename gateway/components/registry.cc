@@ -1,0 +1,123 @@
+#include "gateway/components/registry.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/components/backend/grpc/config.h"
+#include "gateway/components/backend/http/config.h"
+#include "gateway/components/grpc/config.h"
+#include "gateway/components/proxy/config.h"
+#include "gateway/components/proxy/static_stage.h"
+#include "gateway/components/router/config.h"
+#include "gateway/components/sluice/backend/config.h"
+#include "gateway/config/namespaces.h"
+
+namespace sluice::components {
+
+namespace {
+
+using ConfigPtr = std::shared_ptr<const config::ComponentConfig>;
+
+// Adapters from each component's own parse functions to the registry's shape.
+template <auto kParse>
+ConfigPtr At(config::ObjectReader& reader, Scope) {
+  return kParse(reader);
+}
+
+ConfigPtr ParseRouter(config::ObjectReader& r, Scope s) {
+  return s == Scope::kService ? router::Parse(r) : nullptr;
+}
+ConfigPtr ParseGrpcCatalog(config::ObjectReader& r, Scope s) {
+  return s == Scope::kService ? grpc::Parse(r) : nullptr;
+}
+ConfigPtr ParseProxy(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kEndpoint) return proxy::ParseEndpoint(r);
+  if (s == Scope::kBackend) return proxy::ParseBackend(r);
+  return nullptr;
+}
+template <auto kParse>
+ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
+  return s == Scope::kBackend ? kParse(r) : nullptr;
+}
+
+pipeline::StagePtr ProxyStage(const config::ComponentConfig& c, const BuildContext&) {
+  const auto& proxy = static_cast<const proxy::EndpointConfig&>(c);
+  if (!proxy.static_response) return nullptr;
+  return std::make_unique<proxy::StaticStage>(*proxy.static_response);
+}
+
+// The components, in stack order. Namespaces with a null `parse` are read with the service
+// settings (gateway/config/config.cc): listed so they are not reported as unimplemented.
+const Component kComponents[] = {
+    {"telemetry/logging"},
+    {"telemetry/metrics"},
+    {"sluice/http"},
+    {"sluice/admin"},
+    {router::kNamespace, &ParseRouter},
+    {grpc::kNamespace, &ParseGrpcCatalog},
+    {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
+    {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},
+    {sluice_backend::kNamespace, &AtBackend<&sluice_backend::Parse>},
+    {backend_grpc::kNamespace, &AtBackend<&backend_grpc::Parse>},
+};
+
+const Component* Find(std::string_view name) {
+  for (const Component& c : kComponents) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+void ParseLevel(const nlohmann::json& extra, const std::string& owner_path, Scope scope,
+                config::ComponentConfigs* out, config::Diagnostics* diagnostics) {
+  if (!extra.is_object()) return;
+  for (const auto& [name, value] : extra.items()) {
+    const std::string path =
+        absl::StrCat(owner_path, owner_path.empty() ? "" : ".", "extra_config.", name);
+    const Component* component = Find(name);
+    if (component == nullptr) {
+      // Warnings quote the namespace: it holds '/' like the path separators around it.
+      const std::string quoted =
+          absl::StrCat(owner_path, owner_path.empty() ? "" : ".", "extra_config.\"", name, "\"");
+      if (config::IsProtective(name)) {
+        diagnostics->warnings.push_back(
+            {quoted,
+             "warning: not implemented by Sluice, so it has no effect: what it would "
+             "protect is NOT protected"});
+      } else if (config::IsKnownNamespace(name) && name.rfind("sluice/", 0) != 0) {
+        diagnostics->warnings.push_back(
+            {quoted, "warning: not implemented by Sluice; it has no effect"});
+      }
+      continue;
+    }
+    if (component->parse == nullptr || value.is_null()) continue;
+    config::ObjectReader reader(value, path, diagnostics);
+    if (!reader.ok()) continue;
+    if (ConfigPtr parsed = component->parse(reader, scope)) out->Add(name, std::move(parsed));
+  }
+}
+
+}  // namespace
+
+absl::Span<const Component> Registry() { return kComponents; }
+
+void ParseComponents(config::ServiceConfig* service, config::Diagnostics* out) {
+  ParseLevel(service->extra_config, "", Scope::kService, &service->components, out);
+  for (config::Endpoint& e : service->endpoints) {
+    ParseLevel(e.extra_config, e.json_path, Scope::kEndpoint, &e.components, out);
+    for (config::Backend& b : e.backends) {
+      ParseLevel(b.extra_config, b.json_path, Scope::kBackend, &b.components, out);
+    }
+  }
+}
+
+config::LoadResult LoadConfigFile(const std::string& file_path, config::EnvLookup env) {
+  return config::LoadConfigFile(file_path, env, &ParseComponents);
+}
+
+config::LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
+                               config::EnvLookup env) {
+  return config::ParseConfig(bytes, file_path, env, &ParseComponents);
+}
+
+}  // namespace sluice::components

@@ -1,0 +1,98 @@
+#include "gateway/pipeline/decode.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "boost/beast/http/field.hpp"
+#include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
+#include "gateway/encoding/decoders.h"
+
+namespace sluice::pipeline {
+
+namespace bhttp = boost::beast::http;
+using backend::BackendResponse;
+using backend::Error;
+using backend::ErrorKind;
+
+std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
+  return absl::StrCat("[ENDPOINT: ", e.path, "][BACKEND: ", b.url_pattern, "]");
+}
+
+void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
+                  const shaping::BackendShaper* shaper, BackendResponse* answer) {
+  if (!answer->ok()) return;
+  const unsigned status = answer->status;
+  if (!policy.IsSuccess(status)) {
+    Error error = Error::Of(ErrorKind::kStatus, absl::StrCat("invalid status code ", status));
+    error.status = status;
+    answer->error = std::move(error);
+    if (!policy.error_details_alias.empty()) {
+      auto ct = answer->headers.find(bhttp::field::content_type);
+      answer->data = nlohmann::json::object();
+      (*answer->data)["error_" + policy.error_details_alias] = {
+          {"http_status_code", status},
+          {"http_body", answer->body},
+          {"http_body_encoding", ct == answer->headers.end() ? "" : std::string(Sv(ct->value()))},
+      };
+    }
+    return;
+  }
+  // A gRPC answer comes decoded.
+  auto decoded = answer->data ? absl::StatusOr<nlohmann::json>(std::move(*answer->data))
+                              : encoding::Decode(cfg.encoding, answer->body, cfg.is_collection);
+  // Under success_status "2xx" a success without a body (204, 202) is an empty answer, not a
+  // decoding failure (KrakenD fails on it: EOF). Only where the decoder fails on it: `string`
+  // reads an empty body as {"content": ""} whatever the policy.
+  if (!decoded.ok() && answer->body.empty() && policy.success_any_2xx) {
+    decoded = cfg.is_collection ? nlohmann::json{{"collection", nlohmann::json::array()}}
+                                : nlohmann::json::object();
+  }
+  if (!decoded.ok()) {
+    answer->data.reset();
+    answer->error = Error::Of(ErrorKind::kDecode, std::string(decoded.status().message()));
+    return;
+  }
+  answer->data = std::move(*decoded);
+  std::string().swap(answer->body);
+  if (shaper != nullptr) shaper->Apply(*answer->data);
+  // Only the headers passed to the client stay (sluice/backend return_headers), in the policy's
+  // order, then the backend's.
+  backend::Fields kept;
+  for (const std::string& name : policy.return_headers) {
+    for (const auto& field : answer->headers) {
+      if (EqualsIgnoreCase(Sv(field.name_string()), name)) {
+        kept.insert(field.name_string(), field.value());
+      }
+    }
+  }
+  answer->headers = std::move(kept);
+}
+
+Decode::Decode(backend::BackendPtr next, const config::Endpoint& endpoint,
+               const config::Backend& backend, BackendPolicy policy,
+               std::optional<shaping::BackendShaper> shaper)
+    : next_(std::move(next)),
+      config_(backend),
+      policy_(std::move(policy)),
+      shaper_(std::move(shaper)),
+      log_prefix_(LogPrefix(endpoint, backend)) {}
+
+void Decode::Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
+                  backend::Deadline deadline, backend::Done done) const {
+  next_->Call(
+      std::move(request), ctx, deadline,
+      [this, id = ctx.request_id, done = std::move(done)](BackendResponse&& a) mutable {
+        DecodeAnswer(config_, policy_, shaper_ ? &*shaper_ : nullptr, &a);
+        if (a.error.kind == ErrorKind::kRequest) {
+          // The client's mistake, answered 400: at debug level, so clients cannot
+          // flood the log.
+          log::Debug("[{}] {} {}: {}", id, log_prefix_, ToString(a.error.kind), a.error.message);
+        } else if (!a.ok()) {
+          log::Warn("[{}] {} {}: {}", id, log_prefix_, ToString(a.error.kind), a.error.message);
+        }
+        done(std::move(a));
+      });
+}
+
+}  // namespace sluice::pipeline

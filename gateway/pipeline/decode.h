@@ -1,0 +1,47 @@
+#pragma once
+
+// What one backend answer contributes to a merging endpoint: status policy -> decoder ->
+// shaper, as Lura's HTTP proxy applies them before anything above it sees the answer (so a
+// circuit breaker counts a failed status or an undecodable body as a failure).
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/backend/backend.h"
+#include "gateway/config/config.h"
+#include "gateway/pipeline/policy.h"
+#include "gateway/shaping/shaping.h"
+
+namespace sluice::pipeline {
+
+// Applies the status policy, the decoder and the shaper to `answer` in place. Afterwards:
+// success -> `data` holds the shaped object, `body` is released and `headers` keeps only the
+// return_headers; failure -> `error` says why
+// (a failed status keeps its body for return_error_msg, and with return_error_details `data`
+// holds the "error_<alias>" object). `shaper` may be null (identity). Pure: no I/O, no clock.
+void DecodeAnswer(const config::Backend& backend, const BackendPolicy& policy,
+                  const shaping::BackendShaper* shaper, backend::BackendResponse* answer);
+
+// The backend-level stage that runs DecodeAnswer on each answer of the backend below it, and
+// logs failures ([ENDPOINT: ...][BACKEND: ...] with the request id).
+class Decode final : public backend::Backend {
+ public:
+  Decode(backend::BackendPtr next, const config::Endpoint& endpoint, const config::Backend& backend,
+         BackendPolicy policy, std::optional<shaping::BackendShaper> shaper);
+
+  void Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
+            backend::Deadline deadline, backend::Done done) const override;
+
+ private:
+  backend::BackendPtr next_;
+  const config::Backend& config_;
+  BackendPolicy policy_;
+  std::optional<shaping::BackendShaper> shaper_;
+  std::string log_prefix_;
+};
+
+// "[ENDPOINT: /users/{id}][BACKEND: /u/{id}]", as KrakenD prefixes its backend log lines.
+std::string LogPrefix(const config::Endpoint& endpoint, const config::Backend& backend);
+
+}  // namespace sluice::pipeline

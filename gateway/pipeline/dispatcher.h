@@ -1,0 +1,66 @@
+#pragma once
+
+// The request handler behind the HTTP front: gives each request an id, routes it to its
+// endpoint's stack or to a built-in endpoint (/__health, /__debug/), and answers router misses
+// (404/405) as KrakenD does. Owns the stacks and what their backends share (per-worker REST
+// clients, gRPC channels).
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/asio/io_context.hpp"
+#include "gateway/config/config.h"
+#include "gateway/http/exchange.h"
+#include "gateway/metrics/registry.h"
+#include "gateway/pipeline/stack.h"
+#include "gateway/router/router.h"
+
+namespace sluice::pipeline {
+
+class Dispatcher : public http::Handler {
+ public:
+  // Builds every endpoint's stack. `workers` are the event loops requests run on (one REST
+  // client each); none when only checking a config (`sluice check` builds the same stacks
+  // without starting anything). `debug` enables /__debug/ (also enabled by the config's
+  // debug_endpoint). While `*draining` is true, /__health answers 503 so load balancers stop
+  // sending new traffic. `transports` replaces the REST/gRPC transports (tests).
+  static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(
+      std::shared_ptr<const config::ServiceConfig> config,
+      const std::vector<boost::asio::io_context*>& workers, bool debug, metrics::Registry& registry,
+      const std::atomic<bool>* draining, TransportFactory transports = nullptr);
+
+  ~Dispatcher() override;
+
+  // http::Handler
+  void Handle(http::ExchangePtr exchange) override;
+
+ private:
+  Dispatcher(std::shared_ptr<const config::ServiceConfig> config, router::Router router, bool debug,
+             const std::atomic<bool>* draining);
+
+  void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
+  // 404/405: KrakenD's text, or the JSON of router.error_body.
+  http::Response ErrorResponse(boost::beast::http::status status) const;
+  // The client's X-Request-Id when it is a sane one, else a new random id.
+  std::string RequestId(const http::Request& request, int worker);
+
+  std::shared_ptr<const config::ServiceConfig> config_;
+  router::Router router_;
+  bool debug_;
+  const std::atomic<bool>* draining_;
+  std::string not_found_body_;           // rendered router.error_body."404", or empty
+  std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
+  std::vector<boost::asio::io_context*> workers_;
+  // Per worker, on its own cache line: the state of its request-id generator.
+  struct alignas(64) IdSource {
+    uint64_t state = 0;
+  };
+  std::vector<IdSource> ids_;
+  Upstreams upstreams_;  // outlives the stacks, whose transports use it
+  std::vector<std::unique_ptr<const Stack>> stacks_;
+};
+
+}  // namespace sluice::pipeline

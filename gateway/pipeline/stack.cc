@@ -1,0 +1,192 @@
+#include "gateway/pipeline/stack.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/backend/grpc/backend.h"
+#include "gateway/backend/rest/backend.h"
+#include "gateway/components/backend/grpc/config.h"
+#include "gateway/components/proxy/config.h"
+#include "gateway/components/registry.h"
+#include "gateway/components/router/config.h"
+#include "gateway/pipeline/balance.h"
+#include "gateway/pipeline/decode.h"
+#include "gateway/pipeline/errors.h"
+#include "gateway/pipeline/fan_out.h"
+#include "gateway/pipeline/merge.h"
+#include "gateway/pipeline/record.h"
+
+namespace sluice::pipeline {
+
+namespace {
+
+using components::BuildContext;
+using components::Phase;
+
+const components::backend_grpc::Config* GrpcOptions(const config::Backend& b) {
+  return b.components.Get<components::backend_grpc::Config>(components::backend_grpc::kNamespace);
+}
+
+bool IsSequential(const config::Endpoint& e) {
+  const auto* proxy =
+      e.components.Get<components::proxy::EndpointConfig>(components::proxy::kNamespace);
+  return proxy != nullptr && proxy->sequential;
+}
+
+FailureOptions FailureOptionsOf(const config::ServiceConfig& service, bool merging) {
+  const auto* router =
+      service.components.Get<components::router::Config>(components::router::kNamespace);
+  FailureOptions o;
+  // No-op answers carry neither X-Krakend-Completed nor the error text.
+  o.return_error_msg = merging && router != nullptr && router->return_error_msg;
+  o.completed_header = merging;
+  return o;
+}
+
+// The request recipe of one backend: url_pattern compiled against the endpoint's {params}.
+absl::StatusOr<BackendCall> Recipe(const config::Endpoint& endpoint, const config::Backend& backend,
+                                   bool grpc) {
+  // A gRPC backend's url_pattern names its method: its request carries only the allow-listed
+  // query strings and headers that become fields and metadata.
+  auto url = UrlTemplate::Compile(grpc ? "/" : backend.url_pattern, endpoint.params,
+                                  IsSequential(endpoint));
+  if (!url.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(backend.json_path, ".url_pattern: ", url.status().message()));
+  }
+  BackendCall call;
+  call.url = std::make_unique<UrlTemplate>(std::move(*url));
+  call.spec.url = call.url.get();
+  call.spec.method = backend.method.empty() ? endpoint.method : backend.method;
+  call.spec.query_allow = &endpoint.input_query_strings;
+  call.spec.header_allow = &endpoint.input_headers;
+  call.spec.backend_query_allow =
+      backend.input_query_strings ? &*backend.input_query_strings : nullptr;
+  call.spec.backend_header_allow = backend.input_headers ? &*backend.input_headers : nullptr;
+  call.spec.pass_accept_encoding = backend.encoding == config::BackendEncoding::kNoOp;
+  call.spec.decode_query = grpc;
+  return call;
+}
+
+// A backend's stack, bottom first: transport -> round robin over its hosts -> status policy,
+// decoder and shaper (merging endpoints) -> backend-level components -> metrics -> concurrent
+// calls. A layer whose feature is off is not there.
+absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfig& service,
+                                                      const config::Endpoint& endpoint,
+                                                      const config::Backend& backend, bool merging,
+                                                      int backend_id, int workers,
+                                                      const TransportFactory& transports,
+                                                      metrics::Registry* registry) {
+  absl::StatusOr<backend::BackendPtr> transport = transports(endpoint, backend);
+  if (!transport.ok()) return transport.status();
+  backend::BackendPtr b = std::move(*transport);
+  b = std::make_unique<RoundRobin>(std::move(b), workers);
+  if (merging) {
+    auto shaper = shaping::BackendShaper::Create(backend);
+    if (!shaper.ok()) return shaper.status();
+    std::optional<shaping::BackendShaper> maybe;
+    if (!shaper->is_identity()) maybe = std::move(*shaper);
+    b = std::make_unique<Decode>(std::move(b), endpoint, backend,
+                                 BackendPolicy::FromConfig(backend), std::move(maybe));
+  }
+  const BuildContext ctx{service, endpoint, &backend, workers};
+  for (const components::Component& c : components::Registry()) {
+    if (c.wrap_backend == nullptr) continue;
+    if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {
+      b = c.wrap_backend(*cfg, std::move(b), ctx);
+    }
+  }
+  if (registry != nullptr) b = std::make_unique<RecordBackend>(std::move(b), *registry, backend_id);
+  // Sequential chains call each backend once: a copy race would reorder the chain.
+  if (endpoint.concurrent_calls > 1 && !IsSequential(endpoint)) {
+    b = std::make_unique<ConcurrentCalls>(std::move(b), endpoint.concurrent_calls);
+  }
+  return b;
+}
+
+// The endpoint-level stages components add in `phase`, in registry order.
+void AddComponentStages(Phase phase, const BuildContext& ctx, std::vector<StagePtr>* stages) {
+  for (const components::Component& c : components::Registry()) {
+    if (c.endpoint_stage == nullptr || c.phase != phase) continue;
+    if (const auto* cfg = ctx.endpoint.components.Get<config::ComponentConfig>(c.name)) {
+      if (StagePtr stage = c.endpoint_stage(*cfg, ctx)) stages->push_back(std::move(stage));
+    }
+  }
+}
+
+}  // namespace
+
+TransportFactory DefaultTransports(Upstreams& upstreams) {
+  return [&upstreams](const config::Endpoint&,
+                      const config::Backend& b) -> absl::StatusOr<backend::BackendPtr> {
+    if (b.hosts.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
+    }
+    if (const auto* options = GrpcOptions(b)) {
+      auto grpc = backend::grpc::GrpcBackend::Create(b, *options, *upstreams.grpc);
+      if (!grpc.ok()) return grpc.status();
+      return backend::BackendPtr(std::move(*grpc));
+    }
+    return backend::BackendPtr(
+        std::make_unique<backend::rest::RestBackend>(upstreams.rest_clients, b.hosts));
+  };
+}
+
+absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
+    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
+    int* next_backend_id, int workers, const TransportFactory& transports,
+    metrics::Registry* registry) {
+  const bool no_op = endpoint.output_encoding == config::OutputEncoding::kNoOp;
+  if (no_op && endpoint.backends.size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(endpoint.json_path, ": no-op needs exactly one backend"));
+  }
+  std::vector<BackendCall> calls;
+  std::vector<bool> return_error_code;
+  for (const config::Backend& b : endpoint.backends) {
+    const bool grpc = GrpcOptions(b) != nullptr;
+    if (no_op && grpc) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(endpoint.json_path,
+                       ".output_encoding: a gRPC backend's answer is transcoded to JSON; "
+                       "no-op cannot pass it through"));
+    }
+    if (!no_op && !grpc && b.encoding == config::BackendEncoding::kNoOp) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          b.json_path, ".encoding: no-op backends need the endpoint's output_encoding no-op"));
+    }
+    absl::StatusOr<BackendCall> call = Recipe(endpoint, b, grpc);
+    if (!call.ok()) return call.status();
+    auto stack = BuildBackendStack(service, endpoint, b, !no_op, (*next_backend_id)++, workers,
+                                   transports, registry);
+    if (!stack.ok()) return stack.status();
+    call->stack = std::move(*stack);
+    calls.push_back(std::move(*call));
+    return_error_code.push_back(BackendPolicy::FromConfig(b).return_error_code);
+  }
+
+  // Top to bottom.
+  const BuildContext ctx{service, endpoint, nullptr, workers};
+  std::vector<StagePtr> stages;
+  if (registry != nullptr)
+    stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
+  stages.push_back(std::make_unique<ErrorMapping>(FailureOptionsOf(service, !no_op)));
+  AddComponentStages(Phase::kGuard, ctx, &stages);
+  if (no_op) {
+    stages.push_back(std::make_unique<NoOpProxy>(std::move(calls[0]),
+                                                 LogPrefix(endpoint, endpoint.backends[0])));
+    return std::make_unique<const Stack>(std::move(stages));
+  }
+  stages.push_back(std::make_unique<Render>(endpoint));
+  AddComponentStages(Phase::kData, ctx, &stages);
+  stages.push_back(std::make_unique<Merge>(std::move(return_error_code),
+                                           FailureOptionsOf(service, /*merging=*/true)));
+  if (IsSequential(endpoint)) {
+    stages.push_back(std::make_unique<SequentialFanOut>(std::move(calls)));
+  } else {
+    stages.push_back(std::make_unique<ParallelFanOut>(std::move(calls)));
+  }
+  return std::make_unique<const Stack>(std::move(stages));
+}
+
+}  // namespace sluice::pipeline
