@@ -185,6 +185,7 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
   response->set_workers(info.workers);
   response->set_endpoints(static_cast<int32_t>(cfg->endpoints.size()));
   response->set_state(ToProto(view_.serving_state()));
+  for (const std::string& path : cfg->unprotected) response->add_unprotected(path);
   return ::grpc::Status::OK;
 }
 

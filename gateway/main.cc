@@ -18,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
 #include "boost/asio/io_context.hpp"
@@ -57,23 +58,26 @@ constexpr char kMainHelp[] =
     "Exit codes: 0 ok, 1 configuration error, 2 usage error.\n";
 
 constexpr char kRunHelp[] =
-    "Usage: sluice run -c FILE [-p PORT] [-d]\n"
+    "Usage: sluice run -c FILE [-p PORT] [-d] [--allow-unprotected]\n"
     "\n"
     "Runs the gateway with the KrakenD-format configuration FILE.\n"
     "  -c, --config FILE   configuration file (required)\n"
     "  -p, --port PORT     listen on PORT instead of the file's `port`\n"
     "  -d, --debug         enable /__debug/ and debug logging\n"
+    "  --allow-unprotected run a file whose protections (JWT validation, CORS, rate limits,\n"
+    "                      `tls`...) Sluice does not enforce, WITHOUT them; refused otherwise\n"
     "Environment: SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT override `name`, `port`, `timeout`;\n"
     "SLUICE_ADMIN_ADDRESS and SLUICE_METRICS_ADDRESS the admin and metrics listeners.\n"
     "SIGTERM/SIGINT drain in-flight requests and exit 0.\n";
 
 constexpr char kCheckHelp[] =
-    "Usage: sluice check -c FILE [--lint] [-d]\n"
+    "Usage: sluice check -c FILE [--lint] [-d] [--allow-unprotected]\n"
     "\n"
     "Validates FILE and reports every error with its JSON path.\n"
     "  -c, --config FILE   configuration file (required)\n"
     "  -l, --lint          also report unknown keys (keys starting with @ $ _ # are allowed)\n"
     "  -d, --debug         print the interpreted configuration\n"
+    "  --allow-unprotected accept protections Sluice does not enforce, as `run` would with it\n"
     "Exit codes: 0 valid, 1 invalid, 2 usage error.\n";
 
 constexpr char kVersionHelp[] = "Usage: sluice version\n\nPrints the version and git revision.\n";
@@ -83,6 +87,7 @@ struct Flags {
   std::optional<int> port;
   bool debug = false;
   bool lint = false;
+  bool allow_unprotected = false;
   bool help = false;
 };
 
@@ -121,6 +126,8 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args,
       f.debug = true;
     } else if ((a == "-l" || a == "--lint") && allows("lint")) {
       f.lint = true;
+    } else if (a == "--allow-unprotected" && allows("allow-unprotected")) {
+      f.allow_unprotected = true;
     } else {
       *error = absl::StrCat("unknown argument \"", a, "\"");
       return std::nullopt;
@@ -129,14 +136,21 @@ std::optional<Flags> ParseFlags(const std::vector<std::string>& args,
   return f;
 }
 
+config::LoadResult LoadWith(const Flags& flags) {
+  return components::LoadConfigFile(
+      flags.config, &config::ProcessEnv,
+      flags.allow_unprotected ? components::Unprotected::kAllow : components::Unprotected::kRefuse);
+}
+
 int Usage(const std::string& error, const char* help) {
   std::cerr << "sluice: " << error << "\n\n" << help;
   return kExitUsage;
 }
 
 // Loads and validates; prints every error and warning. nullptr on failure.
-std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
-  config::LoadResult result = components::LoadConfigFile(path);
+std::shared_ptr<const config::ServiceConfig> Load(const Flags& flags) {
+  const std::string& path = flags.config;
+  config::LoadResult result = LoadWith(flags);
   for (const auto& d : result.errors) std::cerr << config::FormatDiagnostic(path, d) << "\n";
   for (const auto& d : result.warnings) std::cerr << config::FormatDiagnostic(path, d) << "\n";
   if (!result.errors.empty()) {
@@ -147,7 +161,7 @@ std::shared_ptr<const config::ServiceConfig> Load(const std::string& path) {
 }
 
 int Check(const Flags& flags) {
-  config::LoadResult result = components::LoadConfigFile(flags.config);
+  config::LoadResult result = LoadWith(flags);
   for (const auto& d : result.errors)
     std::cerr << config::FormatDiagnostic(flags.config, d) << "\n";
   for (const auto& d : result.warnings)
@@ -180,9 +194,13 @@ int Check(const Flags& flags) {
 }
 
 int Run(const Flags& flags) {
-  std::shared_ptr<const config::ServiceConfig> cfg = Load(flags.config);
+  std::shared_ptr<const config::ServiceConfig> cfg = Load(flags);
   if (cfg == nullptr) return kExitConfigError;
   log::Init(flags.debug ? "DEBUG" : cfg->logging.level);
+  if (!cfg->unprotected.empty()) {
+    log::Error("running with --allow-unprotected: {} protection(s) of {} are NOT enforced: {}",
+               cfg->unprotected.size(), cfg->file_path, absl::StrJoin(cfg->unprotected, ", "));
+  }
 
   int workers = cfg->tuning.workers;
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -312,8 +330,8 @@ int Main(int argc, char** argv) {
   if (command == "run" || command == "check") {
     const bool run = command == "run";
     const char* help = run ? kRunHelp : kCheckHelp;
-    auto flags = run ? ParseFlags(args, {"config", "port", "debug"}, &error)
-                     : ParseFlags(args, {"config", "lint", "debug"}, &error);
+    auto flags = run ? ParseFlags(args, {"config", "port", "debug", "allow-unprotected"}, &error)
+                     : ParseFlags(args, {"config", "lint", "debug", "allow-unprotected"}, &error);
     if (!flags) return Usage(error, help);
     if (flags->help) {
       std::cout << help;

@@ -68,22 +68,37 @@ const Component* Find(std::string_view name) {
   return nullptr;
 }
 
+// Says that `path` configures a protection Sluice does not enforce: an error, or with
+// --allow-unprotected a warning and an entry in ServiceConfig::unprotected.
+void Unenforced(const std::string& path, const char* what, Unprotected policy,
+                config::ServiceConfig* service, config::Diagnostics* out) {
+  if (policy == Unprotected::kRefuse) {
+    out->errors.push_back(
+        {path, absl::StrCat("not implemented by Sluice, so ", what,
+                            " would NOT be protected: the file is refused (sluice run "
+                            "--allow-unprotected runs it anyway, without that protection)")});
+  } else {
+    out->warnings.push_back(
+        {path, absl::StrCat("warning: not implemented by Sluice, so it has no effect: ", what,
+                            " is NOT protected (--allow-unprotected)")});
+    service->unprotected.push_back(path);
+  }
+}
+
 void ParseLevel(const nlohmann::json& extra, const std::string& owner_path, Scope scope,
-                config::ComponentConfigs* out, config::Diagnostics* diagnostics) {
+                Unprotected policy, config::ServiceConfig* service, config::ComponentConfigs* out,
+                config::Diagnostics* diagnostics) {
   if (!extra.is_object()) return;
   for (const auto& [name, value] : extra.items()) {
     const std::string path =
         absl::StrCat(owner_path, owner_path.empty() ? "" : ".", "extra_config.", name);
     const Component* component = Find(name);
     if (component == nullptr) {
-      // Warnings quote the namespace: it holds '/' like the path separators around it.
+      // Paths quote the namespace: it holds '/' like the path separators around it.
       const std::string quoted =
           absl::StrCat(owner_path, owner_path.empty() ? "" : ".", "extra_config.\"", name, "\"");
       if (config::IsProtective(name)) {
-        diagnostics->warnings.push_back(
-            {quoted,
-             "warning: not implemented by Sluice, so it has no effect: what it would "
-             "protect is NOT protected"});
+        Unenforced(quoted, "what it protects", policy, service, diagnostics);
       } else if (config::IsKnownNamespace(name) && name.rfind("sluice/", 0) != 0) {
         diagnostics->warnings.push_back(
             {quoted, "warning: not implemented by Sluice; it has no effect"});
@@ -97,27 +112,53 @@ void ParseLevel(const nlohmann::json& extra, const std::string& owner_path, Scop
   }
 }
 
+// A `tls` object that is not `"disabled": true` asks for HTTPS on the public port; serving plain
+// HTTP there instead would expose what its author meant to encrypt.
+bool AsksForTls(const nlohmann::json& tls) {
+  if (tls.is_null()) return false;
+  if (!tls.is_object()) return true;
+  auto disabled = tls.find("disabled");
+  return disabled == tls.end() || *disabled != true;
+}
+
+void ParseAll(config::ServiceConfig* service, config::Diagnostics* out, Unprotected policy) {
+  if (AsksForTls(service->tls)) {
+    Unenforced("tls", "the public port (plain HTTP instead of TLS)", policy, service, out);
+  }
+  ParseLevel(service->extra_config, "", Scope::kService, policy, service, &service->components,
+             out);
+  for (config::Endpoint& e : service->endpoints) {
+    ParseLevel(e.extra_config, e.json_path, Scope::kEndpoint, policy, service, &e.components, out);
+    for (config::Backend& b : e.backends) {
+      ParseLevel(b.extra_config, b.json_path, Scope::kBackend, policy, service, &b.components, out);
+    }
+  }
+}
+
+config::ComponentParser ParserFor(Unprotected policy) {
+  return policy == Unprotected::kRefuse ? &ParseComponents : &ParseComponentsAllowingUnprotected;
+}
+
 }  // namespace
 
 absl::Span<const Component> Registry() { return kComponents; }
 
 void ParseComponents(config::ServiceConfig* service, config::Diagnostics* out) {
-  ParseLevel(service->extra_config, "", Scope::kService, &service->components, out);
-  for (config::Endpoint& e : service->endpoints) {
-    ParseLevel(e.extra_config, e.json_path, Scope::kEndpoint, &e.components, out);
-    for (config::Backend& b : e.backends) {
-      ParseLevel(b.extra_config, b.json_path, Scope::kBackend, &b.components, out);
-    }
-  }
+  ParseAll(service, out, Unprotected::kRefuse);
 }
 
-config::LoadResult LoadConfigFile(const std::string& file_path, config::EnvLookup env) {
-  return config::LoadConfigFile(file_path, env, &ParseComponents);
+void ParseComponentsAllowingUnprotected(config::ServiceConfig* service, config::Diagnostics* out) {
+  ParseAll(service, out, Unprotected::kAllow);
+}
+
+config::LoadResult LoadConfigFile(const std::string& file_path, config::EnvLookup env,
+                                  Unprotected unprotected) {
+  return config::LoadConfigFile(file_path, env, ParserFor(unprotected));
 }
 
 config::LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
-                               config::EnvLookup env) {
-  return config::ParseConfig(bytes, file_path, env, &ParseComponents);
+                               config::EnvLookup env, Unprotected unprotected) {
+  return config::ParseConfig(bytes, file_path, env, ParserFor(unprotected));
 }
 
 }  // namespace sluice::components

@@ -51,15 +51,26 @@ struct Component {
 // Every component, in stack order.
 absl::Span<const Component> Registry();
 
+// What becomes of a protection the file configures that Sluice does not enforce (a KrakenD
+// namespace that restricts traffic without a component here, or `tls`): nothing fails open.
+enum class Unprotected {
+  kRefuse,  // an error naming its path: the file does not load (check and run by default)
+  kAllow,   // a warning, and the path goes to ServiceConfig::unprotected (--allow-unprotected)
+};
+
 // Parses the implemented namespaces of the service, every endpoint and every backend into typed
-// configs, and warns about the KrakenD namespaces Sluice does not implement (protective ones
-// say that what they would protect is NOT protected). A config::ComponentParser.
+// configs; refuses protections Sluice does not enforce and warns about the other KrakenD
+// namespaces it does not implement. A config::ComponentParser.
 void ParseComponents(config::ServiceConfig* service, config::Diagnostics* out);
+// The same, with Unprotected::kAllow.
+void ParseComponentsAllowingUnprotected(config::ServiceConfig* service, config::Diagnostics* out);
 
 // config::LoadConfigFile / ParseConfig with the components parsed: what `check` and `run` load.
 config::LoadResult LoadConfigFile(const std::string& file_path,
-                                  config::EnvLookup env = &config::ProcessEnv);
+                                  config::EnvLookup env = &config::ProcessEnv,
+                                  Unprotected unprotected = Unprotected::kRefuse);
 config::LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
-                               config::EnvLookup env = &config::ProcessEnv);
+                               config::EnvLookup env = &config::ProcessEnv,
+                               Unprotected unprotected = Unprotected::kRefuse);
 
 }  // namespace sluice::components

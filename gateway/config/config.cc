@@ -913,6 +913,7 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
   if (auto d = Duration(root, "max_shutdown_wait_time", "")) cfg->max_shutdown_wait_time = *d;
   if (auto b = Bool(root, "debug_endpoint", "")) cfg->debug_endpoint = *b;
   if (auto b = Bool(root, "use_h2c", "")) cfg->use_h2c = *b;
+  if (const Json* tls = Find(root, "tls")) cfg->tls = *tls;
 
   std::map<std::string, std::string> written_as;
   cfg->extra_config = ExtraConfig(root, "", &written_as);

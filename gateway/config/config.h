@@ -156,6 +156,12 @@ struct ServiceConfig {
   nlohmann::json extra_config = nlohmann::json::object();  // as for Backend
   ComponentConfigs components;
   std::vector<Endpoint> endpoints;
+  // The service's `tls` object as written (null when absent).
+  nlohmann::json tls;
+  // Protections the file configures that Sluice does not enforce, each as its JSON path ("tls",
+  // `endpoints[0].extra_config."auth/validator"`). Non-empty only when the file was loaded with
+  // --allow-unprotected; listed at start and by the admin Status call.
+  std::vector<std::string> unprotected;
 
   // Provenance, reported by `sluice check -d` and the admin API.
   std::string file_path;

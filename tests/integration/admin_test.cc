@@ -174,9 +174,25 @@ TEST(AdminIntegrationTest, StatusDescribesTheRunningConfig) {
   EXPECT_EQ(s.workers(), 2);
   EXPECT_EQ(s.endpoints(), 2);
   EXPECT_EQ(s.state(), pb::SERVING);
+  EXPECT_EQ(s.unprotected_size(), 0);
   // The startup line carries the same addresses.
   EXPECT_THAT(proc.log(), HasSubstr("admin listening on " + s.admin_address() + ", metrics on " +
                                     s.metrics_address()));
+}
+
+TEST(AdminIntegrationTest, StatusListsTheProtectionsARunWithAllowUnprotectedLacks) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
+  nlohmann::json config = nlohmann::json::parse(ConfigJson(backend));
+  config["endpoints"][1]["extra_config"]["qos/ratelimit/tiered"] = {
+      {"tiers", nlohmann::json::array()}};
+  config["tls"] = {{"public_key", "cert.pem"}, {"private_key", "key.pem"}};
+  SluiceProcess proc(config.dump(), {"--allow-unprotected"});
+  Admin admin(proc);
+  ASSERT_FALSE(admin.address.empty());
+  pb::StatusResponse s = admin.Status();
+  ASSERT_EQ(s.unprotected_size(), 2) << s.DebugString();
+  EXPECT_EQ(s.unprotected(0), "tls");
+  EXPECT_EQ(s.unprotected(1), "endpoints[1].extra_config.\"qos/ratelimit/tiered\"");
 }
 
 TEST(AdminIntegrationTest, EnvOverridesShowInStatusConfigAndMetrics) {

@@ -176,8 +176,9 @@ TEST(CliCheckTest, OutOfRangeNumbersAreRefusedByCheck) {
                    "backend": [{"host": ["127.0.0.1:1"], "url_pattern": "/a"}]}]})";
   for (const char* command : {"check", "run"}) {
     CommandResult r = RunSluice({command, "-c", file});
-    ExpectConfigErrors(r, file, {"max_header_bytes", "extra_config.sluice/http.max_body_bytes",
-                                 "endpoints[0].concurrent_calls"});
+    ExpectConfigErrors(r, file,
+                       {"max_header_bytes", "extra_config.sluice/http.max_body_bytes",
+                        "endpoints[0].concurrent_calls"});
     EXPECT_THAT(r.err, HasSubstr("max_header_bytes: must be at most 67108864 (64 MiB), got "
                                  "4294967297"));
     EXPECT_THAT(r.err, HasSubstr("concurrent_calls: must be at most 64, got 1000000"));
@@ -190,7 +191,8 @@ TEST(CliCheckTest, ConfigFilesMustBeRegularFilesUnderTheSizeLimit) {
   const std::string big = std::string(dir ? dir : "/tmp") + "/big.json";
   {
     std::ofstream out(big);
-    out << R"({"version": 3, "@comment": ")" << std::string(17 << 20, 'x') << R"(", "endpoints": []})";
+    out << R"({"version": 3, "@comment": ")" << std::string(17 << 20, 'x')
+        << R"(", "endpoints": []})";
   }
   CommandResult r = RunSluice({"check", "-c", big});
   EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
@@ -215,7 +217,8 @@ TEST(CliCheckTest, EveryGoodFileExitsZeroWithSyntaxOk) {
     SCOPED_TRACE(name);
     ++good;
     const std::string file = Config(name);
-    CommandResult r = RunSluice({"check", "-c", file});
+    // The good files use KrakenD's protective components; those Sluice lacks need the flag.
+    CommandResult r = RunSluice({"check", "--allow-unprotected", "-c", file});
     EXPECT_EQ(r.exit_code, kExitOk) << Dump(r);
     EXPECT_THAT(r.out, StartsWith("Syntax OK! " + file + " (")) << Dump(r);
     // Nothing on stderr but warnings about KrakenD components Sluice does not implement.
@@ -229,7 +232,7 @@ TEST(CliCheckTest, EveryGoodFileExitsZeroWithSyntaxOk) {
 
 TEST(CliCheckTest, SyntaxOkLineCountsEndpointsAndGivesTheSha256) {
   const std::string file = Config("good_v3.json");
-  CommandResult r = RunSluice({"check", "-c", file});
+  CommandResult r = RunSluice({"check", "--allow-unprotected", "-c", file});
   ASSERT_EQ(r.exit_code, kExitOk) << Dump(r);
   EXPECT_TRUE(std::regex_match(
       r.out, std::regex("Syntax OK! " +
@@ -268,7 +271,7 @@ TEST(CliCheckTest, DebugPrintsEndpointsMethodsTimeoutsAndHosts) {
   const std::string file = Config("good_v3.json");
   for (const char* flag : {"-d", "--debug"}) {
     SCOPED_TRACE(flag);
-    CommandResult r = RunSluice({"check", flag, "-c", file});
+    CommandResult r = RunSluice({"check", flag, "--allow-unprotected", "-c", file});
     ASSERT_EQ(r.exit_code, kExitOk) << Dump(r);
     EXPECT_THAT(r.out, HasSubstr("name: Sluice demo\n"));
     EXPECT_THAT(r.out, HasSubstr("port: 9090  listen_ip: 127.0.0.1\n"));
@@ -293,7 +296,7 @@ TEST(CliCheckTest, DebugPrintsEndpointsMethodsTimeoutsAndHosts) {
 
 TEST(CliCheckTest, EnvironmentOverridesShowInDebugOutput) {
   const std::string file = Config("good_v3.json");
-  CommandResult r = RunSluice({"check", "-d", "-c", file},
+  CommandResult r = RunSluice({"check", "-d", "--allow-unprotected", "-c", file},
                               {"SLUICE_NAME=from-env", "SLUICE_PORT=9555", "SLUICE_TIMEOUT=750ms"});
   ASSERT_EQ(r.exit_code, kExitOk) << Dump(r);
   EXPECT_THAT(r.out, HasSubstr("name: from-env\n")) << Dump(r);
@@ -422,30 +425,87 @@ TEST(CliRunTest, AnInvalidEnvironmentOverrideStopsRun) {
   EXPECT_THAT(r.err, HasSubstr("SLUICE_PORT")) << Dump(r);
 }
 
-// A KrakenD component Sluice does not implement loads (the file runs), but check and run say at
-// which path it has no effect, louder for the ones that protect endpoints.
-TEST(CliCheckTest, UnimplementedComponentsAreWarnedAboutByPath) {
+// Nothing fails open: a protection Sluice does not enforce (a KrakenD component that restricts
+// traffic, or `tls`) refuses the file, by path, in check and run. --allow-unprotected runs it
+// without them, saying so; other unimplemented components only warn.
+const char kUnenforcedJson[] = R"({"version": 3, "host": ["127.0.0.1:1"],
+    "tls": {"public_key": "/nonexistent/cert.pem", "private_key": "/nonexistent/key.pem"},
+    "extra_config": {"security/cors": {"allow_origins": ["*"]}, "telemetry/opentelemetry": {}},
+    "endpoints": [{"endpoint": "/a", "extra_config": {
+        "github.com/devopsfaith/krakend-jose/validator": {"alg": "RS256"}},
+      "backend": [{"url_pattern": "/a", "extra_config": {"qos/circuit-breaker": {}}}]}]})";
+
+std::string UnenforcedFile() {
   const char* dir = std::getenv("TEST_TMPDIR");
   const std::string file = std::string(dir ? dir : "/tmp") + "/unenforced.json";
-  const std::string json = R"({"version": 3, "host": ["127.0.0.1:1"],
-    "extra_config": {"security/cors": {"allow_origins": ["*"]}, "telemetry/opentelemetry": {}},
-    "endpoints": [{"endpoint": "/a", "extra_config": {"auth/validator": {"alg": "RS256"}},
-      "backend": [{"url_pattern": "/a", "extra_config": {"qos/circuit-breaker": {}}}]}]})";
-  std::ofstream(file) << json;
-  CommandResult check = RunSluice({"check", "-c", file});
-  EXPECT_EQ(check.exit_code, kExitOk) << check.err;
-  const std::string protect = ": warning: not implemented by Sluice, so it has no effect: what it "
-                              "would protect is NOT protected\n";
+  std::ofstream(file) << kUnenforcedJson;
+  return file;
+}
+
+TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
+  const std::string file = UnenforcedFile();
+  const std::string refused =
+      " would NOT be protected: the file is refused (sluice run "
+      "--allow-unprotected runs it anyway, without that protection)\n";
+  const std::string expected =
+      file + ": tls: not implemented by Sluice, so the public port (plain HTTP instead of TLS)" +
+      refused + file +
+      ": extra_config.\"security/cors\": not implemented by Sluice, so what it "
+      "protects" +
+      refused + file +
+      ": endpoints[0].extra_config.\"auth/validator\": not "
+      "implemented by Sluice, so what it protects" +
+      refused + file +
+      ": endpoints[0].backend[0].extra_config.\"qos/circuit-breaker\": not implemented by "
+      "Sluice, so what it protects" +
+      refused;
+  for (const char* command : {"check", "run"}) {
+    SCOPED_TRACE(command);
+    std::vector<std::string> args = {command, "-c", file};
+    if (std::string(command) == "run") args.insert(args.end(), {"-p", "0"});
+    CommandResult r = RunSluice(args);
+    EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
+    EXPECT_THAT(r.err, StartsWith(expected)) << Dump(r);
+    EXPECT_THAT(r.err, HasSubstr(file + ": 4 error(s)\n")) << Dump(r);
+    EXPECT_EQ(r.out, "") << Dump(r);
+  }
+}
+
+TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
+  const std::string file = UnenforcedFile();
+  CommandResult check = RunSluice({"check", "--allow-unprotected", "-c", file});
+  EXPECT_EQ(check.exit_code, kExitOk) << Dump(check);
+  const std::string unprotected =
+      ": warning: not implemented by Sluice, so it has no effect: what it protects is NOT "
+      "protected (--allow-unprotected)\n";
   EXPECT_EQ(check.err,
-            file + ": extra_config.\"security/cors\"" + protect +
-                file + ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
-                       "Sluice; it has no effect\n" +
-                file + ": endpoints[0].extra_config.\"auth/validator\"" + protect +
-                file + ": endpoints[0].backend[0].extra_config.\"qos/circuit-breaker\"" + protect);
-  SluiceProcess gateway(json);
-  EXPECT_NE(gateway.log().find("endpoints[0].extra_config.\"auth/validator\": warning"),
-            std::string::npos)
+            file +
+                ": tls: warning: not implemented by Sluice, so it has no effect: the public "
+                "port (plain HTTP instead of TLS) is NOT protected (--allow-unprotected)\n" +
+                file + ": extra_config.\"security/cors\"" + unprotected + file +
+                ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
+                "Sluice; it has no effect\n" +
+                file + ": endpoints[0].extra_config.\"auth/validator\"" + unprotected + file +
+                ": endpoints[0].backend[0].extra_config.\"qos/circuit-breaker\"" + unprotected);
+  SluiceProcess gateway(kUnenforcedJson, {"--allow-unprotected"});
+  EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 4 protection(s) of "))
       << gateway.log();
+  EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/cors\", "
+                                       "endpoints[0].extra_config.\"auth/validator\", "
+                                       "endpoints[0].backend[0].extra_config.\"qos/"
+                                       "circuit-breaker\""))
+      << gateway.log();
+}
+
+TEST(CliCheckTest, TlsDisabledIsNotAProtectionToRefuse) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string file = std::string(dir ? dir : "/tmp") + "/tls_disabled.json";
+  std::ofstream(file) << R"({"version": 3, "host": ["127.0.0.1:1"],
+    "tls": {"disabled": true, "public_key": "/nonexistent/cert.pem"},
+    "endpoints": [{"endpoint": "/a", "backend": [{"url_pattern": "/a"}]}]})";
+  CommandResult r = RunSluice({"check", "-c", file});
+  EXPECT_EQ(r.exit_code, kExitOk) << Dump(r);
+  EXPECT_EQ(r.err, "") << Dump(r);
 }
 
 // Workers share the public port through SO_REUSEPORT; a second process must not.
@@ -456,9 +516,9 @@ TEST(CliRunTest, ASecondInstanceOnTheSamePortIsRefused) {
   const char* dir = std::getenv("TEST_TMPDIR");
   const std::string file = std::string(dir ? dir : "/tmp") + "/second.json";
   std::ofstream(file) << json;
-  CommandResult second = RunSluice({"run", "-c", file, "-p", std::to_string(first.port())},
-                                   {"SLUICE_ADMIN_ADDRESS=127.0.0.1:0",
-                                    "SLUICE_METRICS_ADDRESS=127.0.0.1:0"});
+  CommandResult second =
+      RunSluice({"run", "-c", file, "-p", std::to_string(first.port())},
+                {"SLUICE_ADMIN_ADDRESS=127.0.0.1:0", "SLUICE_METRICS_ADDRESS=127.0.0.1:0"});
   EXPECT_EQ(second.exit_code, kExitConfigError) << second.err;
   EXPECT_NE(second.err.find(":" + std::to_string(first.port()) +
                             ": Address already in use (another process serves this port)"),
