@@ -1,10 +1,7 @@
 #include "gateway/config/config.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,7 +19,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "gateway/config/addresses.h"
+#include "gateway/config/env.h"
+#include "gateway/config/keys.h"
 #include "gateway/config/namespaces.h"
+#include "gateway/config/text.h"
 
 namespace sluice::config {
 namespace {
@@ -42,70 +43,16 @@ constexpr absl::string_view kReservedPaths[] = {"/__health", "/__debug", "/__ech
 // every level via "patternProperties": {"^[@$_#]": true}).
 constexpr absl::string_view kCommentPrefixes = "@$_#";
 
-// Keys known at each level. Those after "Ignored:" are documented KrakenD keys Sluice accepts
-// without acting on them: a KrakenD file that uses them loads, and lint stays quiet about them.
-constexpr absl::string_view kServiceKeys[] = {
-    "version", "name", "port", "listen_ip", "host", "timeout", "cache_ttl", "output_encoding",
-    "read_timeout", "write_timeout", "idle_timeout", "read_header_timeout", "max_header_bytes",
-    "max_shutdown_wait_time", "debug_endpoint", "use_h2c", "extra_config", "endpoints",
-    // Ignored:
-    "disable_keep_alives", "disable_compression", "max_idle_connections",
-    "max_idle_connections_per_host", "idle_connection_timeout", "response_header_timeout",
-    "expect_continue_timeout", "dialer_timeout", "dialer_fallback_delay", "dialer_keep_alive",
-    "tls", "client_tls", "plugin", "echo_endpoint", "disable_rest", "disable_strict_rest",
-    "dns_cache_ttl", "async_agent", "sequential_start"};
-constexpr absl::string_view kEndpointKeys[] = {"endpoint",         "method",      "backend",
-                                               "concurrent_calls", "timeout",     "cache_ttl",
-                                               "output_encoding",  "extra_config"};
-constexpr absl::string_view kEndpointKeysV3[] = {"input_query_strings", "input_headers"};
-constexpr absl::string_view kEndpointKeysV2[] = {"querystring_params", "headers_to_pass"};
-constexpr absl::string_view kBackendKeys[] = {
-    "host", "url_pattern", "method", "encoding", "sd", "sd_scheme", "group", "target", "mapping",
-    // Field filters and flags:
-    "allow", "deny", "is_collection", "disable_host_sanitize", "extra_config"};
-constexpr absl::string_view kBackendKeysV3[] = {"input_headers", "input_query_strings"};
-constexpr absl::string_view kBackendKeysV2[] = {"whitelist", "blacklist"};
-
-// Sluice owns this namespace entirely, so unlike other components its keys are linted (a typo
-// such as "adress" would otherwise silently leave the default).
-constexpr absl::string_view kAdminKeys[] = {"address", "metrics_address", "token_env", "token_file",
-                                            "require_token_for_all"};
-
-// A key that belongs to the other format version: explained rather than just flagged.
-struct KeyHint {
-  absl::string_view key;
-  absl::string_view hint;
-};
-constexpr KeyHint kEndpointHintsV3[] = {
-    {"headers_to_pass", "version 2 name; version 3 uses input_headers"},
-    {"querystring_params", "version 2 name; version 3 uses input_query_strings"}};
-constexpr KeyHint kEndpointHintsV2[] = {
-    {"input_headers", "version 3 name; version 2 uses headers_to_pass"},
-    {"input_query_strings", "version 3 name; version 2 uses querystring_params"}};
-constexpr KeyHint kBackendHintsV3[] = {{"whitelist", "version 2 name; version 3 uses allow"},
-                                       {"blacklist", "version 2 name; version 3 uses deny"}};
-constexpr KeyHint kBackendHintsV2[] = {{"input_headers", "only in version 3"},
-                                       {"input_query_strings", "only in version 3"}};
-
 template <typename List>
 bool Contains(const List& list, absl::string_view s) {
   return std::find(std::begin(list), std::end(list), s) != std::end(list);
 }
-
-// Debian's Abseil has its own string_view (ABSL_OPTION_USE_STD_STRING_VIEW is 0): convert at
-// the API boundary.
-absl::string_view View(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-std::string_view StdView(absl::string_view s) { return std::string_view(s.data(), s.size()); }
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 std::string Join(absl::string_view parent, absl::string_view key) {
   return parent.empty() ? std::string(key) : absl::StrCat(parent, ".", key);
 }
 
 std::string Index(absl::string_view parent, size_t i) { return absl::StrCat(parent, "[", i, "]"); }
-
-std::string Quote(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
 // Members that are absent or null are treated alike, as Go's encoding/json does.
 const Json* Find(const Json& obj, absl::string_view key) {
@@ -136,169 +83,12 @@ std::optional<OutputEncoding> OutputEncodingFromName(absl::string_view s) {
   return std::nullopt;
 }
 
-std::string DurationError(absl::string_view text) {
-  if (!text.empty() && text.front() == '-' && ParseDuration(StdView(text.substr(1)))) {
-    return absl::StrCat("negative duration ", Quote(text), " is not allowed");
-  }
-  return absl::StrCat("malformed duration ", Quote(text),
-                      " (use Go syntax such as \"2s\", \"1500ms\")");
-}
-
-// Digits only, 1..65535.
-std::optional<uint16_t> ParsePort(absl::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  int port = 0;
-  for (char c : s) {
-    if (!IsDigit(c)) return std::nullopt;
-    port = port * 10 + (c - '0');
-  }
-  if (port < 1 || port > 65535) return std::nullopt;
-  return static_cast<uint16_t>(port);
-}
-
-bool ValidHostName(absl::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
-  });
-}
-
-// Accepts what KrakenD's host sanitiser accepts: `(http|https)://`? name-or-IP (`:port`)?, with
-// IPv6 literals in brackets. Sets `why` and returns false otherwise.
-bool ParseHost(absl::string_view text, HostAddress* out, std::string* why) {
-  out->original = std::string(text);
-  absl::string_view rest = text;
-  out->scheme = "http";
-  if (size_t sep = rest.find("://"); sep != absl::string_view::npos) {
-    out->scheme = absl::AsciiStrToLower(rest.substr(0, sep));
-    if (out->scheme != "http" && out->scheme != "https") {
-      *why = absl::StrCat("unsupported scheme ", Quote(out->scheme), " (use http or https)");
-      return false;
-    }
-    rest.remove_prefix(sep + 3);
-  }
-  out->port = out->scheme == "https" ? 443 : 80;
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty()) {
-    *why = "no host name";
-    return false;
-  }
-  if (rest.find_first_of("/?#") != absl::string_view::npos) {
-    *why = "a host must not contain a path (put it in url_pattern)";
-    return false;
-  }
-  absl::string_view name = rest;
-  std::optional<absl::string_view> port_text;
-  if (rest.front() == '[') {
-    size_t close = rest.find(']');
-    if (close == absl::string_view::npos) {
-      *why = "unclosed '[' in IPv6 address";
-      return false;
-    }
-    name = rest.substr(1, close - 1);
-    absl::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        *why = absl::StrCat("unexpected ", Quote(after), " after ']'");
-        return false;
-      }
-      port_text = after.substr(1);
-    }
-    in6_addr addr;
-    if (inet_pton(AF_INET6, std::string(name).c_str(), &addr) != 1) {
-      *why = absl::StrCat("invalid IPv6 address ", Quote(name));
-      return false;
-    }
-  } else {
-    size_t colon = rest.rfind(':');
-    if (colon != absl::string_view::npos) {
-      if (rest.find(':') != colon) {
-        *why = "an IPv6 address must be in brackets, e.g. \"[::1]:8080\"";
-        return false;
-      }
-      name = rest.substr(0, colon);
-      port_text = rest.substr(colon + 1);
-    }
-    if (!ValidHostName(name)) {
-      *why = absl::StrCat("invalid host name ", Quote(name));
-      return false;
-    }
-  }
-  if (port_text) {
-    std::optional<uint16_t> port = ParsePort(*port_text);
-    if (!port) {
-      *why = absl::StrCat("invalid port ", Quote(*port_text), " (want 1..65535)");
-      return false;
-    }
-    out->port = *port;
-  }
-  out->host = std::string(name);
-  return true;
-}
-
-// "IP:PORT", "[IPv6]:PORT", "localhost:PORT" or ":PORT" (all interfaces, as Go's net.Listen
-// reads it, so KrakenD's ":8090" loads). Port 0 asks the kernel for a free one. Other host names
-// are refused: a listener binds an address, and a name could resolve to several.
-bool ParseListenAddress(absl::string_view text, ListenAddress* out, std::string* why) {
-  size_t colon = text.rfind(':');
-  if (colon == absl::string_view::npos) {
-    *why = "missing \":PORT\"";
-    return false;
-  }
-  absl::string_view host = text.substr(0, colon);
-  absl::string_view port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit) ||
-      std::stoi(std::string(port)) > 65535) {
-    *why = absl::StrCat("invalid port ", Quote(port), " (want 0..65535; 0 picks a free port)");
-    return false;
-  }
-  out->port = static_cast<uint16_t>(std::stoi(std::string(port)));
-  if (host.empty()) {
-    out->ip = "0.0.0.0";
-    return true;
-  }
-  if (host == "localhost") {
-    out->ip = "127.0.0.1";
-    return true;
-  }
-  in_addr v4;
-  in6_addr v6;
-  if (host.front() == '[' && host.back() == ']' && host.size() > 2) {
-    std::string inner(host.substr(1, host.size() - 2));
-    if (inet_pton(AF_INET6, inner.c_str(), &v6) != 1) {
-      *why = absl::StrCat("invalid IPv6 address ", Quote(inner));
-      return false;
-    }
-    out->ip = inner;
-    return true;
-  }
-  if (host.find(':') != absl::string_view::npos) {
-    *why = "an IPv6 address must be in brackets, e.g. \"[::1]:9091\"";
-    return false;
-  }
-  if (inet_pton(AF_INET, std::string(host).c_str(), &v4) != 1) {
-    *why = absl::StrCat(Quote(host), " is not an IP address (use e.g. \"127.0.0.1:9091\")");
-    return false;
-  }
-  out->ip = std::string(host);
-  return true;
-}
-
-bool SameListener(const ListenAddress& a, const ListenAddress& b) {
-  return a.port != 0 && a.port == b.port && a.ip == b.ip;
-}
-
 // POSIX-portable environment variable names.
 bool ValidEnvName(absl::string_view name) {
   return !name.empty() && !IsDigit(name.front()) &&
          std::all_of(name.begin(), name.end(), [](char c) {
            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
          });
-}
-
-std::string HostUrl(const HostAddress& h) {
-  bool v6 = h.host.find(':') != std::string::npos;
-  return absl::StrCat(h.scheme, "://", v6 ? "[" : "", h.host, v6 ? "]" : "", ":", h.port);
 }
 
 bool ValidParamName(absl::string_view name) {
@@ -398,76 +188,6 @@ std::string Sha256Hex(std::string_view bytes) {
     hex.push_back(kHex[digest[i] & 0xf]);
   }
   return hex;
-}
-
-// SLUICE_ADMIN_ADDRESS and SLUICE_METRICS_ADDRESS: the admin plane's listeners, per instance
-// (several instances on one host, tests), written into extra_config."sluice/admin". The metrics
-// one also replaces KrakenD's telemetry/metrics.listen_address, so the two never conflict.
-void ApplyAdminEnv(std::optional<std::string> admin_address,
-                   std::optional<std::string> metrics_address, Json* root,
-                   std::vector<Diagnostic>* errors) {
-  auto valid = [errors](const char* var, const std::optional<std::string>& v) {
-    if (!v) return false;
-    ListenAddress parsed;
-    std::string why;
-    if (ParseListenAddress(*v, &parsed, &why)) return true;
-    errors->push_back({"", absl::StrCat(var, ": bad listen address ", Quote(*v), ": ", why)});
-    return false;
-  };
-  const bool set_admin = valid("SLUICE_ADMIN_ADDRESS", admin_address);
-  const bool set_metrics = valid("SLUICE_METRICS_ADDRESS", metrics_address);
-  if (!set_admin && !set_metrics) return;
-  // Never throw: a wrongly typed extra_config or component is left for the parser to report.
-  auto extra = root->find("extra_config");
-  if (extra == root->end() || extra->is_null()) {
-    (*root)["extra_config"] = Json::object();
-    extra = root->find("extra_config");
-  }
-  if (!extra->is_object()) return;
-  auto admin = extra->find("sluice/admin");
-  if (admin == extra->end() || admin->is_null()) {
-    (*extra)["sluice/admin"] = Json::object();
-    admin = extra->find("sluice/admin");
-  }
-  if (!admin->is_object()) return;
-  if (set_admin) (*admin)["address"] = *admin_address;
-  if (set_metrics) {
-    (*admin)["metrics_address"] = *metrics_address;
-    for (auto it = extra->begin(); it != extra->end(); ++it) {
-      if (CanonicalNamespace(it.key()) == "telemetry/metrics" && it->is_object() &&
-          it->contains("listen_address")) {
-        (*it)["listen_address"] = *metrics_address;
-      }
-    }
-  }
-}
-
-// Writes valid SLUICE_* overrides into the top-level object, so inheritance (endpoint timeouts)
-// and the `effective` rendering both see them. Empty variables count as unset.
-void ApplyEnv(EnvLookup env, Json* root, std::vector<Diagnostic>* errors) {
-  if (env == nullptr) return;
-  auto get = [env](const char* name) -> std::optional<std::string> {
-    std::optional<std::string> v = env(name);
-    if (v && v->empty()) return std::nullopt;
-    return v;
-  };
-  if (auto v = get("SLUICE_NAME")) (*root)["name"] = *v;
-  if (auto v = get("SLUICE_PORT")) {
-    if (std::optional<uint16_t> port = ParsePort(*v)) {
-      (*root)["port"] = *port;
-    } else {
-      errors->push_back(
-          {"", absl::StrCat("SLUICE_PORT: expected a port 1..65535, got ", Quote(*v))});
-    }
-  }
-  if (auto v = get("SLUICE_TIMEOUT")) {
-    if (ParseDuration(*v)) {
-      (*root)["timeout"] = *v;
-    } else {
-      errors->push_back({"", absl::StrCat("SLUICE_TIMEOUT: ", DurationError(*v))});
-    }
-  }
-  ApplyAdminEnv(get("SLUICE_ADMIN_ADDRESS"), get("SLUICE_METRICS_ADDRESS"), root, errors);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1218,12 +938,6 @@ std::string ListenAddress::ToString() const {
   return absl::StrCat(v6 ? "[" : "", ip, v6 ? "]" : "", ":", port);
 }
 
-std::optional<std::string> ProcessEnv(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr) return std::nullopt;
-  return std::string(v);
-}
-
 LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLookup env,
                        ComponentParser components) {
   LoadResult result;
@@ -1261,125 +975,6 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   cfg->effective = std::move(root);
   result.config = std::move(cfg);
   return result;
-}
-
-LoadResult LoadConfigFile(const std::string& file_path, EnvLookup env, ComponentParser components) {
-  auto fail = [](std::string message) {
-    LoadResult result;
-    result.errors.push_back({"", std::move(message)});
-    return result;
-  };
-  // Opened first and checked through the descriptor, so the file checked is the file read.
-  const int fd = ::open(file_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail(absl::StrCat("cannot read file: ", std::strerror(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return fail(absl::StrCat("cannot read file: ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail(S_ISDIR(st.st_mode)
-                    ? std::string("is a directory, not a configuration file")
-                    : std::string("not a regular file (a device, pipe or socket cannot be a "
-                                  "configuration file)"));
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
-    ::close(fd);
-    return fail(absl::StrCat("file is ", st.st_size, " bytes; the limit is ", kMaxConfigFileBytes,
-                             " (", kMaxConfigFileBytes >> 20, " MiB)"));
-  }
-  std::string bytes;
-  bytes.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  // The file may grow while it is read: read at most the limit plus one byte to notice.
-  while (got < kMaxConfigFileBytes + 1) {
-    if (got == bytes.size()) bytes.resize(std::min<size_t>(kMaxConfigFileBytes + 1, got + 65536));
-    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return fail(absl::StrCat("cannot read file: ", std::strerror(err)));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got > kMaxConfigFileBytes) {
-    return fail(absl::StrCat("file is larger than the limit of ", kMaxConfigFileBytes, " bytes (",
-                             kMaxConfigFileBytes >> 20, " MiB)"));
-  }
-  bytes.resize(got);
-  return ParseConfig(bytes, file_path, env, components);
-}
-
-std::string FormatDiagnostic(std::string_view file_path, const Diagnostic& d) {
-  absl::string_view file = View(file_path);
-  if (d.path.empty()) return absl::StrCat(file, ": ", d.message);
-  return absl::StrCat(file, ": ", d.path, ": ", d.message);
-}
-
-std::string Describe(const ServiceConfig& c) {
-  auto fmt = [](absl::Duration d) { return absl::FormatDuration(d); };
-  std::string out;
-  absl::StrAppend(&out, "name: ", c.name.empty() ? "(none)" : c.name, "\n");
-  absl::StrAppend(&out, "version: ", c.version, "\n");
-  if (!c.file_path.empty()) {
-    absl::StrAppend(&out, "file: ", c.file_path, " (sha256 ", c.sha256_hex, ")\n");
-  }
-  absl::StrAppend(&out, "port: ", c.port, "  listen_ip: ", c.listen_ip.empty() ? "*" : c.listen_ip,
-                  "\n");
-  absl::StrAppend(&out, "timeout: ", fmt(c.timeout), "  cache_ttl: ", fmt(c.cache_ttl),
-                  "  output: ", View(ToString(c.output_encoding)), "\n");
-  absl::StrAppend(&out, "server: read_timeout=", fmt(c.read_timeout),
-                  " write_timeout=", fmt(c.write_timeout), " idle_timeout=", fmt(c.idle_timeout),
-                  " read_header_timeout=", fmt(c.read_header_timeout),
-                  " max_header_bytes=", c.max_header_bytes,
-                  " max_shutdown_wait_time=", fmt(c.max_shutdown_wait_time), "\n");
-  absl::StrAppend(&out,
-                  "http: workers=", c.tuning.workers == 0 ? "auto" : absl::StrCat(c.tuning.workers),
-                  " max_body_bytes=", c.tuning.max_body_bytes, "\n");
-  absl::StrAppend(&out, "logging: level=", c.logging.level,
-                  " access_log=", c.logging.access_log ? "on" : "off", "\n");
-  absl::StrAppend(&out, "debug_endpoint: ", c.debug_endpoint ? "on" : "off", "\n");
-  absl::StrAppend(&out, "use_h2c: ", c.use_h2c ? "on (HTTP/1.1 and cleartext HTTP/2)" : "off",
-                  "\n");
-  std::string token;
-  if (!c.admin.token_env.empty()) token = absl::StrCat("env ", c.admin.token_env);
-  if (!c.admin.token_file.empty()) {
-    absl::StrAppend(&token, token.empty() ? "" : " or ", "file ", c.admin.token_file);
-  }
-  if (token.empty()) token = "none";
-  absl::StrAppend(&out, "admin: grpc=", c.admin.address.ToString(),
-                  " metrics=", c.admin.metrics_address.ToString(), " token=", token,
-                  c.admin.require_token_for_all ? " (required for all calls)" : "", "\n");
-  std::vector<std::string> hosts;
-  for (const HostAddress& h : c.host) hosts.push_back(HostUrl(h));
-  absl::StrAppend(&out, "host: ", hosts.empty() ? "(none)" : absl::StrJoin(hosts, ", "), "\n");
-  absl::StrAppend(&out, "endpoints: ", c.endpoints.size(), "\n");
-  for (const Endpoint& e : c.endpoints) {
-    absl::StrAppend(&out, e.method, " ", e.path, "  timeout=", fmt(e.timeout),
-                    "  output=", View(ToString(e.output_encoding)));
-    if (e.cache_ttl > absl::ZeroDuration()) absl::StrAppend(&out, "  cache_ttl=", fmt(e.cache_ttl));
-    if (e.concurrent_calls > 1) absl::StrAppend(&out, "  concurrent_calls=", e.concurrent_calls);
-    absl::StrAppend(&out, "\n");
-    for (const Backend& b : e.backends) {
-      std::string host = b.hosts.empty() ? "" : HostUrl(b.hosts.front());
-      if (b.extra_config.contains("backend/grpc")) {
-        // A gRPC method: no HTTP method, scheme or encoding applies.
-        host = b.hosts.empty() ? "" : absl::StrCat(b.hosts.front().host, ":", b.hosts.front().port);
-        absl::StrAppend(&out, "  -> gRPC ", host, b.url_pattern);
-      } else {
-        absl::StrAppend(&out, "  -> ", b.method, " ", host, b.url_pattern, " (encoding ",
-                        View(ToString(b.encoding)), ")");
-      }
-      if (b.hosts.size() > 1) absl::StrAppend(&out, " +", b.hosts.size() - 1, " more hosts");
-      absl::StrAppend(&out, "\n");
-    }
-  }
-  return out;
 }
 
 }  // namespace sluice::config
