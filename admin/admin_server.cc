@@ -48,7 +48,7 @@ bool IsLoopback(const config::ListenAddress& a) {
 
 class AdminServerImpl final : public AdminServer {
  public:
-  explicit AdminServerImpl(runtime::GatewayView& view) : view_(view) {}
+  explicit AdminServerImpl(runtime::InstanceView& view) : view_(view) {}
   ~AdminServerImpl() override { Shutdown(); }
 
   absl::Status Init(const config::AdminConfig& config, TokenPolicy tokens);
@@ -67,7 +67,7 @@ class AdminServerImpl final : public AdminServer {
   void SyncHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WatchState() ABSL_LOCKS_EXCLUDED(mu_);
 
-  runtime::GatewayView& view_;
+  runtime::InstanceView& view_;
   std::string grpc_address_;
   std::string metrics_address_;
 
@@ -249,7 +249,7 @@ void AdminServerImpl::StopMetrics() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(runtime::GatewayView& view) {
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(runtime::InstanceView& view) {
   std::shared_ptr<const config::ServiceConfig> cfg = view.config();
   absl::StatusOr<std::optional<std::string>> token = ResolveToken(cfg->admin);
   if (!token.ok()) return token.status();

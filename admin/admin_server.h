@@ -2,13 +2,13 @@
 
 // The admin plane: a gRPC server (admin.Admin, grpc.health.v1.Health, server reflection) and a
 // Prometheus text-exposition listener, on their own threads and ports, next to the data plane.
-// It sees the gateway only through runtime::GatewayView.
+// It sees the gateway only through runtime::InstanceView.
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "gateway/runtime/gateway_view.h"
+#include "gateway/runtime/instance_view.h"
 
 namespace sluice::admin {
 
@@ -17,7 +17,7 @@ class AdminServer {
   // Starts both listeners as configured by `extra_config."sluice/admin"` and
   // `extra_config."telemetry/metrics"` (defaults 127.0.0.1:9091 and 127.0.0.1:9090; port 0 picks
   // an ephemeral port). Fails naming the address on bind errors.
-  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(runtime::GatewayView& view);
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(runtime::InstanceView& view);
 
   virtual ~AdminServer() = default;
 

@@ -135,7 +135,7 @@ std::string RedactedConfigJson(const nlohmann::json& effective) {
   return copy.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-AdminService::AdminService(runtime::GatewayView& view, TokenPolicy tokens,
+AdminService::AdminService(runtime::InstanceView& view, TokenPolicy tokens,
                            std::function<void()> on_state_change)
     : view_(view), tokens_(std::move(tokens)), on_state_change_(std::move(on_state_change)) {}
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// admin.Admin over runtime::GatewayView (gRPC's synchronous API: each call runs on a thread of
+// admin.Admin over runtime::InstanceView (gRPC's synchronous API: each call runs on a thread of
 // the admin server's own pool, never on a gateway worker).
 
 #include <functional>
@@ -9,7 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "admin/token.h"
-#include "gateway/runtime/gateway_view.h"
+#include "gateway/runtime/instance_view.h"
 #include "proto/admin/admin.grpc.pb.h"
 
 namespace sluice::admin {
@@ -18,7 +18,7 @@ class AdminService final : public ::admin::Admin::Service {
  public:
   // `on_state_change` runs after Drain or Resume changed the view's state (to update the
   // grpc.health.v1 statuses at once).
-  AdminService(runtime::GatewayView& view, TokenPolicy tokens,
+  AdminService(runtime::InstanceView& view, TokenPolicy tokens,
                std::function<void()> on_state_change);
 
   // The listeners as bound; Status reports them. Set once both are bound.
@@ -42,7 +42,7 @@ class AdminService final : public ::admin::Admin::Service {
   ::grpc::Status Authorize(::grpc::ServerContext* context, CallClass call,
                            std::string_view method) const;
 
-  runtime::GatewayView& view_;
+  runtime::InstanceView& view_;
   const TokenPolicy tokens_;
   const std::function<void()> on_state_change_;
   // Written once at start-up, read by every Status call (on gRPC's threads).

@@ -8,7 +8,7 @@
 
 #include "absl/time/time.h"
 #include "gateway/metrics/registry.h"
-#include "gateway/runtime/gateway_view.h"
+#include "gateway/runtime/instance_view.h"
 
 namespace sluice::admin {
 

@@ -30,7 +30,7 @@
 #include "gateway/http/server.h"
 #include "gateway/metrics/registry.h"
 #include "gateway/pipeline/dispatcher.h"
-#include "gateway/runtime/gateway_state.h"
+#include "gateway/runtime/instance_state.h"
 #include "gateway/version/version.h"
 
 namespace sluice {
@@ -206,7 +206,7 @@ int Run(const Flags& flags) {
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http::WorkerPool pool(workers);
   metrics::Registry registry(workers, *cfg);
-  runtime::GatewayState state(cfg, registry, workers);
+  runtime::InstanceState state(cfg, registry, workers);
   std::vector<boost::asio::io_context*> loops;
   for (int i = 0; i < pool.size(); ++i) loops.push_back(&pool.context(i));
   auto dispatcher =

@@ -1,9 +1,8 @@
-// The admin server in-process over a fake GatewayView: admin.Admin through the generated stubs,
+// The admin server in-process over a fake InstanceView: admin.Admin through the generated stubs,
 // grpc.health.v1, the token rules and the /metrics listener. (Reflection and the real binary are
 // covered by tests/integration/admin_test.cc.)
 
 #include "admin/admin_server.h"
-#include "admin/admin_service.h"
 
 #include <stdlib.h>
 
@@ -12,6 +11,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "admin/admin_service.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -63,7 +63,7 @@ std::shared_ptr<const config::ServiceConfig> Config(const std::string& token_set
   return r.config;
 }
 
-class FakeView : public runtime::GatewayView {
+class FakeView : public runtime::InstanceView {
  public:
   explicit FakeView(std::shared_ptr<const config::ServiceConfig> cfg) : cfg_(std::move(cfg)) {
     info_.started_at = absl::Now() - absl::Seconds(30);
@@ -331,9 +331,10 @@ TEST(RedactedConfigJsonTest, HeaderValuesAndSecretLikeKeysAreRedacted) {
   nlohmann::json j = nlohmann::json::parse(out);
   // What is not a credential stays readable.
   EXPECT_EQ(j["extra_config"]["auth/client-credentials"]["client_id"], "gw");
-  EXPECT_EQ(j["endpoints"][0]["input_headers"], nlohmann::json::array({"Authorization", "X-Api-Key"}));
-  const auto& mod = j["endpoints"][0]["backend"][0]["extra_config"]["modifier/martian"]["fifo.Group"]
-                     ["modifiers"][0]["header.Modifier"];
+  EXPECT_EQ(j["endpoints"][0]["input_headers"],
+            nlohmann::json::array({"Authorization", "X-Api-Key"}));
+  const auto& mod = j["endpoints"][0]["backend"][0]["extra_config"]["modifier/martian"]
+                     ["fifo.Group"]["modifiers"][0]["header.Modifier"];
   EXPECT_EQ(mod["name"], "Authorization");
   EXPECT_EQ(mod["value"], "[redacted]");
   EXPECT_EQ(j["endpoints"][0]["backend"][0]["extra_config"]["plugin/http-client"]["credentials"],

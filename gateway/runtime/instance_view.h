@@ -1,7 +1,8 @@
 #pragma once
 
-// What the admin plane may see of (and do to) the running gateway. admin/ depends on this
-// interface only, never on the gateway's implementation (gateway/ never includes admin/).
+// What the admin plane may see of (and do to) this running instance (one sluice process).
+// admin/ depends on this interface only, never on its implementation (gateway/ never includes
+// admin/).
 
 #include <cstdint>
 #include <memory>
@@ -29,9 +30,9 @@ struct RuntimeInfo {
   std::string hostname;
 };
 
-class GatewayView {
+class InstanceView {
  public:
-  virtual ~GatewayView() = default;
+  virtual ~InstanceView() = default;
 
   // The effective configuration (env overrides applied) and its provenance.
   virtual std::shared_ptr<const config::ServiceConfig> config() const = 0;

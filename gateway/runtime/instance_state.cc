@@ -1,4 +1,4 @@
-#include "gateway/runtime/gateway_state.h"
+#include "gateway/runtime/instance_state.h"
 
 #include <unistd.h>
 
@@ -9,8 +9,8 @@
 
 namespace sluice::runtime {
 
-GatewayState::GatewayState(std::shared_ptr<const config::ServiceConfig> config,
-                           metrics::Registry& registry, int workers)
+InstanceState::InstanceState(std::shared_ptr<const config::ServiceConfig> config,
+                             metrics::Registry& registry, int workers)
     : config_(std::move(config)), registry_(registry) {
   info_.started_at = absl::Now();
   info_.workers = workers;
@@ -19,14 +19,14 @@ GatewayState::GatewayState(std::shared_ptr<const config::ServiceConfig> config,
   if (gethostname(host, sizeof(host) - 1) == 0) info_.hostname = host;
 }
 
-void GatewayState::set_server(const http::Server* server, std::string public_address) {
+void InstanceState::set_server(const http::Server* server, std::string public_address) {
   server_ = server;
   info_.public_address = std::move(public_address);
 }
 
-RuntimeInfo GatewayState::info() const { return info_; }
+RuntimeInfo InstanceState::info() const { return info_; }
 
-ProcessStats GatewayState::process() const {
+ProcessStats InstanceState::process() const {
   ProcessStats p;
   if (server_ != nullptr) {
     p.open_connections = server_->open_connections();
@@ -36,15 +36,15 @@ ProcessStats GatewayState::process() const {
   return p;
 }
 
-ServingState GatewayState::serving_state() const {
+ServingState InstanceState::serving_state() const {
   return draining_.load() ? ServingState::kDraining : ServingState::kServing;
 }
 
-void GatewayState::Drain() {
+void InstanceState::Drain() {
   if (!draining_.exchange(true)) log::Info("draining: /__health now answers 503");
 }
 
-void GatewayState::Resume() {
+void InstanceState::Resume() {
   if (draining_.exchange(false)) log::Info("resumed: /__health answers 200 again");
 }
 

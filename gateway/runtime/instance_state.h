@@ -1,6 +1,6 @@
 #pragma once
 
-// The running gateway as the admin plane sees it: runtime::GatewayView over the config, the
+// The running gateway as the admin plane sees it: runtime::InstanceView over the config, the
 // metrics registry, the public server and the drain switch.
 
 #include <atomic>
@@ -9,14 +9,14 @@
 
 #include "gateway/http/server.h"
 #include "gateway/metrics/registry.h"
-#include "gateway/runtime/gateway_view.h"
+#include "gateway/runtime/instance_view.h"
 
 namespace sluice::runtime {
 
-class GatewayState : public GatewayView {
+class InstanceState : public InstanceView {
  public:
-  GatewayState(std::shared_ptr<const config::ServiceConfig> config, metrics::Registry& registry,
-               int workers);
+  InstanceState(std::shared_ptr<const config::ServiceConfig> config, metrics::Registry& registry,
+                int workers);
 
   // Set once the public listener is bound (the address is only known then).
   void set_server(const http::Server* server, std::string public_address);
@@ -24,7 +24,7 @@ class GatewayState : public GatewayView {
   // The flag the /__health handler reads; true while draining.
   const std::atomic<bool>& draining_flag() const { return draining_; }
 
-  // GatewayView
+  // InstanceView
   std::shared_ptr<const config::ServiceConfig> config() const override { return config_; }
   RuntimeInfo info() const override;
   metrics::Snapshot metrics() const override { return registry_.Read(); }
