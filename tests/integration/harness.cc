@@ -112,6 +112,79 @@ Response TestBackend::Json(std::string body, unsigned status) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ScriptedBackend
+
+ScriptedBackend::ScriptedBackend(ScriptFn script)
+    : script_(std::move(script)),
+      acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  port_ = acceptor_.local_endpoint().port();
+  acceptor_thread_ = std::thread([this] { AcceptLoop(); });
+}
+
+ScriptedBackend::~ScriptedBackend() {
+  stopping_ = true;
+  beast::error_code ec;
+  acceptor_.close(ec);
+  {
+    tcp::socket s(ioc_);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  }
+  acceptor_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& s : sockets_) s->shutdown(tcp::socket::shutdown_both, ec);
+  }
+  for (auto& t : threads_) t.join();
+}
+
+void ScriptedBackend::AcceptLoop() {
+  while (!stopping_) {
+    tcp::socket socket(ioc_);
+    beast::error_code ec;
+    acceptor_.accept(socket, ec);
+    if (ec || stopping_) return;
+    connections_++;
+    auto shared = std::make_shared<tcp::socket>(std::move(socket));
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets_.push_back(shared);
+    threads_.emplace_back([this, shared] { Serve(*shared); });
+  }
+}
+
+void ScriptedBackend::Serve(tcp::socket& socket) {
+  beast::flat_buffer buffer;
+  while (!stopping_) {
+    Request req;
+    beast::error_code ec;
+    bhttp::read(socket, buffer, req, ec);
+    if (ec) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(req);
+    }
+    const Reply reply = script_(req);
+    asio::write(socket, asio::buffer(reply.bytes), ec);
+    for (uint64_t i = 0; !ec && i < reply.repeat_count && !stopping_; ++i) {
+      if (reply.repeat_interval.count() > 0) std::this_thread::sleep_for(reply.repeat_interval);
+      asio::write(socket, asio::buffer(reply.repeat), ec);
+    }
+    if (ec) {
+      if (reply.repeat_count > 0) cut_short_++;
+      return;
+    }
+    if (reply.close) {
+      socket.shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+  }
+}
+
+std::vector<Request> ScriptedBackend::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Paths and processes
 
 namespace {
@@ -409,14 +482,19 @@ std::string Which(const std::string& tool) {
   return "";
 }
 
-long RssKiB(pid_t pid) {
+namespace {
+long StatusKiB(pid_t pid, const std::string& key) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + key.size());
   }
   return -1;
 }
+}  // namespace
+
+long RssKiB(pid_t pid) { return StatusKiB(pid, "VmRSS:"); }
+long PeakRssKiB(pid_t pid) { return StatusKiB(pid, "VmHWM:"); }
 
 // ---------------------------------------------------------------------------------------------
 // Clients

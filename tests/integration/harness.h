@@ -62,6 +62,58 @@ class TestBackend {
   std::thread acceptor_thread_;
 };
 
+// A backend that answers with exact bytes, for attacks no well-behaved server can produce: for
+// each request read on a connection, `script` says what to write back, byte for byte. One thread
+// per connection on 127.0.0.1:<ephemeral>; records every request it reads.
+class ScriptedBackend {
+ public:
+  struct Reply {
+    std::string bytes;  // written in one write
+    // Then `repeat` written `repeat_count` times (a long or endless body), `repeat_interval`
+    // apart; stops early when the peer closes. Bounded by repeat_count.
+    std::string repeat;
+    uint64_t repeat_count = 0;
+    std::chrono::milliseconds repeat_interval{0};
+    bool close = false;  // close the connection after writing
+
+    static Reply Of(std::string bytes) {
+      Reply r;
+      r.bytes = std::move(bytes);
+      return r;
+    }
+  };
+  using ScriptFn = std::function<Reply(const Request&)>;
+
+  explicit ScriptedBackend(ScriptFn script);
+  ~ScriptedBackend();
+  ScriptedBackend(const ScriptedBackend&) = delete;
+  ScriptedBackend& operator=(const ScriptedBackend&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<Request> requests() const;
+  int connections() const { return connections_.load(); }
+  // Repeats cut short because the peer closed the connection.
+  int cut_short() const { return cut_short_.load(); }
+
+ private:
+  void AcceptLoop();
+  void Serve(boost::asio::ip::tcp::socket& socket);
+
+  ScriptFn script_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::atomic<int> cut_short_{0};
+  mutable std::mutex mu_;
+  std::vector<Request> requests_;
+  std::vector<std::thread> threads_;
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
+  std::thread acceptor_thread_;
+};
+
 // The real sluice binary, started with `run -c <config>` on an ephemeral port.
 class SluiceProcess {
  public:
@@ -164,6 +216,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 std::string Which(const std::string& tool);
 // Resident memory of process `pid` in KiB (VmRSS), or -1.
 long RssKiB(pid_t pid);
+// The most resident memory process `pid` has had so far, in KiB (VmHWM), or -1: catches a peak
+// that a sample of RssKiB after the fact would miss.
+long PeakRssKiB(pid_t pid);
 // How much more memory the same work takes in this build: the gateway under test is built with
 // the test, and AddressSanitizer's redzones and freed-memory quarantine roughly double it.
 // Multiply an RSS bound by this; it stays well below what the attacks it guards against took.

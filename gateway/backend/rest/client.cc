@@ -7,18 +7,20 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "boost/asio/basic_stream_socket.hpp"
+#include "boost/asio/basic_waitable_timer.hpp"
 #include "boost/asio/connect.hpp"
-#include "boost/asio/write.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/bind_handler.hpp"
 #include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
+#include "boost/beast/core/read_size.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
-#include "boost/beast/http/read.hpp"
-#include "boost/beast/http/write.hpp"
 #include "gateway/common/strings.h"
 #include "gateway/http/wire.h"
 
@@ -32,26 +34,38 @@ using tcp = asio::ip::tcp;
 namespace {
 
 // Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
-using Stream = beast::basic_stream<tcp, asio::io_context::executor_type, beast::unlimited_rate_policy>;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 // Read buffer per backend connection: a typical API response (head and body) fits in one read,
 // where Beast's default growth from 512 bytes costs several reads per response.
 constexpr std::size_t kResponseReadBuffer = 8 * 1024;
+// Largest single read: big answers are read in pieces this size, and the size limit is checked
+// after each, so a body overshoots max_response_bytes by at most this before the call fails.
+constexpr std::size_t kMaxReadBytes = 64 * 1024;
+// Bytes of one unfinished element (a header line, a chunk-size line with its extensions) held
+// while waiting for its end. Beast bounds the head at header_limit (8 KiB); this also bounds the
+// chunk lines, which it does not.
+constexpr std::size_t kMaxPendingBytes = 64 * 1024;
+// Informational (1xx) answers skipped before the final one (Go's http.Transport allows 5).
+constexpr int kMaxInformational = 5;
 
 struct Connection {
-  explicit Connection(asio::io_context& ioc) : stream(ioc.get_executor()) {
+  explicit Connection(asio::io_context& ioc) : socket(ioc.get_executor()) {
     buffer.reserve(kResponseReadBuffer);
   }
-  Stream stream;
-  beast::flat_buffer buffer;
+  Socket socket;
+  beast::flat_buffer buffer;  // bytes read and not yet parsed; empty whenever pooled
   std::chrono::steady_clock::time_point idle_since;
 };
 
-std::string HostHeader(const config::HostAddress& host) {
-  bool default_port = (host.scheme == "http" && host.port == 80) ||
-                      (host.scheme == "https" && host.port == 443);
-  std::string name = host.host.find(':') != std::string::npos ? "[" + host.host + "]" : host.host;
-  return default_port ? name : absl::StrCat(name, ":", host.port);
+std::string HostHeader(std::string_view scheme, std::string_view host, uint16_t port) {
+  bool default_port = (scheme == "http" && port == 80) || (scheme == "https" && port == 443);
+  std::string name(host);
+  if (host.find(':') != std::string_view::npos) name = "[" + name + "]";
+  return default_port ? name : absl::StrCat(name, ":", port);
 }
 
 bool IsRedirect(unsigned status) {
@@ -61,10 +75,11 @@ bool IsRedirect(unsigned status) {
 // Whether an idle pooled connection can still carry a request: the backend has neither closed
 // it (EOF, reset) nor written to it. One non-blocking peek per reuse; without it a request would
 // be written into a connection the backend already closed, and a POST could then only fail
-// (see Replayable) or be sent twice.
-bool IsAlive(Stream& stream) {
+// (see Replayable) or be sent twice. Bytes the backend wrote unasked also fail it: they would be
+// read as the next caller's answer.
+bool IsAlive(Socket& socket) {
   char byte;
-  const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -72,8 +87,8 @@ bool IsAlive(Stream& stream) {
 // net/http rule): the backend may have processed a POST before the connection died.
 bool Replayable(const Request& request) {
   const bhttp::verb m = request.method();
-  const bool safe = m == bhttp::verb::get || m == bhttp::verb::head ||
-                    m == bhttp::verb::options || m == bhttp::verb::trace;
+  const bool safe = m == bhttp::verb::get || m == bhttp::verb::head || m == bhttp::verb::options ||
+                    m == bhttp::verb::trace;
   return (safe && request.body().empty()) || request.find("Idempotency-Key") != request.end() ||
          request.find("X-Idempotency-Key") != request.end();
 }
@@ -86,23 +101,99 @@ bool IsStaleConnection(const beast::error_code& ec) {
 }
 
 Error ToError(const beast::error_code& ec, std::string_view phase) {
-  Error e;
-  e.message = std::string(phase) + ": " + ec.message();
-  if (ec == beast::error::timeout) {
-    e.kind = ErrorKind::kTimeout;
-  } else if (phase == "connect" || phase == "resolve") {
-    e.kind = ErrorKind::kConnect;
-  } else if (IsStaleConnection(ec)) {
-    e.kind = ErrorKind::kReset;  // closed before (or in the middle of) the response
-  } else if (ec == bhttp::error::body_limit || ec.category() == bhttp::make_error_code(
-                                                                      bhttp::error::bad_target)
-                                                                      .category()) {
-    e.kind = ErrorKind::kBadResponse;
-  } else {
-    e.kind = ErrorKind::kReset;
-  }
-  return e;
+  ErrorKind kind = ErrorKind::kReset;  // closed before (or in the middle of) the response
+  if (phase == "connect" || phase == "resolve") kind = ErrorKind::kConnect;
+  return Error::Of(kind, std::string(phase) + ": " + ec.message());
 }
+
+// A redirect target this client follows: an absolute path on the current host, or an
+// http:// URL (the client speaks plain HTTP only).
+struct RedirectTarget {
+  bool same_host = true;
+  std::string host;  // lower case, IPv6 without brackets
+  uint16_t port = 80;
+  std::string target;
+};
+
+// Host names and IP literals only: no user info, no percent-encoding, no empty name.
+bool ValidHost(std::string_view host) {
+  if (host.empty()) return false;
+  for (char c : host) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<RedirectTarget> ParseLocation(std::string_view loc) {
+  RedirectTarget out;
+  std::string_view authority;
+  if (StartsWith(loc, "//")) {  // network-path reference: same scheme (http), another authority
+    authority = loc.substr(2);
+  } else if (StartsWith(loc, "/")) {
+    out.target = std::string(loc);
+    return out;
+  } else if (loc.size() > 7 && EqualsIgnoreCase(loc.substr(0, 7), "http://")) {
+    authority = loc.substr(7);
+  } else {
+    return std::nullopt;  // https, other schemes, relative paths: the 3xx is the answer
+  }
+  const size_t end = authority.find_first_of("/?#");
+  std::string_view path = end == std::string_view::npos ? "" : authority.substr(end);
+  authority = authority.substr(0, end);
+  std::string_view host = authority;
+  std::string_view port;
+  if (StartsWith(authority, "[")) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;
+  }
+  if (!ValidHost(host)) return std::nullopt;
+  uint32_t number = 80;
+  if (!port.empty() && (!ParseUint(port, &number) || number == 0 || number > 65535)) {
+    return std::nullopt;
+  }
+  out.same_host = false;
+  out.host = absl::AsciiStrToLower(std::string(host));
+  out.port = static_cast<uint16_t>(number);
+  if (path.empty() || path[0] == '#') {
+    out.target = "/";
+  } else {
+    out.target = path[0] == '?' ? "/" + std::string(path) : std::string(path);
+    out.target = out.target.substr(0, out.target.find('#'));
+  }
+  return out;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  beast::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Go's rule for credentials on redirect (net/http shouldCopyHeaderOnRedirect), made stricter on
+// the port: they go on to the same host and port, or to a subdomain of the first host on the
+// same port; never elsewhere, and once dropped they are not restored.
+bool KeepsCredentials(const config::HostAddress& first, const std::string& host, uint16_t port) {
+  if (port != first.port) return false;
+  const std::string origin = absl::AsciiStrToLower(first.host);
+  if (host == origin) return true;
+  return !IsIpLiteral(origin) && !IsIpLiteral(host) && absl::EndsWith(host, "." + origin);
+}
+
+constexpr std::array<bhttp::field, 4> kCredentialFields = {
+    bhttp::field::authorization, bhttp::field::www_authenticate, bhttp::field::cookie,
+    bhttp::field::proxy_authorization};
 
 }  // namespace
 
@@ -114,26 +205,45 @@ struct Client::HostPool {
   std::vector<std::unique_ptr<Connection>> idle;
 };
 
-// One backend exchange, including retries on stale connections and redirects.
+// One backend exchange, including retries on stale connections and redirects. Its deadline
+// timer holds it alive until the call completes; every handler checks `timed_out_` first.
 class Client::Call : public std::enable_shared_from_this<Client::Call> {
  public:
   Call(Client& client, int slot, Request&& request, Deadline deadline, Callback done)
-      : client_(client), pool_(client.hosts_[slot].get()), request_(std::move(request)),
-        deadline_(deadline), done_(std::move(done)) {}
+      : client_(client),
+        pool_(client.hosts_[slot].get()),
+        first_(pool_),
+        request_(std::move(request)),
+        deadline_(client.ioc_.get_executor()),
+        done_(std::move(done)) {
+    deadline_.expires_at(deadline);
+  }
 
   void Start() {
     request_.set(bhttp::field::host, pool_->host_header);
     request_.prepare_payload();
+    deadline_.async_wait(
+        [self = shared_from_this()](beast::error_code ec) { self->OnDeadline(ec); });
     TakeConnection();
   }
 
  private:
+  // The endpoint deadline passed: close the connection (or stop resolving), so the pending
+  // operation completes at once with an error, whatever it was waiting for.
+  void OnDeadline(beast::error_code ec) {
+    if (ec || finished_) return;
+    timed_out_ = true;
+    beast::error_code ignored;
+    if (conn_) conn_->socket.close(ignored);
+    if (resolver_) resolver_->cancel();
+  }
+
   void TakeConnection() {
     const auto now = std::chrono::steady_clock::now();
     while (pooled_ && !pool_->idle.empty()) {
       std::unique_ptr<Connection> c = std::move(pool_->idle.back());
       pool_->idle.pop_back();
-      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->stream)) {
+      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->socket)) {
         conn_ = std::move(c);
         reused_ = true;
         return DoWrite();
@@ -141,9 +251,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     }
     reused_ = false;
     conn_ = std::make_unique<Connection>(client_.ioc_);
-    conn_->stream.expires_at(deadline_);
     if (pool_->endpoint) {
-      conn_->stream.async_connect(*pool_->endpoint,
+      conn_->socket.async_connect(*pool_->endpoint,
                                   beast::bind_front_handler(&Call::OnConnect, shared_from_this()));
       return;
     }
@@ -155,36 +264,113 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   }
 
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (timed_out_) return FinishTimeout("resolve");
     if (ec) return Finish(ToError(ec, "resolve"));
-    conn_->stream.async_connect(
-        results, [self = shared_from_this()](beast::error_code e, const tcp::endpoint&) {
-          self->OnConnect(e);
-        });
+    asio::async_connect(conn_->socket, results,
+                        [self = shared_from_this()](beast::error_code e, const tcp::endpoint&) {
+                          self->OnConnect(e);
+                        });
   }
 
   void OnConnect(beast::error_code ec) {
+    if (timed_out_) return FinishTimeout("connect");
     if (ec) return Finish(ToError(ec, "connect"));
     beast::error_code ignored;
-    conn_->stream.socket().set_option(tcp::no_delay(true), ignored);
+    conn_->socket.set_option(tcp::no_delay(true), ignored);
     DoWrite();
   }
 
   void DoWrite() {
-    conn_->stream.expires_at(deadline_);
     head_.clear();
     http::AppendRequestHead(request_, &head_);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_),
                                                        asio::buffer(request_.body())};
-    asio::async_write(conn_->stream, buffers,
+    asio::async_write(conn_->socket, buffers,
                       beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
+    if (timed_out_) return FinishTimeout("write");
     if (ec) return RetryOrFail(ec, "write");
+    informational_ = 0;
+    oddity_ = false;
+    NewParser();
+    Parse();
+  }
+
+  void NewParser() {
     parser_.emplace();
+    // Not eager: put() stops after the head, so its size and status are checked (Parse) before
+    // any body byte is stored. In eager mode Beast 1.74 also loses its own body_limit error when
+    // body bytes arrive with the head.
+    parser_->eager(false);
     parser_->body_limit(client_.options_.max_response_bytes);
-    bhttp::async_read(conn_->stream, conn_->buffer, *parser_,
-                      beast::bind_front_handler(&Call::OnRead, shared_from_this()));
+    // An answer to HEAD has no body, whatever its Content-Length says.
+    if (request_.method() == bhttp::verb::head) parser_->skip(true);
+    head_checked_ = false;
+  }
+
+  // Feeds the bytes read so far to the parser; reads more while the answer is unfinished.
+  void Parse() {
+    beast::flat_buffer& buffer = conn_->buffer;
+    while (buffer.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more || (!ec && used == 0)) break;
+      if (ec == bhttp::error::body_limit) return FailTooLarge();
+      if (ec) return FailBadResponse(absl::StrCat("read: ", ec.message()));
+      if (!head_checked_ && parser_->is_header_done()) {
+        head_checked_ = true;
+        const unsigned status = parser_->get().result_int();
+        if (status / 100 == 1) {
+          // An informational answer (103 Early Hints, 100 Continue) precedes the real one on
+          // the same connection: skip it (RFC 9110 section 15.2).
+          if (status == 101) return FailBadResponse("101 Switching Protocols, never asked for");
+          if (++informational_ > kMaxInformational) {
+            return FailBadResponse(
+                absl::StrCat("more than ", kMaxInformational, " informational (1xx) answers"));
+          }
+          oddity_ = true;
+          NewParser();
+          continue;
+        }
+        if (status == 204 && (parser_->content_length().value_or(0) > 0 || parser_->chunked())) {
+          oddity_ = true;  // a 204 declaring a body: its bytes must never be read as an answer
+        }
+        if (parser_->content_length().value_or(0) > client_.options_.max_response_bytes) {
+          return FailTooLarge();
+        }
+      }
+      if (parser_->is_done()) return OnResponse();
+      if (parser_->get().body().size() > client_.options_.max_response_bytes) {
+        return FailTooLarge();
+      }
+    }
+    if (buffer.size() > kMaxPendingBytes) {
+      return FailBadResponse("read: an unterminated line in the answer's head or chunking");
+    }
+    DoRead();
+  }
+
+  void DoRead() {
+    const std::size_t size = beast::read_size(conn_->buffer, kMaxReadBytes);
+    conn_->socket.async_read_some(conn_->buffer.prepare(size),
+                                  beast::bind_front_handler(&Call::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t n) {
+    if (timed_out_) return FinishTimeout("read");
+    if (ec == asio::error::eof && parser_->got_some()) {
+      // The backend closed: the end of an answer delimited by the close, or a truncated one.
+      parser_->put_eof(ec);
+      if (ec) return Finish(ToError(ec, "read"));
+      oddity_ = true;  // closed: never pooled
+      return OnResponse();
+    }
+    if (ec) return RetryOrFail(ec, "read");
+    conn_->buffer.commit(n);
+    Parse();
   }
 
   void RetryOrFail(beast::error_code ec, std::string_view phase) {
@@ -201,92 +387,111 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     Finish(ToError(ec, phase));
   }
 
-  void OnRead(beast::error_code ec, std::size_t) {
-    if (ec) return RetryOrFail(ec, "read");
+  void OnResponse() {
+    // Pooled only when the answer ended exactly where the next one would start.
+    const bool reusable =
+        !oddity_ && conn_->buffer.size() == 0 && parser_->keep_alive() && request_.keep_alive();
     Response response = parser_->release();
     parser_.reset();
-    const bool reusable = response.keep_alive() && request_.keep_alive();
     ReleaseConnection(reusable);
-    if (IsRedirect(response.result_int()) && redirects_ < client_.options_.max_redirects &&
-        FollowRedirect(response)) {
-      return;
+    if (IsRedirect(response.result_int())) {
+      auto location = response.find(bhttp::field::location);
+      std::optional<RedirectTarget> next;
+      if (location != response.end()) next = ParseLocation(Sv(location->value()));
+      if (next) {
+        if (redirects_ >= client_.options_.max_redirects) {
+          return FailBadResponse(
+              absl::StrCat("stopped after ", client_.options_.max_redirects, " redirects"));
+        }
+        return FollowRedirect(response.result_int(), std::move(*next));
+      }
     }
     CallResult result;
     result.response = std::move(response);
-    done_(std::move(result));
+    Complete(std::move(result));
   }
 
   void ReleaseConnection(bool reusable) {
     if (reusable && own_pool_ && pool_->idle.size() < client_.options_.max_idle_per_host) {
       conn_->idle_since = std::chrono::steady_clock::now();
-      conn_->stream.expires_never();
       pool_->idle.push_back(std::move(conn_));
     }
     conn_.reset();
   }
 
-  // Follows a Location to the same backend host (pooled) or to another plain-HTTP host
-  // (one-off connection). Returns false when the Location cannot be followed.
-  bool FollowRedirect(const Response& response) {
-    auto location = response.find(bhttp::field::location);
-    if (location == response.end()) return false;
-    std::string_view loc = Sv(location->value());
-    std::string target;
-    if (StartsWith(loc, "/")) {
-      target = std::string(loc);
-    } else if (StartsWith(loc, "http://")) {
-      std::string_view rest = loc.substr(7);
-      size_t slash = rest.find('/');
-      std::string_view authority = rest.substr(0, slash);
-      target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-      if (authority != pool_->host_header) {
+  // Follows a redirect to the first host (pooled) or to another plain-HTTP host (a one-off
+  // connection). Credentials stay behind when the host or port changes (KeepsCredentials).
+  void FollowRedirect(unsigned status, RedirectTarget next) {
+    ++redirects_;
+    if (!next.same_host) {
+      const config::HostAddress& first = first_->address;
+      if (!KeepsCredentials(first, next.host, next.port)) {
+        for (bhttp::field f : kCredentialFields) request_.erase(f);
+        request_.erase("Cookie2");
+      }
+      if (next.host == absl::AsciiStrToLower(first.host) && next.port == first.port) {
+        pool_ = first_;
+        own_pool_ = true;
+        pooled_ = true;
+      } else {
         auto other = std::make_unique<HostPool>();
-        size_t colon = authority.rfind(':');
-        other->address.host = std::string(authority.substr(0, colon));
-        uint32_t port = 80;
-        if (colon != std::string_view::npos &&
-            !ParseUint(authority.substr(colon + 1), &port)) {
-          return false;
-        }
-        other->address.port = static_cast<uint16_t>(port);
-        other->host_header = std::string(authority);
-        other->port_text = absl::StrCat(port);
+        other->address.scheme = "http";
+        other->address.host = next.host;
+        other->address.port = next.port;
+        other->host_header = HostHeader("http", next.host, next.port);
+        other->port_text = absl::StrCat(next.port);
+        beast::error_code ec;
+        auto ip = asio::ip::make_address(next.host, ec);
+        if (!ec) other->endpoint = tcp::endpoint(ip, next.port);
         redirect_pool_ = std::move(other);
         pool_ = redirect_pool_.get();
         own_pool_ = false;
         pooled_ = false;
       }
-    } else {
-      return false;
     }
-    ++redirects_;
-    const unsigned status = response.result_int();
-    if (status == 303 || ((status == 301 || status == 302) &&
-                          request_.method() == bhttp::verb::post)) {
+    if (status == 303 ||
+        ((status == 301 || status == 302) && request_.method() == bhttp::verb::post)) {
       request_.method(bhttp::verb::get);
       request_.body().clear();
       request_.erase(bhttp::field::content_type);
     }
-    request_.target(target);
+    request_.target(next.target);
     request_.set(bhttp::field::host, pool_->host_header);
     request_.prepare_payload();
     TakeConnection();
-    return true;
+  }
+
+  void FailTooLarge() {
+    FailBadResponse(absl::StrCat("read: the answer is larger than the ",
+                                 client_.options_.max_response_bytes, "-byte limit"));
+  }
+  void FailBadResponse(std::string message) {
+    Finish(Error::Of(ErrorKind::kBadResponse, std::move(message)));
+  }
+  void FinishTimeout(std::string_view phase) {
+    Finish(Error::Of(ErrorKind::kTimeout, std::string(phase) + ": the deadline passed"));
   }
 
   void Finish(Error error) {
-    conn_.reset();
+    conn_.reset();  // never pooled: its state is unknown
     CallResult result;
     result.error = std::move(error);
+    Complete(std::move(result));
+  }
+
+  void Complete(CallResult&& result) {
+    finished_ = true;
+    deadline_.cancel();
     done_(std::move(result));
   }
 
   Client& client_;
   HostPool* pool_;
+  HostPool* const first_;  // the registered host the call started on
   std::unique_ptr<HostPool> redirect_pool_;
   Request request_;
   std::string head_;  // serialised head of request_
-  Deadline deadline_;
+  Timer deadline_;
   Callback done_;
   std::optional<tcp::resolver> resolver_;
   std::unique_ptr<Connection> conn_;
@@ -294,11 +499,15 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   bool reused_ = false;
   bool pooled_ = true;    // may take idle connections
   bool own_pool_ = true;  // connections may be returned to the pool
+  bool head_checked_ = false;
+  bool oddity_ = false;  // the answer was framed oddly: its connection is closed, not pooled
+  bool timed_out_ = false;
+  bool finished_ = false;
+  int informational_ = 0;  // 1xx answers skipped for this request
   int redirects_ = 0;
 };
 
-Client::Client(asio::io_context& ioc, ClientOptions options)
-    : ioc_(ioc), options_(options) {}
+Client::Client(asio::io_context& ioc, ClientOptions options) : ioc_(ioc), options_(options) {}
 
 Client::~Client() = default;
 
@@ -310,7 +519,7 @@ int Client::RegisterHost(const config::HostAddress& host) {
   }
   auto pool = std::make_unique<HostPool>();
   pool->address = host;
-  pool->host_header = HostHeader(host);
+  pool->host_header = HostHeader(host.scheme, host.host, host.port);
   pool->port_text = absl::StrCat(host.port);
   beast::error_code ec;
   auto ip = asio::ip::make_address(host.host, ec);

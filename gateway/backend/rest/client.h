@@ -43,9 +43,11 @@ struct ClientOptions {
   // An idle connection older than this is closed instead of reused: backends commonly drop idle
   // connections after 60-120 s, and reusing a dead one costs a retry.
   std::chrono::seconds idle_connection_timeout{60};
-  // Largest backend response body read into memory.
+  // Largest backend answer body held in memory: a declared Content-Length above it fails the
+  // call before any body byte is read, a longer body (chunked, or until close) fails it as soon as
+  // the bytes read pass it. Both are kBadResponse (the client gets 500) and close the connection.
   uint64_t max_response_bytes = 64 * 1024 * 1024;
-  // Redirects followed before the 3xx response itself is returned.
+  // Redirects followed in one call (Go's http.Client stops after 10); one more is kBadResponse.
   int max_redirects = 10;
 };
 
@@ -61,8 +63,12 @@ class Client {
   int RegisterHost(const config::HostAddress& host);
 
   // Sends `request` to the host in `slot`, following redirects, with the whole exchange bounded
-  // by `deadline`. Sets the Host header. `done` runs exactly once, on this client's io_context.
-  // A reused keep-alive connection that turns out closed is retried once on a fresh one.
+  // by `deadline` (one timer per call closes its connection when it passes, whatever the reads
+  // are doing). Sets the Host header. `done` runs exactly once, later, on this client's
+  // io_context. A reused keep-alive connection that turns out closed is retried once on a fresh
+  // one. Informational answers (1xx but 101) are skipped; HEAD, 204 and 304 answers have no body.
+  // A connection goes back to the pool only when its answer was framed exactly: keep-alive, no
+  // byte left over after it, no 1xx before it, no 204 declaring a body.
   void Send(int slot, Request&& request, Deadline deadline, Callback done);
 
   // Idle connections currently pooled (all hosts), for tests and metrics.

@@ -1,0 +1,326 @@
+// Attacks on the gateway's boundaries, reproduced against the real sluice binary (issue 20). Each
+// test fails on a gateway without the fix it guards. Backends that misbehave on purpose are
+// ScriptedBackends: they write exact bytes no well-behaved server would.
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using Reply = ScriptedBackend::Reply;
+
+std::string Header(const Request& r, const std::string& name) {
+  auto it = r.find(name);
+  return it == r.end() ? "<absent>" : std::string(it->value());
+}
+
+long Ms(steady_clock::duration d) {
+  return static_cast<long>(std::chrono::duration_cast<milliseconds>(d).count());
+}
+
+// Waits (bounded) for a condition that another process makes true.
+template <typename Pred>
+bool Eventually(Pred pred, milliseconds limit = milliseconds(5000)) {
+  const auto deadline = steady_clock::now() + limit;
+  while (steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred();
+}
+
+std::string Answer(const std::string& status_line, const std::string& body,
+                   const std::string& extra_headers = "") {
+  return "HTTP/1.1 " + status_line + "\r\nContent-Type: application/json\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// One worker, so every request shares one pool of backend connections: what one client leaves
+// on a connection is what the next client would read.
+std::string Config(const std::string& endpoints) {
+  return R"({"version": 3, "name": "security", "extra_config": {"sluice/http": {"workers": 1},
+      "telemetry/logging": {"level": "WARNING"}}, "endpoints": [)" +
+         endpoints + "]}";
+}
+
+std::string Endpoint(const std::string& path, const std::string& backend_url,
+                     const std::string& url_pattern, const std::string& endpoint_extra = "",
+                     const std::string& backend_extra = "") {
+  return R"({"endpoint": ")" + path + R"(", )" + endpoint_extra + R"( "backend": [{)" +
+         backend_extra + R"( "host": [")" + backend_url + R"("], "url_pattern": ")" + url_pattern +
+         R"("}]})";
+}
+
+std::string NoOp(const std::string& path, const std::string& backend_url,
+                 const std::string& url_pattern, const std::string& endpoint_extra = "",
+                 const std::string& backend_extra = "") {
+  return Endpoint(path, backend_url, url_pattern,
+                  R"("output_encoding": "no-op", )" + endpoint_extra,
+                  R"("encoding": "no-op", )" + backend_extra);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. One client must never get another client's backend answer.
+
+const std::string kAliceSecret = R"({"secret":"data-of-alice"})";
+
+// Answers /user/NAME with {"user":"NAME"}, and /attack/NAME with `attack` (alice's answer framed
+// in some hostile way).
+ScriptedBackend::ScriptFn AliceThenBob(std::string attack) {
+  return [attack](const Request& req) {
+    const std::string target(req.target());
+    if (target.rfind("/attack/", 0) == 0) return Reply::Of(attack);
+    return Reply::Of(Answer("200 OK", R"({"user":")" + target.substr(6) + R"("})"));
+  };
+}
+
+// Alice's request, then bob's on other client connections: bob must get his own answer.
+void ExpectBobGetsHisOwnAnswer(const std::string& attack, const std::string& what) {
+  SCOPED_TRACE(what);
+  ScriptedBackend backend(AliceThenBob(attack));
+  SluiceProcess gw(Config(Endpoint("/json/attack/{u}", backend.url(), "/attack/{u}") + "," +
+                          Endpoint("/json/user/{u}", backend.url(), "/user/{u}")));
+  Response alice = Fetch(gw.port(), "GET", "/json/attack/alice");
+  for (int i = 0; i < 3; ++i) {
+    Response bob = Fetch(gw.port(), "GET", "/json/user/bob");
+    EXPECT_EQ(bob.result_int(), 200u);
+    EXPECT_EQ(bob.body(), R"({"user":"bob"})");
+    EXPECT_EQ(bob.body().find("alice"), std::string::npos) << bob.body();
+  }
+}
+
+TEST(BackendAnswerTest, EarlyHintsAreSkippedAndTheFinalAnswerGoesToItsClient) {
+  ScriptedBackend backend(
+      AliceThenBob("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" +
+                   Answer("200 OK", kAliceSecret)));
+  SluiceProcess gw(Config(Endpoint("/json/early/{u}", backend.url(), "/attack/{u}") + "," +
+                          Endpoint("/json/user/{u}", backend.url(), "/user/{u}")));
+  Response alice = Fetch(gw.port(), "GET", "/json/early/alice");
+  EXPECT_EQ(alice.result_int(), 200u);
+  EXPECT_EQ(alice.body(), kAliceSecret);
+  Response bob = Fetch(gw.port(), "GET", "/json/user/bob");
+  EXPECT_EQ(bob.result_int(), 200u);
+  EXPECT_EQ(bob.body(), R"({"user":"bob"})");
+}
+
+TEST(BackendAnswerTest, ANoOpEndpointForwardsTheFinalAnswerNotThe103) {
+  ScriptedBackend backend([](const Request&) {
+    return Reply::Of(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\n" +
+        Answer("200 OK", R"({"final":true})"));
+  });
+  SluiceProcess gw(Config(NoOp("/raw", backend.url(), "/raw")));
+  Response res = Fetch(gw.port(), "GET", "/raw");
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"final":true})");
+}
+
+TEST(BackendAnswerTest, LeftoverBytesNeverBecomeTheNextClientsAnswer) {
+  ExpectBobGetsHisOwnAnswer("HTTP/1.1 204 No Content\r\nContent-Length: " +
+                                std::to_string(kAliceSecret.size()) + "\r\n\r\n" + kAliceSecret,
+                            "a 204 carrying a body");
+  ExpectBobGetsHisOwnAnswer(Answer("200 OK", "{}") + Answer("200 OK", kAliceSecret),
+                            "a whole answer after a 200");
+  ExpectBobGetsHisOwnAnswer(Answer("200 OK", "{}") + "HTTP/1.1 200 OK\r\nContent-Le",
+                            "a partial answer after a 200");
+}
+
+TEST(BackendAnswerTest, TooManyInformationalAnswersFailTheCall) {
+  ScriptedBackend backend([](const Request&) {
+    std::string hints;
+    for (int i = 0; i < 6; ++i) hints += "HTTP/1.1 103 Early Hints\r\n\r\n";
+    return Reply::Of(hints + Answer("200 OK", "{}"));
+  });
+  SluiceProcess gw(Config(NoOp("/raw", backend.url(), "/raw")));
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/raw").result_int(), 500u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. HEAD answers (and 204, 304) have no body.
+
+TEST(BackendAnswerTest, HeadBackendIsAnsweredWithoutWaitingForABody) {
+  ScriptedBackend backend([](const Request&) {
+    return Reply::Of(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1234\r\n"
+        "X-Seen: yes\r\n\r\n");
+  });
+  SluiceProcess gw(
+      Config(NoOp("/head", backend.url(), "/h", R"("timeout": "3s",)", R"("method": "HEAD",)")));
+  HttpClient client(gw.port());
+  for (int i = 0; i < 3; ++i) {
+    const auto start = steady_clock::now();
+    Response res = client.Get("/head");
+    EXPECT_EQ(res.result_int(), 200u) << client.error();
+    EXPECT_LT(Ms(steady_clock::now() - start), 1500);
+  }
+  ASSERT_EQ(backend.requests().size(), 3u);
+  EXPECT_EQ(backend.requests()[0].method_string(), "HEAD");
+  // The answers were framed exactly: one connection carried all three.
+  EXPECT_EQ(backend.connections(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The answer size limit (64 MiB) holds however the body is framed, and the deadline ends a
+// call whatever its reads are doing.
+
+constexpr long kMiB = 1024;  // in KiB
+
+// An answer of `total` bytes of 'x' framed by `framing`, written 100,000 bytes at a time. The
+// first piece goes in the same write as the head: Beast 1.74 in eager mode lost its body-limit
+// error when body bytes came with the head.
+Reply BigAnswer(const std::string& framing, uint64_t total) {
+  const std::string piece(100000, 'x');
+  Reply r;
+  r.repeat_count = total / piece.size() - 1;
+  if (framing == "content-length") {
+    r.bytes = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n";
+    r.repeat = piece;
+  } else if (framing == "chunked") {
+    r.bytes = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    r.repeat = "186a0\r\n" + piece + "\r\n";  // 0x186a0 = 100000
+  } else {                                    // until the backend closes
+    r.bytes = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+    r.repeat = piece;
+    r.close = true;
+  }
+  r.bytes += r.repeat;
+  return r;
+}
+
+TEST(BackendAnswerTest, AnswersOverTheSizeLimitAreRefusedWithBoundedMemory) {
+  for (const std::string framing : {"content-length", "chunked", "close"}) {
+    SCOPED_TRACE(framing);
+    ScriptedBackend backend([framing](const Request&) { return BigAnswer(framing, 100000000); });
+    SluiceProcess gw(Config(NoOp("/big", backend.url(), "/big", R"("timeout": "20s",)")));
+    const long before = PeakRssKiB(gw.pid());
+    Response res = Fetch(gw.port(), "GET", "/big");
+    EXPECT_EQ(res.result_int(), 500u);
+    EXPECT_LT(res.body().size(), 1000u);
+    // At most the 64 MiB limit, once more while the string grows, and one read.
+    EXPECT_LT(PeakRssKiB(gw.pid()) - before, 160 * kMiB * kRssAllowanceFactor);
+    EXPECT_NE(gw.log().find("larger than the 67108864-byte limit"), std::string::npos) << gw.log();
+  }
+}
+
+TEST(BackendAnswerTest, AHugeDeclaredLengthFailsAtOnceWithoutMemory) {
+  ScriptedBackend backend([](const Request&) {
+    Reply r;
+    r.repeat = std::string(1024 * 1024, 'x');
+    r.bytes = "HTTP/1.1 200 OK\r\nContent-Length: 20000000000\r\n\r\n" + r.repeat;
+    r.repeat_count = 511;  // bounded: 512 MiB at most
+    return r;
+  });
+  SluiceProcess gw(Config(NoOp("/huge", backend.url(), "/huge", R"("timeout": "3s",)")));
+  const long before = PeakRssKiB(gw.pid());
+  const auto start = steady_clock::now();
+  const std::string out =
+      RawExchange(gw.port(), "GET /huge HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                  std::chrono::seconds(10));
+  EXPECT_EQ(out.rfind("HTTP/1.1 500", 0), 0u) << out.substr(0, 200);
+  EXPECT_LT(Ms(steady_clock::now() - start), 2500);
+  EXPECT_LT(PeakRssKiB(gw.pid()) - before, 64 * kMiB * kRssAllowanceFactor);
+  EXPECT_TRUE(Eventually([&] { return backend.cut_short() == 1; }));
+}
+
+TEST(BackendAnswerTest, TheDeadlineEndsACallWhoseReadsKeepProgressing) {
+  // One body byte every 10 ms, for up to 10 s: every read succeeds, none finishes the answer.
+  ScriptedBackend backend([](const Request&) {
+    Reply r;
+    r.bytes = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    r.repeat = "1\r\nx\r\n";
+    r.repeat_count = 1000;
+    r.repeat_interval = milliseconds(10);
+    return r;
+  });
+  SluiceProcess gw(Config(NoOp("/drip", backend.url(), "/drip", R"("timeout": "1s",)")));
+  const auto start = steady_clock::now();
+  const std::string out =
+      RawExchange(gw.port(), "GET /drip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                  std::chrono::seconds(12));
+  const long took = Ms(steady_clock::now() - start);
+  EXPECT_EQ(out.rfind("HTTP/1.1 500", 0), 0u) << out.substr(0, 200);
+  EXPECT_GE(took, 950);
+  EXPECT_LT(took, 2500);
+  // The gateway hung up on the backend instead of reading on.
+  EXPECT_TRUE(Eventually([&] { return backend.cut_short() == 1; }, milliseconds(3000)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Redirects: credentials stay with the host they were sent to; only http is followed, at most
+// 10 times.
+
+TEST(BackendRedirectTest, CredentialsAreDroppedWhenTheRedirectChangesHostOrPort) {
+  ScriptedBackend other(
+      [](const Request&) { return Reply::Of(Answer("200 OK", R"({"at":"other"})")); });
+  const std::string other_port = std::to_string(other.port());
+  ScriptedBackend first([&](const Request& req) {
+    const std::string target(req.target());
+    std::string location;
+    if (target == "/to-port") location = "http://127.0.0.1:" + other_port + "/landing";
+    if (target == "/to-authority") location = "//127.0.0.1:" + other_port + "/landing";
+    if (target == "/to-self") location = "/landing";
+    if (location.empty()) return Reply::Of(Answer("200 OK", R"({"at":"first"})"));
+    return Reply::Of("HTTP/1.1 302 Found\r\nLocation: " + location +
+                     "\r\nContent-Length: 0\r\n\r\n");
+  });
+  const std::string forward = R"("input_headers": ["Authorization", "Cookie"],)";
+  SluiceProcess gw(Config(Endpoint("/to-port", first.url(), "/to-port", forward) + "," +
+                          Endpoint("/to-authority", first.url(), "/to-authority", forward) + "," +
+                          Endpoint("/to-self", first.url(), "/to-self", forward)));
+  const std::vector<std::pair<std::string, std::string>> credentials = {
+      {"Authorization", "Bearer token-of-alice"}, {"Cookie", "session=alice"}};
+
+  for (const std::string path : {"/to-port", "/to-authority"}) {
+    SCOPED_TRACE(path);
+    Response res = Fetch(gw.port(), "GET", path, credentials);
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), R"({"at":"other"})");
+    ASSERT_FALSE(other.requests().empty());
+    const Request landed = other.requests().back();
+    EXPECT_EQ(landed.target(), "/landing");
+    EXPECT_EQ(Header(landed, "Host"), "127.0.0.1:" + other_port);
+    EXPECT_EQ(Header(landed, "Authorization"), "<absent>");
+    EXPECT_EQ(Header(landed, "Cookie"), "<absent>");
+  }
+  // The first host did get them, and keeps them on a redirect to itself.
+  Response res = Fetch(gw.port(), "GET", "/to-self", credentials);
+  EXPECT_EQ(res.body(), R"({"at":"first"})");
+  const std::vector<Request> seen = first.requests();
+  ASSERT_EQ(seen.size(), 4u);
+  for (const Request& r : seen) {
+    EXPECT_EQ(Header(r, "Authorization"), "Bearer token-of-alice") << r.target();
+    EXPECT_EQ(Header(r, "Cookie"), "session=alice") << r.target();
+  }
+  EXPECT_EQ(seen.back().target(), "/landing");
+}
+
+TEST(BackendRedirectTest, RedirectsAreBoundedAndOnlyHttpIsFollowed) {
+  ScriptedBackend backend([](const Request& req) {
+    const std::string location =
+        req.target() == "/ftp" ? "ftp://127.0.0.1/file" : std::string(req.target());
+    return Reply::Of("HTTP/1.1 302 Found\r\nLocation: " + location +
+                     "\r\nContent-Length: 0\r\n\r\n");
+  });
+  SluiceProcess gw(
+      Config(NoOp("/loop", backend.url(), "/loop") + "," + NoOp("/ftp", backend.url(), "/ftp")));
+  Response loop = Fetch(gw.port(), "GET", "/loop");
+  EXPECT_EQ(loop.result_int(), 500u);
+  EXPECT_EQ(backend.requests().size(), 11u);  // the request and 10 redirects
+  EXPECT_NE(gw.log().find("stopped after 10 redirects"), std::string::npos) << gw.log();
+
+  Response ftp = Fetch(gw.port(), "GET", "/ftp");
+  EXPECT_EQ(ftp.result_int(), 302u);
+  EXPECT_EQ(backend.requests().size(), 12u);  // not followed
+}
+
+}  // namespace
+}  // namespace sluice::testing
