@@ -150,7 +150,7 @@ TEST(BackendAnswerTest, TooManyInformationalAnswersFailTheCall) {
 TEST(BackendAnswerTest, HeadBackendIsAnsweredWithoutWaitingForABody) {
   ScriptedBackend backend([](const Request&) {
     return Reply::Of(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1234\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20000000000\r\n"
         "X-Seen: yes\r\n\r\n");
   });
   SluiceProcess gw(

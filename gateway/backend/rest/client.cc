@@ -126,7 +126,16 @@ bool ValidHost(std::string_view host) {
   return true;
 }
 
+// Visible ASCII only: the target is written into a request line as it is.
+bool ValidTarget(std::string_view target) {
+  for (char c : target) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
 std::optional<RedirectTarget> ParseLocation(std::string_view loc) {
+  if (!ValidTarget(loc)) return std::nullopt;
   RedirectTarget out;
   std::string_view authority;
   if (StartsWith(loc, "//")) {  // network-path reference: same scheme (http), another authority
@@ -338,7 +347,10 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
         if (status == 204 && (parser_->content_length().value_or(0) > 0 || parser_->chunked())) {
           oddity_ = true;  // a 204 declaring a body: its bytes must never be read as an answer
         }
-        if (parser_->content_length().value_or(0) > client_.options_.max_response_bytes) {
+        // Done at the head: an answer without a body (HEAD, 204, 304), whose Content-Length
+        // describes another message.
+        if (!parser_->is_done() &&
+            parser_->content_length().value_or(0) > client_.options_.max_response_bytes) {
           return FailTooLarge();
         }
       }
