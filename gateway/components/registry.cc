@@ -9,6 +9,7 @@
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
 #include "gateway/components/router/config.h"
+#include "gateway/components/security/cors/config.h"
 #include "gateway/components/sluice/backend/config.h"
 #include "gateway/config/namespaces.h"
 
@@ -35,6 +36,13 @@ ConfigPtr ParseProxy(config::ObjectReader& r, Scope s) {
   if (s == Scope::kBackend) return proxy::ParseBackend(r);
   return nullptr;
 }
+ConfigPtr ParseCors(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kService) return cors::Parse(r);
+  // Fail closed: an endpoint author relying on per-endpoint CORS must not get none.
+  r.Error("", "endpoint-level security/cors is KrakenD Enterprise; Sluice reads it only in the "
+              "service's extra_config");
+  return nullptr;
+}
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
@@ -54,6 +62,8 @@ const Component kComponents[] = {
     {"sluice/http"},
     {"sluice/admin"},
     {router::kNamespace, &ParseRouter},
+    // Applied by the dispatcher, outside every endpoint (components/security/cors/cors.h).
+    {cors::kNamespace, &ParseCors},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},

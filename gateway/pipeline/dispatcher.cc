@@ -108,6 +108,12 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     d->not_found_body_ = router_cfg->not_found_body;
     d->method_not_allowed_body_ = router_cfg->method_not_allowed_body;
   }
+  if (const auto* cors =
+          config->components.Get<components::cors::Config>(components::cors::kNamespace)) {
+    // Shares ownership of the service config that holds it.
+    d->cors_ = std::make_unique<components::cors::Cors>(
+        std::shared_ptr<const components::cors::Config>(config, cors));
+  }
   return d;
 }
 
@@ -124,6 +130,11 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
 }
 
 void Dispatcher::Handle(http::ExchangePtr exchange) {
+  if (cors_ != nullptr && cors_->Handle(&exchange)) return;  // a preflight, answered
+  Route(std::move(exchange));
+}
+
+void Dispatcher::Route(http::ExchangePtr exchange) {
   const http::Request& req = exchange->request();
   std::string_view target = Sv(req.target());
   std::string_view path = target.substr(0, target.find('?'));
