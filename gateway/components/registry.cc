@@ -10,6 +10,7 @@
 #include "gateway/components/proxy/static_stage.h"
 #include "gateway/components/router/config.h"
 #include "gateway/components/security/cors/config.h"
+#include "gateway/components/security/http/secure.h"
 #include "gateway/components/sluice/backend/config.h"
 #include "gateway/config/namespaces.h"
 
@@ -43,6 +44,9 @@ ConfigPtr ParseCors(config::ObjectReader& r, Scope s) {
               "service's extra_config");
   return nullptr;
 }
+ConfigPtr ParseHttpSecure(config::ObjectReader& r, Scope s) {
+  return httpsecure::Parse(r, s == Scope::kService);
+}
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
@@ -64,6 +68,7 @@ const Component kComponents[] = {
     {router::kNamespace, &ParseRouter},
     // Applied by the dispatcher, outside every endpoint (components/security/cors/cors.h).
     {cors::kNamespace, &ParseCors},
+    {httpsecure::kNamespace, &ParseHttpSecure},  // likewise, after CORS
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},

@@ -114,6 +114,11 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     d->cors_ = std::make_unique<components::cors::Cors>(
         std::shared_ptr<const components::cors::Config>(config, cors));
   }
+  if (const auto* secure = config->components.Get<components::httpsecure::Config>(
+          components::httpsecure::kNamespace)) {
+    d->secure_ = std::make_unique<components::httpsecure::Secure>(
+        std::shared_ptr<const components::httpsecure::Config>(config, secure));
+  }
   return d;
 }
 
@@ -131,6 +136,7 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
 
 void Dispatcher::Handle(http::ExchangePtr exchange) {
   if (cors_ != nullptr && cors_->Handle(&exchange)) return;  // a preflight, answered
+  if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
   Route(std::move(exchange));
 }
 

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
 #include "gateway/components/security/cors/cors.h"
+#include "gateway/components/security/http/secure.h"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
 #include "gateway/metrics/registry.h"
@@ -57,6 +58,8 @@ class Dispatcher : public http::Handler {
   std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
   // security/cors, outermost; null when the config has none.
   std::unique_ptr<const components::cors::Cors> cors_;
+  // security/http, inside CORS; null when the config has none.
+  std::unique_ptr<const components::httpsecure::Secure> secure_;
   std::vector<boost::asio::io_context*> workers_;
   // Per worker, on its own cache line: the state of its request-id generator.
   struct alignas(64) IdSource {

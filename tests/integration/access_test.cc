@@ -162,6 +162,60 @@ std::string WriteConfig(const std::string& name, const std::string& text) {
   return path;
 }
 
+// ---------------------------------------------------------------------------------------------
+// security/http
+
+std::string SecureConfig(const std::string& backend_url, const std::string& secure) {
+  return R"({"version": 3, "extra_config": {"sluice/http": {"workers": 2},
+      "telemetry/logging": {"level": "WARNING"}, "security/http": )" + secure + R"(},
+    "endpoints": [{"endpoint": "/users/{id}", "backend": [{"host": [")" + backend_url +
+         R"("], "url_pattern": "/u/{id}"}]}]})";
+}
+
+TEST(HttpSecureTest, BadHostIs500AndHeadersOnEveryAnswer) {
+  TestBackend backend(Backend());
+  SluiceProcess gw(SecureConfig(backend.url(), R"({"allowed_hosts": ["api.example:8080"],
+      "host_proxy_headers": ["X-Forwarded-Host"], "frame_deny": true,
+      "content_type_nosniff": true, "browser_xss_filter": true, "referrer_policy": "same-origin",
+      "content_security_policy": "default-src 'self'", "sts_seconds": 31536000,
+      "sts_include_subdomains": true, "ssl_proxy_headers": {"X-Forwarded-Proto": "https"}})"));
+  Response bad = Fetch(gw.port(), "GET", "/users/1", {{"Host", "evil.example"}});
+  EXPECT_EQ(bad.result_int(), 500u);
+  EXPECT_EQ(bad.body(), "Bad Host\n");
+  EXPECT_EQ(Header(bad, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(backend.request_count(), 0u);
+  Response ok = Fetch(gw.port(), "GET", "/users/1", {{"Host", "API.example:8080"}});
+  EXPECT_EQ(ok.result_int(), 200u);
+  EXPECT_EQ(Header(ok, "X-Frame-Options"), "DENY");
+  EXPECT_EQ(Header(ok, "X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(Header(ok, "X-XSS-Protection"), "1; mode=block");
+  EXPECT_EQ(Header(ok, "Referrer-Policy"), "same-origin");
+  EXPECT_EQ(Header(ok, "Content-Security-Policy"), "default-src 'self'");
+  EXPECT_EQ(Header(ok, "Strict-Transport-Security"), "<absent>") << "plain HTTP: no HSTS";
+  Response proxied = Fetch(gw.port(), "GET", "/nope",
+                           {{"Host", "10.0.0.1"},
+                            {"X-Forwarded-Host", "api.example:8080"},
+                            {"X-Forwarded-Proto", "https"}});
+  EXPECT_EQ(proxied.result_int(), 404u);
+  EXPECT_EQ(Header(proxied, "X-Frame-Options"), "DENY") << "errors carry the headers too";
+  EXPECT_EQ(Header(proxied, "Strict-Transport-Security"), "max-age=31536000; includeSubDomains");
+  Response health = Fetch(gw.port(), "GET", "/__health", {{"Host", "10.0.0.1"}});
+  EXPECT_EQ(health.result_int(), 200u) << "health checks by IP are not refused";
+}
+
+TEST(HttpSecureTest, CheckRefusesWhatSluiceCannotHonour) {
+  CommandResult r = RunSluice(
+      {"check", "-c",
+       WriteConfig("secure_bad.json",
+                   R"({"version": 3, "extra_config": {"security/http": {"ssl_redirect": true,
+                     "allowed_hosts_are_regex": true, "allowed_hosts": ["a.*"]}},
+                     "endpoints": []})")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE((r.out + r.err).find("ssl_redirect"), std::string::npos) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("allowed_hosts_are_regex"), std::string::npos);
+}
+
+
 TEST(CorsTest, CheckRefusesWhatItCannotHonour) {
   // Endpoint-level CORS is KrakenD Enterprise: refused, not silently ignored.
   CommandResult endpoint = RunSluice(
