@@ -114,6 +114,8 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     d->cors_ = std::make_unique<components::cors::Cors>(
         std::shared_ptr<const components::cors::Config>(config, cors));
   }
+  d->bots_ = config->components.Get<components::botdetector::Config>(
+      components::botdetector::kNamespace);
   if (const auto* secure = config->components.Get<components::httpsecure::Config>(
           components::httpsecure::kNamespace)) {
     d->secure_ = std::make_unique<components::httpsecure::Secure>(
@@ -137,6 +139,15 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
 void Dispatcher::Handle(http::ExchangePtr exchange) {
   if (cors_ != nullptr && cors_->Handle(&exchange)) return;  // a preflight, answered
   if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
+  if (bots_ != nullptr) {
+    const http::Request& req = exchange->request();
+    auto ua = req.find(bhttp::field::user_agent);
+    if (bots_->IsBot(ua == req.end() ? std::string_view() : Sv(ua->value()))) {
+      log::Error("bot rejected: user agent '{}' on {}",
+                 ua == req.end() ? std::string_view() : Sv(ua->value()), Sv(req.target()));
+      return exchange->Respond(components::botdetector::BotResponse());
+    }
+  }
   Route(std::move(exchange));
 }
 

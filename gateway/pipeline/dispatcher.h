@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
+#include "gateway/components/security/botdetector/detector.h"
 #include "gateway/components/security/cors/cors.h"
 #include "gateway/components/security/http/secure.h"
 #include "gateway/config/config.h"
@@ -60,6 +61,8 @@ class Dispatcher : public http::Handler {
   std::unique_ptr<const components::cors::Cors> cors_;
   // security/http, inside CORS; null when the config has none.
   std::unique_ptr<const components::httpsecure::Secure> secure_;
+  // Service-level security/bot-detector, in config_; null when none.
+  const components::botdetector::Config* bots_ = nullptr;
   std::vector<boost::asio::io_context*> workers_;
   // Per worker, on its own cache line: the state of its request-id generator.
   struct alignas(64) IdSource {

@@ -216,6 +216,56 @@ TEST(HttpSecureTest, CheckRefusesWhatSluiceCannotHonour) {
 }
 
 
+// ---------------------------------------------------------------------------------------------
+// security/bot-detector
+
+TEST(BotDetectorTest, ServiceAndEndpointLevelsAnswer403) {
+  TestBackend backend(Backend());
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"sluice/http": {"workers": 2},
+      "telemetry/logging": {"level": "CRITICAL"},
+      "security/bot-detector": {"deny": ["BadBot/1.0"], "cache_size": 100}},
+    "endpoints": [
+      {"endpoint": "/open/{id}", "backend": [{"host": [")" + backend.url() +
+                   R"j("], "url_pattern": "/u/{id}"}]},
+      {"endpoint": "/strict/{id}", "extra_config": {"security/bot-detector": {
+          "allow": ["Googlebot/2.1 (ok)"], "patterns": ["(?i)bot", "curl/\\d"],
+          "empty_user_agent_is_bot": true}},
+       "backend": [{"host": [")j" + backend.url() + R"("], "url_pattern": "/u/{id}"}]}]})");
+  struct Case {
+    const char* path;
+    const char* ua;  // nullptr: no User-Agent header
+    unsigned status;
+  };
+  const Case cases[] = {
+      {"/open/1", "BadBot/1.0", 403},      {"/nowhere", "BadBot/1.0", 403},
+      {"/open/1", "SomeBot", 200},         {"/open/1", nullptr, 200},
+      {"/strict/1", "SomeBot", 403},       {"/strict/1", "curl/8.1", 403},
+      {"/strict/1", nullptr, 403},         {"/strict/1", "Googlebot/2.1 (ok)", 200},
+      {"/strict/1", "Mozilla/5.0", 200},   {"/strict/1", "BadBot/1.0", 403},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (c.ua != nullptr) headers.emplace_back("User-Agent", c.ua);
+    const size_t before = backend.request_count();
+    Response res = Fetch(gw.port(), "GET", c.path, headers);
+    EXPECT_EQ(res.result_int(), c.status) << c.path << " " << (c.ua ? c.ua : "<none>");
+    if (c.status == 403) {
+      EXPECT_EQ(res.body(), "");
+      EXPECT_EQ(backend.request_count(), before) << "a bot reaches no backend";
+    }
+  }
+}
+
+TEST(BotDetectorTest, BadPatternRefusesTheConfig) {
+  CommandResult r = RunSluice(
+      {"check", "-c",
+       WriteConfig("bots_bad.json",
+                   R"({"version": 3, "extra_config": {"security/bot-detector":
+                     {"patterns": ["ok", "a(b"]}}, "endpoints": []})")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE((r.out + r.err).find("patterns[1]"), std::string::npos) << r.out << r.err;
+}
+
 TEST(CorsTest, CheckRefusesWhatItCannotHonour) {
   // Endpoint-level CORS is KrakenD Enterprise: refused, not silently ignored.
   CommandResult endpoint = RunSluice(
