@@ -428,7 +428,7 @@ TEST(CliCheckTest, UnimplementedComponentsAreWarnedAboutByPath) {
   const char* dir = std::getenv("TEST_TMPDIR");
   const std::string file = std::string(dir ? dir : "/tmp") + "/unenforced.json";
   const std::string json = R"({"version": 3, "host": ["127.0.0.1:1"],
-    "extra_config": {"security/cors": {"allow_origins": ["*"]}, "telemetry/opentelemetry": {}},
+    "extra_config": {"security/policies": {}, "telemetry/opentelemetry": {}},
     "endpoints": [{"endpoint": "/a", "extra_config": {"auth/validator": {"alg": "RS256"}},
       "backend": [{"url_pattern": "/a", "extra_config": {"qos/circuit-breaker": {}}}]}]})";
   std::ofstream(file) << json;
@@ -437,7 +437,7 @@ TEST(CliCheckTest, UnimplementedComponentsAreWarnedAboutByPath) {
   const std::string protect = ": warning: not implemented by Sluice, so it has no effect: what it "
                               "would protect is NOT protected\n";
   EXPECT_EQ(check.err,
-            file + ": extra_config.\"security/cors\"" + protect +
+            file + ": extra_config.\"security/policies\"" + protect +
                 file + ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
                        "Sluice; it has no effect\n" +
                 file + ": endpoints[0].extra_config.\"auth/validator\"" + protect +
