@@ -17,6 +17,8 @@ _LIBS = {
     "ssl": (["openssl"], [], []),
     # HTTP/2 framing, HPACK and flow control for the h2c front (libnghttp2-dev).
     "nghttp2": (["libnghttp2"], [], []),
+    # security/bot-detector patterns (libre2-dev).
+    "re2": (["re2"], [], []),
 }
 
 _HEADER_ONLY = {

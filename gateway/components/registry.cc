@@ -9,6 +9,9 @@
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
 #include "gateway/components/router/config.h"
+#include "gateway/components/security/botdetector/detector.h"
+#include "gateway/components/security/cors/config.h"
+#include "gateway/components/security/http/secure.h"
 #include "gateway/components/sluice/backend/config.h"
 #include "gateway/config/namespaces.h"
 
@@ -35,6 +38,24 @@ ConfigPtr ParseProxy(config::ObjectReader& r, Scope s) {
   if (s == Scope::kBackend) return proxy::ParseBackend(r);
   return nullptr;
 }
+ConfigPtr ParseCors(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kService) return cors::Parse(r);
+  // Fail closed: an endpoint author relying on per-endpoint CORS must not get none.
+  r.Error("", "endpoint-level security/cors is KrakenD Enterprise; Sluice reads it only in the "
+              "service's extra_config");
+  return nullptr;
+}
+ConfigPtr ParseHttpSecure(config::ObjectReader& r, Scope s) {
+  return httpsecure::Parse(r, s == Scope::kService);
+}
+ConfigPtr ParseBotDetector(config::ObjectReader& r, Scope s) {
+  if (s != Scope::kBackend) return botdetector::Parse(r);
+  r.Error("", "security/bot-detector applies to the service or an endpoint, not a backend");
+  return nullptr;
+}
+pipeline::StagePtr BotStage(const config::ComponentConfig& c, const BuildContext&) {
+  return std::make_unique<botdetector::Stage>(static_cast<const botdetector::Config&>(c));
+}
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
@@ -54,6 +75,11 @@ const Component kComponents[] = {
     {"sluice/http"},
     {"sluice/admin"},
     {router::kNamespace, &ParseRouter},
+    // Applied by the dispatcher, outside every endpoint (components/security/cors/cors.h).
+    {cors::kNamespace, &ParseCors},
+    {httpsecure::kNamespace, &ParseHttpSecure},  // likewise, after CORS
+    // Service level in the dispatcher after security/http; endpoint level a guard stage.
+    {botdetector::kNamespace, &ParseBotDetector, Phase::kGuard, &BotStage},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},

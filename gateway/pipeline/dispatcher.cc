@@ -108,6 +108,19 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     d->not_found_body_ = router_cfg->not_found_body;
     d->method_not_allowed_body_ = router_cfg->method_not_allowed_body;
   }
+  if (const auto* cors =
+          config->components.Get<components::cors::Config>(components::cors::kNamespace)) {
+    // Shares ownership of the service config that holds it.
+    d->cors_ = std::make_unique<components::cors::Cors>(
+        std::shared_ptr<const components::cors::Config>(config, cors));
+  }
+  d->bots_ = config->components.Get<components::botdetector::Config>(
+      components::botdetector::kNamespace);
+  if (const auto* secure = config->components.Get<components::httpsecure::Config>(
+          components::httpsecure::kNamespace)) {
+    d->secure_ = std::make_unique<components::httpsecure::Secure>(
+        std::shared_ptr<const components::httpsecure::Config>(config, secure));
+  }
   return d;
 }
 
@@ -124,6 +137,21 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
 }
 
 void Dispatcher::Handle(http::ExchangePtr exchange) {
+  if (cors_ != nullptr && cors_->Handle(&exchange)) return;  // a preflight, answered
+  if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
+  if (bots_ != nullptr) {
+    const http::Request& req = exchange->request();
+    auto ua = req.find(bhttp::field::user_agent);
+    if (bots_->IsBot(ua == req.end() ? std::string_view() : Sv(ua->value()))) {
+      log::Error("bot rejected: user agent '{}' on {}",
+                 ua == req.end() ? std::string_view() : Sv(ua->value()), Sv(req.target()));
+      return exchange->Respond(components::botdetector::BotResponse());
+    }
+  }
+  Route(std::move(exchange));
+}
+
+void Dispatcher::Route(http::ExchangePtr exchange) {
   const http::Request& req = exchange->request();
   std::string_view target = Sv(req.target());
   std::string_view path = target.substr(0, target.find('?'));

@@ -12,6 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
+#include "gateway/components/security/botdetector/detector.h"
+#include "gateway/components/security/cors/cors.h"
+#include "gateway/components/security/http/secure.h"
 #include "gateway/config/config.h"
 #include "gateway/http/exchange.h"
 #include "gateway/metrics/registry.h"
@@ -41,6 +44,7 @@ class Dispatcher : public http::Handler {
   Dispatcher(std::shared_ptr<const config::ServiceConfig> config, router::Router router, bool debug,
              const std::atomic<bool>* draining);
 
+  void Route(http::ExchangePtr exchange);
   void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
   // 404/405: KrakenD's text, or the JSON of router.error_body.
   http::Response ErrorResponse(boost::beast::http::status status) const;
@@ -53,6 +57,12 @@ class Dispatcher : public http::Handler {
   const std::atomic<bool>* draining_;
   std::string not_found_body_;           // rendered router.error_body."404", or empty
   std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
+  // security/cors, outermost; null when the config has none.
+  std::unique_ptr<const components::cors::Cors> cors_;
+  // security/http, inside CORS; null when the config has none.
+  std::unique_ptr<const components::httpsecure::Secure> secure_;
+  // Service-level security/bot-detector, in config_; null when none.
+  const components::botdetector::Config* bots_ = nullptr;
   std::vector<boost::asio::io_context*> workers_;
   // Per worker, on its own cache line: the state of its request-id generator.
   struct alignas(64) IdSource {

@@ -430,7 +430,7 @@ TEST(CliRunTest, AnInvalidEnvironmentOverrideStopsRun) {
 // without them, saying so; other unimplemented components only warn.
 const char kUnenforcedJson[] = R"({"version": 3, "host": ["127.0.0.1:1"],
     "tls": {"public_key": "/nonexistent/cert.pem", "private_key": "/nonexistent/key.pem"},
-    "extra_config": {"security/cors": {"allow_origins": ["*"]}, "telemetry/opentelemetry": {}},
+    "extra_config": {"security/policies": {}, "telemetry/opentelemetry": {}},
     "endpoints": [{"endpoint": "/a", "extra_config": {
         "github.com/devopsfaith/krakend-jose/validator": {"alg": "RS256"}},
       "backend": [{"url_pattern": "/a", "extra_config": {"qos/circuit-breaker": {}}}]}]})";
@@ -450,7 +450,7 @@ TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
   const std::string expected =
       file + ": tls: not implemented by Sluice, so the public port (plain HTTP instead of TLS)" +
       refused + file +
-      ": extra_config.\"security/cors\": not implemented by Sluice, so what it "
+      ": extra_config.\"security/policies\": not implemented by Sluice, so what it "
       "protects" +
       refused + file +
       ": endpoints[0].extra_config.\"auth/validator\": not "
@@ -482,7 +482,7 @@ TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
             file +
                 ": tls: warning: not implemented by Sluice, so it has no effect: the public "
                 "port (plain HTTP instead of TLS) is NOT protected (--allow-unprotected)\n" +
-                file + ": extra_config.\"security/cors\"" + unprotected + file +
+                file + ": extra_config.\"security/policies\"" + unprotected + file +
                 ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
                 "Sluice; it has no effect\n" +
                 file + ": endpoints[0].extra_config.\"auth/validator\"" + unprotected + file +
@@ -490,7 +490,7 @@ TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
   SluiceProcess gateway(kUnenforcedJson, {"--allow-unprotected"});
   EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 4 protection(s) of "))
       << gateway.log();
-  EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/cors\", "
+  EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/policies\", "
                                        "endpoints[0].extra_config.\"auth/validator\", "
                                        "endpoints[0].backend[0].extra_config.\"qos/"
                                        "circuit-breaker\""))
