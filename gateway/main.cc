@@ -228,6 +228,7 @@ int Run(const Flags& flags) {
   options.max_body_bytes = cfg->tuning.max_body_bytes;
   options.access_log = cfg->logging.access_log;
   options.use_h2c = cfg->use_h2c;
+  options.max_connections = cfg->tuning.max_connections;
   // KrakenD answers with "X-Krakend: Version <v>" unless router.hide_version_header is set.
   if (!cfg->hide_version_header) {
     options.identity_header_name = "X-Krakend";

@@ -513,6 +513,13 @@ void Parser::ParseServiceComponents(const std::string& path,
       }
     }
     if (std::optional<bool> on = Bool(*http, "metrics", ns_path)) cfg->tuning.metrics = *on;
+    Diagnostics found;
+    ObjectReader reader(*http, ns_path, &found);
+    if (auto n = reader.Int("max_connections", 1, kMaxConnectionsLimit)) {
+      cfg->tuning.max_connections = *n;
+    }
+    result_->errors.insert(result_->errors.end(), found.errors.begin(), found.errors.end());
+    result_->lint.insert(result_->lint.end(), found.lint.begin(), found.lint.end());
   }
   std::string metrics_path;
   const Json* metrics = component("telemetry/metrics", &metrics_path);
@@ -664,6 +671,11 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
       }
       cfg->endpoints.push_back(std::move(ep));
     }
+  }
+  if (cfg->max_shutdown_wait_time <= absl::ZeroDuration()) {
+    absl::Duration longest = cfg->timeout;
+    for (const Endpoint& ep : cfg->endpoints) longest = std::max(longest, ep.timeout);
+    cfg->max_shutdown_wait_time = std::max(kMinShutdownWait, longest + kShutdownGrace);
   }
 }
 

@@ -88,6 +88,12 @@ inline constexpr uint64_t kMaxHeaderBytesLimit = 64u << 20;
 inline constexpr uint64_t kMaxBodyBytesLimit = 1u << 30;
 // Each copy is one more backend call per request: more than this multiplies load, not speed.
 inline constexpr int64_t kMaxConcurrentCalls = 64;
+// sluice/http.max_connections: far beyond any file-descriptor limit; a larger value is a typo.
+inline constexpr int64_t kMaxConnectionsLimit = 1 << 24;
+// Default shutdown bound: after the longest endpoint timeout every handler has answered; the
+// grace lets the answers be written. Never less than the minimum, so slow clients get a chance.
+inline constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+inline constexpr absl::Duration kMinShutdownWait = absl::Seconds(10);
 
 // Logging component (`telemetry/logging`, v2 `github_com/devopsfaith/krakend-gologging`).
 struct Logging {
@@ -103,6 +109,10 @@ struct ServerTuning {
   uint64_t max_body_bytes = 10 * 1024 * 1024;
   // Per-request metrics (counters, histograms). On by default; off only to measure their cost.
   bool metrics = true;
+  // Client connections (HTTP/1.1 and HTTP/2) open at once; at the limit the listener stops
+  // accepting until one closes. 0: derived from RLIMIT_NOFILE at start (http::
+  // DefaultMaxConnections), leaving room for backend sockets.
+  int64_t max_connections = 0;
 };
 
 // Where a listener binds: an IP literal and a port (0: the kernel picks one, for tests).
@@ -145,7 +155,10 @@ struct ServiceConfig {
   absl::Duration idle_timeout = absl::Seconds(90);         // keep-alive wait for the next request
   absl::Duration read_header_timeout = absl::Seconds(10);  // slowloris bound
   uint64_t max_header_bytes = 1 << 20;                     // Go's http.DefaultMaxHeaderBytes
-  absl::Duration max_shutdown_wait_time;                   // zero: wait for in-flight requests
+  // Longest drain on SIGTERM. Absent or zero: the longest endpoint timeout plus
+  // kShutdownGrace, at least kMinShutdownWait (a client that never finishes, e.g. one that
+  // PINGs an open stream, must not hold the process forever).
+  absl::Duration max_shutdown_wait_time;
   bool debug_endpoint = false;
   // Cleartext HTTP/2 on the public port, next to HTTP/1.1 (prior knowledge or Upgrade: h2c).
   bool use_h2c = false;

@@ -85,14 +85,60 @@ bool HasToken(std::string_view list, std::string_view token) {
 
 }  // namespace
 
+// RFC 7540 3.2: an HTTP/1.1 request with `Upgrade: h2c`, a Connection field naming both Upgrade
+// and HTTP2-Settings (the hop-by-hop options: a proxy that honours Connection strips them, so a
+// client cannot tunnel HTTP/2 through a proxy that does not speak it), no `close`, and exactly
+// one HTTP2-Settings field holding a base64url SETTINGS payload with valid entries. Anything else
+// is served as plain HTTP/1.1.
 bool IsH2cUpgrade(const Request& request) {
+  if (request.version() != 11) return false;
   auto upgrade = request.find(bhttp::field::upgrade);
   if (upgrade == request.end() || !HasToken(Sv(upgrade->value()), "h2c")) return false;
+  bool names_upgrade = false;
+  bool names_settings = false;
+  for (auto it = request.find(bhttp::field::connection);
+       it != request.end() && it->name() == bhttp::field::connection; ++it) {
+    const std::string_view options = Sv(it->value());
+    if (HasToken(options, "close")) return false;
+    names_upgrade = names_upgrade || HasToken(options, "Upgrade");
+    names_settings = names_settings || HasToken(options, "HTTP2-Settings");
+  }
+  if (!names_upgrade || !names_settings) return false;
   if (request.count("HTTP2-Settings") != 1) return false;
-  // A SETTINGS payload (6 bytes per entry) in base64url; anything else: serve over HTTP/1.1.
   std::string settings;
-  return absl::WebSafeBase64Unescape(std::string(Sv(request["HTTP2-Settings"])), &settings) &&
-         settings.size() % 6 == 0;
+  return DecodeH2Settings(Sv(request["HTTP2-Settings"]), &settings);
+}
+
+bool DecodeH2Settings(std::string_view token, std::string* payload) {
+  // token68 without padding (RFC 7540 3.2.1: "trailing '=' characters omitted"), at least one
+  // character: an empty field is not a SETTINGS payload.
+  if (token.empty()) return false;
+  for (char ch : token) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {
+      return false;
+    }
+  }
+  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), payload) ||
+      payload->size() % 6 != 0) {
+    return false;
+  }
+  // The values RFC 9113 6.5.2 allows; nghttp2 would refuse the others after the 101 is sent.
+  for (size_t i = 0; i < payload->size(); i += 6) {
+    const auto* p = reinterpret_cast<const uint8_t*>(payload->data() + i);
+    const uint32_t id = (uint32_t{p[0]} << 8) | p[1];
+    const uint32_t value =
+        (uint32_t{p[2]} << 24) | (uint32_t{p[3]} << 16) | (uint32_t{p[4]} << 8) | p[5];
+    if (id == NGHTTP2_SETTINGS_ENABLE_PUSH && value > 1) return false;
+    if (id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
+        value > static_cast<uint32_t>(NGHTTP2_MAX_WINDOW_SIZE)) {
+      return false;
+    }
+    // 2^14 to 2^24-1 octets.
+    if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && (value < (1u << 14) || value >= (1u << 24))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,8 +407,7 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
     Request& req = **upgrade;
     std::string settings_payload;
     auto field = req.find("HTTP2-Settings");
-    if (field == req.end() ||
-        !absl::WebSafeBase64Unescape(std::string(Sv(field->value())), &settings_payload)) {
+    if (field == req.end() || !DecodeH2Settings(Sv(field->value()), &settings_payload)) {
       return false;
     }
     const bool head = req.method() == bhttp::verb::head;

@@ -33,9 +33,13 @@ class H2Stream;
 // The HTTP/2 connection preface a client sends first (RFC 9113 3.4).
 inline constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-// True if `request` asks to switch to h2c (RFC 7540 3.2: `Upgrade: h2c`, one well-formed
-// `HTTP2-Settings`).
+// True if `request` asks to switch to h2c exactly as RFC 7540 3.2 says: HTTP/1.1, `Upgrade: h2c`,
+// `Connection` naming Upgrade and HTTP2-Settings (and not close), one well-formed
+// `HTTP2-Settings`.
 bool IsH2cUpgrade(const Request& request);
+// Decodes an HTTP2-Settings value (base64url, no padding) into a SETTINGS payload whose entries
+// are valid; false if it is not one.
+bool DecodeH2Settings(std::string_view token, std::string* payload);
 
 class H2Connection : public std::enable_shared_from_this<H2Connection> {
  public:

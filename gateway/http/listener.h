@@ -32,6 +32,8 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
   void DoAccept();
   void OnAccept(boost::beast::error_code ec, Socket socket);
+  // At the connection limit: accepts again once a connection (of any worker) has closed.
+  void WaitForRoom();
   // Graceful shutdown on this worker: stop accepting, close idle HTTP/1.1 connections, send
   // GOAWAY on HTTP/2 connections.
   void Drain();
@@ -46,6 +48,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Acceptor acceptor;
   boost::asio::steady_timer retry_timer;
   bool draining = false;                    // touched only on this worker's thread
+  bool at_limit = false;                    // paused at max_connections (this worker's thread)
   std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker
   std::list<H2Connection*> h2_connections;  // open HTTP/2 connections of this worker
 };

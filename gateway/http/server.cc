@@ -1,7 +1,9 @@
 #include "gateway/http/server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <list>
@@ -12,8 +14,8 @@
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/write.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/write.hpp"
 #include "boost/beast/core/bind_handler.hpp"
 #include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
@@ -58,6 +60,26 @@ Preface MatchPreface(std::string_view bytes) {
   const size_t n = std::min(bytes.size(), kH2Preface.size());
   if (bytes.substr(0, n) != kH2Preface.substr(0, n)) return Preface::kNo;
   return n == kH2Preface.size() ? Preface::kYes : Preface::kPartial;
+}
+
+// RFC 9112 6.3: a request's body length is known only from `Transfer-Encoding: chunked` or from
+// Content-Length. Any other coding ("gzip", "chunked, identity", "xchunked"), more than one
+// Transfer-Encoding field, or Transfer-Encoding next to Content-Length leaves the length to
+// interpretation; Beast would read such a request as bodyless (or by Content-Length), so the body
+// would be parsed as the next request (request smuggling behind a proxy that reads it otherwise).
+// Such a request gets 400 and the connection closes.
+bool AmbiguousFraming(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& head = parser.get();
+  auto te = head.find(bhttp::field::transfer_encoding);
+  if (te == head.end()) return false;  // the common case: one lookup
+  if (head.count(bhttp::field::transfer_encoding) != 1) return true;
+  if (head.find(bhttp::field::content_length) != head.end()) return true;
+  std::string_view coding = Sv(te->value());
+  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+    coding.remove_prefix(1);
+  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+    coding.remove_suffix(1);
+  return !EqualsIgnoreCase(coding, "chunked");
 }
 
 }  // namespace
@@ -105,9 +127,11 @@ void WorkerPool::Stop() {
 
 class Session : public Exchange, public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket&& socket, std::shared_ptr<Server::Listener> listener,
-          const ServerOptions& options, Handler& handler)
-      : stream_(std::move(socket)), listener_(std::move(listener)), options_(options),
+  Session(Socket&& socket, std::shared_ptr<Server::Listener> listener, const ServerOptions& options,
+          Handler& handler)
+      : stream_(std::move(socket)),
+        listener_(std::move(listener)),
+        options_(options),
         handler_(handler) {
     beast::error_code ec;
     tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
@@ -240,8 +264,9 @@ void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   buffer_.consume(used);
   if (ec == bhttp::error::need_more) return ReadHeader();
   if (ec) return FailRead(ec);
-  if (parser_->is_done()) return OnRequest();
   if (!parser_->is_header_done()) return ReadHeader();
+  if (AmbiguousFraming(*parser_)) return WriteError(bhttp::status::bad_request, "400 bad request");
+  if (parser_->is_done()) return OnRequest();
   ReadBody();
 }
 
@@ -256,6 +281,7 @@ void Session::ReadHeader() {
 
 void Session::OnHeader(beast::error_code ec, std::size_t) {
   if (ec) return FailRead(ec);
+  if (AmbiguousFraming(*parser_)) return WriteError(bhttp::status::bad_request, "400 bad request");
   if (parser_->is_done()) return OnRequest();
   ReadBody();
 }
@@ -312,9 +338,9 @@ void Session::FailRead(beast::error_code ec) {
   if (ec == bhttp::error::body_limit) {
     return WriteError(bhttp::status::payload_too_large, "413 request entity too large");
   }
-  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-      ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-      ec == asio::error::connection_reset || ec == bhttp::error::partial_message) {
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+      ec == bhttp::error::partial_message) {
     return Close();
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
@@ -357,8 +383,8 @@ void Session::Respond(Response&& response) {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started_)
                       .count();
-    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(request_.method_string()), Sv(request_.target()),
-              code, micros);
+    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(request_.method_string()),
+              Sv(request_.target()), code, micros);
   }
   DoWrite();
 }
@@ -369,8 +395,8 @@ void Session::DoWrite() {
   write_head_.clear();
   AppendResponseHead(response_, &write_head_);
   // The body of a HEAD answer (or 204/304) was cleared in Respond: its size is what is sent.
-  const std::array<asio::const_buffer, 2> buffers = {
-      asio::buffer(write_head_), asio::buffer(response_.body())};
+  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(write_head_),
+                                                     asio::buffer(response_.body())};
   asio::async_write(stream_, buffers,
                     beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
 }
@@ -407,10 +433,34 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
     });
     return;
   }
-  std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_,
-                            server.handler_)
+  std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_, server.handler_)
       ->Start();
+  if (server.open_connections_.load(std::memory_order_relaxed) >= server.options_.max_connections) {
+    return WaitForRoom();
+  }
   DoAccept();
+}
+
+// Polled rather than signalled: a connection closing on another worker would otherwise have to
+// wake this one, and the limit is a guard, not the steady state.
+void Server::Listener::WaitForRoom() {
+  if (!at_limit) {
+    at_limit = true;
+    log::Warn(
+        "worker {}: {} client connections are open, the limit (sluice/http.max_connections):"
+        " new connections wait until one closes",
+        worker, server.options_.max_connections);
+  }
+  retry_timer.expires_after(kAcceptRetryDelay);
+  retry_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->draining) return;
+    if (self->server.open_connections_.load(std::memory_order_relaxed) >=
+        self->server.options_.max_connections) {
+      return self->WaitForRoom();
+    }
+    self->at_limit = false;
+    self->DoAccept();
+  });
 }
 
 void Server::Listener::Drain() {
@@ -429,16 +479,29 @@ void Server::Listener::Drain() {
 // ---------------------------------------------------------------------------------------------
 // Server
 
+int64_t DefaultMaxConnections() {
+  constexpr int64_t kFloor = 64;
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return int64_t{1} << 20;
+  }
+  return std::max<int64_t>(kFloor, static_cast<int64_t>(limit.rlim_cur / 2));
+}
+
 Server::Server(ServerOptions options, WorkerPool& workers, Handler& handler)
-    : options_(std::move(options)), workers_(workers), handler_(handler) {}
+    : options_(std::move(options)), workers_(workers), handler_(handler) {
+  if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
+}
 
 Server::~Server() = default;
 
 absl::Status Server::Start() {
   beast::error_code ec;
-  asio::ip::address address = asio::ip::make_address(
-      options_.listen_ip.empty() ? "0.0.0.0" : options_.listen_ip, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("listen_ip \"", options_.listen_ip, "\": ", ec.message()));
+  asio::ip::address address =
+      asio::ip::make_address(options_.listen_ip.empty() ? "0.0.0.0" : options_.listen_ip, ec);
+  if (ec)
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen_ip \"", options_.listen_ip, "\": ", ec.message()));
   uint16_t port = options_.port;
   if (options_.reuse_port && port != 0) {
     // SO_REUSEPORT lets this process's workers share the port, but also lets a second Sluice
@@ -466,8 +529,8 @@ absl::Status Server::Start() {
     if (!ec) acc.bind(endpoint, ec);
     if (!ec) acc.listen(kListenBacklog, ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", address.to_string(), ":",
-                                                 port, ": ", ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", address.to_string(), ":", port, ": ", ec.message()));
     }
     // With port 0 the first acceptor picks the port; the others join it through SO_REUSEPORT.
     port = acc.local_endpoint().port();

@@ -1,8 +1,9 @@
 #pragma once
 
-// The public HTTP/1.1 (and, with use_h2c, cleartext HTTP/2) listener: one io_context per worker thread, one SO_REUSEPORT acceptor per
-// worker (the kernel spreads connections), one Session object per connection (Beast's
-// advanced_server shape: DoRead/OnRead pairs, no shared mutable state between workers).
+// The public HTTP/1.1 (and, with use_h2c, cleartext HTTP/2) listener: one io_context per worker
+// thread, one SO_REUSEPORT acceptor per worker (the kernel spreads connections), one Session object
+// per connection (Beast's advanced_server shape: DoRead/OnRead pairs, no shared mutable state
+// between workers).
 
 #include <atomic>
 #include <cstdint>
@@ -40,7 +41,15 @@ struct ServerOptions {
   // Also accept cleartext HTTP/2 on the same port: prior knowledge (connection preface) and
   // `Upgrade: h2c`. Off: the HTTP/1.1 path is exactly as without HTTP/2 support.
   bool use_h2c = false;
+  // Client connections (HTTP/1.1 and HTTP/2, all workers) open at once. At the limit each
+  // worker stops accepting until one closes; new connections wait in the kernel's backlog.
+  // 0: DefaultMaxConnections().
+  int64_t max_connections = 0;
 };
+
+// Half the process's file-descriptor limit (RLIMIT_NOFILE, soft): the other half is for backend
+// connections, the admin listeners, logs and files. At least 64.
+int64_t DefaultMaxConnections();
 
 // Threads with one io_context each. Created first so that per-worker state (backend pools) can be
 // built on the same contexts before the listener starts.
@@ -70,6 +79,8 @@ class Server {
   absl::Status Start();
 
   uint16_t port() const { return port_; }
+  // The connection limit in force (max_connections, or its default).
+  int64_t max_connections() const { return options_.max_connections; }
 
   // Graceful shutdown, step 1: stop accepting, close idle keep-alive connections, and close every
   // other connection once its in-flight response is written. Thread-safe.

@@ -3,6 +3,7 @@
 // ScriptedBackends: they write exact bytes no well-behaved server would.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -320,6 +321,143 @@ TEST(BackendRedirectTest, RedirectsAreBoundedAndOnlyHttpIsFollowed) {
   Response ftp = Fetch(gw.port(), "GET", "/ftp");
   EXPECT_EQ(ftp.result_int(), 302u);
   EXPECT_EQ(backend.requests().size(), 12u);  // not followed
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Request smuggling: a body length the gateway and a proxy in front of it could read
+// differently is refused (RFC 9112 section 6.3).
+
+int CountOf(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(RequestFramingTest, TransferEncodingOtherThanChunkedIsRefusedAndTheConnectionClosed) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"seen":")" + std::string(req.target()) + R"("})");
+  });
+  SluiceProcess gw(Config(R"({"endpoint": "/post", "method": "POST", "backend": [{"host": [")" +
+                          backend.url() + R"("], "url_pattern": "/post", "method": "POST"}]},)" +
+                          Endpoint("/echo/{x}", backend.url(), "/echo/{x}")));
+  const std::string smuggled = "GET /echo/SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct Case {
+    const char* what;
+    std::string head;
+  } cases[] = {
+      {"gzip", "Transfer-Encoding: gzip\r\n"},
+      {"chunked then identity", "Transfer-Encoding: chunked, identity\r\n"},
+      {"xchunked", "Transfer-Encoding: xchunked\r\n"},
+      {"gzip, chunked (a coding the gateway does not decode)",
+       "Transfer-Encoding: gzip, chunked\r\n"},
+      {"two fields", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"},
+      {"gzip and a length",
+       "Transfer-Encoding: gzip\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n"},
+      {"chunked and a length", "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string answer =
+        RawExchange(gw.port(), "POST /post HTTP/1.1\r\nHost: x\r\n" + c.head + "\r\n" + smuggled);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer;
+    EXPECT_EQ(CountOf(answer, "HTTP/1.1 "), 1) << answer;  // one answer, then the close
+  }
+  EXPECT_EQ(backend.request_count(), 0u);  // neither the POST nor the smuggled GET went through
+
+  // The framings RFC 9112 defines still work, body and all.
+  const std::string chunked = RawExchange(
+      gw.port(),
+      "POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.rfind("HTTP/1.1 200 ", 0), 0u) << chunked;
+  ASSERT_EQ(backend.request_count(), 1u);
+  EXPECT_EQ(backend.last_request().body(), "hello");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. `Upgrade: h2c` only as RFC 7540 section 3.2 says; anything else stays HTTP/1.1, so HTTP/2
+// cannot be tunnelled past a proxy that forwards Upgrade but does not speak HTTP/2.
+
+TEST(H2cUpgradeTest, OnlyAnUpgradeExactlyAsTheRfcSaysSwitchesProtocols) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"a":1})"); });
+  SluiceProcess gw(R"({"version": 3, "use_h2c": true, "extra_config": {"sluice/http":
+      {"workers": 1}}, "endpoints": [)" +
+                   Endpoint("/a", backend.url(), "/a") + "]}");
+  const std::string settings = "AAMAAABkAAQAAP__";  // MAX_CONCURRENT_STREAMS 100, window 65535
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  struct Case {
+    const char* what;
+    Headers headers;
+  } refused[] = {
+      {"no Connection field", {{"Upgrade", "h2c"}, {"HTTP2-Settings", settings}}},
+      {"Connection without HTTP2-Settings",
+       {{"Connection", "Upgrade"}, {"Upgrade", "h2c"}, {"HTTP2-Settings", settings}}},
+      {"Connection without Upgrade",
+       {{"Connection", "HTTP2-Settings"}, {"Upgrade", "h2c"}, {"HTTP2-Settings", settings}}},
+      {"empty HTTP2-Settings",
+       {{"Connection", "Upgrade, HTTP2-Settings"}, {"Upgrade", "h2c"}, {"HTTP2-Settings", ""}}},
+      {"padded HTTP2-Settings",
+       {{"Connection", "Upgrade, HTTP2-Settings"},
+        {"Upgrade", "h2c"},
+        {"HTTP2-Settings", "AAMAAABkAAQAAP__=="}}},
+      {"Connection: close",
+       {{"Connection", "Upgrade, HTTP2-Settings, close"},
+        {"Upgrade", "h2c"},
+        {"HTTP2-Settings", settings}}},
+      {"ENABLE_PUSH 2",
+       {{"Connection", "Upgrade, HTTP2-Settings"},
+        {"Upgrade", "h2c"},
+        {"HTTP2-Settings", "AAIAAAAC"}}},
+  };
+  for (const Case& c : refused) {
+    SCOPED_TRACE(c.what);
+    Response r = Fetch(gw.port(), "GET", "/a", c.headers);
+    EXPECT_EQ(r.result_int(), 200u);  // served over HTTP/1.1, not 101 Switching Protocols
+    EXPECT_EQ(r.body(), R"({"a":1})");
+  }
+  // The request RFC 7540 section 3.2 describes does switch.
+  Response upgraded = Fetch(gw.port(), "GET", "/a",
+                            {{"Connection", "Upgrade, HTTP2-Settings"},
+                             {"Upgrade", "h2c"},
+                             {"HTTP2-Settings", settings}});
+  EXPECT_EQ(upgraded.result_int(), 101u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Client connections are bounded: at the limit new ones wait in the kernel's backlog, and are
+// served (not lost) once one closes.
+
+TEST(ConnectionLimitTest, AtTheLimitNewConnectionsWaitAndAreServedWhenOneCloses) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"a":1})"); });
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"sluice/http": {"workers": 1,
+      "max_connections": 4}}, "endpoints": [)" +
+                   Endpoint("/a", backend.url(), "/a") + "]}");
+  boost::asio::io_context ioc;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> idle;
+  const boost::asio::ip::tcp::endpoint gateway(boost::asio::ip::make_address("127.0.0.1"),
+                                               gw.port());
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<boost::asio::ip::tcp::socket>(ioc));
+    idle.back()->connect(gateway);
+  }
+  ASSERT_TRUE(Eventually([&] { return gw.log().find("the limit") != std::string::npos; }))
+      << gw.log();
+
+  auto started = steady_clock::now();
+  std::thread fifth([&] {
+    Response r = Fetch(gw.port(), "GET", "/a");
+    EXPECT_EQ(r.result_int(), 200u);
+    EXPECT_EQ(r.body(), R"({"a":1})");
+  });
+  std::this_thread::sleep_for(milliseconds(700));
+  EXPECT_EQ(backend.request_count(), 0u);  // the fifth connection waits: not accepted yet
+  idle.front()->close();
+  fifth.join();
+  EXPECT_GE(Ms(steady_clock::now() - started), 700);
+  EXPECT_EQ(backend.request_count(), 1u);
 }
 
 }  // namespace

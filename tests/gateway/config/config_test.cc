@@ -349,6 +349,37 @@ TEST(ConfigTest, SluiceHttpNamespaceIsValidated) {
       << Dump(r.errors);
 }
 
+TEST(ConfigTest, MaxConnectionsIsRangeChecked) {
+  for (const char* bad : {"0", "-5", "16777217", "\"many\"", "1.5"}) {
+    LoadResult r = Parse(absl::StrCat(R"({"version": 3, "extra_config": {
+        "sluice/http": {"max_connections": )",
+                                      bad, R"(}}, "endpoints": []})"));
+    EXPECT_TRUE(Has(r.errors, "extra_config.sluice/http.max_connections", "")) << bad;
+  }
+  LoadResult ok = Parse(R"({"version": 3, "extra_config": {
+      "sluice/http": {"max_connections": 5000}}, "endpoints": []})");
+  ASSERT_TRUE(ok.errors.empty()) << Dump(ok.errors);
+  EXPECT_EQ(ok.config->tuning.max_connections, 5000);
+  LoadResult unset = Parse(R"({"version": 3, "endpoints": []})");
+  ASSERT_TRUE(unset.errors.empty()) << Dump(unset.errors);
+  EXPECT_EQ(unset.config->tuning.max_connections, 0);  // derived from RLIMIT_NOFILE at start
+}
+
+TEST(ConfigTest, ShutdownWaitDefaultsToTheLongestEndpointTimeoutPlusGrace) {
+  LoadResult small = Parse(R"({"version": 3, "host": ["localhost"], "timeout": "1s",
+      "endpoints": [{"endpoint": "/x", "backend": [{"url_pattern": "/y"}]}]})");
+  ASSERT_TRUE(small.errors.empty()) << Dump(small.errors);
+  EXPECT_EQ(small.config->max_shutdown_wait_time, absl::Seconds(10));  // at least 10 s
+  LoadResult slow = Parse(R"({"version": 3, "host": ["localhost"], "max_shutdown_wait_time": "0s",
+      "endpoints": [{"endpoint": "/x", "timeout": "30s", "backend": [{"url_pattern": "/y"}]},
+                    {"endpoint": "/z", "backend": [{"url_pattern": "/y"}]}]})");
+  ASSERT_TRUE(slow.errors.empty()) << Dump(slow.errors);
+  EXPECT_EQ(slow.config->max_shutdown_wait_time, absl::Seconds(35));
+  LoadResult set = Parse(R"({"version": 3, "max_shutdown_wait_time": "3s", "endpoints": []})");
+  ASSERT_TRUE(set.errors.empty()) << Dump(set.errors);
+  EXPECT_EQ(set.config->max_shutdown_wait_time, absl::Seconds(3));
+}
+
 // ----- bad files: one rule each ----------------------------------------------------------------
 
 struct BadFile {
