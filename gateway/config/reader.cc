@@ -54,6 +54,7 @@ std::string DurationError(std::string_view text) {
 }  // namespace
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
+  if (key.empty()) return std::string(parent);  // the object itself
   return parent.empty() ? std::string(key) : absl::StrCat(View(parent), ".", View(key));
 }
 
