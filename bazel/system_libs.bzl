@@ -11,6 +11,8 @@ _LIBS = {
     # Reflection has no .pc file; --no-as-needed keeps its static registrar.
     "grpc_reflection": ([], ["-Wl,--no-as-needed", "-lgrpc++_reflection", "-Wl,--as-needed"], []),
     "absl": (["absl_status", "absl_statusor", "absl_strings", "absl_time", "absl_synchronization", "absl_str_format"], [], []),
+    # Hash maps (absl::flat_hash_map): only the targets that use them link these.
+    "absl_containers": (["absl_flat_hash_map", "absl_hash"], [], []),
     "spdlog": (["spdlog"], [], []),
     "gtest": (["gtest", "gmock"], [], []),
     "gtest_main": (["gtest_main"], [], []),

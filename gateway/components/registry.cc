@@ -8,6 +8,7 @@
 #include "gateway/components/grpc/config.h"
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
+#include "gateway/components/qos/ratelimit/router.h"
 #include "gateway/components/router/config.h"
 #include "gateway/components/security/botdetector/detector.h"
 #include "gateway/components/security/cors/config.h"
@@ -41,8 +42,9 @@ ConfigPtr ParseProxy(config::ObjectReader& r, Scope s) {
 ConfigPtr ParseCors(config::ObjectReader& r, Scope s) {
   if (s == Scope::kService) return cors::Parse(r);
   // Fail closed: an endpoint author relying on per-endpoint CORS must not get none.
-  r.Error("", "endpoint-level security/cors is KrakenD Enterprise; Sluice reads it only in the "
-              "service's extra_config");
+  r.Error("",
+          "endpoint-level security/cors is KrakenD Enterprise; Sluice reads it only in the "
+          "service's extra_config");
   return nullptr;
 }
 ConfigPtr ParseHttpSecure(config::ObjectReader& r, Scope s) {
@@ -55,6 +57,14 @@ ConfigPtr ParseBotDetector(config::ObjectReader& r, Scope s) {
 }
 pipeline::StagePtr BotStage(const config::ComponentConfig& c, const BuildContext&) {
   return std::make_unique<botdetector::Stage>(static_cast<const botdetector::Config&>(c));
+}
+ConfigPtr ParseRouterLimit(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kEndpoint) return ratelimit::ParseRouter(r);
+  r.Error("", "qos/ratelimit/router applies to an endpoint (qos/ratelimit/proxy limits a backend)");
+  return nullptr;
+}
+pipeline::StagePtr RouterLimitStage(const config::ComponentConfig& c, const BuildContext&) {
+  return std::make_unique<ratelimit::RouterStage>(static_cast<const ratelimit::RouterConfig&>(c));
 }
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
@@ -80,6 +90,8 @@ const Component kComponents[] = {
     {httpsecure::kNamespace, &ParseHttpSecure},  // likewise, after CORS
     // Service level in the dispatcher after security/http; endpoint level a guard stage.
     {botdetector::kNamespace, &ParseBotDetector, Phase::kGuard, &BotStage},
+    // After authentication (a refused token spends no tokens), as KrakenD.
+    {ratelimit::kRouterNamespace, &ParseRouterLimit, Phase::kGuard, &RouterLimitStage},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},

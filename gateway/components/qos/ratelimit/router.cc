@@ -1,0 +1,207 @@
+#include "gateway/components/qos/ratelimit/router.h"
+
+#include <arpa/inet.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/common/strings.h"
+
+namespace sluice::components::ratelimit {
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+constexpr Nanos kSecond = 1'000'000'000;
+// A limit of more than this many requests per second is a typo.
+constexpr double kMaxRate = 1e9;
+
+Nanos Now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// KrakenD's capacity default: the per-second rate, rounded down, at least 1.
+int64_t CapacityFor(double rate, Nanos every, int64_t configured) {
+  if (configured > 0) return configured;
+  const double per_second = rate * static_cast<double>(kSecond) / static_cast<double>(every);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(per_second)));
+}
+
+std::optional<double> ReadRate(config::ObjectReader& r, std::string_view key) {
+  std::optional<double> rate = r.Number(key);
+  if (rate && (*rate < 0 || *rate > kMaxRate)) {
+    r.Error(key, absl::StrCat("must be between 0 (no limit) and ", kMaxRate, ", got ", *rate));
+    return std::nullopt;
+  }
+  return rate;
+}
+
+http::Response Refusal(bhttp::status status) { return http::Response(status, 11); }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool IsIpv4(std::string_view s) {
+  char text[INET_ADDRSTRLEN];
+  if (s.empty() || s.size() >= sizeof(text)) return false;
+  s.copy(text, s.size());
+  text[s.size()] = '\0';
+  in_addr addr;
+  return inet_pton(AF_INET, text, &addr) == 1;
+}
+
+}  // namespace
+
+std::shared_ptr<const RouterConfig> ParseRouter(config::ObjectReader& r) {
+  r.CheckKeys({"max_rate", "capacity", "client_max_rate", "client_capacity", "every", "strategy",
+               "key", "num_shards", "cleanup_period", "cleanup_threads"});
+  auto c = std::make_shared<RouterConfig>();
+  if (auto every = r.Duration("every")) {
+    if (*every < absl::Seconds(1)) {
+      r.Warn("every", "warning: under 1s; KrakenD uses 1s, and so does Sluice");
+    } else {
+      c->every = absl::ToInt64Nanoseconds(*every);
+    }
+  }
+  if (auto rate = ReadRate(r, "max_rate")) c->max_rate = *rate;
+  if (auto rate = ReadRate(r, "client_max_rate")) c->client_max_rate = *rate;
+  constexpr int64_t kMaxCapacity = int64_t{1} << 40;
+  if (auto n = r.Int("capacity", 0, kMaxCapacity)) c->capacity = *n;
+  if (auto n = r.Int("client_capacity", 0, kMaxCapacity)) c->client_capacity = *n;
+  if (auto strategy = r.String("strategy")) {
+    if (*strategy == "ip") {
+      c->strategy = Strategy::kIp;
+    } else if (*strategy == "header") {
+      c->strategy = Strategy::kHeader;
+    } else if (*strategy == "param") {
+      c->strategy = Strategy::kParam;
+    } else {
+      r.Error("strategy",
+              absl::StrCat("unknown strategy \"", *strategy, "\" (use ip, header or param)"));
+    }
+  }
+  if (auto key = r.String("key")) c->key = *key;
+  if (c->client_max_rate > 0 && c->strategy != Strategy::kIp && c->key.empty()) {
+    r.Error("key",
+            "is required with strategy header or param: it names the header or the "
+            "{param} that identifies a client");
+  }
+  // Tuning of KrakenD's maps; Sluice's are sized by ClientBuckets.
+  r.Int("num_shards", 0, 1 << 20);
+  r.Duration("cleanup_period");
+  r.Int("cleanup_threads", 0, 1024);
+  if (c->max_rate <= 0 && c->client_max_rate <= 0) {
+    r.Error("",
+            "sets neither max_rate nor client_max_rate above 0, so it would limit nothing "
+            "(v1 spellings maxRate and clientMaxRate are not read)");
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+bool ClientBuckets::Take(std::string_view client, Nanos now) {
+  // Debian's Abseil has its own string_view.
+  const absl::string_view key(client.data(), client.size());
+  Shard& shard = shards_[absl::Hash<absl::string_view>{}(key) % kShards];
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.tat.find(key);
+  if (it == shard.tat.end()) {
+    if (shard.tat.size() >= kMaxClients / kShards) MakeRoom(shard, now);
+    it = shard.tat.emplace(std::string(client), 0).first;
+  }
+  return ratelimit::Take(rate_, now, &it->second);
+}
+
+void ClientBuckets::MakeRoom(Shard& shard, Nanos now) {
+  // Buckets at rest are full again: dropping them changes no client's budget.
+  absl::erase_if(shard.tat, [now](const auto& entry) { return entry.second <= now; });
+  if (shard.tat.size() < kMaxClients / kShards) return;
+  // Every bucket is in use (a flood of distinct keys): the one closest to rest goes, and that
+  // client starts again with a full bucket. The endpoint-wide limit still holds.
+  auto oldest = shard.tat.begin();
+  for (auto it = shard.tat.begin(); it != shard.tat.end(); ++it) {
+    if (it->second < oldest->second) oldest = it;
+  }
+  shard.tat.erase(oldest);
+}
+
+size_t ClientBuckets::size() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    n += shard.tat.size();
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+RouterStage::RouterStage(const RouterConfig& config) : config_(config) {
+  if (config.max_rate > 0) {
+    endpoint_ = std::make_unique<Bucket>(
+        MakeRate(config.max_rate, config.every,
+                 CapacityFor(config.max_rate, config.every, config.capacity)));
+  }
+  if (config.client_max_rate > 0) {
+    clients_ = std::make_unique<ClientBuckets>(
+        MakeRate(config.client_max_rate, config.every,
+                 CapacityFor(config.client_max_rate, config.every, config.client_capacity)));
+  }
+}
+
+std::string_view RouterStage::ClientOf(const pipeline::RequestContext& ctx) const {
+  const http::Request& req = ctx.request();
+  switch (config_.strategy) {
+    case Strategy::kHeader: {
+      auto it = req.find(config_.key);
+      return it == req.end() ? std::string_view() : Sv(it->value());
+    }
+    case Strategy::kParam:
+      for (const auto& [name, value] : ctx.params) {
+        if (name == config_.key) return value;
+      }
+      return {};
+    case Strategy::kIp:
+      if (!config_.key.empty()) {
+        // A header set by a trusted proxy (X-Forwarded-For...): its first address, without a
+        // port. Anything else falls back to the connection's address, as KrakenD.
+        auto it = req.find(config_.key);
+        if (it != req.end()) {
+          std::string_view first = Sv(it->value());
+          first = Trim(first.substr(0, first.find(',')));
+          first = first.substr(0, first.find(':'));
+          if (IsIpv4(first)) return first;
+        }
+      }
+      return ctx.exchange->client_ip();
+  }
+  return {};
+}
+
+pipeline::StageResult RouterStage::OnRequest(pipeline::RequestContext& ctx) const {
+  const Nanos now = Now();
+  if (clients_) {
+    const std::string_view client = ClientOf(ctx);
+    if (client.empty() || !clients_->Take(client, now)) {
+      ctx.response = Refusal(bhttp::status::too_many_requests);
+      return pipeline::StageResult::kRespond;
+    }
+  }
+  if (endpoint_ && !endpoint_->Take(now)) {
+    ctx.response = Refusal(bhttp::status::service_unavailable);
+    return pipeline::StageResult::kRespond;
+  }
+  return pipeline::StageResult::kContinue;
+}
+
+}  // namespace sluice::components::ratelimit
