@@ -115,7 +115,7 @@ pb::ServingState ToProto(runtime::ServingState s) {
 
 // Failure counters are indexed by backend::ErrorKind (gateway/backend/error.h).
 void SetFailures(const std::array<uint64_t, metrics::kFailureKinds>& f, pb::FailureCounts* out) {
-  static_assert(metrics::kFailureKinds == 8, "FailureCounts must list every ErrorKind");
+  static_assert(metrics::kFailureKinds == 9, "FailureCounts must list every ErrorKind");
   auto at = [&f](backend::ErrorKind k) { return f[static_cast<size_t>(k)]; };
   out->set_connect(at(backend::ErrorKind::kConnect));
   out->set_timeout(at(backend::ErrorKind::kTimeout));
@@ -124,6 +124,7 @@ void SetFailures(const std::array<uint64_t, metrics::kFailureKinds>& f, pb::Fail
   out->set_decode(at(backend::ErrorKind::kDecode));
   out->set_bad_response(at(backend::ErrorKind::kBadResponse));
   out->set_request(at(backend::ErrorKind::kRequest));
+  out->set_rejected(at(backend::ErrorKind::kRejected));
 }
 
 }  // namespace

@@ -184,7 +184,7 @@ std::string RenderPrometheus(const PrometheusInput& in) {
   }
   page.Family("sluice_backend_failures_total", "counter",
               "Failed backend calls by kind (timeout, connect, status, decode, reset, "
-              "bad_response, request).");
+              "bad_response, request, rejected).");
   for (size_t i = 0; i < backends.size(); ++i) {
     // Index 0 is ErrorKind::kNone: not a failure.
     for (int k = 1; k < metrics::kFailureKinds; ++k) {

@@ -30,6 +30,8 @@ std::string_view ToString(ErrorKind kind) {
       return "bad_response";
     case ErrorKind::kRequest:
       return "request";
+    case ErrorKind::kRejected:
+      return "rejected";
   }
   return "unknown";
 }
@@ -52,9 +54,10 @@ Error Error::Of(ErrorKind kind, std::string message) {
   Error e;
   e.kind = kind;
   e.message = std::move(message);
-  e.source = kind == ErrorKind::kNone      ? ErrorSource::kNone
-             : kind == ErrorKind::kRequest ? ErrorSource::kClient
-                                           : ErrorSource::kBackend;
+  e.source = kind == ErrorKind::kNone       ? ErrorSource::kNone
+             : kind == ErrorKind::kRequest  ? ErrorSource::kClient
+             : kind == ErrorKind::kRejected ? ErrorSource::kGateway
+                                            : ErrorSource::kBackend;
   e.retryable = kind == ErrorKind::kConnect || kind == ErrorKind::kReset;
   return e;
 }

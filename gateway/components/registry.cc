@@ -8,6 +8,7 @@
 #include "gateway/components/grpc/config.h"
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
+#include "gateway/components/qos/circuitbreaker/breaker.h"
 #include "gateway/components/qos/ratelimit/router.h"
 #include "gateway/components/router/config.h"
 #include "gateway/components/security/botdetector/detector.h"
@@ -66,6 +67,16 @@ ConfigPtr ParseRouterLimit(config::ObjectReader& r, Scope s) {
 pipeline::StagePtr RouterLimitStage(const config::ComponentConfig& c, const BuildContext&) {
   return std::make_unique<ratelimit::RouterStage>(static_cast<const ratelimit::RouterConfig&>(c));
 }
+ConfigPtr ParseBreaker(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kBackend) return circuitbreaker::Parse(r);
+  r.Error("", "qos/circuit-breaker applies to a backend");
+  return nullptr;
+}
+backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::BackendPtr next,
+                                const BuildContext& ctx) {
+  return circuitbreaker::Wrap(static_cast<const circuitbreaker::Config&>(c), std::move(next),
+                              ctx.backend != nullptr ? ctx.backend->url_pattern : "");
+}
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
@@ -97,6 +108,8 @@ const Component kComponents[] = {
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},
     {sluice_backend::kNamespace, &AtBackend<&sluice_backend::Parse>},
     {backend_grpc::kNamespace, &AtBackend<&backend_grpc::Parse>},
+    // Wraps the backend's stack below the metrics, so its refusals are counted (kRejected).
+    {circuitbreaker::kNamespace, &ParseBreaker, Phase::kGuard, nullptr, &WrapBreaker},
 };
 
 const Component* Find(std::string_view name) {

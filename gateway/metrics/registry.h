@@ -63,7 +63,7 @@ struct alignas(64) EndpointStats {
 };
 
 // Failure kinds, indexed by backend::ErrorKind's value (kNone unused).
-inline constexpr int kFailureKinds = 8;
+inline constexpr int kFailureKinds = 9;
 
 struct alignas(64) BackendStats {
   Counter calls;

@@ -1,0 +1,65 @@
+// qos/circuit-breaker through the real binary and a real backend: it opens after max_errors,
+// stops calling the backend (the backend's counter proves it), half-opens after timeout and
+// closes on a success; its refusals are counted in Prometheus.
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+uint16_t PortOf(const std::string& address) {
+  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+}
+
+// The value of the first sample of `family` whose line contains `label`, or -1.
+long Sample(const std::string& page, const std::string& family, const std::string& label) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(family + "{", 0) == 0 && line.find(label) != std::string::npos) {
+      return std::stol(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return -1;
+}
+
+TEST(CircuitBreakerTest, OpensStopsCallingHalfOpensAndClosesOnSuccess) {
+  std::atomic<bool> healthy{false};
+  TestBackend backend(
+      [&](const Request&) { return TestBackend::Json(R"({"a":1})", healthy ? 200 : 500); });
+  SluiceProcess gw(R"({"version": 3, "extra_config": {
+      "sluice/admin": {"address": "127.0.0.1:0", "metrics_address": "127.0.0.1:0"}},
+      "endpoints": [{"endpoint": "/a", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/a", "extra_config": {
+        "qos/circuit-breaker": {"interval": 60, "timeout": 1, "max_errors": 2,
+                                "name": "cb-a", "log_status_change": true}}}]}]})");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);
+  EXPECT_EQ(backend.request_count(), 3u);  // the third failure exceeds max_errors 2: open
+  EXPECT_NE(gw.log().find("circuit breaker named 'cb-a' went from 'closed' to 'open'"),
+            std::string::npos)
+      << gw.log();
+
+  healthy = true;
+  Response refused = Fetch(gw.port(), "GET", "/a");
+  EXPECT_EQ(refused.result_int(), 500u);  // fails fast, as KrakenD: 500, empty
+  EXPECT_EQ(refused["X-Krakend-Completed"], "false");
+  EXPECT_EQ(refused.body(), "");
+  EXPECT_EQ(backend.request_count(), 3u);  // not called while open
+  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
+  EXPECT_EQ(Sample(page, "sluice_backend_failures_total", "kind=\"rejected\""), 1) << page;
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // timeout 1 s: half-open
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);   // the probe succeeds: closed
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
+  EXPECT_EQ(backend.request_count(), 5u);
+  EXPECT_NE(gw.log().find("went from 'half-open' to 'closed'"), std::string::npos) << gw.log();
+}
+
+}  // namespace
+}  // namespace sluice::testing
