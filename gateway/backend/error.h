@@ -20,7 +20,8 @@ enum class ErrorKind {
   kBadResponse,  // malformed HTTP from the backend, or a body over the size limit
   kRequest,      // the client's request does not map onto the backend's (gRPC: a field of the
                  // wrong type, an unknown field): the client's fault, answered 400
-  kRejected,     // the gateway did not call the backend: its circuit breaker is open
+  kRejected,     // the gateway did not call the backend: its circuit breaker is open, or its
+                 // qos/ratelimit/proxy limit is spent
 };
 
 std::string_view ToString(ErrorKind kind);

@@ -9,6 +9,7 @@
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
 #include "gateway/components/qos/circuitbreaker/breaker.h"
+#include "gateway/components/qos/ratelimit/proxy.h"
 #include "gateway/components/qos/ratelimit/router.h"
 #include "gateway/components/router/config.h"
 #include "gateway/components/security/botdetector/detector.h"
@@ -77,6 +78,15 @@ backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::Backe
   return circuitbreaker::Wrap(static_cast<const circuitbreaker::Config&>(c), std::move(next),
                               ctx.backend != nullptr ? ctx.backend->url_pattern : "");
 }
+ConfigPtr ParseProxyLimit(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kBackend) return ratelimit::ParseProxy(r);
+  r.Error("", "qos/ratelimit/proxy applies to a backend (qos/ratelimit/router limits an endpoint)");
+  return nullptr;
+}
+backend::BackendPtr WrapProxyLimit(const config::ComponentConfig& c, backend::BackendPtr next,
+                                   const BuildContext&) {
+  return ratelimit::WrapProxy(static_cast<const ratelimit::ProxyConfig&>(c), std::move(next));
+}
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
@@ -109,6 +119,8 @@ const Component kComponents[] = {
     {sluice_backend::kNamespace, &AtBackend<&sluice_backend::Parse>},
     {backend_grpc::kNamespace, &AtBackend<&backend_grpc::Parse>},
     // Wraps the backend's stack below the metrics, so its refusals are counted (kRejected).
+    // Inside the breaker, as KrakenD: a call the limit refuses counts as a breaker failure.
+    {ratelimit::kProxyNamespace, &ParseProxyLimit, Phase::kGuard, nullptr, &WrapProxyLimit},
     {circuitbreaker::kNamespace, &ParseBreaker, Phase::kGuard, nullptr, &WrapBreaker},
 };
 

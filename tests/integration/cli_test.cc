@@ -433,7 +433,7 @@ const char kUnenforcedJson[] = R"({"version": 3, "host": ["127.0.0.1:1"],
     "extra_config": {"security/policies": {}, "telemetry/opentelemetry": {}},
     "endpoints": [{"endpoint": "/a", "extra_config": {
         "github.com/devopsfaith/krakend-jose/validator": {"alg": "RS256"}},
-      "backend": [{"url_pattern": "/a", "extra_config": {"qos/ratelimit/proxy": {"max_rate": 1}}}]}]})";
+      "backend": [{"url_pattern": "/a", "extra_config": {"validation/cel": [{"check_expr": "true"}]}}]}]})";
 
 std::string UnenforcedFile() {
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -456,7 +456,7 @@ TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
       ": endpoints[0].extra_config.\"auth/validator\": not "
       "implemented by Sluice, so what it protects" +
       refused + file +
-      ": endpoints[0].backend[0].extra_config.\"qos/ratelimit/proxy\": not implemented by "
+      ": endpoints[0].backend[0].extra_config.\"validation/cel\": not implemented by "
       "Sluice, so what it protects" +
       refused;
   for (const char* command : {"check", "run"}) {
@@ -486,14 +486,13 @@ TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
                 ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
                 "Sluice; it has no effect\n" +
                 file + ": endpoints[0].extra_config.\"auth/validator\"" + unprotected + file +
-                ": endpoints[0].backend[0].extra_config.\"qos/ratelimit/proxy\"" + unprotected);
+                ": endpoints[0].backend[0].extra_config.\"validation/cel\"" + unprotected);
   SluiceProcess gateway(kUnenforcedJson, {"--allow-unprotected"});
   EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 4 protection(s) of "))
       << gateway.log();
   EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/policies\", "
                                        "endpoints[0].extra_config.\"auth/validator\", "
-                                       "endpoints[0].backend[0].extra_config.\"qos/"
-                                       "ratelimit/proxy\""))
+                                       "endpoints[0].backend[0].extra_config.\"validation/cel\""))
       << gateway.log();
 }
 

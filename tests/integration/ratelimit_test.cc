@@ -126,5 +126,34 @@ TEST(RateLimitTest, ClientLimitsByParamAndTheEndpointLimitTogether) {
   EXPECT_EQ(backend.request_count(), 3u);
 }
 
+TEST(RateLimitTest, TheProxyLimitCapsCallsToOneBackend) {
+  TestBackend backend([](const Request& r) {
+    return TestBackend::Json(r.target() == "/a" ? R"({"a":1})" : R"({"b":2})");
+  });
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"telemetry/logging": {"level": "WARNING"}},
+      "endpoints": [
+        {"endpoint": "/one", "backend": [{"host": [")" +
+                   backend.url() +
+                   R"("], "url_pattern": "/a", "extra_config": {
+          "qos/ratelimit/proxy": {"max_rate": 1, "every": "1m", "capacity": 2}}}]},
+        {"endpoint": "/two", "backend": [
+          {"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/a", "extra_config": {
+            "qos/ratelimit/proxy": {"max_rate": 1, "every": "1m", "capacity": 1}}},
+          {"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/b"}]}]})");
+  // One backend: its calls over the limit are not made, and the endpoint answers 500.
+  EXPECT_EQ(Statuses(gw.port(), 3, "/one"), (std::vector<unsigned>{200, 200, 500}));
+  EXPECT_EQ(backend.request_count(), 2u);
+  // A merging endpoint: the limited backend's part is missing, the answer partial.
+  Response full = Fetch(gw.port(), "GET", "/two");
+  EXPECT_EQ(full.body(), R"({"a":1,"b":2})");
+  Response partial = Fetch(gw.port(), "GET", "/two");
+  EXPECT_EQ(partial.result_int(), 200u);
+  EXPECT_EQ(partial.body(), R"({"b":2})");
+  EXPECT_EQ(partial["X-Krakend-Completed"], "false");
+  EXPECT_EQ(backend.request_count(), 5u);
+}
+
 }  // namespace
 }  // namespace sluice::testing

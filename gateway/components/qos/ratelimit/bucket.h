@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace sluice::components::ratelimit {
@@ -27,6 +28,24 @@ inline Rate MakeRate(double tokens, Nanos every, int64_t capacity) {
   r.interval = std::max<Nanos>(1, static_cast<Nanos>(static_cast<double>(every) / tokens));
   r.tolerance = (std::max<int64_t>(capacity, 1) - 1) * r.interval;
   return r;
+}
+
+// A limit of more than this many calls per second is a typo; so is a larger burst.
+inline constexpr double kMaxRate = 1e9;
+inline constexpr int64_t kMaxCapacity = int64_t{1} << 40;
+
+// KrakenD's capacity default: the per-second rate, rounded down, at least 1.
+inline int64_t CapacityFor(double rate, Nanos every, int64_t configured) {
+  if (configured > 0) return configured;
+  const double per_second = rate * 1e9 / static_cast<double>(every);
+  return std::max<int64_t>(1, static_cast<int64_t>(per_second));
+}
+
+// Now on the steady clock.
+inline Nanos SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // Admits a call at `now` against the TAT in `tat` and advances it; false when the bucket is

@@ -16,23 +16,6 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-constexpr Nanos kSecond = 1'000'000'000;
-// A limit of more than this many requests per second is a typo.
-constexpr double kMaxRate = 1e9;
-
-Nanos Now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// KrakenD's capacity default: the per-second rate, rounded down, at least 1.
-int64_t CapacityFor(double rate, Nanos every, int64_t configured) {
-  if (configured > 0) return configured;
-  const double per_second = rate * static_cast<double>(kSecond) / static_cast<double>(every);
-  return std::max<int64_t>(1, static_cast<int64_t>(std::floor(per_second)));
-}
-
 std::optional<double> ReadRate(config::ObjectReader& r, std::string_view key) {
   std::optional<double> rate = r.Number(key);
   if (rate && (*rate < 0 || *rate > kMaxRate)) {
@@ -74,7 +57,6 @@ std::shared_ptr<const RouterConfig> ParseRouter(config::ObjectReader& r) {
   }
   if (auto rate = ReadRate(r, "max_rate")) c->max_rate = *rate;
   if (auto rate = ReadRate(r, "client_max_rate")) c->client_max_rate = *rate;
-  constexpr int64_t kMaxCapacity = int64_t{1} << 40;
   if (auto n = r.Int("capacity", 0, kMaxCapacity)) c->capacity = *n;
   if (auto n = r.Int("client_capacity", 0, kMaxCapacity)) c->client_capacity = *n;
   if (auto strategy = r.String("strategy")) {
@@ -189,7 +171,7 @@ std::string_view RouterStage::ClientOf(const pipeline::RequestContext& ctx) cons
 }
 
 pipeline::StageResult RouterStage::OnRequest(pipeline::RequestContext& ctx) const {
-  const Nanos now = Now();
+  const Nanos now = SteadyNanos();
   if (clients_) {
     const std::string_view client = ClientOf(ctx);
     if (client.empty() || !clients_->Take(client, now)) {
