@@ -26,6 +26,13 @@ inline bool ParseUint(std::string_view s, uint32_t* out) {
   return true;
 }
 
+// Without HTTP's optional whitespace (spaces and tabs, RFC 9110 section 5.6.3) at either end.
+inline std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }

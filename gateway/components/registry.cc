@@ -57,31 +57,25 @@ ConfigPtr ParseBotDetector(config::ObjectReader& r, Scope s) {
   r.Error("", "security/bot-detector applies to the service or an endpoint, not a backend");
   return nullptr;
 }
-pipeline::StagePtr BotStage(const config::ComponentConfig& c, const BuildContext&) {
-  return std::make_unique<botdetector::Stage>(static_cast<const botdetector::Config&>(c));
+// A namespace that means something at one scope only: anywhere else it is a check error, never
+// silently ignored (its author meant it to act).
+constexpr const char* ScopeName(Scope s) {
+  return s == Scope::kService ? "the service" : s == Scope::kEndpoint ? "an endpoint" : "a backend";
 }
-ConfigPtr ParseRouterLimit(config::ObjectReader& r, Scope s) {
-  if (s == Scope::kEndpoint) return ratelimit::ParseRouter(r);
-  r.Error("", "qos/ratelimit/router applies to an endpoint (qos/ratelimit/proxy limits a backend)");
+template <Scope kScope, auto kParse>
+ConfigPtr OnlyAt(config::ObjectReader& r, Scope s) {
+  if (s == kScope) return kParse(r);
+  r.Error("", absl::StrCat("applies to ", ScopeName(kScope), " only"));
   return nullptr;
 }
-pipeline::StagePtr RouterLimitStage(const config::ComponentConfig& c, const BuildContext&) {
-  return std::make_unique<ratelimit::RouterStage>(static_cast<const ratelimit::RouterConfig&>(c));
-}
-ConfigPtr ParseBreaker(config::ObjectReader& r, Scope s) {
-  if (s == Scope::kBackend) return circuitbreaker::Parse(r);
-  r.Error("", "qos/circuit-breaker applies to a backend");
-  return nullptr;
+template <typename StageT, typename ConfigT>
+pipeline::StagePtr StageOf(const config::ComponentConfig& c, const BuildContext&) {
+  return std::make_unique<StageT>(static_cast<const ConfigT&>(c));
 }
 backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::BackendPtr next,
                                 const BuildContext& ctx) {
   return circuitbreaker::Wrap(static_cast<const circuitbreaker::Config&>(c), std::move(next),
                               ctx.backend != nullptr ? ctx.backend->url_pattern : "");
-}
-ConfigPtr ParseProxyLimit(config::ObjectReader& r, Scope s) {
-  if (s == Scope::kBackend) return ratelimit::ParseProxy(r);
-  r.Error("", "qos/ratelimit/proxy applies to a backend (qos/ratelimit/router limits an endpoint)");
-  return nullptr;
 }
 backend::BackendPtr WrapProxyLimit(const config::ComponentConfig& c, backend::BackendPtr next,
                                    const BuildContext&) {
@@ -110,9 +104,11 @@ const Component kComponents[] = {
     {cors::kNamespace, &ParseCors},
     {httpsecure::kNamespace, &ParseHttpSecure},  // likewise, after CORS
     // Service level in the dispatcher after security/http; endpoint level a guard stage.
-    {botdetector::kNamespace, &ParseBotDetector, Phase::kGuard, &BotStage},
+    {botdetector::kNamespace, &ParseBotDetector, Phase::kGuard,
+     &StageOf<botdetector::Stage, botdetector::Config>},
     // After authentication (a refused token spends no tokens), as KrakenD.
-    {ratelimit::kRouterNamespace, &ParseRouterLimit, Phase::kGuard, &RouterLimitStage},
+    {ratelimit::kRouterNamespace, &OnlyAt<Scope::kEndpoint, &ratelimit::ParseRouter>, Phase::kGuard,
+     &StageOf<ratelimit::RouterStage, ratelimit::RouterConfig>},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},
@@ -120,8 +116,10 @@ const Component kComponents[] = {
     {backend_grpc::kNamespace, &AtBackend<&backend_grpc::Parse>},
     // Wraps the backend's stack below the metrics, so its refusals are counted (kRejected).
     // Inside the breaker, as KrakenD: a call the limit refuses counts as a breaker failure.
-    {ratelimit::kProxyNamespace, &ParseProxyLimit, Phase::kGuard, nullptr, &WrapProxyLimit},
-    {circuitbreaker::kNamespace, &ParseBreaker, Phase::kGuard, nullptr, &WrapBreaker},
+    {ratelimit::kProxyNamespace, &OnlyAt<Scope::kBackend, &ratelimit::ParseProxy>, Phase::kGuard,
+     nullptr, &WrapProxyLimit},
+    {circuitbreaker::kNamespace, &OnlyAt<Scope::kBackend, &circuitbreaker::Parse>, Phase::kGuard,
+     nullptr, &WrapBreaker},
 };
 
 const Component* Find(std::string_view name) {

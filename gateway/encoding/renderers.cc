@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "gateway/common/strings.h"
 #include "gateway/encoding/json.h"
 #include "gateway/encoding/xml.h"
 #include "gateway/encoding/yaml.h"
@@ -14,12 +15,6 @@ namespace {
 
 using Json = nlohmann::json;
 using config::OutputEncoding;
-
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string Lower(std::string_view s) {
   return absl::AsciiStrToLower(absl::string_view(s.data(), s.size()));
@@ -69,17 +64,17 @@ OutputEncoding Negotiate(std::string_view accept_header) {
     accept_header.remove_prefix(comma == std::string_view::npos ? accept_header.size() : comma + 1);
 
     const size_t semicolon = element.find(';');
-    const OutputEncoding encoding = ForMediaRange(Lower(TrimSpace(element.substr(0, semicolon))));
+    const OutputEncoding encoding = ForMediaRange(Lower(TrimOws(element.substr(0, semicolon))));
     if (encoding == OutputEncoding::kNoOp) continue;
     int q = 1000;
     std::string_view params =
         semicolon == std::string_view::npos ? std::string_view() : element.substr(semicolon + 1);
     while (!params.empty()) {
       const size_t next = params.find(';');
-      const std::string_view param = TrimSpace(params.substr(0, next));
+      const std::string_view param = TrimOws(params.substr(0, next));
       params.remove_prefix(next == std::string_view::npos ? params.size() : next + 1);
       if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-        q = QValue(TrimSpace(param.substr(2)));
+        q = QValue(TrimOws(param.substr(2)));
       }
     }
     if (q > 0) candidates.push_back({encoding, q});

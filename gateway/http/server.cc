@@ -74,12 +74,7 @@ bool AmbiguousFraming(const bhttp::request_parser<bhttp::string_body>& parser) {
   if (te == head.end()) return false;  // the common case: one lookup
   if (head.count(bhttp::field::transfer_encoding) != 1) return true;
   if (head.find(bhttp::field::content_length) != head.end()) return true;
-  std::string_view coding = Sv(te->value());
-  while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
-    coding.remove_prefix(1);
-  while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
-    coding.remove_suffix(1);
-  return !EqualsIgnoreCase(coding, "chunked");
+  return !EqualsIgnoreCase(TrimOws(Sv(te->value())), "chunked");
 }
 
 }  // namespace

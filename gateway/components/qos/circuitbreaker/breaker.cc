@@ -1,10 +1,10 @@
 #include "gateway/components/qos/circuitbreaker/breaker.h"
 
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
+#include "gateway/common/clock.h"
 #include "gateway/common/logging.h"
 
 namespace sluice::components::circuitbreaker {
@@ -15,22 +15,16 @@ constexpr int64_t kSecond = 1'000'000'000;
 // Longer than any sensible window or open time (a day); more is a typo.
 constexpr int64_t kMaxSeconds = 86'400;
 
-Breaker::Nanos Now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class BreakerBackend final : public backend::Backend {
  public:
   BreakerBackend(const Config& config, backend::BackendPtr next, std::string label)
-      : breaker_(std::make_shared<Breaker>(config, std::move(label), Now())),
+      : breaker_(std::make_shared<Breaker>(config, std::move(label), SteadyNanos())),
         next_(std::move(next)) {}
 
   void Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
             backend::Deadline deadline, backend::Done done) const override {
     uint64_t generation = 0;
-    if (!breaker_->Before(Now(), &generation)) {
+    if (!breaker_->Before(SteadyNanos(), &generation)) {
       // Never inside Call (the Backend contract): the answer is posted to the worker's loop.
       boost::asio::post(*ctx.ioc, [done = std::move(done)]() mutable {
         backend::BackendResponse refused;
@@ -44,7 +38,7 @@ class BreakerBackend final : public backend::Backend {
     next_->Call(std::move(request), ctx, deadline,
                 [breaker = breaker_, generation,
                  done = std::move(done)](backend::BackendResponse&& response) mutable {
-                  breaker->After(generation, response.ok(), Now());
+                  breaker->After(generation, response.ok(), SteadyNanos());
                   done(std::move(response));
                 });
   }

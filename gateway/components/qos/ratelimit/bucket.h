@@ -9,8 +9,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
+
+#include "gateway/common/clock.h"
 
 namespace sluice::components::ratelimit {
 
@@ -39,13 +40,6 @@ inline int64_t CapacityFor(double rate, Nanos every, int64_t configured) {
   if (configured > 0) return configured;
   const double per_second = rate * 1e9 / static_cast<double>(every);
   return std::max<int64_t>(1, static_cast<int64_t>(per_second));
-}
-
-// Now on the steady clock.
-inline Nanos SteadyNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // Admits a call at `now` against the TAT in `tat` and advances it; false when the bucket is

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "boost/asio/post.hpp"
+#include "gateway/components/qos/ratelimit/rate.h"
 
 namespace sluice::components::ratelimit {
 
@@ -37,13 +37,7 @@ class LimitedBackend final : public backend::Backend {
 std::shared_ptr<const ProxyConfig> ParseProxy(config::ObjectReader& r) {
   r.CheckKeys({"max_rate", "capacity", "every"});
   auto c = std::make_shared<ProxyConfig>();
-  if (auto rate = r.Number("max_rate")) {
-    if (*rate < 0 || *rate > kMaxRate) {
-      r.Error("max_rate", absl::StrCat("must be between 0 and ", kMaxRate, ", got ", *rate));
-    } else {
-      c->max_rate = *rate;
-    }
-  }
+  if (auto rate = ReadRate(r, "max_rate")) c->max_rate = *rate;
   if (auto n = r.Int("capacity", 0, kMaxCapacity)) c->capacity = *n;
   // Sub-second periods are allowed at this level, as KrakenD.
   if (auto every = r.Duration("every")) {

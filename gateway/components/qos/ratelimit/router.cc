@@ -2,13 +2,10 @@
 
 #include <arpa/inet.h>
 
-#include <chrono>
-#include <cmath>
-#include <limits>
-
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/strings.h"
+#include "gateway/components/qos/ratelimit/rate.h"
 
 namespace sluice::components::ratelimit {
 
@@ -16,22 +13,7 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-std::optional<double> ReadRate(config::ObjectReader& r, std::string_view key) {
-  std::optional<double> rate = r.Number(key);
-  if (rate && (*rate < 0 || *rate > kMaxRate)) {
-    r.Error(key, absl::StrCat("must be between 0 (no limit) and ", kMaxRate, ", got ", *rate));
-    return std::nullopt;
-  }
-  return rate;
-}
-
 http::Response Refusal(bhttp::status status) { return http::Response(status, 11); }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool IsIpv4(std::string_view s) {
   char text[INET_ADDRSTRLEN];
@@ -160,7 +142,7 @@ std::string_view RouterStage::ClientOf(const pipeline::RequestContext& ctx) cons
         auto it = req.find(config_.key);
         if (it != req.end()) {
           std::string_view first = Sv(it->value());
-          first = Trim(first.substr(0, first.find(',')));
+          first = TrimOws(first.substr(0, first.find(',')));
           first = first.substr(0, first.find(':'));
           if (IsIpv4(first)) return first;
         }
