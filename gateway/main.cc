@@ -229,6 +229,7 @@ int Run(const Flags& flags) {
   options.access_log = cfg->logging.access_log;
   options.use_h2c = cfg->use_h2c;
   options.max_connections = cfg->tuning.max_connections;
+  options.max_buffered_request_bytes = cfg->tuning.max_buffered_request_bytes;
   // KrakenD answers with "X-Krakend: Version <v>" unless router.hide_version_header is set.
   if (!cfg->hide_version_header) {
     options.identity_header_name = "X-Krakend";

@@ -518,6 +518,18 @@ void Parser::ParseServiceComponents(const std::string& path,
     if (auto n = reader.Int("max_connections", 1, kMaxConnectionsLimit)) {
       cfg->tuning.max_connections = *n;
     }
+    if (auto n = reader.Int("max_buffered_request_bytes", kMinBufferedRequestBytes,
+                            kMaxBufferedRequestBytes)) {
+      const uint64_t largest = cfg->max_header_bytes + cfg->tuning.max_body_bytes;
+      if (static_cast<uint64_t>(*n) < largest) {
+        reader.Error("max_buffered_request_bytes",
+                     absl::StrCat("must hold at least one largest request (max_header_bytes + "
+                                  "max_body_bytes = ",
+                                  largest, "), got ", *n));
+      } else {
+        cfg->tuning.max_buffered_request_bytes = static_cast<uint64_t>(*n);
+      }
+    }
     result_->errors.insert(result_->errors.end(), found.errors.begin(), found.errors.end());
     result_->lint.insert(result_->lint.end(), found.lint.begin(), found.lint.end());
   }

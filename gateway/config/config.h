@@ -90,6 +90,9 @@ inline constexpr uint64_t kMaxBodyBytesLimit = 1u << 30;
 inline constexpr int64_t kMaxConcurrentCalls = 64;
 // sluice/http.max_connections: far beyond any file-descriptor limit; a larger value is a typo.
 inline constexpr int64_t kMaxConnectionsLimit = 1 << 24;
+// sluice/http.max_buffered_request_bytes: 1 MiB to 1 TiB.
+inline constexpr int64_t kMinBufferedRequestBytes = int64_t{1} << 20;
+inline constexpr int64_t kMaxBufferedRequestBytes = int64_t{1} << 40;
 // Default shutdown bound: after the longest endpoint timeout every handler has answered; the
 // grace lets the answers be written. Never less than the minimum, so slow clients get a chance.
 inline constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
@@ -113,6 +116,9 @@ struct ServerTuning {
   // accepting until one closes. 0: derived from RLIMIT_NOFILE at start (http::
   // DefaultMaxConnections), leaving room for backend sockets.
   int64_t max_connections = 0;
+  // Request heads and bodies HTTP/2 streams hold at once, whole process (503 beyond). 0: 256 MiB
+  // or four of the largest requests (http::DefaultMaxBufferedRequestBytes).
+  uint64_t max_buffered_request_bytes = 0;
 };
 
 // Where a listener binds: an IP literal and a port (0: the kernel picks one, for tests).

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -51,9 +52,17 @@ constexpr std::size_t kWriteBatch = 64 * 1024;
 constexpr auto kGoawayNoticeGrace = std::chrono::milliseconds(500);
 // How long a closing connection waits for the client's FIN after sending its own.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// The answer to a stream refused because requests already hold the connection's or the
+// process's buffer budget; the client may retry it later.
+constexpr std::string_view kOverBudgetText = "503 request buffers full, retry later";
 // Per-field overhead when counting header bytes against max_header_bytes, as on HTTP/1.1
 // ("name: value\r\n").
 constexpr uint64_t kHeaderFieldOverhead = 4;
+// What a stored header field costs in memory beyond its name and value: Beast's element (list
+// and set links, offsets: 48 bytes), ": " and CRLF, and the allocator's own header. One-byte
+// HPACK-indexed fields cost ~70 bytes each, not the 4 the wire rule counts; the connection and
+// process budgets count this.
+constexpr uint64_t kHeaderFieldMemory = 72;
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
@@ -158,8 +167,15 @@ class H2Stream final : public Exchange {
   friend class H2Connection;
   friend struct H2Connection::Callbacks;
 
-  enum class Problem { kNone, kHeadersTooLarge, kBodyTooLarge };
+  enum class Problem { kNone, kHeadersTooLarge, kBodyTooLarge, kOverBudget, kTimedOut };
 
+ public:
+  ~H2Stream() override {
+    connection_->EndDeadline(*this);
+    connection_->Uncharge(*this);
+  }
+
+ private:
   // Called when the request head is complete: Host from :authority, cookies joined.
   void FinishHead() {
     if (!authority_.empty() && request_.find(bhttp::field::host) == request_.end()) {
@@ -176,7 +192,12 @@ class H2Stream final : public Exchange {
   std::string authority_;
   std::string cookies_;  // RFC 9113 8.2.3: split cookie fields are joined with "; "
   uint64_t header_bytes_ = 0;
+  uint64_t charged_ = 0;    // bytes counted against the connection's and the process's budgets
   size_t body_offset_ = 0;  // response body bytes handed to nghttp2 so far
+  // While the request is incomplete: its place in the connection's incomplete_ list.
+  std::list<H2Stream*>::iterator deadline_it_;
+  bool has_deadline_ = false;
+  std::chrono::steady_clock::time_point deadline_;
   Problem problem_ = Problem::kNone;
   bool closed_ = false;            // nghttp2 closed the stream (done, reset, or connection gone)
   bool request_complete_ = false;  // END_STREAM received
@@ -213,10 +234,16 @@ struct H2Connection::Callbacks {
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not forwarded
     H2Connection& c = Conn(user);
     s->header_bytes_ += namelen + valuelen + kHeaderFieldOverhead;
+    // Keep decoding (HPACK state must stay in sync) but stop storing; answered once the head is
+    // complete.
     if (s->header_bytes_ > c.listener_->options().max_header_bytes) {
-      // Keep decoding (HPACK state must stay in sync) but stop storing; answered with 431.
       s->problem_ = H2Stream::Problem::kHeadersTooLarge;
-      s->request_ = Request();
+      c.Refuse(*s, 0, {});
+      return 0;
+    }
+    if (!c.Charge(*s, namelen + valuelen + kHeaderFieldMemory)) {
+      s->problem_ = H2Stream::Problem::kOverBudget;
+      c.Refuse(*s, 0, {});
       return 0;
     }
     std::string_view n = View(name, namelen);
@@ -247,10 +274,18 @@ struct H2Connection::Callbacks {
     H2Stream* s = StreamOf(session, frame->hd.stream_id);
     if (s == nullptr) return 0;
     H2Connection& c = Conn(user);
-    if (end_stream) s->request_complete_ = true;
+    c.progressed_ = true;
+    if (end_stream) {
+      s->request_complete_ = true;
+      c.EndDeadline(*s);
+    }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       if (s->problem_ == H2Stream::Problem::kHeadersTooLarge) {
-        c.LocalReply(*s, 431, "431 request header fields too large");
+        c.Refuse(*s, 431, "431 request header fields too large");
+        return 0;
+      }
+      if (s->problem_ == H2Stream::Problem::kOverBudget) {
+        c.Refuse(*s, 503, kOverBudgetText);
         return 0;
       }
       s->FinishHead();
@@ -259,9 +294,10 @@ struct H2Connection::Callbacks {
       if (length != s->request_.end() && (!ParseUint(Sv(length->value()), &declared) ||
                                           declared > c.listener_->options().max_body_bytes)) {
         s->problem_ = H2Stream::Problem::kBodyTooLarge;
-        c.LocalReply(*s, 413, "413 request entity too large");
+        c.Refuse(*s, 413, "413 request entity too large");
         return 0;
       }
+      if (!end_stream) c.StartDeadline(*s);
     }
     if (end_stream && s->problem_ == H2Stream::Problem::kNone) c.Ready(*s);
     return 0;
@@ -275,15 +311,20 @@ struct H2Connection::Callbacks {
     std::string& body = s->request_.body();
     if (body.size() + len > c.listener_->options().max_body_bytes) {
       s->problem_ = H2Stream::Problem::kBodyTooLarge;
-      std::string().swap(body);
-      c.LocalReply(*s, 413, "413 request entity too large");
+      c.Refuse(*s, 413, "413 request entity too large");
+      return 0;
+    }
+    if (!c.Charge(*s, len)) {
+      s->problem_ = H2Stream::Problem::kOverBudget;
+      c.Refuse(*s, 503, kOverBudgetText);
       return 0;
     }
     body.append(reinterpret_cast<const char*>(data), len);
     return 0;
   }
 
-  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* /*user*/) {
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type == NGHTTP2_DATA) Conn(user).progressed_ = true;
     // A response sent before the whole request arrived (413, or a handler that did not need
     // the body): tell the client to stop sending (RFC 9113 8.1).
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
@@ -304,6 +345,7 @@ struct H2Connection::Callbacks {
     nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
     s->closed_ = true;
     H2Connection& c = Conn(user);
+    c.EndDeadline(*s);
     auto it = c.streams_.find(stream_id);
     if (it != c.streams_.end()) {
       // Not destroyed here: nghttp2 is still on the call stack.
@@ -351,6 +393,9 @@ H2Connection::H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> li
       listener_(std::move(listener)),
       client_ip_(std::move(client_ip)),
       timer_(listener_->io_context()),
+      write_timer_(listener_->io_context()),
+      stream_timer_(listener_->io_context()),
+      budget_(H2ConnectionBudget(listener_->options())),
       read_buffer_(kReadChunk) {
   self_in_list_ = listener_->h2_connections.insert(listener_->h2_connections.end(), this);
   listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
@@ -492,13 +537,21 @@ void H2Connection::DoWrite() {
     return;
   }
   writing_ = true;
-  timer_phase_ = TimerPhase::kNone;  // each write gets the whole write_timeout
+  // Each write gets the whole write_timeout; a client that does not read is closed.
+  if (const absl::Duration limit = listener_->options().write_timeout;
+      limit > absl::ZeroDuration()) {
+    write_timer_.expires_after(ToChrono(limit));
+    write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->OnWriteTimeout();
+    });
+  }
   asio::async_write(socket_, asio::buffer(write_buffer_),
                     beast::bind_front_handler(&H2Connection::OnWrite, shared_from_this()));
 }
 
 void H2Connection::OnWrite(beast::error_code ec, std::size_t) {
   writing_ = false;
+  write_timer_.cancel();
   if (closed_ || lingering_) return;
   if (ec) return Close();
   DoWrite();
@@ -533,35 +586,38 @@ void H2Connection::Close() {
   std::unordered_map<int32_t, std::shared_ptr<H2Stream>> streams;
   streams.swap(streams_);
   waiting_.clear();
+  for (H2Stream* s : incomplete_) s->has_deadline_ = false;
+  incomplete_.clear();
   timer_.cancel();
+  write_timer_.cancel();
+  stream_timer_.cancel();
   beast::error_code ignored;
   socket_.close(ignored);
 }
 
-// Timers: one per connection, for the phase it is in. Idle (no stream open, nothing running):
-// idle_timeout, then GOAWAY. Reading (streams open, all waiting for the client): read_timeout.
-// Writing: write_timeout for the socket write in progress. With handlers running, the
-// endpoint timeouts bound the wait instead.
+// The connection timer, for the phase it is in. Idle (no stream open, nothing running):
+// idle_timeout, then GOAWAY. Stalled (streams open, no handler running): read_timeout without a
+// DATA or HEADERS frame either way, then GOAWAY. With handlers running, the endpoint timeouts
+// bound the wait instead. Control frames (PING, SETTINGS, WINDOW_UPDATE) and their answers move
+// no deadline.
 void H2Connection::UpdateTimer() {
   if (closed_ || lingering_) return;
   const ServerOptions& o = listener_->options();
   TimerPhase phase = TimerPhase::kNone;
   absl::Duration limit;
-  if (writing_) {
-    phase = TimerPhase::kWriting;
-    limit = o.write_timeout;
-  } else if (handlers_running_ > 0) {
+  if (handlers_running_ > 0) {
     phase = TimerPhase::kNone;
   } else if (streams_.empty()) {
     phase = TimerPhase::kIdle;
     limit = o.idle_timeout;
   } else {
-    phase = TimerPhase::kReading;
+    phase = TimerPhase::kStalled;
     limit = o.read_timeout;
   }
   if (limit <= absl::ZeroDuration()) phase = TimerPhase::kNone;  // zero: no limit
-  // Same phase: the deadline stands (DoWrite resets the phase for each new socket write).
-  if (phase == timer_phase_) return;
+  const bool restart = phase == TimerPhase::kStalled && progressed_;
+  progressed_ = false;
+  if (phase == timer_phase_ && !restart) return;  // the deadline stands
   timer_phase_ = phase;
   if (phase == TimerPhase::kNone) {
     timer_.cancel();
@@ -574,15 +630,79 @@ void H2Connection::UpdateTimer() {
 }
 
 void H2Connection::OnTimer(TimerPhase phase) {
-  if (closed_ || phase != timer_phase_) return;
+  if (closed_ || lingering_ || phase != timer_phase_) return;
   timer_phase_ = TimerPhase::kNone;
-  if (phase == TimerPhase::kWriting) return Close();  // the client does not read
   // Idle or stalled: say goodbye properly, then close once the GOAWAY is out.
   nghttp2_session_terminate_session(session_,
                                     phase == TimerPhase::kIdle ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
   DoWrite();
-  // If the GOAWAY cannot be written within write_timeout, the writing timer closes the socket.
+  // If the GOAWAY cannot be written within write_timeout, the write timer closes the socket.
   UpdateTimer();
+}
+
+void H2Connection::OnWriteTimeout() {
+  if (writing_) Close();  // the client does not read
+}
+
+bool H2Connection::Charge(H2Stream& stream, uint64_t bytes) {
+  if (buffered_bytes_ + bytes > budget_) return false;
+  std::atomic<uint64_t>& total = listener_->server.buffered_request_bytes_;
+  if (total.fetch_add(bytes, std::memory_order_relaxed) + bytes >
+      listener_->options().max_buffered_request_bytes) {
+    total.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  buffered_bytes_ += bytes;
+  stream.charged_ += bytes;
+  return true;
+}
+
+void H2Connection::Uncharge(H2Stream& stream) {
+  if (stream.charged_ == 0) return;
+  buffered_bytes_ -= stream.charged_;
+  listener_->server.buffered_request_bytes_.fetch_sub(stream.charged_, std::memory_order_relaxed);
+  stream.charged_ = 0;
+}
+
+void H2Connection::StartDeadline(H2Stream& stream) {
+  const absl::Duration limit = listener_->options().read_timeout;
+  if (limit <= absl::ZeroDuration() || stream.has_deadline_ || closed_) return;
+  stream.deadline_ = std::chrono::steady_clock::now() + ToChrono(limit);
+  stream.deadline_it_ = incomplete_.insert(incomplete_.end(), &stream);
+  stream.has_deadline_ = true;
+  ArmStreamTimer();
+}
+
+void H2Connection::EndDeadline(H2Stream& stream) {
+  if (!stream.has_deadline_) return;
+  incomplete_.erase(stream.deadline_it_);
+  stream.has_deadline_ = false;
+}
+
+void H2Connection::ArmStreamTimer() {
+  if (stream_timer_armed_ || incomplete_.empty() || closed_) return;
+  stream_timer_armed_ = true;
+  stream_timer_.expires_at(incomplete_.front()->deadline_);
+  stream_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    self->stream_timer_armed_ = false;
+    if (!ec) self->OnStreamTimer();
+  });
+}
+
+void H2Connection::OnStreamTimer() {
+  if (closed_ || lingering_) return;
+  const auto now = std::chrono::steady_clock::now();
+  bool answered = false;
+  while (!incomplete_.empty() && incomplete_.front()->deadline_ <= now) {
+    H2Stream& s = *incomplete_.front();
+    EndDeadline(s);
+    if (s.closed_ || s.responded_) continue;
+    s.problem_ = H2Stream::Problem::kTimedOut;
+    Refuse(s, 408, "408 request timeout");
+    answered = true;
+  }
+  ArmStreamTimer();
+  if (answered) Flush();
 }
 
 void H2Connection::Drain() {
@@ -669,6 +789,13 @@ void H2Connection::Respond(H2Stream& stream, Response&& response) {
   Submit(stream);
   StartHandlers();
   Flush();
+}
+
+void H2Connection::Refuse(H2Stream& stream, unsigned status, std::string_view text) {
+  stream.request_ = Request();
+  Uncharge(stream);
+  EndDeadline(stream);
+  if (status != 0) LocalReply(stream, status, text);
 }
 
 void H2Connection::LocalReply(H2Stream& stream, unsigned status, std::string_view text) {

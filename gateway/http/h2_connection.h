@@ -64,7 +64,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   friend class H2Stream;
   struct Callbacks;  // nghttp2's C callbacks, with access to the members below
 
-  enum class TimerPhase { kNone, kIdle, kReading, kWriting, kLingering };
+  // What the connection timer waits for. Writes have their own timer, and incomplete requests
+  // their own deadlines: neither moves this one, so PINGs and SETTINGS cannot keep a connection
+  // open.
+  enum class TimerPhase { kNone, kIdle, kStalled, kLingering };
 
   bool Init(std::optional<Request>* upgrade);
   void DoRead();
@@ -79,6 +82,22 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void Close();
   void UpdateTimer();
   void OnTimer(TimerPhase phase);
+  void OnWriteTimeout();
+
+  // Memory held by requests: charges `bytes` to `stream`, this connection and the process, or
+  // returns false (nothing charged) if that would pass H2ConnectionBudget or
+  // max_buffered_request_bytes. Uncharge returns all of a stream's charge.
+  bool Charge(H2Stream& stream, uint64_t bytes);
+  void Uncharge(H2Stream& stream);
+  // A stream whose head arrived without END_STREAM: its body must arrive whole within
+  // read_timeout (as on HTTP/1.1), by its own clock, whatever other streams or control frames
+  // do; else it is answered 408 and reset.
+  void StartDeadline(H2Stream& stream);
+  void EndDeadline(H2Stream& stream);
+  void ArmStreamTimer();
+  void OnStreamTimer();
+  // Drops a stream's request (freeing its memory) and answers it without the handler.
+  void Refuse(H2Stream& stream, unsigned status, std::string_view text);
   void SendFinalGoaway();
 
   // A stream whose request is complete: queued for the handler.
@@ -100,6 +119,14 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   nghttp2_session* session_ = nullptr;
   boost::asio::steady_timer timer_;
   TimerPhase timer_phase_ = TimerPhase::kNone;
+  bool progressed_ = false;  // a DATA or HEADERS frame went either way since the timer was set
+  boost::asio::steady_timer write_timer_;   // write_timeout for the socket write in progress
+  boost::asio::steady_timer stream_timer_;  // the earliest request deadline
+  bool stream_timer_armed_ = false;
+  // Streams still receiving their request, oldest (earliest deadline) first.
+  std::list<H2Stream*> incomplete_;
+  uint64_t buffered_bytes_ = 0;  // charged by this connection's streams
+  const uint64_t budget_;        // H2ConnectionBudget
 
   std::vector<uint8_t> read_buffer_;
   std::string write_buffer_;  // bytes being written; nghttp2 is not asked for more meanwhile

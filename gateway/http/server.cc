@@ -474,6 +474,16 @@ void Server::Listener::Drain() {
 // ---------------------------------------------------------------------------------------------
 // Server
 
+uint64_t DefaultMaxBufferedRequestBytes(const ServerOptions& options) {
+  return std::max<uint64_t>(uint64_t{256} << 20,
+                            4 * (options.max_header_bytes + options.max_body_bytes));
+}
+
+uint64_t H2ConnectionBudget(const ServerOptions& options) {
+  const uint64_t one = options.max_header_bytes + options.max_body_bytes + (uint64_t{1} << 20);
+  return std::min(std::max<uint64_t>(one, uint64_t{16} << 20), options.max_buffered_request_bytes);
+}
+
 int64_t DefaultMaxConnections() {
   constexpr int64_t kFloor = 64;
   struct rlimit limit {};
@@ -486,6 +496,9 @@ int64_t DefaultMaxConnections() {
 Server::Server(ServerOptions options, WorkerPool& workers, Handler& handler)
     : options_(std::move(options)), workers_(workers), handler_(handler) {
   if (options_.max_connections <= 0) options_.max_connections = DefaultMaxConnections();
+  if (options_.max_buffered_request_bytes == 0) {
+    options_.max_buffered_request_bytes = DefaultMaxBufferedRequestBytes(options_);
+  }
 }
 
 Server::~Server() = default;

@@ -45,7 +45,17 @@ struct ServerOptions {
   // worker stops accepting until one closes; new connections wait in the kernel's backlog.
   // 0: DefaultMaxConnections().
   int64_t max_connections = 0;
+  // Request heads and bodies HTTP/2 streams may hold in memory at once, all connections of the
+  // process together (a stream over it is answered 503). One connection may hold at most
+  // H2ConnectionBudget() of it. 0: DefaultMaxBufferedRequestBytes().
+  uint64_t max_buffered_request_bytes = 0;
 };
+
+// 256 MiB, or four of the largest requests (head and body) if that is more.
+uint64_t DefaultMaxBufferedRequestBytes(const ServerOptions& options);
+// What one HTTP/2 connection may hold: one largest request plus 1 MiB for other streams' heads
+// and small bodies, at least 16 MiB, at most the process's budget.
+uint64_t H2ConnectionBudget(const ServerOptions& options);
 
 // Half the process's file-descriptor limit (RLIMIT_NOFILE, soft): the other half is for backend
 // connections, the admin listeners, logs and files. At least 64.
@@ -103,6 +113,8 @@ class Server {
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> total_connections_{0};
+  // Bytes charged by HTTP/2 streams against max_buffered_request_bytes.
+  std::atomic<uint64_t> buffered_request_bytes_{0};
 };
 
 }  // namespace sluice::http

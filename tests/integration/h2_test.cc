@@ -605,7 +605,8 @@ TEST(H2Test, RapidResetBurstIsSurvived) {
   EXPECT_EQ(normal.DataOf(1), R"({"a":1})");
   const long rss_after = RssKiB(gw.pid());
   EXPECT_GT(rss_after, 0);  // still running
-  EXPECT_LT(rss_after - rss_before, 64 * 1024 * kRssAllowanceFactor) << rss_before << " KiB -> " << rss_after << " KiB";
+  EXPECT_LT(rss_after - rss_before, 64 * 1024 * kRssAllowanceFactor)
+      << rss_before << " KiB -> " << rss_after << " KiB";
   std::cerr << "rapid reset: RSS " << rss_before << " -> " << rss_after << " KiB, /a calls "
             << fast.request_count() << ", /slow calls " << slow.request_count()
             << ", most /slow calls at once " << max_in_flight.load() << "\n";
@@ -670,6 +671,243 @@ TEST(H2Test, PingAndSettingsFloodsCloseTheConnectionOnly) {
   }
   EXPECT_EQ(Nghttp(gw.port(), "/a").status, 200u);
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time and memory one connection may hold
+
+constexpr uint8_t kContinuation = 0x9;
+
+// A request head of `fields` one-byte HPACK fields: "a" with an empty value is added to the
+// dynamic table once, then referenced by its index (62) one byte per field. Split into a
+// HEADERS frame and CONTINUATION frames of 16 KiB (the default frame size).
+std::string IndexedFieldsHead(uint32_t stream, const std::string& path, size_t fields,
+                              bool end_stream) {
+  std::string block = GetHeaderBlock(path);
+  block += std::string(
+      "\x40\x01"
+      "a"
+      "\x00",
+      4);
+  block += std::string(fields, '\xbe');
+  std::string out;
+  constexpr size_t kFrame = 16384;
+  for (size_t at = 0; at < block.size(); at += kFrame) {
+    const bool first = at == 0;
+    const bool last = at + kFrame >= block.size();
+    uint8_t flags = last ? kEndHeaders : 0;
+    if (first && end_stream) flags |= kEndStream;
+    out += Frame(first ? kHeaders : kContinuation, flags, stream, block.substr(at, kFrame));
+  }
+  return out;
+}
+
+// HPACK for POST `path` (:method POST is static index 3).
+std::string PostHeaderBlock(const std::string& path) {
+  std::string block = GetHeaderBlock(path);
+  block[0] = '\x83';
+  return block;
+}
+
+TEST(H2Test, PingsDoNotKeepAnIdleConnectionOpen) {
+  Backends be;
+  SluiceProcess gw(Config(be, true, R"("idle_timeout": "1s",)"));
+  RawH2 client(gw.port());
+  client.Send(Frame(kHeaders, kEndStream | kEndHeaders, 1, GetHeaderBlock("/a")));
+  client.ReadUntil([&] { return !client.DataOf(1).empty(); }, seconds(5));
+  ASSERT_EQ(client.DataOf(1), R"({"a":1,"target":"/a"})");
+  // Idle from here on, but for a PING every 200 ms (each one answered by the server).
+  const auto start = steady_clock::now();
+  while (!client.closed() && steady_clock::now() - start < seconds(6)) {
+    client.Send(Frame(kPing, 0, 0, "pingpong"));
+    client.ReadUntil([] { return false; }, milliseconds(200));
+  }
+  const auto held = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  EXPECT_TRUE(client.closed()) << "PINGs kept an idle connection open for " << held.count()
+                               << " ms";
+  EXPECT_TRUE(client.Has(kGoaway));
+  EXPECT_LT(held, milliseconds(3000));
+  std::cerr << "idle connection sending PINGs closed after " << held.count() << " ms\n";
+}
+
+TEST(H2Test, StalledRequestBodyTimesOutByItsOwnClock) {
+  Backends be;
+  SluiceProcess gw(Config(be, true, R"("read_timeout": "1s",)"));
+  RawH2 client(gw.port());
+  // Stream 1: a POST whose body never ends.
+  client.Send(Frame(kHeaders, kEndHeaders, 1, PostHeaderBlock("/items")) +
+              Frame(kData, 0, 1, "{\"x\":"));
+  // Meanwhile the connection is busy: a GET answered and a PING every 200 ms.
+  const auto start = steady_clock::now();
+  uint32_t next = 3;
+  while (client.DataOf(1).empty() && !client.closed() && steady_clock::now() - start < seconds(6)) {
+    client.Send(Frame(kHeaders, kEndStream | kEndHeaders, next, GetHeaderBlock("/a")) +
+                Frame(kPing, 0, 0, "pingpong"));
+    next += 2;
+    client.ReadUntil([] { return false; }, milliseconds(200));
+  }
+  const auto waited = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+  EXPECT_EQ(client.DataOf(1), "408 request timeout");
+  EXPECT_LT(waited, milliseconds(2500));
+  client.ReadUntil([&] { return client.Has(kRstStream); }, seconds(2));
+  EXPECT_TRUE(client.Has(kRstStream)) << "the client is told to stop sending the body";
+  EXPECT_FALSE(client.closed()) << "only the stream ends, not the connection";
+  EXPECT_EQ(client.DataOf(3), R"({"a":1,"target":"/a"})");
+  EXPECT_EQ(be.store.request_count(), 0u);
+  std::cerr << "stalled body answered 408 after " << waited.count() << " ms, " << (next - 3) / 2
+            << " other streams served meanwhile\n";
+}
+
+// Streams each holding ~8.8 MB of head (120,000 one-byte fields): the connection's budget
+// (16 MiB with the defaults) takes one; the others are answered 503 at once instead of growing
+// the process by 8.8 MB each.
+TEST(H2Test, HeaderMemoryIsCountedAsItReallyIs) {
+  Backends be;
+  SluiceProcess gw(Config(be));
+  ASSERT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
+  const long rss_before = RssKiB(gw.pid());
+  RawH2 client(gw.port());
+  constexpr int kStreams = 20;
+  for (int i = 0; i < kStreams; ++i) {
+    // No END_STREAM: the heads stay held while the bodies are awaited.
+    ASSERT_TRUE(client.Send(IndexedFieldsHead(2 * i + 1, "/a", 120000, false)));
+    client.Drain();
+  }
+  auto refused = [&] {
+    int n = 0;
+    for (int i = 0; i < kStreams; ++i) {
+      n += client.DataOf(2 * i + 1) == "503 request buffers full, retry later";
+    }
+    return n;
+  };
+  client.ReadUntil([&] { return refused() == kStreams - 1; }, seconds(10));
+  const long rss_after = RssKiB(gw.pid());
+  EXPECT_EQ(refused(), kStreams - 1);
+  EXPECT_TRUE(client.DataOf(1).empty()) << "the first stream fits and waits for its body";
+  EXPECT_FALSE(client.closed());
+  EXPECT_LT(rss_after - rss_before, 48 * 1024 * kRssAllowanceFactor)
+      << rss_before << " KiB -> " << rss_after << " KiB";
+  // The first stream is served once its body ends.
+  client.Send(Frame(kData, kEndStream, 1, ""));
+  client.ReadUntil([&] { return !client.DataOf(1).empty(); }, seconds(5));
+  EXPECT_EQ(client.DataOf(1), R"({"a":1,"target":"/a"})");
+  std::cerr << "20 heads of 8.8 MB each on one connection: " << refused() << " refused, RSS "
+            << rss_before << " -> " << rss_after << " KiB\n";
+}
+
+// Sends `size` bytes of body on each of `streams` (no END_STREAM), keeping to the flow-control
+// windows the server grants; a stream the server answers stops. Bounded by `limit`.
+void SendBodies(RawH2& client, const std::vector<uint32_t>& streams, size_t size,
+                milliseconds limit) {
+  int64_t connection_window = 65535;
+  std::map<uint32_t, int64_t> window, sent;
+  for (uint32_t id : streams) window[id] = 65535;
+  size_t frames_seen = 0;
+  const std::string chunk(16384, 'y');
+  const auto deadline = steady_clock::now() + limit;
+  while (steady_clock::now() < deadline && !client.closed()) {
+    bool progress = false;
+    for (uint32_t id : streams) {
+      if (!client.DataOf(id).empty() || sent[id] >= static_cast<int64_t>(size)) continue;
+      const int64_t n = std::min<int64_t>(
+          {16384, window[id], connection_window, static_cast<int64_t>(size) - sent[id]});
+      if (n <= 0) continue;
+      if (!client.Send(Frame(kData, 0, id, std::string_view(chunk).substr(0, n)))) return;
+      window[id] -= n;
+      connection_window -= n;
+      sent[id] += n;
+      progress = true;
+    }
+    bool done = true;
+    for (uint32_t id : streams) {
+      done = done && (!client.DataOf(id).empty() || sent[id] >= static_cast<int64_t>(size));
+    }
+    if (done) return;
+    if (progress) {
+      client.Drain();
+    } else {
+      client.ReadUntil([&] { return client.frames().size() > frames_seen; }, milliseconds(100));
+    }
+    for (; frames_seen < client.frames().size(); ++frames_seen) {
+      const RawFrame& f = client.frames()[frames_seen];
+      if (f.type != 0x8 || f.payload.size() != 4) continue;  // WINDOW_UPDATE
+      const int64_t inc = ((static_cast<uint8_t>(f.payload[0]) & 0x7f) << 24) |
+                          (static_cast<uint8_t>(f.payload[1]) << 16) |
+                          (static_cast<uint8_t>(f.payload[2]) << 8) |
+                          static_cast<uint8_t>(f.payload[3]);
+      (f.stream == 0 ? connection_window : window[f.stream]) += inc;
+    }
+  }
+}
+
+TEST(H2Test, BufferedBodiesAreBoundedPerConnection) {
+  TestBackend store([](const Request& req) {
+    return TestBackend::Json(R"({"size":)" + std::to_string(req.body().size()) + "}");
+  });
+  SluiceProcess gw(R"({"version": 3, "use_h2c": true,
+      "extra_config": {"sluice/http": {"workers": 1, "max_body_bytes": 10485760}},
+      "endpoints": [{"endpoint": "/items", "method": "POST", "output_encoding": "no-op",
+        "backend": [{"host": [")" +
+                   store.url() + R"("], "url_pattern": "/s", "encoding": "no-op"}]}]})");
+  ASSERT_EQ(Fetch(gw.port(), "GET", "/__health").result_int(), 200u);
+  const long rss_before = RssKiB(gw.pid());
+  RawH2 client(gw.port());
+  std::vector<uint32_t> streams;
+  for (uint32_t i = 0; i < 40; ++i) {
+    streams.push_back(2 * i + 1);
+    client.Send(Frame(kHeaders, kEndHeaders, 2 * i + 1, PostHeaderBlock("/items")));
+  }
+  // 40 bodies of 1 MiB, none finished: 40 MiB if all were held.
+  SendBodies(client, streams, 1 << 20, seconds(20));
+  client.ReadUntil([] { return false; }, milliseconds(500));  // answers to the last frames
+  int refused = 0;
+  for (uint32_t id : streams)
+    refused += client.DataOf(id) == "503 request buffers full, retry later";
+  const long rss_after = RssKiB(gw.pid());
+  EXPECT_GE(refused, 40 - 16) << "a connection holds at most 16 MiB of request bodies";
+  EXPECT_LT(refused, 40);
+  EXPECT_LT(rss_after - rss_before, 40 * 1024 * kRssAllowanceFactor)
+      << rss_before << " KiB -> " << rss_after << " KiB";
+  EXPECT_EQ(store.request_count(), 0u);
+  // A stream that was kept is served whole once it ends.
+  uint32_t kept = 0;
+  for (uint32_t id : streams) {
+    if (client.DataOf(id).empty()) kept = id;
+  }
+  ASSERT_NE(kept, 0u);
+  client.Send(Frame(kData, kEndStream, kept, ""));
+  client.ReadUntil([&] { return !client.DataOf(kept).empty(); }, seconds(5));
+  EXPECT_EQ(client.DataOf(kept), R"({"size":1048576})");
+  std::cerr << "40 bodies of 1 MiB on one connection: " << refused << " refused, RSS " << rss_before
+            << " -> " << rss_after << " KiB\n";
+}
+
+TEST(H2Test, BufferedRequestBytesAreBoundedPerProcess) {
+  Backends be;
+  // 12 MiB for the whole process: one head of 8.8 MB fits, two do not, whatever the connection.
+  std::string config = Config(be);
+  config.insert(config.find("\"max_body_bytes\""), "\"max_buffered_request_bytes\": 12582912, ");
+  SluiceProcess gw(config);
+  auto holder = std::make_unique<RawH2>(gw.port());
+  holder->Send(IndexedFieldsHead(1, "/a", 120000, false));
+  holder->ReadUntil([] { return false; }, milliseconds(300));
+  ASSERT_TRUE(holder->DataOf(1).empty());
+
+  RawH2 other(gw.port());
+  other.Send(IndexedFieldsHead(1, "/a", 120000, false));
+  other.ReadUntil([&] { return !other.DataOf(1).empty(); }, seconds(5));
+  EXPECT_EQ(other.DataOf(1), "503 request buffers full, retry later");
+
+  // Once the holder's connection is gone, its bytes are free again.
+  holder.reset();
+  bool served = false;
+  for (uint32_t id = 3; id < 43 && !served; id += 2) {
+    other.Send(IndexedFieldsHead(id, "/a", 120000, true));
+    other.ReadUntil([&] { return !other.DataOf(id).empty(); }, seconds(5));
+    served = other.DataOf(id) == R"({"a":1,"target":"/a"})";
+    if (!served) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(served);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -365,6 +365,26 @@ TEST(ConfigTest, MaxConnectionsIsRangeChecked) {
   EXPECT_EQ(unset.config->tuning.max_connections, 0);  // derived from RLIMIT_NOFILE at start
 }
 
+TEST(ConfigTest, MaxBufferedRequestBytesHoldsOneLargestRequest) {
+  for (const char* bad : {"0", "1048575", "1099511627777", "\"lots\""}) {
+    LoadResult r = Parse(absl::StrCat(R"({"version": 3, "extra_config": {
+        "sluice/http": {"max_buffered_request_bytes": )",
+                                      bad, R"(}}, "endpoints": []})"));
+    EXPECT_TRUE(Has(r.errors, "extra_config.sluice/http.max_buffered_request_bytes", "")) << bad;
+  }
+  // Below max_header_bytes + max_body_bytes a largest request could never be accepted.
+  LoadResult small = Parse(R"({"version": 3, "max_header_bytes": 1048576, "extra_config": {
+      "sluice/http": {"max_body_bytes": 4194304, "max_buffered_request_bytes": 4194304}},
+      "endpoints": []})");
+  EXPECT_TRUE(Has(small.errors, "extra_config.sluice/http.max_buffered_request_bytes",
+                  "at least one largest request"))
+      << Dump(small.errors);
+  LoadResult ok = Parse(R"({"version": 3, "extra_config": {
+      "sluice/http": {"max_buffered_request_bytes": 67108864}}, "endpoints": []})");
+  ASSERT_TRUE(ok.errors.empty()) << Dump(ok.errors);
+  EXPECT_EQ(ok.config->tuning.max_buffered_request_bytes, 67108864u);
+}
+
 TEST(ConfigTest, ShutdownWaitDefaultsToTheLongestEndpointTimeoutPlusGrace) {
   LoadResult small = Parse(R"({"version": 3, "host": ["localhost"], "timeout": "1s",
       "endpoints": [{"endpoint": "/x", "backend": [{"url_pattern": "/y"}]}]})");
