@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/components/auth/validator/validator.h"
 #include "gateway/components/backend/grpc/config.h"
 #include "gateway/components/backend/http/config.h"
 #include "gateway/components/grpc/config.h"
@@ -86,6 +87,29 @@ ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
   return s == Scope::kBackend ? kParse(r) : nullptr;
 }
 
+// auth/validator: endpoint level; at service level KrakenD reads only shared_cache_duration (a
+// cache Sluice's per-URL key sources make unnecessary).
+ConfigPtr ParseValidator(config::ObjectReader& r, Scope s) {
+  if (s == Scope::kEndpoint) return auth::ParseValidator(r);
+  if (s == Scope::kService) {
+    r.CheckKeys({"shared_cache_duration"});
+    r.Int("shared_cache_duration", 0, int64_t{365} * 86400);
+    return nullptr;
+  }
+  r.Error("", "applies to an endpoint, not a backend");
+  return nullptr;
+}
+pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildContext& ctx) {
+  const auto& validator = static_cast<const auth::ValidatorConfig&>(c);
+  std::shared_ptr<auth::RemoteKeys> remote;
+  // Keys are fetched only when the gateway runs (workers > 0), never by `sluice check`.
+  if (validator.local_keys == nullptr && validator.refuse_all.empty() && ctx.workers > 0) {
+    remote =
+        auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown});
+  }
+  return std::make_unique<auth::ValidatorStage>(validator, std::move(remote));
+}
+
 pipeline::StagePtr ProxyStage(const config::ComponentConfig& c, const BuildContext&) {
   const auto& proxy = static_cast<const proxy::EndpointConfig&>(c);
   if (!proxy.static_response) return nullptr;
@@ -106,6 +130,7 @@ const Component kComponents[] = {
     // Service level in the dispatcher after security/http; endpoint level a guard stage.
     {botdetector::kNamespace, &ParseBotDetector, Phase::kGuard,
      &StageOf<botdetector::Stage, botdetector::Config>},
+    {auth::kValidatorNamespace, &ParseValidator, Phase::kGuard, &ValidatorStage},
     // After authentication (a refused token spends no tokens), as KrakenD.
     {ratelimit::kRouterNamespace, &OnlyAt<Scope::kEndpoint, &ratelimit::ParseRouter>, Phase::kGuard,
      &StageOf<ratelimit::RouterStage, ratelimit::RouterConfig>},

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/config/reader.h"
 #include "nlohmann/json.hpp"
@@ -219,6 +220,10 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
 // Largest configuration file read. A KrakenD file with 1,000 endpoints is about 1 MB; parsing
 // costs ~5x the file size in memory, so a 300 MB file would take 1.5 GB before being refused.
 inline constexpr uint64_t kMaxConfigFileBytes = 16u << 20;
+
+// Reads a whole regular file of at most `max_bytes` (checked through the opened descriptor). The
+// error says why: missing, unreadable, a directory, device or pipe, or too large.
+absl::StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes);
 
 // Reads `file_path` and parses it. A missing or unreadable file, one that is not a regular file
 // (a directory, device, pipe) or one over kMaxConfigFileBytes is an error naming the reason.

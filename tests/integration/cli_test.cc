@@ -432,7 +432,7 @@ const char kUnenforcedJson[] = R"({"version": 3, "host": ["127.0.0.1:1"],
     "tls": {"public_key": "/nonexistent/cert.pem", "private_key": "/nonexistent/key.pem"},
     "extra_config": {"security/policies": {}, "telemetry/opentelemetry": {}},
     "endpoints": [{"endpoint": "/a", "extra_config": {
-        "github.com/devopsfaith/krakend-jose/validator": {"alg": "RS256"}},
+        "auth/api-keys": {"roles": ["admin"]}},
       "backend": [{"url_pattern": "/a", "extra_config": {"validation/cel": [{"check_expr": "true"}]}}]}]})";
 
 std::string UnenforcedFile() {
@@ -453,7 +453,7 @@ TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
       ": extra_config.\"security/policies\": not implemented by Sluice, so what it "
       "protects" +
       refused + file +
-      ": endpoints[0].extra_config.\"auth/validator\": not "
+      ": endpoints[0].extra_config.\"auth/api-keys\": not "
       "implemented by Sluice, so what it protects" +
       refused + file +
       ": endpoints[0].backend[0].extra_config.\"validation/cel\": not implemented by "
@@ -485,13 +485,13 @@ TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
                 file + ": extra_config.\"security/policies\"" + unprotected + file +
                 ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
                 "Sluice; it has no effect\n" +
-                file + ": endpoints[0].extra_config.\"auth/validator\"" + unprotected + file +
+                file + ": endpoints[0].extra_config.\"auth/api-keys\"" + unprotected + file +
                 ": endpoints[0].backend[0].extra_config.\"validation/cel\"" + unprotected);
   SluiceProcess gateway(kUnenforcedJson, {"--allow-unprotected"});
   EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 4 protection(s) of "))
       << gateway.log();
   EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/policies\", "
-                                       "endpoints[0].extra_config.\"auth/validator\", "
+                                       "endpoints[0].extra_config.\"auth/api-keys\", "
                                        "endpoints[0].backend[0].extra_config.\"validation/cel\""))
       << gateway.log();
 }

@@ -1,0 +1,95 @@
+#pragma once
+
+// JSON Web Keys (RFC 7517) and compact JSON Web Signatures (RFC 7515) for auth/validator, over
+// OpenSSL's EVP API: RS/PS/ES 256/384/512, EdDSA (Ed25519) and HS 256/384/512. A key is usable
+// only with the algorithms of its type (an RSA key is never an HMAC secret), and `none` is not
+// an algorithm here at all.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+struct evp_pkey_st;
+
+namespace sluice::components::auth {
+
+enum class Alg {
+  kHS256,
+  kHS384,
+  kHS512,
+  kRS256,
+  kRS384,
+  kRS512,
+  kPS256,
+  kPS384,
+  kPS512,
+  kES256,
+  kES384,
+  kES512,
+  kEdDSA,
+};
+
+// "RS256" -> kRS256; nullopt for anything else, "none" included.
+std::optional<Alg> ParseAlg(std::string_view name);
+std::string_view AlgName(Alg alg);
+
+// One verification key of a JWK Set.
+class Key {
+ public:
+  enum class Type { kRsa, kEc, kOkp, kOct };
+
+  Key(std::string kid, Type type, std::string curve, evp_pkey_st* pkey, std::string secret);
+  ~Key();
+  Key(Key&&) noexcept;
+  Key(const Key&) = delete;
+  Key& operator=(const Key&) = delete;
+  Key& operator=(Key&&) = delete;
+
+  const std::string& kid() const { return kid_; }
+  // True if a signature by `alg` may be checked with this key: RS/PS need RSA, ES256/384/512
+  // need EC on P-256/P-384/P-521, EdDSA needs Ed25519, HS needs an `oct` secret.
+  bool Fits(Alg alg) const;
+  // Checks `signature` over `input` (a JWS signing input: header.payload, base64url).
+  bool Verify(Alg alg, std::string_view input, std::string_view signature) const;
+
+ private:
+  std::string kid_;
+  Type type_;
+  std::string curve_;   // EC: P-256, P-384, P-521; OKP: Ed25519
+  evp_pkey_st* pkey_;   // RSA, EC, OKP (owned)
+  std::string secret_;  // oct
+};
+
+struct KeySet {
+  std::vector<Key> keys;
+  // The key whose `kid` is `kid`; nullptr if none.
+  const Key* Find(std::string_view kid) const;
+};
+
+// Parses a JWK Set (`{"keys": [...]}`). A key this cannot use (an unknown `kty` or curve, a
+// private-only or malformed key) fails the whole set, as KrakenD's loader does; the error says
+// which key and why. An empty `keys` is an error too.
+absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json);
+
+// A compact JWS split and decoded. Claims must be a JSON object.
+struct Token {
+  Alg alg;
+  std::string kid;
+  nlohmann::json claims;
+  std::string_view signing_input;  // into the string given to DecodeToken
+  std::string signature;           // decoded
+};
+
+// Decodes `compact` (three base64url parts); `why` says what is wrong when it returns nullopt
+// (an `alg` that is not one of ours, `none` included, fails here).
+std::optional<Token> DecodeToken(std::string_view compact, std::string* why);
+
+// base64url without padding (RFC 7515 section 2), as JWS writes it; also accepts padding.
+bool Base64UrlDecode(std::string_view in, std::string* out);
+
+}  // namespace sluice::components::auth

@@ -1,0 +1,334 @@
+// auth/validator through the real binary: tokens made by PyJWT (an implementation independent of
+// Sluice's, tests/integration/jwt_fixtures.py) for every algorithm, the claims rules (401 vs
+// 403), claim propagation to backend headers, the cookie, and keys fetched from an identity
+// provider that rotates them (bounded refetches under a flood of unknown kids). A refused request
+// never reaches the backend.
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+using std::chrono::milliseconds;
+
+struct Fixtures {
+  std::string dir;
+  nlohmann::json tokens;
+  std::string Token(const std::string& name) const { return tokens.at(name).get<std::string>(); }
+};
+
+const Fixtures& Keys() {
+  static const Fixtures fixtures = [] {
+    Fixtures f;
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    f.dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/jwt";
+    mkdir(f.dir.c_str(), 0700);
+    // Debian's python3 (with python3-jwt), not whatever python3 comes first on PATH.
+    CommandResult r =
+        RunCommand({"/usr/bin/python3", Runfile("tests/integration/jwt_fixtures.py"), f.dir},
+                   std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.err << "\n(run tools/setup: python3-jwt)";
+    f.tokens = nlohmann::json::parse(r.out, nullptr, false);
+    return f;
+  }();
+  return fixtures;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An endpoint `path` guarded by `validator` (a JSON object's members, without braces), calling
+// `backend` with the listed input headers.
+std::string Endpoint(const std::string& path, const std::string& validator,
+                     const std::string& backend, const std::string& input_headers = "[]") {
+  return R"({"endpoint": ")" + path + R"(", "input_headers": )" + input_headers +
+         R"(, "extra_config": {"auth/validator": {)" + validator +
+         R"(}}, "backend": [{"host": [")" + backend + R"("], "url_pattern": "/who"}]})";
+}
+
+std::string Service(const std::vector<std::string>& endpoints) {
+  std::string list;
+  for (const std::string& e : endpoints) list += (list.empty() ? "" : ",") + e;
+  return R"({"version": 3, "extra_config": {"telemetry/logging": {"level": "WARNING"}},
+      "endpoints": [)" +
+         list + "]}";
+}
+
+Response Get(uint16_t port, const std::string& target, const Headers& headers = {}) {
+  return Fetch(port, "GET", target, headers);
+}
+Headers Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+// Echoes the headers a validator may set, so tests can see what reached the backend.
+TestBackend EchoBackend() {
+  return TestBackend([](const Request& req) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const char* h : {"X-User", "X-Tenant", "X-N", "X-F", "X-Groups", "X-Missing"}) {
+      auto it = req.find(h);
+      if (it != req.end()) j[h] = std::string(it->value());
+    }
+    j["groups_fields"] = req.count("X-Groups");
+    return TestBackend::Json(j.dump());
+  });
+}
+
+TEST(AuthValidatorTest, EveryAlgorithmVerifiesAndATamperedTokenDoesNot) {
+  const Fixtures& f = Keys();
+  ASSERT_TRUE(f.tokens.is_object());
+  TestBackend backend = EchoBackend();
+  const std::string keys =
+      R"("jwk_local_path": ")" + f.dir + R"(/jwks.json", "disable_jwk_security": true)";
+  std::vector<std::string> endpoints;
+  const std::vector<std::string> algs = {"HS256", "HS384", "HS512", "RS256", "RS384",
+                                         "RS512", "PS256", "PS384", "PS512", "ES256",
+                                         "ES384", "ES512", "EdDSA"};
+  for (const std::string& alg : algs) {
+    endpoints.push_back(
+        Endpoint("/alg/" + alg, R"("alg": ")" + alg + R"(", )" + keys, backend.url()));
+  }
+  SluiceProcess gw(Service(endpoints));
+  for (size_t i = 0; i < algs.size(); ++i) {
+    const std::string& alg = algs[i];
+    EXPECT_EQ(Get(gw.port(), "/alg/" + alg, Bearer(f.Token(alg))).result_int(), 200u) << alg;
+    // Another algorithm's valid token: refused (alg must be exactly the configured one).
+    const std::string& other = algs[(i + 1) % algs.size()];
+    EXPECT_EQ(Get(gw.port(), "/alg/" + alg, Bearer(f.Token(other))).result_int(), 401u)
+        << other << " token on the " << alg << " endpoint";
+    // One signature bit flipped.
+    std::string bad = f.Token(alg);
+    const size_t sig = bad.rfind('.') + 1;
+    bad[sig + 2] = bad[sig + 2] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(Get(gw.port(), "/alg/" + alg, Bearer(bad)).result_int(), 401u) << alg;
+  }
+  EXPECT_EQ(backend.request_count(), algs.size());
+}
+
+TEST(AuthValidatorTest, WhatIsNotAValidTokenGets401WithAnEmptyBody) {
+  const Fixtures& f = Keys();
+  TestBackend backend = EchoBackend();
+  SluiceProcess gw(Service({
+      Endpoint("/rs",
+               R"("alg": "RS256", "jwk_local_path": ")" + f.dir +
+                   R"(/jwks.json", "disable_jwk_security": true)",
+               backend.url()),
+      Endpoint("/hs",
+               R"("alg": "HS256", "jwk_local_path": ")" + f.dir +
+                   R"(/jwks.json", "disable_jwk_security": true)",
+               backend.url()),
+      Endpoint("/es",
+               R"("alg": "ES256", "jwk_local_path": ")" + f.dir +
+                   R"(/jwks.json", "disable_jwk_security": true)",
+               backend.url()),
+      Endpoint("/leeway",
+               R"("alg": "RS256", "leeway": "45s", "jwk_local_path": ")" + f.dir +
+                   R"(/jwks.json", "disable_jwk_security": true)",
+               backend.url()),
+  }));
+  struct Case {
+    std::string path;
+    Headers headers;
+    unsigned want;
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {"/rs", {}, 401, "no token"},
+      {"/rs", {{"Authorization", "Bearer"}}, 401, "empty bearer"},
+      {"/rs", {{"Authorization", "Bearer not.a.jwt"}}, 401, "garbage"},
+      {"/rs", {{"Authorization", "Bearer a.b"}}, 401, "two parts"},
+      {"/rs", Bearer(f.Token("none")), 401, "alg none"},
+      {"/rs", Bearer(f.Token("tampered")), 401, "claims swapped under a valid signature"},
+      {"/rs", Bearer(f.Token("expired")), 401, "expired"},
+      {"/rs", Bearer(f.Token("not_yet")), 401, "nbf in the future"},
+      {"/rs", Bearer(f.Token("issued_in_future")), 401, "iat in the future"},
+      {"/rs", Bearer(f.Token("exp_string")), 401, "exp not a number"},
+      {"/rs", Bearer(f.Token("no_kid")), 401, "no kid"},
+      {"/rs", Bearer(f.Token("rotated")), 401, "unknown kid"},
+      {"/rs", Bearer(f.Token("wrong_key_same_kid")), 401, "another key, same kid"},
+      {"/hs", Bearer(f.Token("confusion")), 401, "HS256 keyed with the RSA public key"},
+      {"/rs", Bearer(f.Token("confusion")), 401, "HS256 token on an RS256 endpoint"},
+      {"/es", Bearer(f.Token("curve_mismatch")), 401, "ES256 naming a P-384 key"},
+      {"/rs", Bearer(f.Token("expired_30s_ago")), 401, "expired 30 s ago (leeway 1 s)"},
+      {"/leeway", Bearer(f.Token("expired_30s_ago")), 200, "expired 30 s ago (leeway 45 s)"},
+      {"/leeway", Bearer(f.Token("expired")), 401, "expired 60 s ago (leeway 45 s)"},
+      {"/rs", Bearer(f.Token("no_exp")), 200, "no exp at all"},
+      {"/rs", {{"Authorization", f.Token("RS256")}}, 200, "without Bearer"},
+      {"/rs", {{"authorization", "bearer " + f.Token("RS256")}}, 200, "lower case"},
+  };
+  for (const Case& c : cases) {
+    Response r = Get(gw.port(), c.path, c.headers);
+    EXPECT_EQ(r.result_int(), c.want) << c.what;
+    if (c.want != 200) {
+      EXPECT_EQ(r.body(), "") << c.what;
+    }
+  }
+  EXPECT_EQ(backend.request_count(), 4u);
+}
+
+TEST(AuthValidatorTest, ClaimsRulesRolesScopesAndPropagation) {
+  const Fixtures& f = Keys();
+  TestBackend backend = EchoBackend();
+  const std::string validator = R"("alg": "RS256", "jwk_local_path": ")" + f.dir +
+                                R"(/jwks.json", "disable_jwk_security": true,
+      "issuer": "https://idp.test", "audience": ["api"],
+      "roles": ["admin"], "roles_key": "realm_access.roles", "roles_key_is_nested": true,
+      "scopes": ["read", "write"], "scopes_key": "scope", "scopes_matcher": "all",
+      "propagate_claims": [["sub", "X-User"], ["http://example.com/tenant", "X-Tenant"],
+                           ["n", "X-N"], ["f", "X-F"], ["groups", "X-Groups"],
+                           ["missing", "X-Missing"]])";
+  SluiceProcess gw(
+      Service({Endpoint("/policy", validator, backend.url(),
+                        R"(["X-User", "X-Tenant", "X-N", "X-F", "X-Groups", "X-Missing"])"),
+               Endpoint("/cookie",
+                        R"("alg": "RS256", "cookie_key": "session", "jwk_local_path": ")" + f.dir +
+                            R"(/jwks.json", "disable_jwk_security": true)",
+                        backend.url())}));
+
+  // The client's own X-User is replaced by the claim.
+  Headers h = Bearer(f.Token("RS256"));
+  h.emplace_back("X-User", "mallory");
+  Response ok = Get(gw.port(), "/policy", h);
+  ASSERT_EQ(ok.result_int(), 200u) << ok.body();
+  nlohmann::json seen = nlohmann::json::parse(ok.body());
+  EXPECT_EQ(seen["X-User"], "alice");
+  EXPECT_EQ(seen["X-Tenant"], "acme");  // a claim named by a URL is not split at its dots
+  EXPECT_EQ(seen["X-N"], "42");
+  EXPECT_EQ(seen["X-F"], "1.500000");
+  EXPECT_EQ(seen["X-Groups"], "a,b");
+  EXPECT_EQ(seen["X-Missing"], "");
+  EXPECT_EQ(seen["groups_fields"], 1);
+
+  EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("audience_string"))).result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("wrong_issuer"))).result_int(), 401u);
+  EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("wrong_audience"))).result_int(), 401u);
+  // Valid tokens without the role, or without every scope: 403, empty.
+  Response not_admin = Get(gw.port(), "/policy", Bearer(f.Token("not_admin")));
+  EXPECT_EQ(not_admin.result_int(), 403u);
+  EXPECT_EQ(not_admin.body(), "");
+  EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("read_only"))).result_int(), 403u);
+  const size_t calls = backend.request_count();
+  EXPECT_EQ(calls, 2u);
+
+  // The cookie is read only when the header is absent.
+  const std::string cookie = "theme=dark; session=" + f.Token("RS256");
+  EXPECT_EQ(Get(gw.port(), "/cookie", {{"Cookie", cookie}}).result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/cookie", {{"Cookie", "session=" + f.Token("expired")}}).result_int(),
+            401u);
+  EXPECT_EQ(Get(gw.port(), "/cookie", {{"Cookie", cookie}, {"Authorization", "Bearer x.y.z"}})
+                .result_int(),
+            401u);
+  EXPECT_EQ(
+      Get(gw.port(), "/cookie", {{"Cookie", "access_token=" + f.Token("RS256")}}).result_int(),
+      401u);
+  EXPECT_EQ(backend.request_count(), calls + 1);
+}
+
+TEST(AuthValidatorTest, KeysFromAnIdentityProviderThatRotatesThem) {
+  const Fixtures& f = Keys();
+  std::mutex mu;
+  std::string served = ReadFile(f.dir + "/jwks.json");
+  TestBackend idp([&](const Request&) {
+    std::lock_guard<std::mutex> lock(mu);
+    Response res = TestBackend::Json(served);
+    res.set("Content-Type", "application/jwk-set+json");
+    return res;
+  });
+  TestBackend backend = EchoBackend();
+  SluiceProcess gw(
+      Service({Endpoint("/remote",
+                        R"("alg": "RS256", "cache": true, "disable_jwk_security": true,
+                   "jwk_url": ")" +
+                            idp.url() + R"(/jwks")",
+                        backend.url()),
+               // http:// without disable_jwk_security: KrakenD answers 401 to everything; so do we.
+               Endpoint("/insecure", R"("alg": "RS256", "jwk_url": ")" + idp.url() + R"(/jwks")",
+                        backend.url())}));
+  EXPECT_EQ(Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/insecure", Bearer(f.Token("RS256"))).result_int(), 401u);
+  EXPECT_EQ(idp.request_count(), 1u) << "one fetch at start, for the endpoint that may use it";
+
+  // A flood of tokens naming unknown kids for 2.5 s: all 401, and the provider sees at most one
+  // fetch per second (the cooldown), not one per token.
+  const size_t fetches_before = idp.request_count();
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  HttpClient client(gw.port());
+  size_t sent = 0, refused = 0;
+  const auto& flood = f.tokens["flood"];
+  while (elapsed() < 2.5 && sent < 100000) {
+    Request req(boost::beast::http::verb::get, "/remote", 11);
+    req.set("Authorization", "Bearer " + flood[sent++ % flood.size()].get<std::string>());
+    refused += client.Send(std::move(req)).result_int() == 401;
+  }
+  const double seconds = elapsed();
+  EXPECT_EQ(refused, sent);
+  const size_t flood_fetches = idp.request_count() - fetches_before;
+  EXPECT_LE(flood_fetches, static_cast<size_t>(seconds) + 2) << seconds << " s";
+  EXPECT_GE(flood_fetches, 1u) << "an unknown kid does ask for the keys again";
+
+  // The provider adds a key; a token signed with it waits for the refetch and passes.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    served = ReadFile(f.dir + "/rotated.json");
+  }
+  std::this_thread::sleep_for(milliseconds(1100));  // past the cooldown
+  Response rotated = Get(gw.port(), "/remote", Bearer(f.Token("rotated")));
+  EXPECT_EQ(rotated.result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int(), 200u);
+  EXPECT_EQ(backend.request_count(), 3u);
+  std::cerr << refused << " tokens with unknown kids in " << seconds << " s cost " << flood_fetches
+            << " fetches of the JWK Set\n";
+}
+
+TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
+  const Fixtures& f = Keys();
+  struct Case {
+    std::string validator;
+    std::string error;
+  };
+  const std::string local =
+      R"("jwk_local_path": ")" + f.dir + R"(/jwks.json", "disable_jwk_security": true)";
+  const std::vector<Case> cases = {
+      {local, "alg: is required"},
+      {R"("alg": "none", )" + local, "unknown algorithm \"none\""},
+      {R"("alg": "RS256", "jwk_url": "https://idp.example/jwks")", "need TLS"},
+      {R"("alg": "RS256", "jwk_local_path": "/nonexistent/jwks.json")", "cannot read file"},
+      {R"("alg": "RS256", "key_identify_strategy": "x5t", )" + local, "by kid only"},
+      {R"("alg": "RS256", "cypher_key": "abc", )" + local, "encrypted JWK files"},
+      {R"("alg": "RS256")", "needs jwk_url or jwk_local_path"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/check.json";
+    std::ofstream(path) << Service({Endpoint("/x", c.validator, "http://127.0.0.1:1")});
+    CommandResult r = RunSluice({"check", "-c", path});
+    EXPECT_NE(r.exit_code, 0) << c.validator;
+    EXPECT_NE(r.err.find("auth/validator"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.error), std::string::npos) << c.validator << "\n" << r.err;
+  }
+  // An insecure source loads, with a warning that the endpoint refuses everything.
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/warn.json";
+  std::ofstream(path) << Service({Endpoint(
+      "/x", R"("alg": "RS256", "jwk_url": "http://127.0.0.1:1/jwks")", "http://127.0.0.1:1")});
+  CommandResult r = RunSluice({"check", "-c", path});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("401 to every request"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sluice::testing
