@@ -107,7 +107,8 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
     remote =
         auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown});
   }
-  return std::make_unique<auth::ValidatorStage>(validator, std::move(remote));
+  return std::make_unique<auth::ValidatorStage>(validator, std::move(remote),
+                                                config::JwtPlaceholders(ctx.endpoint));
 }
 
 pipeline::StagePtr ProxyStage(const config::ComponentConfig& c, const BuildContext&) {

@@ -97,6 +97,36 @@ bool ValidParamName(absl::string_view name) {
   });
 }
 
+}  // namespace
+
+bool IsJwtPlaceholder(std::string_view name) {
+  constexpr std::string_view kPrefix = "JWT.";
+  if (name.size() <= kPrefix.size() || name.substr(0, kPrefix.size()) != kPrefix) return false;
+  return std::all_of(name.begin() + kPrefix.size(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+           c == '/' || c == '-';
+  });
+}
+
+std::vector<std::string> JwtPlaceholders(const Endpoint& endpoint) {
+  std::vector<std::string> names;
+  for (const Backend& b : endpoint.backends) {
+    std::string_view pattern = b.url_pattern;
+    for (size_t open = pattern.find('{'); open != std::string_view::npos;
+         open = pattern.find('{', open + 1)) {
+      const size_t close = pattern.find('}', open);
+      if (close == std::string_view::npos) break;
+      const std::string_view name = pattern.substr(open + 1, close - open - 1);
+      if (IsJwtPlaceholder(name) && std::find(names.begin(), names.end(), name) == names.end()) {
+        names.emplace_back(name);
+      }
+    }
+  }
+  return names;
+}
+
+namespace {
+
 // `{resp0_field}` (sequential proxy) and `{JWT.claim}` are filled from elsewhere than the path.
 bool IsExemptPlaceholder(absl::string_view name) {
   if (absl::StartsWith(name, "JWT.")) return true;
@@ -806,9 +836,14 @@ void Parser::CheckUrlPattern(const std::string& path, const std::string& pattern
     }
     std::string name = pattern.substr(pos + 1, close - pos - 1);
     if (absl::StartsWith(name, "JWT.")) {
-      // Recognised (KrakenD EE/JWT component) but not served: rejected so that `check` never
-      // accepts a file that `run` cannot start.
-      Error(path, absl::StrCat("{", name, "}: JWT placeholders are not supported yet"));
+      // A claim of the token auth/validator accepted; without one there is no token.
+      if (!IsJwtPlaceholder(name)) {
+        Error(path, absl::StrCat("{", name, "}: a claim name has letters, digits and _ . : / -"));
+      } else if (!ep.extra_config.contains("auth/validator")) {
+        Error(path, absl::StrCat("{", name,
+                                 "} needs auth/validator on the endpoint: the claim "
+                                 "comes from the token it validates"));
+      }
     } else if (IsExemptPlaceholder(name)) {
       // {respN_field}: the answer of backend N of a sequential endpoint.
       const size_t n = std::strtoul(name.c_str() + 4, nullptr, 10);

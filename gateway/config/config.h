@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -220,6 +221,13 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
 // Largest configuration file read. A KrakenD file with 1,000 endpoints is about 1 MB; parsing
 // costs ~5x the file size in memory, so a 300 MB file would take 1.5 GB before being refused.
 inline constexpr uint64_t kMaxConfigFileBytes = 16u << 20;
+
+// `{JWT.claim}` in a url_pattern: the claim's name has letters, digits and `_ . : / -` (so
+// `JWT.http://example.com/tenant` is one).
+bool IsJwtPlaceholder(std::string_view name);
+// The distinct {JWT.claim} placeholders ("JWT.sub", ...) of an endpoint's backends' url_patterns,
+// in order of first appearance: auth/validator fills them, after the endpoint's {params}.
+std::vector<std::string> JwtPlaceholders(const Endpoint& endpoint);
 
 // Reads a whole regular file of at most `max_bytes` (checked through the opened descriptor). The
 // error says why: missing, unreadable, a directory, device or pipe, or too large.

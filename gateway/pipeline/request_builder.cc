@@ -22,6 +22,7 @@ bool IsUnreserved(unsigned char c) {
 
 bool IsParamName(std::string_view name) {
   if (name.empty()) return false;
+  if (config::IsJwtPlaceholder(name)) return true;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return absl::ascii_isalnum(c) || c == '_' || c == '-';
   });

@@ -48,8 +48,11 @@ absl::StatusOr<BackendCall> Recipe(const config::Endpoint& endpoint, const confi
                                    bool grpc) {
   // A gRPC backend's url_pattern names its method: its request carries only the allow-listed
   // query strings and headers that become fields and metadata.
-  auto url = UrlTemplate::Compile(grpc ? "/" : backend.url_pattern, endpoint.params,
-                                  IsSequential(endpoint));
+  // {JWT.claim} values follow the endpoint's params in the request's list (auth/validator adds
+  // them).
+  std::vector<std::string> params = endpoint.params;
+  for (std::string& claim : config::JwtPlaceholders(endpoint)) params.push_back(std::move(claim));
+  auto url = UrlTemplate::Compile(grpc ? "/" : backend.url_pattern, params, IsSequential(endpoint));
   if (!url.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(backend.json_path, ".url_pattern: ", url.status().message()));

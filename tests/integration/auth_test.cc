@@ -55,10 +55,12 @@ std::string ReadFile(const std::string& path) {
 // An endpoint `path` guarded by `validator` (a JSON object's members, without braces), calling
 // `backend` with the listed input headers.
 std::string Endpoint(const std::string& path, const std::string& validator,
-                     const std::string& backend, const std::string& input_headers = "[]") {
+                     const std::string& backend, const std::string& input_headers = "[]",
+                     const std::string& url_pattern = "/who") {
   return R"({"endpoint": ")" + path + R"(", "input_headers": )" + input_headers +
          R"(, "extra_config": {"auth/validator": {)" + validator +
-         R"(}}, "backend": [{"host": [")" + backend + R"("], "url_pattern": "/who"}]})";
+         R"(}}, "backend": [{"host": [")" + backend + R"("], "url_pattern": ")" + url_pattern +
+         R"("}]})";
 }
 
 std::string Service(const std::vector<std::string>& endpoints) {
@@ -83,6 +85,7 @@ TestBackend EchoBackend() {
       if (it != req.end()) j[h] = std::string(it->value());
     }
     j["groups_fields"] = req.count("X-Groups");
+    j["target"] = std::string(req.target());
     return TestBackend::Json(j.dump());
   });
 }
@@ -193,6 +196,12 @@ TEST(AuthValidatorTest, ClaimsRulesRolesScopesAndPropagation) {
   SluiceProcess gw(
       Service({Endpoint("/policy", validator, backend.url(),
                         R"(["X-User", "X-Tenant", "X-N", "X-F", "X-Groups", "X-Missing"])"),
+               Endpoint("/mine/{p}",
+                        R"("alg": "RS256", "jwk_local_path": ")" + f.dir +
+                            R"(/jwks.json", "disable_jwk_security": true)",
+                        backend.url(), "[]",
+                        "/users/{JWT.sub}/{p}/{JWT.http://example.com/tenant}/{JWT.n}/"
+                        "{JWT.groups}/{JWT.missing}"),
                Endpoint("/cookie",
                         R"("alg": "RS256", "cookie_key": "session", "jwk_local_path": ")" + f.dir +
                             R"(/jwks.json", "disable_jwk_security": true)",
@@ -211,6 +220,7 @@ TEST(AuthValidatorTest, ClaimsRulesRolesScopesAndPropagation) {
   EXPECT_EQ(seen["X-Groups"], "a,b");
   EXPECT_EQ(seen["X-Missing"], "");
   EXPECT_EQ(seen["groups_fields"], 1);
+  EXPECT_EQ(seen["target"], "/who");
 
   EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("audience_string"))).result_int(), 200u);
   EXPECT_EQ(Get(gw.port(), "/policy", Bearer(f.Token("wrong_issuer"))).result_int(), 401u);
@@ -223,6 +233,14 @@ TEST(AuthValidatorTest, ClaimsRulesRolesScopesAndPropagation) {
   const size_t calls = backend.request_count();
   EXPECT_EQ(calls, 2u);
 
+  // {JWT.claim} placeholders in url_pattern: flat claims (a URL-named one too), percent-encoded;
+  // a missing one leaves KrakenD's internal placeholder.
+  Response mine = Get(gw.port(), "/mine/x", Bearer(f.Token("RS256")));
+  ASSERT_EQ(mine.result_int(), 200u) << mine.body();
+  EXPECT_EQ(nlohmann::json::parse(mine.body())["target"],
+            "/users/alice/x/acme/42/a%2Cb/%7B%7B.JWT.missing%7D%7D");
+  EXPECT_EQ(Get(gw.port(), "/mine/x").result_int(), 401u);
+
   // The cookie is read only when the header is absent.
   const std::string cookie = "theme=dark; session=" + f.Token("RS256");
   EXPECT_EQ(Get(gw.port(), "/cookie", {{"Cookie", cookie}}).result_int(), 200u);
@@ -234,7 +252,7 @@ TEST(AuthValidatorTest, ClaimsRulesRolesScopesAndPropagation) {
   EXPECT_EQ(
       Get(gw.port(), "/cookie", {{"Cookie", "access_token=" + f.Token("RS256")}}).result_int(),
       401u);
-  EXPECT_EQ(backend.request_count(), calls + 1);
+  EXPECT_EQ(backend.request_count(), calls + 2);
 }
 
 TEST(AuthValidatorTest, KeysFromAnIdentityProviderThatRotatesThem) {
@@ -320,6 +338,16 @@ TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
     EXPECT_NE(r.exit_code, 0) << c.validator;
     EXPECT_NE(r.err.find("auth/validator"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.error), std::string::npos) << c.validator << "\n" << r.err;
+  }
+  // {JWT.claim} without a validator: there is no token to take it from.
+  {
+    const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/nojwt.json";
+    std::ofstream(path) << R"({"version": 3, "endpoints": [{"endpoint": "/x", "backend": [
+        {"host": ["http://127.0.0.1:1"], "url_pattern": "/u/{JWT.sub}"}]}]})";
+    CommandResult r = RunSluice({"check", "-c", path});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("{JWT.sub} needs auth/validator on the endpoint"), std::string::npos)
+        << r.err;
   }
   // An insecure source loads, with a warning that the endpoint refuses everything.
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/warn.json";

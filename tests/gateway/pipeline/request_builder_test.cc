@@ -85,7 +85,7 @@ TEST(UrlTemplateTest, ExpandsParamsByNameInAnyOrderAndRepeated) {
 }
 
 TEST(UrlTemplateTest, BracesThatAreNotAParamNameStayLiteral) {
-  // `{JWT.sub}`-style placeholders and stray braces are not parameters of the path.
+  // Dotted names (other than {JWT.claim}) and stray braces are not parameters of the path.
   const router::Params none;
   EXPECT_EQ(Expand("/a/{}", {}, none), "/a/{}");
   EXPECT_EQ(Expand("/a/{x.y}/b", {}, none), "/a/{x.y}/b");

@@ -122,8 +122,9 @@ absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url,
   const std::string_view media = TrimOws(type.substr(0, type.find(';')));
   if (!EqualsIgnoreCase(media, "application/json") &&
       !EqualsIgnoreCase(media, "application/jwk-set+json")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Content-Type \"", std::string(type), "\" (application/json or application/jwk-set+json expected)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Content-Type \"", std::string(type),
+                     "\" (application/json or application/jwk-set+json expected)"));
   }
   return ParseKeySet(res.body());
 }
@@ -198,7 +199,7 @@ void RemoteKeys::Run() {
       log::Debug("auth/validator: {} keys from {}", current_.load()->keys.size(), options_.url);
     } else {
       log::Warn("auth/validator: cannot fetch the JWK Set from {}: {} (next try in {})",
-                   options_.url, std::string(set.status().message()), absl::FormatDuration(retry));
+                options_.url, std::string(set.status().message()), absl::FormatDuration(retry));
       next = absl::Now() + retry;
       retry = std::min(retry * 2, kMaxRetry);
     }

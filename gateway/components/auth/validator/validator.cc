@@ -358,6 +358,14 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
       return Outcome::kForbidden;
     }
   }
+  // {JWT.claim} in url_pattern: the top-level claim of exactly that name (no nesting). A
+  // missing one leaves KrakenD's internal placeholder, percent-encoded like any param value.
+  for (const std::string& placeholder : url_claims_) {
+    const std::string claim = placeholder.substr(4);  // after "JWT."
+    auto it = claims.find(claim);
+    ctx.params.emplace_back(placeholder, it == claims.end() ? absl::StrCat("{{.", placeholder, "}}")
+                                                            : RenderClaim(*it));
+  }
   http::Request& req = ctx.exchange->mutable_request();
   for (const auto& [claim, header] : c.propagate_claims) {
     const nlohmann::json* value = FindClaim(claims, claim, true);

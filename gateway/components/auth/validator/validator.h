@@ -70,8 +70,11 @@ std::string RenderClaim(const nlohmann::json& value);
 class ValidatorStage final : public pipeline::Stage {
  public:
   // `remote` is null for a local key set, and when nothing may start (sluice check).
-  ValidatorStage(const ValidatorConfig& config, std::shared_ptr<RemoteKeys> remote)
-      : config_(config), remote_(std::move(remote)) {}
+  // `url_claims`: the endpoint's {JWT.claim} placeholders (config::JwtPlaceholders), whose values
+  // a valid token appends to the request's params in that order.
+  ValidatorStage(const ValidatorConfig& config, std::shared_ptr<RemoteKeys> remote,
+                 std::vector<std::string> url_claims)
+      : config_(config), remote_(std::move(remote)), url_claims_(std::move(url_claims)) {}
   std::string_view name() const override { return kValidatorNamespace; }
   pipeline::StageResult OnRequest(pipeline::RequestContext& ctx) const override;
 
@@ -83,6 +86,7 @@ class ValidatorStage final : public pipeline::Stage {
 
   const ValidatorConfig& config_;  // owned by the service config, which outlives the stack
   std::shared_ptr<RemoteKeys> remote_;
+  std::vector<std::string> url_claims_;
 };
 
 }  // namespace sluice::components::auth
