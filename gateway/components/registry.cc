@@ -17,6 +17,7 @@
 #include "gateway/components/security/cors/config.h"
 #include "gateway/components/security/http/secure.h"
 #include "gateway/components/sluice/backend/config.h"
+#include "gateway/components/validation/jsonschema/schema.h"
 #include "gateway/config/namespaces.h"
 
 namespace sluice::components {
@@ -111,6 +112,12 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
                                                 config::JwtPlaceholders(ctx.endpoint));
 }
 
+pipeline::StagePtr JsonSchemaStage(const config::ComponentConfig& c, const BuildContext& ctx) {
+  const auto* router = ctx.service.components.Get<router::Config>(router::kNamespace);
+  return std::make_unique<jsonschema::Stage>(static_cast<const jsonschema::Config&>(c),
+                                             router != nullptr && router->return_error_msg);
+}
+
 pipeline::StagePtr ProxyStage(const config::ComponentConfig& c, const BuildContext&) {
   const auto& proxy = static_cast<const proxy::EndpointConfig&>(c);
   if (!proxy.static_response) return nullptr;
@@ -135,6 +142,9 @@ const Component kComponents[] = {
     // After authentication (a refused token spends no tokens), as KrakenD.
     {ratelimit::kRouterNamespace, &OnlyAt<Scope::kEndpoint, &ratelimit::ParseRouter>, Phase::kGuard,
      &StageOf<ratelimit::RouterStage, ratelimit::RouterConfig>},
+    // In KrakenD's proxy pipe, after the router rate limit: a refused request spends its token.
+    {jsonschema::kNamespace, &OnlyAt<Scope::kEndpoint, &jsonschema::Parse>, Phase::kGuard,
+     &JsonSchemaStage},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},

@@ -61,6 +61,8 @@ class ObjectReader {
   const std::string& path() const { return path_; }
   std::string PathOf(std::string_view key) const { return JoinPath(path_, key); }
   bool ok() const { return object_ != nullptr; }
+  // The object itself, for a component whose value is a document of its own (a JSON Schema).
+  const nlohmann::json& object() const { return *object_; }
 
   // The raw value, or nullptr when absent or null.
   const nlohmann::json* Find(std::string_view key) const;

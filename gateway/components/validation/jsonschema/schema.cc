@@ -1,0 +1,143 @@
+#include "gateway/components/validation/jsonschema/schema.h"
+
+// valijson's exceptions.hpp includes <stdexcept> inside its namespace unless it is already in.
+#include <stdexcept>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gateway/common/strings.h"
+#include "gateway/encoding/json.h"
+#include "valijson/adapters/nlohmann_json_adapter.hpp"
+#include "valijson/schema.hpp"
+#include "valijson/schema_parser.hpp"
+#include "valijson/validation_results.hpp"
+#include "valijson/validator.hpp"
+
+namespace sluice::components::jsonschema {
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+// Keywords of drafts 2019-09 and 2020-12 that valijson 1.0 would skip: each can only reject more,
+// so skipping one would let through what the schema's author meant to stop.
+constexpr std::string_view kUnsupported[] = {
+    "unevaluatedProperties", "unevaluatedItems", "prefixItems",
+    "dependentRequired",     "dependentSchemas", "minContains",
+    "maxContains",           "$dynamicRef",      "$recursiveRef"};
+
+// Every object key anywhere in `schema` that is in kUnsupported (conservative: a property that
+// happens to carry such a name is flagged too); `regex` learns whether pattern, patternProperties
+// or format appear.
+void Scan(const nlohmann::json& schema, std::string* unsupported, bool* regex) {
+  if (schema.is_object()) {
+    for (const auto& [key, value] : schema.items()) {
+      for (std::string_view k : kUnsupported) {
+        if (key == k && unsupported->empty()) *unsupported = key;
+      }
+      if (key == "pattern" || key == "patternProperties" || key == "format") *regex = true;
+      Scan(value, unsupported, regex);
+    }
+  } else if (schema.is_array()) {
+    for (const auto& item : schema) Scan(item, unsupported, regex);
+  }
+}
+
+// The longest string or object key in `doc`.
+size_t LongestString(const nlohmann::json& doc) {
+  size_t longest = 0;
+  if (doc.is_string()) return doc.get_ref<const std::string&>().size();
+  if (doc.is_object()) {
+    for (const auto& [key, value] : doc.items()) {
+      longest = std::max({longest, key.size(), LongestString(value)});
+    }
+  } else if (doc.is_array()) {
+    for (const auto& item : doc) longest = std::max(longest, LongestString(item));
+  }
+  return longest;
+}
+
+valijson::SchemaParser::Version VersionOf(const nlohmann::json& schema) {
+  if (schema.is_object()) {
+    const std::string uri = schema.value("$schema", "");
+    if (uri.find("draft-03") != std::string::npos) return valijson::SchemaParser::kDraft3;
+    if (uri.find("draft-04") != std::string::npos) return valijson::SchemaParser::kDraft4;
+  }
+  return valijson::SchemaParser::kDraft7;
+}
+
+}  // namespace
+
+Config::Config() = default;
+Config::~Config() = default;
+
+std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
+  const nlohmann::json& schema = reader.object();
+  auto c = std::make_shared<Config>();
+  std::string unsupported;
+  Scan(schema, &unsupported, &c->uses_regex);
+  if (!unsupported.empty()) {
+    reader.Error(unsupported,
+                 "is a JSON Schema 2019-09/2020-12 keyword Sluice's validator (valijson) does not "
+                 "implement; it would be skipped, so the file is refused");
+    return nullptr;
+  }
+  c->schema = std::make_unique<valijson::Schema>();
+  try {
+    valijson::SchemaParser parser(VersionOf(schema));
+    valijson::adapters::NlohmannJsonAdapter adapter(schema);
+    parser.populateSchema(adapter, *c->schema);
+  } catch (const std::exception& e) {
+    // KrakenD logs this and validates nothing; an endpoint meant to be guarded must not be open.
+    reader.Error("", absl::StrCat("not a usable JSON Schema: ", e.what()));
+    return nullptr;
+  }
+  return c;
+}
+
+std::string Validate(const Config& config, std::string_view body, bool* valid) {
+  *valid = false;
+  if (body.empty()) return "- the request has no body\n";
+  absl::StatusOr<nlohmann::json> doc = encoding::ParseClientJson(body);
+  if (!doc.ok()) return absl::StrCat("- the body is not JSON: ", doc.status().message(), "\n");
+  if (config.uses_regex && LongestString(*doc) > kMaxPatternString) {
+    return absl::StrCat("- a string is longer than ", kMaxPatternString,
+                        " characters, the most this schema's patterns are matched against\n");
+  }
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter adapter(*doc);
+  bool ok = false;
+  try {
+    ok = validator.validate(*config.schema, adapter, &results);
+  } catch (const std::exception& e) {
+    return absl::StrCat("- cannot validate: ", e.what(), "\n");
+  }
+  if (ok) {
+    *valid = true;
+    return {};
+  }
+  std::string out;
+  valijson::ValidationResults::Error error;
+  while (results.popError(error)) {
+    absl::StrAppend(&out, "- ", absl::StrJoin(error.context, ""), ": ", error.description, "\n");
+  }
+  return out;
+}
+
+pipeline::StageResult Stage::OnRequest(pipeline::RequestContext& ctx) const {
+  bool valid = false;
+  std::string reasons = Validate(config_, ctx.request().body(), &valid);
+  if (valid) return pipeline::StageResult::kContinue;
+  http::Response res(bhttp::status::bad_request, 11);
+  res.set("X-Krakend-Completed", "false");
+  if (return_error_msg_) {
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.body() = std::move(reasons);
+  }
+  ctx.response = std::move(res);
+  return pipeline::StageResult::kRespond;
+}
+
+}  // namespace sluice::components::jsonschema
