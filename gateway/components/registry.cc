@@ -109,7 +109,7 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
         auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown});
   }
   return std::make_unique<auth::ValidatorStage>(validator, std::move(remote),
-                                                config::JwtPlaceholders(ctx.endpoint));
+                                                config::JwtPlaceholders(ctx.endpoint), ctx.workers);
 }
 
 pipeline::StagePtr JsonSchemaStage(const config::ComponentConfig& c, const BuildContext& ctx) {

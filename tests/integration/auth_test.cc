@@ -314,6 +314,61 @@ TEST(AuthValidatorTest, KeysFromAnIdentityProviderThatRotatesThem) {
             << " fetches of the JWK Set\n";
 }
 
+TEST(AuthValidatorTest, IdentityProviderDownAtStartAndLater) {
+  const Fixtures& f = Keys();
+  std::atomic<bool> up{false};
+  const std::string jwks = ReadFile(f.dir + "/jwks.json");
+  TestBackend idp([&](const Request&) {
+    return up ? TestBackend::Json(jwks) : TestBackend::Json(R"({"error":"down"})", 503);
+  });
+  TestBackend backend = EchoBackend();
+  SluiceProcess gw(Service({Endpoint("/remote",
+                                     R"("alg": "RS256", "disable_jwk_security": true,
+                   "cache_duration": 3, "jwk_url": ")" +
+                                         idp.url() + R"(/jwks")",
+                                     backend.url())}));
+  // Down at start: no keys, so no token passes; nothing reaches the backend.
+  EXPECT_EQ(Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int(), 401u);
+  // Up again: the fetcher's retry (1 s, then 2 s...) brings the keys.
+  up = true;
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    served = Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int() == 200;
+    if (!served) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(served) << "keys fetched once the provider answers";
+  // Down later: the set is trusted until cache_duration (3 s) after its fetch, never longer.
+  up = false;
+  EXPECT_EQ(Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int(), 200u);
+  std::this_thread::sleep_for(milliseconds(3500));
+  EXPECT_EQ(Get(gw.port(), "/remote", Bearer(f.Token("RS256"))).result_int(), 401u);
+  EXPECT_NE(gw.log().find("cannot fetch the JWK Set"), std::string::npos) << gw.log();
+}
+
+// Verified tokens are remembered by their bytes; a remembered one still expires on time.
+TEST(AuthValidatorTest, ARememberedTokenStillExpires) {
+  const Fixtures& f = Keys();
+  TestBackend backend = EchoBackend();
+  SluiceProcess gw(Service({Endpoint("/rs",
+                                     R"("alg": "RS256", "jwk_local_path": ")" + f.dir +
+                                         R"(/jwks.json", "disable_jwk_security": true)",
+                                     backend.url())}));
+  CommandResult made = RunCommand({"/usr/bin/python3", Runfile("tests/integration/jwt_fixtures.py"),
+                                   f.dir, "--expiring-in", "2"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string token = made.out.substr(0, made.out.find('\n'));
+  HttpClient client(gw.port());  // one connection: one worker, one cache
+  auto status = [&] {
+    Request req(boost::beast::http::verb::get, "/rs", 11);
+    req.set("Authorization", "Bearer " + token);
+    return client.Send(std::move(req)).result_int();
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(status(), 200u);
+  std::this_thread::sleep_for(milliseconds(3500));  // exp + leeway (1 s) has passed
+  EXPECT_EQ(status(), 401u);
+  EXPECT_EQ(backend.request_count(), 5u);
+}
+
 TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
   const Fixtures& f = Keys();
   struct Case {

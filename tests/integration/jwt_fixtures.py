@@ -35,8 +35,18 @@ def public_jwk(key, kid):
 
 out = sys.argv[1]
 now = int(time.time())
+if len(sys.argv) == 4 and sys.argv[2] == "--expiring-in":
+    # A token from the RSA key made earlier, expiring N seconds from now.
+    with open(os.path.join(out, "rsa.pem"), "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    print(jwt.encode({"sub": "bob", "exp": now + int(sys.argv[3])}, key, algorithm="RS256",
+                     headers={"kid": "rsa"}))
+    sys.exit(0)
 rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 rotated_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+with open(os.path.join(out, "rsa.pem"), "wb") as f:
+    f.write(rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
 ec_keys = {"ec256": ec.generate_private_key(ec.SECP256R1()),
            "ec384": ec.generate_private_key(ec.SECP384R1()),
            "ec521": ec.generate_private_key(ec.SECP521R1())}

@@ -9,6 +9,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -338,7 +339,9 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json)
     return absl::InvalidArgumentError("not a JWK Set: no \"keys\" array");
   }
   if (keys->empty()) return absl::InvalidArgumentError("the JWK Set has no keys");
+  static std::atomic<uint64_t> next_id{1};
   auto set = std::make_shared<KeySet>();
+  set->id = next_id.fetch_add(1, std::memory_order_relaxed);
   set->keys.reserve(keys->size());
   for (size_t i = 0; i < keys->size(); ++i) {
     std::string why;

@@ -5,6 +5,7 @@
 // only with the algorithms of its type (an RSA key is never an HMAC secret), and `none` is not
 // an algorithm here at all.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,8 @@ class Key {
 };
 
 struct KeySet {
+  // Unique per parsed set, for the lifetime of the process (an address may be reused).
+  uint64_t id = 0;
   std::vector<Key> keys;
   // The key whose `kid` is `kid`; nullptr if none.
   const Key* Find(std::string_view kid) const;

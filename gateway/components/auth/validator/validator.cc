@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -281,6 +282,19 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
     *why = "no token";
     return Outcome::kUnauthorized;
   }
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  const double leeway = absl::ToDoubleSeconds(c.leeway);
+  if (!caches_.empty()) {
+    // Verified before with this very key set: only its expiry can have changed.
+    const TokenCache& cache = caches_[static_cast<size_t>(ctx.call.worker) % caches_.size()];
+    auto hit = cache.entries.find(absl::string_view(compact.data(), compact.size()));
+    if (hit != cache.entries.end() && keys != nullptr && hit->second.keys == keys->id &&
+        hit->second.exp >= now - leeway) {
+      const std::shared_ptr<const nlohmann::json> claims = hit->second.claims;
+      Apply(ctx, *claims);
+      return Outcome::kValid;
+    }
+  }
   std::optional<Token> token = DecodeToken(compact, why);
   if (!token) return Outcome::kUnauthorized;
   if (token->alg != c.alg) {
@@ -305,8 +319,6 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
     *why = "exp, nbf or iat is not a number";
     return Outcome::kUnauthorized;
   }
-  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
-  const double leeway = absl::ToDoubleSeconds(c.leeway);
   if (exp && *exp < now - leeway) {
     *why = "expired";
     return Outcome::kUnauthorized;
@@ -358,6 +370,15 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
       return Outcome::kForbidden;
     }
   }
+  const double exp_at = exp ? *exp : std::numeric_limits<double>::infinity();
+  auto shared = std::make_shared<const nlohmann::json>(std::move(token->claims));
+  Remember(ctx.call.worker, compact, keys, exp_at, shared);
+  Apply(ctx, *shared);
+  return Outcome::kValid;
+}
+
+void ValidatorStage::Apply(pipeline::RequestContext& ctx, const nlohmann::json& claims) const {
+  const ValidatorConfig& c = config_;
   // {JWT.claim} in url_pattern: the top-level claim of exactly that name (no nesting). A
   // missing one leaves KrakenD's internal placeholder, percent-encoded like any param value.
   for (const std::string& placeholder : url_claims_) {
@@ -376,7 +397,20 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
       req.insert(Bv(header), value == nullptr ? std::string() : RenderClaim(*value));
     }
   }
-  return Outcome::kValid;
+}
+
+void ValidatorStage::Remember(int worker, std::string_view token, const KeySet* keys, double exp,
+                              std::shared_ptr<const nlohmann::json> claims) const {
+  if (caches_.empty() || token.size() > kMaxCachedToken) return;
+  TokenCache& cache = caches_[static_cast<size_t>(worker) % caches_.size()];
+  if (cache.entries.size() >= kMaxCachedTokens || cache.bytes + token.size() > kMaxCacheBytes) {
+    // Full: start over (bounded, and cheap next to one signature check per entry).
+    cache.entries.clear();
+    cache.bytes = 0;
+  }
+  auto [it, inserted] = cache.entries.try_emplace(absl::string_view(token.data(), token.size()),
+                                                  CachedToken{keys->id, exp, std::move(claims)});
+  if (inserted) cache.bytes += token.size();
 }
 
 StageResult ValidatorStage::Finish(pipeline::RequestContext& ctx, Outcome outcome,

@@ -14,12 +14,14 @@
 // not implement (https:// JWK URLs until TLS lands, encrypted key files, x5t key matching,
 // certificate pinning) refuses the file: an endpoint its author locked must never answer anyone.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "gateway/components/auth/validator/jose.h"
 #include "gateway/components/auth/validator/keys.h"
@@ -72,9 +74,13 @@ class ValidatorStage final : public pipeline::Stage {
   // `remote` is null for a local key set, and when nothing may start (sluice check).
   // `url_claims`: the endpoint's {JWT.claim} placeholders (config::JwtPlaceholders), whose values
   // a valid token appends to the request's params in that order.
+  // `workers`: one token cache per worker thread (none when 0).
   ValidatorStage(const ValidatorConfig& config, std::shared_ptr<RemoteKeys> remote,
-                 std::vector<std::string> url_claims)
-      : config_(config), remote_(std::move(remote)), url_claims_(std::move(url_claims)) {}
+                 std::vector<std::string> url_claims, int workers)
+      : config_(config),
+        remote_(std::move(remote)),
+        url_claims_(std::move(url_claims)),
+        caches_(static_cast<size_t>(std::max(workers, 0))) {}
   std::string_view name() const override { return kValidatorNamespace; }
   pipeline::StageResult OnRequest(pipeline::RequestContext& ctx) const override;
 
@@ -83,10 +89,31 @@ class ValidatorStage final : public pipeline::Stage {
   Outcome Check(pipeline::RequestContext& ctx, const KeySet* keys, std::string* why) const;
   pipeline::StageResult Finish(pipeline::RequestContext& ctx, Outcome outcome,
                                const std::string& why) const;
+  // What a valid token's claims do to the request: {JWT.claim} params, propagated headers.
+  void Apply(pipeline::RequestContext& ctx, const nlohmann::json& claims) const;
+  void Remember(int worker, std::string_view token, const KeySet* keys, double exp,
+                std::shared_ptr<const nlohmann::json> claims) const;
+
+  // Tokens that passed every check, by their bytes, per worker thread (no lock): a hit skips
+  // the signature (an RS256 check costs tens of microseconds) while the same key set is in
+  // force and the token has not expired. Bounded in entries and bytes; full means cleared.
+  static constexpr size_t kMaxCachedTokens = 10000;
+  static constexpr size_t kMaxCacheBytes = 8 << 20;
+  static constexpr size_t kMaxCachedToken = 8 << 10;
+  struct CachedToken {
+    uint64_t keys;  // KeySet::id it was verified with; another set means check again
+    double exp;     // +inf without exp
+    std::shared_ptr<const nlohmann::json> claims;
+  };
+  struct TokenCache {
+    absl::flat_hash_map<std::string, CachedToken> entries;
+    size_t bytes = 0;
+  };
 
   const ValidatorConfig& config_;  // owned by the service config, which outlives the stack
   std::shared_ptr<RemoteKeys> remote_;
   std::vector<std::string> url_claims_;
+  mutable std::vector<TokenCache> caches_;
 };
 
 }  // namespace sluice::components::auth
