@@ -7,6 +7,7 @@
 #include "boost/beast/http/status.hpp"
 #include "boost/beast/http/verb.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
 
 namespace sluice::admin {
 
@@ -20,12 +21,12 @@ void MetricsHandler::Handle(http::ExchangePtr exchange) {
   res.version(11);
   if (path != "/metrics") {
     res.result(bhttp::status::not_found);
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.set(bhttp::field::content_type, Bv(http::kTextContentType));
     res.body() = "404 not found: metrics are at /metrics\n";
   } else if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
     res.result(bhttp::status::method_not_allowed);
     res.set(bhttp::field::allow, "GET, HEAD");
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.set(bhttp::field::content_type, Bv(http::kTextContentType));
     res.body() = "405 method not allowed\n";
   } else {
     res.result(bhttp::status::ok);

@@ -64,10 +64,6 @@ constexpr uint64_t kHeaderFieldOverhead = 4;
 // process budgets count this.
 constexpr uint64_t kHeaderFieldMemory = 72;
 
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return absl::ToChronoNanoseconds(d);
-}
-
 nghttp2_nv Nv(std::string_view name, std::string_view value) {
   // nghttp2 copies and lower-cases names and copies values (no NO_COPY flags).
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -646,7 +642,7 @@ void H2Connection::OnWriteTimeout() {
 
 bool H2Connection::Charge(H2Stream& stream, uint64_t bytes) {
   if (buffered_bytes_ + bytes > budget_) return false;
-  std::atomic<uint64_t>& total = listener_->server.buffered_request_bytes_;
+  std::atomic<uint64_t>& total = listener_->buffered_request_bytes();
   if (total.fetch_add(bytes, std::memory_order_relaxed) + bytes >
       listener_->options().max_buffered_request_bytes) {
     total.fetch_sub(bytes, std::memory_order_relaxed);
@@ -660,7 +656,7 @@ bool H2Connection::Charge(H2Stream& stream, uint64_t bytes) {
 void H2Connection::Uncharge(H2Stream& stream) {
   if (stream.charged_ == 0) return;
   buffered_bytes_ -= stream.charged_;
-  listener_->server.buffered_request_bytes_.fetch_sub(stream.charged_, std::memory_order_relaxed);
+  listener_->buffered_request_bytes().fetch_sub(stream.charged_, std::memory_order_relaxed);
   stream.charged_ = 0;
 }
 
@@ -765,27 +761,8 @@ void H2Connection::Respond(H2Stream& stream, Response&& response) {
   stream.response_ = std::move(response);
   Response& res = stream.response_;
   const ServerOptions& options = listener_->options();
-  const unsigned code = res.result_int();
-  if (code < 200 || code == 204 || code == 304) {
-    res.body().clear();
-    res.erase(bhttp::field::content_length);
-  } else if (stream.request_.method() == bhttp::verb::head) {
-    const std::size_t size = res.body().size();
-    res.body().clear();
-    res.content_length(size);
-  } else {
-    res.content_length(res.body().size());
-  }
-  if (!options.identity_header_name.empty()) {
-    res.set(options.identity_header_name, options.identity_header_value);
-  }
-  if (options.access_log) {
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - stream.started_)
-                      .count();
-    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(stream.request_.method_string()),
-              Sv(stream.request_.target()), code, micros);
-  }
+  FinishResponse(options, stream.request_, &res);
+  LogAccess(options, client_ip_, stream.request_, res.result_int(), stream.started_);
   Submit(stream);
   StartHandlers();
   Flush();
@@ -800,10 +777,7 @@ void H2Connection::Refuse(H2Stream& stream, unsigned status, std::string_view te
 
 void H2Connection::LocalReply(H2Stream& stream, unsigned status, std::string_view text) {
   stream.responded_ = true;
-  stream.response_ = Response(static_cast<bhttp::status>(status), 11);
-  stream.response_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  stream.response_.body() = text;
-  stream.response_.content_length(text.size());
+  stream.response_ = TextResponse(status, text);
   Submit(stream);
 }
 

@@ -3,9 +3,12 @@
 // Internal to the HTTP front (server.cc, h2_connection.cc): the per-worker acceptor and the
 // connections it owns. Not part of the library's interface.
 
+#include <chrono>
 #include <list>
 #include <memory>
+#include <string_view>
 
+#include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -22,6 +25,20 @@ using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Execut
 
 class Session;
 class H2Connection;
+
+inline std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+// Readies a handler's response for the wire, HTTP/1.1 and HTTP/2 alike: no body on 1xx, 204 and
+// 304; a HEAD answer keeps the Content-Length of the body it does not carry; Content-Length on
+// the others; the identity header (X-Krakend) when configured.
+void FinishResponse(const ServerOptions& options, const Request& request, Response* response);
+// The access log line of one exchange, when access_log is on.
+void LogAccess(const ServerOptions& options, std::string_view client_ip, const Request& request,
+               unsigned status, std::chrono::steady_clock::time_point started);
+// A plain-text answer the server writes itself (400, 408, 413, 431, 503).
+Response TextResponse(unsigned status, std::string_view text);
 
 struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Listener(Server& s, int index)
@@ -42,6 +59,9 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   const ServerOptions& options() const { return server.options_; }
   Handler& handler() { return server.handler_; }
   std::atomic<int64_t>& open_connections() { return server.open_connections_; }
+  std::atomic<uint64_t>& total_connections() { return server.total_connections_; }
+  std::atomic<uint64_t>& buffered_request_bytes() { return server.buffered_request_bytes_; }
+  boost::asio::io_context& context() { return server.workers_.context(worker); }
 
   Server& server;
   int worker;

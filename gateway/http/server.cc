@@ -46,10 +46,6 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 // Bytes read per socket read: a typical API request (headers and small body) fits in one.
 constexpr std::size_t kReadChunk = 8192;
 
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return absl::ToChronoNanoseconds(d);
-}
-
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
@@ -133,13 +129,13 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
     if (!ec) client_ip_ = remote.address().to_string();
     stream_.socket().set_option(tcp::no_delay(true), ec);
     self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
-    listener_->server.open_connections_.fetch_add(1, std::memory_order_relaxed);
-    listener_->server.total_connections_.fetch_add(1, std::memory_order_relaxed);
+    listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
+    listener_->total_connections().fetch_add(1, std::memory_order_relaxed);
   }
 
   ~Session() override {
     listener_->sessions.erase(self_in_list_);
-    listener_->server.open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
   }
 
   // With use_h2c the first bytes decide between HTTP/1.1 and HTTP/2 (prior knowledge).
@@ -156,9 +152,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   Request& mutable_request() override { return request_; }
   std::string_view client_ip() const override { return client_ip_; }
   int worker_index() const override { return listener_->worker; }
-  asio::io_context& io_context() override {
-    return listener_->server.workers_.context(listener_->worker);
-  }
+  asio::io_context& io_context() override { return listener_->context(); }
   void Respond(Response&& response) override;
 
  private:
@@ -347,10 +341,7 @@ void Session::FailRead(beast::error_code ec) {
 
 void Session::WriteError(bhttp::status status, std::string_view text) {
   keep_alive_ = false;
-  response_ = Response(status, 11);
-  response_.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  response_.body() = text;
-  response_.prepare_payload();
+  response_ = TextResponse(static_cast<unsigned>(status), text);
   response_.keep_alive(false);
   DoWrite();
 }
@@ -359,28 +350,9 @@ void Session::Respond(Response&& response) {
   if (state_ != State::kBusy) return;  // connection already gone
   response_ = std::move(response);
   if (listener_->draining) keep_alive_ = false;
-  const unsigned code = response_.result_int();
-  if (code < 200 || code == 204 || code == 304) {
-    response_.body().clear();
-    response_.erase(bhttp::field::content_length);
-  } else if (request_.method() == bhttp::verb::head) {
-    const std::size_t size = response_.body().size();
-    response_.body().clear();
-    response_.content_length(size);
-  } else {
-    response_.prepare_payload();
-  }
+  FinishResponse(options_, request_, &response_);
   response_.keep_alive(keep_alive_);
-  if (!options_.identity_header_name.empty()) {
-    response_.set(options_.identity_header_name, options_.identity_header_value);
-  }
-  if (options_.access_log) {
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started_)
-                      .count();
-    log::Info("[ACCESS] {} {} {} {} {}us", client_ip_, Sv(request_.method_string()),
-              Sv(request_.target()), code, micros);
-  }
+  LogAccess(options_, client_ip_, request_, response_.result_int(), started_);
   DoWrite();
 }
 
@@ -473,6 +445,41 @@ void Server::Listener::Drain() {
 
 // ---------------------------------------------------------------------------------------------
 // Server
+
+void FinishResponse(const ServerOptions& options, const Request& request, Response* response) {
+  const unsigned code = response->result_int();
+  if (code < 200 || code == 204 || code == 304) {
+    response->body().clear();
+    response->erase(bhttp::field::content_length);
+  } else if (request.method() == bhttp::verb::head) {
+    const std::size_t size = response->body().size();
+    response->body().clear();
+    response->content_length(size);
+  } else {
+    response->content_length(response->body().size());
+  }
+  if (!options.identity_header_name.empty()) {
+    response->set(options.identity_header_name, options.identity_header_value);
+  }
+}
+
+void LogAccess(const ServerOptions& options, std::string_view client_ip, const Request& request,
+               unsigned status, std::chrono::steady_clock::time_point started) {
+  if (!options.access_log) return;
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  log::Info("[ACCESS] {} {} {} {} {}us", client_ip, Sv(request.method_string()),
+            Sv(request.target()), status, micros);
+}
+
+Response TextResponse(unsigned status, std::string_view text) {
+  Response res(static_cast<bhttp::status>(status), 11);
+  res.set(bhttp::field::content_type, Bv(kTextContentType));
+  res.body() = text;
+  res.content_length(text.size());
+  return res;
+}
 
 uint64_t DefaultMaxBufferedRequestBytes(const ServerOptions& options) {
   return std::max<uint64_t>(uint64_t{256} << 20,

@@ -103,9 +103,6 @@ class Server {
   struct Listener;  // per-worker acceptor + sessions (internal)
 
  private:
-  friend class Session;
-  friend class H2Connection;
-
   ServerOptions options_;
   WorkerPool& workers_;
   Handler& handler_;

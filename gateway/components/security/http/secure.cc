@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/strings.h"
+#include "gateway/http/wire.h"
 
 namespace sluice::components::httpsecure {
 
@@ -47,9 +48,9 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& r, bool service_level)
   }
   const int64_t sts_seconds = r.Int("sts_seconds", 0, int64_t{1} << 40).value_or(0);
   if (sts_seconds > 0) {
-    c->sts = absl::StrCat("max-age=", sts_seconds,
-                          r.Bool("sts_include_subdomains").value_or(false) ? "; includeSubDomains"
-                                                                          : "");
+    c->sts =
+        absl::StrCat("max-age=", sts_seconds,
+                     r.Bool("sts_include_subdomains").value_or(false) ? "; includeSubDomains" : "");
   } else {
     (void)r.Bool("sts_include_subdomains");
   }
@@ -127,7 +128,7 @@ bool Secure::Handle(http::ExchangePtr* exchange) const {
     for (const std::string& h : c.allowed_hosts) allowed |= EqualsIgnoreCase(h, host);
     if (!allowed) {
       http::Response res(bhttp::status::internal_server_error, 11);
-      res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+      res.set(bhttp::field::content_type, Bv(http::kTextContentType));
       res.set("X-Content-Type-Options", "nosniff");
       res.body() = "Bad Host\n";  // Go's http.Error, as KrakenD answers
       (*exchange)->Respond(std::move(res));

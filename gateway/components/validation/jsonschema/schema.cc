@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "gateway/common/strings.h"
 #include "gateway/encoding/json.h"
+#include "gateway/http/wire.h"
 #include "valijson/adapters/nlohmann_json_adapter.hpp"
 #include "valijson/schema.hpp"
 #include "valijson/schema_parser.hpp"
@@ -133,7 +134,7 @@ pipeline::StageResult Stage::OnRequest(pipeline::RequestContext& ctx) const {
   http::Response res(bhttp::status::bad_request, 11);
   res.set("X-Krakend-Completed", "false");
   if (return_error_msg_) {
-    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.set(bhttp::field::content_type, Bv(http::kTextContentType));
     res.body() = std::move(reasons);
   }
   ctx.response = std::move(res);
