@@ -213,6 +213,19 @@ struct H2Connection::Callbacks {
     return static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(session, id));
   }
 
+  // RFC 9113 5.1.1: a HEADERS opening a stream id lower than one the client already used is a
+  // connection error PROTOCOL_ERROR. nghttp2 ignores it (it cannot tell a late trailer on a
+  // stream it forgot from a reused id); with closed streams retained, an id it does not know
+  // below the last one taken was never opened.
+  static int OnBeginFrame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* /*user*/) {
+    if (hd->type == NGHTTP2_HEADERS && (hd->stream_id & 1) == 1 &&
+        hd->stream_id < nghttp2_session_get_last_proc_stream_id(session) &&
+        nghttp2_session_find_stream(session, hd->stream_id) == nullptr) {
+      nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    }
+    return 0;
+  }
+
   static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     H2Connection& c = Conn(user);
@@ -406,6 +419,7 @@ H2Connection::~H2Connection() {
 bool H2Connection::Init(std::optional<Request>* upgrade) {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return false;
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &Callbacks::OnBeginFrame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::OnBeginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::OnHeader);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::OnFrameRecv);
@@ -417,8 +431,9 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
     nghttp2_session_callbacks_del(cbs);
     return false;
   }
-  // Closed streams are kept only for priority bookkeeping, which Sluice does not use.
-  nghttp2_option_set_no_closed_streams(opt, 1);
+  // Closed streams stay known to nghttp2 (it keeps at most SETTINGS_MAX_CONCURRENT_STREAMS of
+  // them): a frame on a stream the client reset or that finished is then answered with
+  // STREAM_CLOSED as RFC 9113 5.1 requires, instead of being dropped silently.
   nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
   nghttp2_option_set_max_settings(opt, kMaxSettingsEntries);
   nghttp2_option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRatePerSecond);

@@ -709,6 +709,45 @@ std::string PostHeaderBlock(const std::string& path) {
   return block;
 }
 
+// RFC 9113 5.1: frames on a closed stream are a STREAM_CLOSED error; 5.1.1: a stream id lower
+// than one already used is a connection error PROTOCOL_ERROR.
+TEST(H2Test, FramesOnClosedStreamsAndReusedIdsAreErrors) {
+  Backends be;
+  SluiceProcess gw(Config(be));
+  auto error_code = [](const RawFrame& f, size_t at) {
+    return f.payload.size() >= at + 4 ? static_cast<uint8_t>(f.payload[at + 3]) : 0xff;
+  };
+  {
+    RawH2 client(gw.port());
+    client.Send(Frame(kHeaders, kEndStream | kEndHeaders, 1, GetHeaderBlock("/a")));
+    client.ReadUntil([&] { return !client.DataOf(1).empty(); }, seconds(5));
+    ASSERT_EQ(client.DataOf(1), R"({"a":1,"target":"/a"})");
+    // Stream 1 is closed (both sides ended it): DATA on it.
+    client.Send(Frame(kData, kEndStream, 1, "late"));
+    client.ReadUntil([&] { return client.Has(kGoaway) || client.Has(kRstStream); }, seconds(5));
+    bool stream_closed = false;
+    for (const auto& f : client.frames()) {
+      if (f.type == kRstStream && f.stream == 1) stream_closed |= error_code(f, 0) == 0x5;
+      if (f.type == kGoaway) stream_closed |= error_code(f, 4) == 0x5;
+    }
+    EXPECT_TRUE(stream_closed) << "STREAM_CLOSED (0x5) as a stream or connection error";
+  }
+  {
+    RawH2 client(gw.port());
+    client.Send(Frame(kHeaders, kEndStream | kEndHeaders, 5, GetHeaderBlock("/a")));
+    client.ReadUntil([&] { return !client.DataOf(5).empty(); }, seconds(5));
+    client.Send(Frame(kHeaders, kEndStream | kEndHeaders, 3, GetHeaderBlock("/a")));
+    client.ReadUntil([&] { return client.Has(kGoaway); }, seconds(5));
+    bool protocol_error = false;
+    for (const auto& f : client.frames()) {
+      if (f.type == kGoaway) protocol_error |= error_code(f, 4) == 0x1;
+    }
+    EXPECT_TRUE(protocol_error) << "GOAWAY PROTOCOL_ERROR (0x1) for a reused lower stream id";
+    EXPECT_TRUE(client.DataOf(3).empty());
+  }
+  EXPECT_EQ(Nghttp(gw.port(), "/a").status, 200u);
+}
+
 TEST(H2Test, PingsDoNotKeepAnIdleConnectionOpen) {
   Backends be;
   SluiceProcess gw(Config(be, true, R"("idle_timeout": "1s",)"));
