@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/components/auth/signer/signer.h"
 #include "gateway/components/auth/validator/validator.h"
 #include "gateway/components/backend/grpc/config.h"
 #include "gateway/components/backend/http/config.h"
@@ -147,6 +148,9 @@ const Component kComponents[] = {
      &JsonSchemaStage},
     {grpc::kNamespace, &ParseGrpcCatalog},
     {proxy::kNamespace, &ParseProxy, Phase::kData, &ProxyStage},
+    // Signs fields of the merged data (static data included), before it is rendered.
+    {auth::kSignerNamespace, &OnlyAt<Scope::kEndpoint, &auth::ParseSigner>, Phase::kData,
+     &StageOf<auth::SignerStage, auth::SignerConfig>},
     {backend_http::kNamespace, &AtBackend<&backend_http::Parse>},
     {sluice_backend::kNamespace, &AtBackend<&sluice_backend::Parse>},
     {backend_grpc::kNamespace, &AtBackend<&backend_grpc::Parse>},

@@ -369,6 +369,77 @@ TEST(AuthValidatorTest, ARememberedTokenStillExpires) {
   EXPECT_EQ(backend.request_count(), 5u);
 }
 
+// auth/signer: the listed object fields of the answer become JWTs that PyJWT verifies with the
+// public keys; other fields are untouched.
+TEST(AuthSignerTest, SignedFieldsVerifyWithAnIndependentLibrary) {
+  const Fixtures& f = Keys();
+  TestBackend backend([](const Request&) {
+    return TestBackend::Json(R"({"token": {"sub": "alice", "n": 1}, "keep": "x", "list": [1]})");
+  });
+  auto signer = [&](const std::string& path, const std::string& alg, const std::string& kid,
+                    const std::string& extra = "") {
+    return R"({"endpoint": ")" + path + R"(", "extra_config": {"auth/signer": {"alg": ")" + alg +
+           R"(", "kid": ")" + kid + R"(", "keys_to_sign": ["token", "keep", "missing"],
+           "disable_jwk_security": true, "jwk_local_path": ")" +
+           f.dir + R"(/private.json")" + extra + R"(}}, "backend": [{"host": [")" + backend.url() +
+           R"("], "url_pattern": "/t"}]})";
+  };
+  SluiceProcess gw(Service({signer("/rs", "RS256", "rsa"), signer("/ps", "PS384", "rsa"),
+                            signer("/es", "ES256", "ec256"), signer("/ed", "EdDSA", "ed"),
+                            signer("/hs", "HS512", "hs"),
+                            signer("/full", "RS256", "rsa", R"(, "full": true)")}));
+  auto verify = [&](const std::string& alg, const std::string& token) {
+    CommandResult r = RunCommand({"/usr/bin/python3", Runfile("tests/integration/jwt_fixtures.py"),
+                                  f.dir, "--verify", alg, token});
+    EXPECT_EQ(r.exit_code, 0) << alg << ": " << r.err;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  };
+  for (const auto& [path, alg] :
+       std::vector<std::pair<std::string, std::string>>{{"/rs", "RS256"},
+                                                        {"/ps", "PS384"},
+                                                        {"/es", "ES256"},
+                                                        {"/ed", "EdDSA"},
+                                                        {"/hs", "HS512"}}) {
+    Response r = Get(gw.port(), path);
+    ASSERT_EQ(r.result_int(), 200u) << path << " " << r.body();
+    nlohmann::json body = nlohmann::json::parse(r.body());
+    ASSERT_TRUE(body["token"].is_string()) << r.body();
+    EXPECT_EQ(body["keep"], "x") << "a string is not an object: left as it is";
+    EXPECT_EQ(body["list"], nlohmann::json::array({1}));
+    EXPECT_FALSE(body.contains("missing"));
+    EXPECT_EQ(verify(alg, body["token"]), nlohmann::json({{"sub", "alice"}, {"n", 1}})) << path;
+  }
+  // The JWS JSON serialization: its parts make the compact form.
+  Response full = Get(gw.port(), "/full");
+  ASSERT_EQ(full.result_int(), 200u);
+  nlohmann::json jws =
+      nlohmann::json::parse(nlohmann::json::parse(full.body())["token"].get<std::string>());
+  const std::string compact = jws["protected"].get<std::string>() + "." +
+                              jws["payload"].get<std::string>() + "." +
+                              jws["signature"].get<std::string>();
+  EXPECT_EQ(verify("RS256", compact), nlohmann::json({{"sub", "alice"}, {"n", 1}}));
+
+  // check: a kid the set lacks, a public key, an unknown alg.
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/signer.json";
+  for (const auto& [config, error] : std::vector<std::pair<std::string, std::string>>{
+           {signer("/x", "RS256", "nope"), "\"nope\" is not in"},
+           {signer("/x", "ES256", "rsa"), "cannot sign ES256"},
+           {signer("/x", "none", "rsa"), "unknown algorithm"}}) {
+    std::ofstream(path) << Service({config});
+    CommandResult r = RunSluice({"check", "-c", path});
+    EXPECT_NE(r.exit_code, 0) << config;
+    EXPECT_NE(r.err.find(error), std::string::npos) << r.err;
+  }
+  std::ofstream(path) << Service({R"({"endpoint": "/x", "extra_config": {"auth/signer": {
+      "alg": "RS256", "kid": "rsa", "keys_to_sign": ["a"], "disable_jwk_security": true,
+      "jwk_local_path": ")" + f.dir +
+                                  R"(/jwks.json"}}, "backend": [{"host": ["http://127.0.0.1:1"],
+      "url_pattern": "/t"}]})"});
+  CommandResult r = RunSluice({"check", "-c", path});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("private"), std::string::npos) << "public keys cannot sign: " << r.err;
+}
+
 TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
   const Fixtures& f = Keys();
   struct Case {

@@ -35,6 +35,16 @@ def public_jwk(key, kid):
 
 out = sys.argv[1]
 now = int(time.time())
+if len(sys.argv) == 5 and sys.argv[2] == "--verify":
+    # Verifies a compact token with the public key set made earlier; prints its claims.
+    with open(os.path.join(out, "jwks.json")) as f:
+        keys = json.load(f)["keys"]
+    token = sys.argv[4]
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid), algorithm=sys.argv[3])
+    print(json.dumps(jwt.decode(token, key.key, algorithms=[sys.argv[3]],
+                                options={"verify_aud": False})))
+    sys.exit(0)
 if len(sys.argv) == 4 and sys.argv[2] == "--expiring-in":
     # A token from the RSA key made earlier, expiring N seconds from now.
     with open(os.path.join(out, "rsa.pem"), "rb") as f:
@@ -47,9 +57,20 @@ rotated_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 with open(os.path.join(out, "rsa.pem"), "wb") as f:
     f.write(rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                   serialization.NoEncryption()))
-ec_keys = {"ec256": ec.generate_private_key(ec.SECP256R1()),
-           "ec384": ec.generate_private_key(ec.SECP384R1()),
-           "ec521": ec.generate_private_key(ec.SECP521R1())}
+
+
+def ec_key(curve, size):
+    # PyJWT 2.6 writes coordinates without leading zero bytes and then refuses to read them
+    # back: keep to keys whose coordinates have their full size.
+    while True:
+        key = ec.generate_private_key(curve)
+        numbers = key.public_key().public_numbers()
+        if numbers.x.bit_length() > 8 * (size - 1) and numbers.y.bit_length() > 8 * (size - 1):
+            return key
+
+
+ec_keys = {"ec256": ec_key(ec.SECP256R1(), 32), "ec384": ec_key(ec.SECP384R1(), 48),
+           "ec521": ec_key(ec.SECP521R1(), 66)}
 ed_key = ed25519.Ed25519PrivateKey.generate()
 secret = os.urandom(32)
 
@@ -63,6 +84,17 @@ keys.append(ed_jwk)
 keys.append({"kty": "oct", "kid": "hs", "k": b64(secret)})
 with open(os.path.join(out, "jwks.json"), "w") as f:
     json.dump({"keys": keys}, f)
+def private_jwk(key, alg, kid):
+    jwk = json.loads(jwt.algorithms.get_default_algorithms()[alg].to_jwk(key))
+    jwk["kid"] = kid
+    return jwk
+
+
+with open(os.path.join(out, "private.json"), "w") as f:
+    json.dump({"keys": [private_jwk(rsa_key, "RS256", "rsa"),
+                        private_jwk(ec_keys["ec256"], "ES256", "ec256"),
+                        private_jwk(ed_key, "EdDSA", "ed"),
+                        {"kty": "oct", "kid": "hs", "k": b64(secret)}]}, f)
 with open(os.path.join(out, "rotated.json"), "w") as f:
     json.dump({"keys": keys + [public_jwk(rotated_key, "rotated")]}, f)
 

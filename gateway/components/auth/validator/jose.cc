@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -103,19 +104,20 @@ using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, &ECDSA_SIG_free>>;
 // A public key from OpenSSL parameters built by `fill`; checked (an EC point must lie on its
 // curve). nullptr when OpenSSL refuses it.
 template <typename Fill>
-PkeyPtr FromParams(const char* type, Fill fill) {
+PkeyPtr FromParams(const char* type, Fill fill, int selection = EVP_PKEY_PUBLIC_KEY) {
   BldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld || !fill(bld.get())) return nullptr;
   ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+      EVP_PKEY_fromdata(ctx.get(), &raw, selection, params.get()) != 1) {
     return nullptr;
   }
   PkeyPtr pkey(raw);
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) return nullptr;
+  if (selection == EVP_PKEY_KEYPAIR && EVP_PKEY_pairwise_check(check.get()) != 1) return nullptr;
   return pkey;
 }
 
@@ -133,7 +135,15 @@ bool Member(const nlohmann::json& jwk, const char* name, std::string* out, std::
   return true;
 }
 
-std::optional<Key> ParseKey(const nlohmann::json& jwk, std::string* why) {
+// A BIGNUM from a base64url member.
+BnPtr BigNum(const nlohmann::json& jwk, const char* name, std::string* why) {
+  std::string bytes;
+  if (!Member(jwk, name, &bytes, why)) return nullptr;
+  return BnPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                         static_cast<int>(bytes.size()), nullptr));
+}
+
+std::optional<Key> ParseKey(const nlohmann::json& jwk, bool want_private, std::string* why) {
   if (!jwk.is_object()) {
     *why = "not an object";
     return std::nullopt;
@@ -150,12 +160,32 @@ std::optional<Key> ParseKey(const nlohmann::json& jwk, std::string* why) {
                          static_cast<int>(n.size()), nullptr));
     BnPtr bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
                          static_cast<int>(e.size()), nullptr));
-    PkeyPtr pkey = FromParams("RSA", [&](OSSL_PARAM_BLD* b) {
-      return bn_n && bn_e && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) == 1 &&
-             OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, bn_e.get()) == 1;
-    });
+    // A private key: d and the CRT members (RFC 7518 6.3.2), all of them.
+    constexpr std::pair<const char*, const char*> kPrivate[] = {
+        {"d", OSSL_PKEY_PARAM_RSA_D},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
+    std::vector<BnPtr> private_parts;
+    if (want_private) {
+      for (const auto& [member, param] : kPrivate) {
+        private_parts.push_back(BigNum(jwk, member, why));
+        if (!private_parts.back()) return std::nullopt;
+      }
+    }
+    PkeyPtr pkey = FromParams(
+        "RSA",
+        [&](OSSL_PARAM_BLD* b) {
+          bool ok = bn_n && bn_e &&
+                    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) == 1 &&
+                    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, bn_e.get()) == 1;
+          for (size_t i = 0; ok && i < private_parts.size(); ++i) {
+            ok = OSSL_PARAM_BLD_push_BN(b, kPrivate[i].second, private_parts[i].get()) == 1;
+          }
+          return ok;
+        },
+        want_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
     if (!pkey) {
-      *why = "not a valid RSA public key";
+      *why = want_private ? "not a valid RSA private key" : "not a valid RSA public key";
       return std::nullopt;
     }
     return Key(std::move(kid), Key::Type::kRsa, "", pkey.release(), "");
@@ -179,12 +209,18 @@ std::optional<Key> ParseKey(const nlohmann::json& jwk, std::string* why) {
     x.insert(0, curve->bytes - x.size(), '\0');
     y.insert(0, curve->bytes - y.size(), '\0');
     const std::string point = absl::StrCat("\x04", x, y);  // uncompressed (SEC 1 2.3.3)
-    PkeyPtr pkey = FromParams("EC", [&](OSSL_PARAM_BLD* b) {
-      return OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, curve->openssl_name,
-                                             0) == 1 &&
-             OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                              point.size()) == 1;
-    });
+    BnPtr d = want_private ? BigNum(jwk, "d", why) : nullptr;
+    if (want_private && !d) return std::nullopt;
+    PkeyPtr pkey = FromParams(
+        "EC",
+        [&](OSSL_PARAM_BLD* b) {
+          return OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, curve->openssl_name,
+                                                 0) == 1 &&
+                 OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                                  point.size()) == 1 &&
+                 (!d || OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_PRIV_KEY, d.get()) == 1);
+        },
+        want_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
     if (!pkey) {
       *why = absl::StrCat("not a point on ", crv);
       return std::nullopt;
@@ -198,9 +234,11 @@ std::optional<Key> ParseKey(const nlohmann::json& jwk, std::string* why) {
       return std::nullopt;
     }
     std::string x;
-    if (!Member(jwk, "x", &x, why)) return std::nullopt;
-    EVP_PKEY* raw = EVP_PKEY_new_raw_public_key(
-        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x.data()), x.size());
+    if (!Member(jwk, want_private ? "d" : "x", &x, why)) return std::nullopt;
+    const auto* raw_bytes = reinterpret_cast<const unsigned char*>(x.data());
+    EVP_PKEY* raw =
+        want_private ? EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, raw_bytes, x.size())
+                     : EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw_bytes, x.size());
     if (raw == nullptr) {
       *why = "not an Ed25519 public key (32 bytes)";
       return std::nullopt;
@@ -249,6 +287,12 @@ std::string_view AlgName(Alg alg) {
     if (a.alg == alg) return a.name;
   }
   return "";
+}
+
+std::string Base64UrlEncode(std::string_view in) {
+  std::string out;
+  absl::WebSafeBase64Escape(absl::string_view(in.data(), in.size()), &out);
+  return out;
 }
 
 bool Base64UrlDecode(std::string_view in, std::string* out) {
@@ -323,6 +367,51 @@ bool Key::Verify(Alg alg, std::string_view input, std::string_view signature) co
                           input.size()) == 1;
 }
 
+std::optional<std::string> Key::Sign(Alg alg, std::string_view input) const {
+  if (!Fits(alg)) return std::nullopt;
+  const EVP_MD* md = Digest(alg);
+  if (type_ == Type::kOct) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (HMAC(md, secret_.data(), static_cast<int>(secret_.size()),
+             reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
+             &mac_len) == nullptr) {
+      return std::nullopt;
+    }
+    return std::string(reinterpret_cast<const char*>(mac), mac_len);
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey_) != 1) return std::nullopt;
+  if (IsPs(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    return std::nullopt;
+  }
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  size_t len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) return std::nullopt;
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
+                     input.size()) != 1) {
+    return std::nullopt;
+  }
+  sig.resize(len);
+  if (type_ != Type::kEc) return sig;
+  // DER ECDSA-Sig-Value -> r || s, each the curve's size (RFC 7518 3.4).
+  const Curve* curve = FindCurve(curve_);
+  const auto* p = reinterpret_cast<const unsigned char*>(sig.data());
+  SigPtr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
+  if (!parsed || curve == nullptr) return std::nullopt;
+  std::string raw(2 * curve->bytes, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(parsed.get()), out, static_cast<int>(curve->bytes)) < 0 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(parsed.get()), out + curve->bytes,
+                   static_cast<int>(curve->bytes)) < 0) {
+    return std::nullopt;
+  }
+  return raw;
+}
+
 const Key* KeySet::Find(std::string_view kid) const {
   for (const Key& k : keys) {
     if (k.kid() == kid) return &k;
@@ -330,7 +419,8 @@ const Key* KeySet::Find(std::string_view kid) const {
   return nullptr;
 }
 
-absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json) {
+absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,
+                                                          bool private_keys) {
   absl::StatusOr<nlohmann::json> doc = encoding::ParseJson(json);
   if (!doc.ok())
     return absl::InvalidArgumentError(absl::StrCat("not JSON: ", doc.status().message()));
@@ -345,8 +435,11 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json)
   set->keys.reserve(keys->size());
   for (size_t i = 0; i < keys->size(); ++i) {
     std::string why;
-    std::optional<Key> key = ParseKey((*keys)[i], &why);
-    if (!key) return absl::InvalidArgumentError(absl::StrCat("keys[", i, "]: ", why));
+    std::optional<Key> key = ParseKey((*keys)[i], private_keys, &why);
+    if (!key) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("keys[", i, private_keys ? "] is not a usable private key: " : "]: ", why));
+    }
     set->keys.push_back(std::move(*key));
   }
   return set;

@@ -57,6 +57,8 @@ class Key {
   bool Fits(Alg alg) const;
   // Checks `signature` over `input` (a JWS signing input: header.payload, base64url).
   bool Verify(Alg alg, std::string_view input, std::string_view signature) const;
+  // Signs `input` (a key parsed with its private part); the JWS signature bytes (ES: r || s).
+  std::optional<std::string> Sign(Alg alg, std::string_view input) const;
 
  private:
   std::string kid_;
@@ -77,7 +79,10 @@ struct KeySet {
 // Parses a JWK Set (`{"keys": [...]}`). A key this cannot use (an unknown `kty` or curve, a
 // private-only or malformed key) fails the whole set, as KrakenD's loader does; the error says
 // which key and why. An empty `keys` is an error too.
-absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json);
+// With `private_keys`, every key must carry its private part (RSA: d and the CRT members; EC
+// and OKP: d) and is checked against its public part; for signing (auth/signer).
+absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,
+                                                          bool private_keys = false);
 
 // A compact JWS split and decoded. Claims must be a JSON object.
 struct Token {
@@ -94,5 +99,6 @@ std::optional<Token> DecodeToken(std::string_view compact, std::string* why);
 
 // base64url without padding (RFC 7515 section 2), as JWS writes it; also accepts padding.
 bool Base64UrlDecode(std::string_view in, std::string* out);
+std::string Base64UrlEncode(std::string_view in);
 
 }  // namespace sluice::components::auth
