@@ -440,6 +440,27 @@ TEST(AuthSignerTest, SignedFieldsVerifyWithAnIndependentLibrary) {
   EXPECT_NE(r.err.find("private"), std::string::npos) << "public keys cannot sign: " << r.err;
 }
 
+// key_identify_strategy: tokens naming the key by its certificate's thumbprint.
+TEST(AuthValidatorTest, KeysNamedByCertificateThumbprint) {
+  const Fixtures& f = Keys();
+  TestBackend backend = EchoBackend();
+  const std::string keys = R"("alg": "RS256", "jwk_local_path": ")" + f.dir +
+                           R"(/jwks.json", "disable_jwk_security": true)";
+  SluiceProcess gw(Service(
+      {Endpoint("/kid", keys, backend.url()),
+       Endpoint("/x5t", keys + R"(, "key_identify_strategy": "x5t")", backend.url()),
+       Endpoint("/s256", keys + R"(, "key_identify_strategy": "x5t#S256")", backend.url())}));
+  EXPECT_EQ(Get(gw.port(), "/x5t", Bearer(f.Token("x5t"))).result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/s256", Bearer(f.Token("x5t_s256"))).result_int(), 200u);
+  EXPECT_EQ(Get(gw.port(), "/kid", Bearer(f.Token("x5t"))).result_int(), 401u)
+      << "by kid, the thumbprint is not looked at";
+  EXPECT_EQ(Get(gw.port(), "/x5t", Bearer(f.Token("x5t_s256"))).result_int(), 401u)
+      << "the SHA-256 thumbprint is not the SHA-1 one";
+  EXPECT_EQ(Get(gw.port(), "/x5t", Bearer(f.Token("RS256"))).result_int(), 200u)
+      << "no thumbprint in the token: falls back to kid, as KrakenD";
+  EXPECT_EQ(backend.request_count(), 3u);
+}
+
 TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
   const Fixtures& f = Keys();
   struct Case {
@@ -453,7 +474,8 @@ TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
       {R"("alg": "none", )" + local, "unknown algorithm \"none\""},
       {R"("alg": "RS256", "jwk_url": "https://idp.example/jwks")", "need TLS"},
       {R"("alg": "RS256", "jwk_local_path": "/nonexistent/jwks.json")", "cannot read file"},
-      {R"("alg": "RS256", "key_identify_strategy": "x5t", )" + local, "by kid only"},
+      {R"("alg": "RS256", "key_identify_strategy": "thumb", )" + local,
+       "use kid, x5t, x5t#S256 or kid_x5t"},
       {R"("alg": "RS256", "cypher_key": "abc", )" + local, "encrypted JWK files"},
       {R"("alg": "RS256")", "needs jwk_url or jwk_local_path"},
   };

@@ -7,6 +7,7 @@ Usage: jwt_fixtures.py OUT_DIR. Writes OUT_DIR/jwks.json (the public keys), OUT_
 """
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -15,7 +16,9 @@ import sys
 import time
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 
@@ -76,7 +79,18 @@ secret = os.urandom(32)
 
 ALG_OF_KID = {"rsa": "RS256", "rotated": "RS256", "ec256": "ES256", "ec384": "ES384",
               "ec521": "ES512", "ed": "EdDSA"}
-keys = [public_jwk(rsa_key, "rsa")] + [public_jwk(k, kid) for kid, k in ec_keys.items()]
+# A self-signed certificate for the RSA key: its JWK carries it in x5c (standard base64), so
+# tokens may name the key by the certificate's thumbprint (x5t, x5t#S256).
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.test")])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(rsa_key.public_key()).serial_number(1)
+        .not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2040, 1, 1))
+        .sign(rsa_key, hashes.SHA256()))
+der = cert.public_bytes(serialization.Encoding.DER)
+rsa_jwk = public_jwk(rsa_key, "rsa")
+rsa_jwk["x5c"] = [base64.b64encode(der).decode()]
+keys = [rsa_jwk] + [public_jwk(k, kid) for kid, k in ec_keys.items()]
 ed_jwk = {"kty": "OKP", "crv": "Ed25519", "kid": "ed",
           "x": b64(ed_key.public_key().public_bytes(serialization.Encoding.Raw,
                                                     serialization.PublicFormat.Raw))}
@@ -152,5 +166,9 @@ tokens["confusion"] = signing_input + "." + b64(
 # ES256 signed with the P-256 key but naming the P-384 key.
 tokens["curve_mismatch"] = jwt.encode(claims, ec_keys["ec256"], algorithm="ES256",
                                       headers={"kid": "ec384"})
+tokens["x5t"] = jwt.encode(claims, rsa_key, algorithm="RS256", headers={
+    "kid": "not-a-kid", "x5t": b64(hashlib.sha1(der).digest())})
+tokens["x5t_s256"] = jwt.encode(claims, rsa_key, algorithm="RS256", headers={
+    "kid": "not-a-kid", "x5t#S256": b64(hashlib.sha256(der).digest())})
 tokens["flood"] = [rs256(kid="random-%d" % i) for i in range(200)]
 print(json.dumps(tokens))

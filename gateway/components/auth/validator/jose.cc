@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 
 #include <atomic>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -142,6 +143,50 @@ BnPtr BigNum(const nlohmann::json& jwk, const char* name, std::string* why) {
   return BnPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
                          static_cast<int>(bytes.size()), nullptr));
 }
+
+std::optional<Key> ParseKey(const nlohmann::json& jwk, bool want_private, std::string* why);
+
+// base64url of a digest of `der`.
+std::string Thumbprint(const EVP_MD* md, std::string_view der) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(der.data(), der.size(), digest, &len, md, nullptr);
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+}  // namespace
+
+// The key material of ParseKey, then its X.509 thumbprints.
+std::optional<Key> ParseJwk(const nlohmann::json& jwk, bool want_private, std::string* why) {
+  std::optional<Key> key = ParseKey(jwk, want_private, why);
+  if (!key) return key;
+  std::string der;
+  if (auto x5c = jwk.find("x5c"); x5c != jwk.end()) {
+    // Standard base64 (RFC 7517 4.7), not base64url.
+    if (!x5c->is_array() || x5c->empty() || !(*x5c)[0].is_string() ||
+        !absl::Base64Unescape((*x5c)[0].get_ref<const std::string&>(), &der) || der.empty()) {
+      *why = "\"x5c\" is not an array of base64 certificates";
+      return std::nullopt;
+    }
+  }
+  for (const auto& [member, md, out] : {std::tuple{"x5t", EVP_sha1(), &key->x5t_},
+                                        std::tuple{"x5t#S256", EVP_sha256(), &key->x5t_s256_}}) {
+    const std::string computed = der.empty() ? std::string() : Thumbprint(md, der);
+    auto it = jwk.find(member);
+    if (it != jwk.end() && it->is_string()) {
+      *out = it->get<std::string>();
+      if (!computed.empty() && computed != *out) {
+        *why = absl::StrCat("\"", member, "\" does not match the certificate in \"x5c\"");
+        return std::nullopt;
+      }
+    } else {
+      *out = computed;
+    }
+  }
+  return key;
+}
+
+namespace {
 
 std::optional<Key> ParseKey(const nlohmann::json& jwk, bool want_private, std::string* why) {
   if (!jwk.is_object()) {
@@ -320,7 +365,9 @@ Key::Key(Key&& other) noexcept
       type_(other.type_),
       curve_(std::move(other.curve_)),
       pkey_(std::exchange(other.pkey_, nullptr)),
-      secret_(std::move(other.secret_)) {}
+      secret_(std::move(other.secret_)),
+      x5t_(std::move(other.x5t_)),
+      x5t_s256_(std::move(other.x5t_s256_)) {}
 
 bool Key::Fits(Alg alg) const {
   switch (type_) {
@@ -412,6 +459,34 @@ std::optional<std::string> Key::Sign(Alg alg, std::string_view input) const {
   return raw;
 }
 
+const Key* KeySet::Match(KeyIdentify how, const Token& token) const {
+  auto by = [&](auto&& same) -> const Key* {
+    for (const Key& k : keys) {
+      if (same(k)) return &k;
+    }
+    return nullptr;
+  };
+  const Key* found = nullptr;
+  switch (how) {
+    case KeyIdentify::kKid:
+      return Find(token.kid);
+    case KeyIdentify::kX5t:
+      if (!token.x5t.empty()) found = by([&](const Key& k) { return k.x5t() == token.x5t; });
+      break;
+    case KeyIdentify::kX5tS256:
+      if (!token.x5t_s256.empty()) {
+        found = by([&](const Key& k) { return k.x5t_s256() == token.x5t_s256; });
+      }
+      break;
+    case KeyIdentify::kKidX5t:
+      if (!token.x5t.empty()) {
+        found = by([&](const Key& k) { return k.kid() == token.kid && k.x5t() == token.x5t; });
+      }
+      break;
+  }
+  return found != nullptr ? found : Find(token.kid);
+}
+
 const Key* KeySet::Find(std::string_view kid) const {
   for (const Key& k : keys) {
     if (k.kid() == kid) return &k;
@@ -435,7 +510,7 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,
   set->keys.reserve(keys->size());
   for (size_t i = 0; i < keys->size(); ++i) {
     std::string why;
-    std::optional<Key> key = ParseKey((*keys)[i], private_keys, &why);
+    std::optional<Key> key = ParseJwk((*keys)[i], private_keys, &why);
     if (!key) {
       return absl::InvalidArgumentError(
           absl::StrCat("keys[", i, private_keys ? "] is not a usable private key: " : "]: ", why));
@@ -481,6 +556,12 @@ std::optional<Token> DecodeToken(std::string_view compact, std::string* why) {
   t.alg = *parsed;
   if (auto kid = header->find("kid"); kid != header->end() && kid->is_string()) {
     t.kid = kid->get<std::string>();
+  }
+  if (auto x5t = header->find("x5t"); x5t != header->end() && x5t->is_string()) {
+    t.x5t = x5t->get<std::string>();
+  }
+  if (auto x5t = header->find("x5t#S256"); x5t != header->end() && x5t->is_string()) {
+    t.x5t_s256 = x5t->get<std::string>();
   }
   absl::StatusOr<nlohmann::json> claims = encoding::ParseClientJson(payload_json);
   if (!claims.ok() || !claims->is_object()) {

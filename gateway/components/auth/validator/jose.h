@@ -52,6 +52,10 @@ class Key {
   Key& operator=(Key&&) = delete;
 
   const std::string& kid() const { return kid_; }
+  // X.509 thumbprints (base64url SHA-1 and SHA-256 of the certificate's DER): the JWK's `x5t` and
+  // `x5t#S256`, or computed from the first certificate of its `x5c`. Empty when it has neither.
+  const std::string& x5t() const { return x5t_; }
+  const std::string& x5t_s256() const { return x5t_s256_; }
   // True if a signature by `alg` may be checked with this key: RS/PS need RSA, ES256/384/512
   // need EC on P-256/P-384/P-521, EdDSA needs Ed25519, HS needs an `oct` secret.
   bool Fits(Alg alg) const;
@@ -61,12 +65,22 @@ class Key {
   std::optional<std::string> Sign(Alg alg, std::string_view input) const;
 
  private:
+  friend std::optional<Key> ParseJwk(const nlohmann::json& jwk, bool want_private,
+                                     std::string* why);
   std::string kid_;
   Type type_;
   std::string curve_;   // EC: P-256, P-384, P-521; OKP: Ed25519
   evp_pkey_st* pkey_;   // RSA, EC, OKP (owned)
   std::string secret_;  // oct
+  std::string x5t_, x5t_s256_;
 };
+
+// How a token names its key (auth/validator `key_identify_strategy`): by `kid`, by the X.509
+// thumbprint `x5t` or `x5t#S256` (falling back to `kid` when no key has it, as KrakenD), or by
+// both `kid` and `x5t`.
+enum class KeyIdentify { kKid, kX5t, kX5tS256, kKidX5t };
+
+struct Token;
 
 struct KeySet {
   // Unique per parsed set, for the lifetime of the process (an address may be reused).
@@ -74,6 +88,8 @@ struct KeySet {
   std::vector<Key> keys;
   // The key whose `kid` is `kid`; nullptr if none.
   const Key* Find(std::string_view kid) const;
+  // The key `token` names by `how`; nullptr if none.
+  const Key* Match(KeyIdentify how, const Token& token) const;
 };
 
 // Parses a JWK Set (`{"keys": [...]}`). A key this cannot use (an unknown `kty` or curve, a
@@ -88,6 +104,7 @@ absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,
 struct Token {
   Alg alg;
   std::string kid;
+  std::string x5t, x5t_s256;  // header thumbprints, when present
   nlohmann::json claims;
   std::string_view signing_input;  // into the string given to DecodeToken
   std::string signature;           // decoded

@@ -172,10 +172,21 @@ std::shared_ptr<const ValidatorConfig> ParseValidator(config::ObjectReader& r) {
   for (const char* key : {"secret_url", "cypher_key"}) {
     if (r.Has(key)) r.Error(key, "encrypted JWK files are not implemented by Sluice");
   }
-  if (auto strategy = r.String("key_identify_strategy"); strategy && *strategy != "kid") {
-    r.Error("key_identify_strategy",
-            absl::StrCat(Quote(*strategy), ": Sluice matches tokens to keys by kid only"));
+  if (auto strategy = r.String("key_identify_strategy")) {
+    if (*strategy == "kid") {
+      c->key_identify = KeyIdentify::kKid;
+    } else if (*strategy == "x5t") {
+      c->key_identify = KeyIdentify::kX5t;
+    } else if (*strategy == "x5t#S256") {
+      c->key_identify = KeyIdentify::kX5tS256;
+    } else if (*strategy == "kid_x5t") {
+      c->key_identify = KeyIdentify::kKidX5t;
+    } else {
+      r.Error("key_identify_strategy",
+              absl::StrCat(Quote(*strategy), ": use kid, x5t, x5t#S256 or kid_x5t"));
+    }
   }
+
   const std::optional<std::string> local = r.String("jwk_local_path");
   const std::optional<std::string> url = r.String("jwk_url");
   if (local && !local->empty()) {
@@ -301,7 +312,7 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
     *why = absl::StrCat("token signed with ", Name(token->alg), ", not ", Name(c.alg));
     return Outcome::kUnauthorized;
   }
-  const Key* key = keys == nullptr ? nullptr : keys->Find(token->kid);
+  const Key* key = keys == nullptr ? nullptr : keys->Match(c.key_identify, *token);
   if (key == nullptr) {
     *why = absl::StrCat("no key with kid ", Quote(token->kid));
     return Outcome::kUnknownKey;

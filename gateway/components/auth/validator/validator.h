@@ -11,8 +11,8 @@
 //
 // Where KrakenD would run the endpoint answering 401 to everything (an http:// URL or a local
 // file without disable_jwk_security), Sluice does the same and `check` warns. What Sluice does
-// not implement (https:// JWK URLs until TLS lands, encrypted key files, x5t key matching,
-// certificate pinning) refuses the file: an endpoint its author locked must never answer anyone.
+// not implement (https:// JWK URLs until TLS lands, encrypted key files, certificate
+// pinning) refuses the file: an endpoint its author locked must never answer anyone.
 
 #include <algorithm>
 #include <memory>
@@ -43,6 +43,7 @@ struct ValidatorConfig : config::ComponentConfig {
   // disable_jwk_security): why, for the log.
   std::string refuse_all;
 
+  KeyIdentify key_identify = KeyIdentify::kKid;
   std::vector<std::string> audience;
   std::string issuer;
   std::vector<std::string> roles;
