@@ -233,6 +233,12 @@ class Parser {
   void Error(std::string path, std::string message) {
     result_->errors.push_back({std::move(path), std::move(message)});
   }
+  void Warn(std::string path, std::string message) {
+    result_->warnings.push_back({std::move(path), absl::StrCat("warning: ", message)});
+  }
+  void Lint(std::string path, std::string message) {
+    result_->lint.push_back({std::move(path), std::move(message)});
+  }
   void TypeError(const std::string& path, absl::string_view expected, const Json& got) {
     Error(path, absl::StrCat("expected ", expected, ", got ", TypeName(got)));
   }
@@ -266,7 +272,8 @@ class Parser {
   void ParseAdmin(const Json* admin, const std::string& admin_path, const Json* krakend_metrics,
                   const std::string& krakend_metrics_path, AdminConfig* out);
 
-  void ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
+  // False when the endpoint is skipped (a warning says why).
+  bool ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
                      Endpoint* ep);
   bool ParseEndpointPath(const std::string& path, Endpoint* ep);
   void ParseBackend(const Json& b, const std::string& path, const Endpoint& ep, bool params_known,
@@ -697,18 +704,19 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
     for (size_t i = 0; i < endpoints->size(); ++i) {
       Endpoint ep;
       std::string path = Index("endpoints", i);
-      ParseEndpoint((*endpoints)[i], path, *cfg, &ep);
+      if (!ParseEndpoint((*endpoints)[i], path, *cfg, &ep)) continue;
       if (!ep.path.empty() && ep.path.front() == '/') {
         std::vector<std::string> segments = absl::StrSplit(ep.path, '/');
         for (std::string& s : segments) {
           if (absl::StartsWith(s, "{") && absl::EndsWith(s, "}")) s = "{}";
         }
         std::string shape = absl::StrCat(ep.method, " ", absl::StrJoin(segments, "/"));
-        auto [it, inserted] = routes.emplace(shape, i);
+        auto [it, inserted] = routes.emplace(shape, cfg->endpoints.size());
         if (!inserted) {
           const Endpoint& first = cfg->endpoints[it->second];
-          Error(path, absl::StrCat("duplicate endpoint ", ep.method, " ", ep.path, ": endpoints[",
-                                   it->second, "] already serves ", first.method, " ", first.path));
+          Error(path,
+                absl::StrCat("duplicate endpoint ", ep.method, " ", ep.path, ": ", first.json_path,
+                             " already serves ", first.method, " ", first.path));
         }
       }
       cfg->endpoints.push_back(std::move(ep));
@@ -722,9 +730,14 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
 }
 
 bool Parser::ParseEndpointPath(const std::string& path, Endpoint* ep) {
-  if (ep->path.empty() || ep->path.front() != '/') {
-    Error(path, absl::StrCat("must start with '/', got ", Quote(ep->path)));
+  if (ep->path.empty()) {
+    Error(path, "must not be empty");
     return false;
+  }
+  if (ep->path.front() != '/') {
+    // KrakenD (gin) serves "users" as "/users".
+    Lint(path, absl::StrCat(Quote(ep->path), " is served as ", Quote("/" + ep->path)));
+    ep->path.insert(0, "/");
   }
   if (IsReservedPath(ep->path)) {
     Error(path, absl::StrCat(Quote(ep->path),
@@ -750,12 +763,23 @@ bool Parser::ParseEndpointPath(const std::string& path, Endpoint* ep) {
   return ok;
 }
 
-void Parser::ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
+bool Parser::ParseEndpoint(const Json& e, const std::string& path, const ServiceConfig& svc,
                            Endpoint* ep) {
   ep->json_path = path;
   if (!e.is_object()) {
     TypeError(path, "an object", e);
-    return;
+    return true;
+  }
+  if (const Json* method = Find(e, "method");
+      method != nullptr && method->is_string() &&
+      method->get_ref<const std::string&>().find(',') != std::string::npos) {
+    // KrakenD's check accepts it, and at run time logs and skips the endpoint: so does Sluice,
+    // instead of refusing the whole file.
+    Warn(Join(path, "method"),
+         absl::StrCat(Quote(method->get<std::string>()),
+                      " names several methods; this endpoint is skipped, as KrakenD does (one "
+                      "endpoint per method)"));
+    return false;
   }
   std::vector<absl::string_view> known(std::begin(kEndpointKeys), std::end(kEndpointKeys));
   absl::Span<const absl::string_view> extra =
@@ -800,15 +824,15 @@ void Parser::ParseEndpoint(const Json& e, const std::string& path, const Service
   std::string backend_path = Join(path, "backend");
   if (backends == nullptr) {
     Error(backend_path, "missing: an endpoint needs at least one backend");
-    return;
+    return true;
   }
   if (!backends->is_array()) {
     TypeError(backend_path, "an array", *backends);
-    return;
+    return true;
   }
   if (backends->empty()) {
     Error(backend_path, "empty: an endpoint needs at least one backend");
-    return;
+    return true;
   }
   for (size_t i = 0; i < backends->size(); ++i) {
     Backend b;
@@ -823,6 +847,7 @@ void Parser::ParseEndpoint(const Json& e, const std::string& path, const Service
     // KrakenD forces it: a no-op endpoint streams the backend's bytes untouched.
     for (Backend& b : ep->backends) b.encoding = BackendEncoding::kNoOp;
   }
+  return true;
 }
 
 void Parser::CheckUrlPattern(const std::string& path, const std::string& pattern,
@@ -903,9 +928,12 @@ void Parser::ParseBackend(const Json& b, const std::string& path, const Endpoint
     if (std::optional<BackendEncoding> e = BackendEncodingFromName(*name)) {
       out->encoding = *e;
     } else {
-      Error(Join(path, "encoding"),
-            absl::StrCat("unknown encoding ", Quote(*name),
-                         " (use json, safejson, string, xml, rss or no-op)"));
+      // KrakenD decodes any encoding it does not know as JSON.
+      out->encoding = BackendEncoding::kJson;
+      Lint(Join(path, "encoding"),
+           absl::StrCat("unknown encoding ", Quote(*name),
+                        " is decoded as json, as KrakenD does (json, safejson, string, xml, rss "
+                        "or no-op)"));
     }
   }
   if (auto sd = String(b, "sd", path); sd && !sd->empty()) {

@@ -69,8 +69,6 @@ const std::map<std::string, std::string>& ExpectedErrorPaths() {
       {"bad_duplicate.json", "endpoints[2]"},
       {"bad_duration.json", "endpoints[0].timeout"},
       {"bad_empty_backend.json", "endpoints[0].backend"},
-      {"bad_encoding.json", "endpoints[0].backend[0].encoding"},
-      {"bad_endpoint_slash.json", "endpoints[0].endpoint"},
       {"bad_host.json", "host[1]"},
       {"bad_log_level.json", "extra_config.telemetry/logging.level"},
       {"bad_missing_backend.json", "endpoints[0].backend"},
@@ -136,11 +134,9 @@ TEST(CliCheckTest, AFileWithSeveralErrorsReportsEveryOne) {
       "port",
       "timeout",
       "host[0]",
-      "endpoints[0].endpoint",
       "endpoints[1].method",
       "endpoints[1].concurrent_calls",
       "endpoints[1].backend[0].url_pattern",
-      "endpoints[1].backend[0].encoding",
       "endpoints[2].backend",
   };
   ExpectConfigErrors(r, file, paths);
@@ -405,10 +401,10 @@ TEST(CliTest, UsageErrorsExitTwoAndPrintUsage) {
 TEST(CliRunTest, ABadConfigExitsOneWithEveryError) {
   const std::string file = Config("bad_many.json");
   CommandResult r = RunSluice({"run", "-c", file, "-p", "0"});
-  ExpectConfigErrors(r, file,
-                     {"port", "timeout", "host[0]", "endpoints[0].endpoint", "endpoints[1].method",
-                      "endpoints[1].concurrent_calls", "endpoints[1].backend[0].url_pattern",
-                      "endpoints[1].backend[0].encoding", "endpoints[2].backend"});
+  ExpectConfigErrors(
+      r, file,
+      {"port", "timeout", "host[0]", "endpoints[1].method", "endpoints[1].concurrent_calls",
+       "endpoints[1].backend[0].url_pattern", "endpoints[2].backend"});
   EXPECT_THAT(r.err, Not(HasSubstr("listening on"))) << Dump(r);
 }
 

@@ -1101,5 +1101,26 @@ TEST(CompatSequentialTest, PlaceholdersNeedSequentialAndAnEarlierBackend) {
       << r.err;
 }
 
+// Issue 13: what KrakenD loads loosely, Sluice loads the same way, through the real binary: an
+// endpoint without its leading '/', a backend encoding KrakenD does not know (decoded as JSON),
+// and an endpoint with several methods in one string (skipped with a warning, the rest runs).
+TEST(CompatLoadTest, LooseFilesRunAsInKrakenD) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"path":")" + std::string(req.target()) + R"("})");
+  });
+  SluiceProcess gw(R"({"version": 3, "endpoints": [
+      {"endpoint": "users", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/u", "encoding": "form"}]},
+      {"endpoint": "/both", "method": "GET,POST", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/b"}]}]})");
+  Response users = Fetch(gw.port(), "GET", "/users");
+  EXPECT_EQ(users.result_int(), 200u);
+  EXPECT_EQ(users.body(), R"({"path":"/u"})");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/both").result_int(), 404u);
+  EXPECT_EQ(Fetch(gw.port(), "POST", "/both").result_int(), 404u);
+  EXPECT_NE(gw.log().find("this endpoint is skipped"), std::string::npos) << gw.log();
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -429,7 +429,6 @@ INSTANTIATE_TEST_SUITE_P(
                 R"({name} is not a parameter of endpoint "/users/{id}")"},
         BadFile{"bad_sequential.json", "endpoints[0].backend[1].url_pattern",
                 "{resp0_order_id} needs extra_config.proxy.sequential: true on the endpoint"},
-        BadFile{"bad_endpoint_slash.json", "endpoints[0].endpoint", "must start with '/'"},
         BadFile{"bad_reserved.json", "endpoints[0].endpoint", "reserved"},
         BadFile{"bad_param_segment.json", "endpoints[0].endpoint", "whole segment {name}"},
         BadFile{"bad_duplicate.json", "endpoints[2]",
@@ -440,8 +439,6 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"bad_type.json", "port", "expected an integer, got string"},
         BadFile{"bad_port.json", "port", "70000 out of range"},
         BadFile{"bad_concurrent.json", "endpoints[0].concurrent_calls", "at least 1"},
-        BadFile{"bad_encoding.json", "endpoints[0].backend[0].encoding",
-                "unknown encoding \"protobuf\""},
         BadFile{"bad_no_host.json", "endpoints[0].backend[1]", "no host"},
         BadFile{"bad_host.json", "host[1]", "bad host \"not a host!\""},
         BadFile{"bad_log_level.json", "extra_config.telemetry/logging.level",
@@ -461,14 +458,15 @@ TEST(ConfigTest, ReportsAllErrorsOfAFileWithSeveral) {
   EXPECT_TRUE(Has(r.errors, "port", "expected an integer, got string"));
   EXPECT_TRUE(Has(r.errors, "timeout", "malformed duration \"2x\""));
   EXPECT_TRUE(Has(r.errors, "host[0]", "invalid port \"99999\""));
-  EXPECT_TRUE(Has(r.errors, "endpoints[0].endpoint", "must start with '/'"));
   EXPECT_TRUE(Has(r.errors, "endpoints[1].method", "unsupported method \"FETCH\""));
   EXPECT_TRUE(Has(r.errors, "endpoints[1].concurrent_calls", "at least 1"));
   EXPECT_TRUE(Has(r.errors, "endpoints[1].backend[0].url_pattern", "{idx}"));
-  EXPECT_TRUE(Has(r.errors, "endpoints[1].backend[0].encoding", "protobuf"));
   EXPECT_TRUE(Has(r.errors, "endpoints[2].backend", "empty"));
   // Nothing else: in particular no "no host" noise for backends when the service host is bad.
-  EXPECT_EQ(r.errors.size(), 9u) << Dump(r.errors);
+  // (An endpoint without '/' and an unknown encoding load as KrakenD loads them: lint.)
+  EXPECT_EQ(r.errors.size(), 7u) << Dump(r.errors);
+  EXPECT_TRUE(Has(r.lint, "endpoints[0].endpoint", "is served as"));
+  EXPECT_TRUE(Has(r.lint, "endpoints[1].backend[0].encoding", "decoded as json"));
 }
 
 TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -775,6 +773,29 @@ TEST(ConfigTest, UnknownKeysAreLintedWithTheirPathButDoNotStopLoading) {
   EXPECT_TRUE(r.config->endpoints[0].input_headers.empty());
   EXPECT_TRUE(r.config->endpoints[0].backends[1].allow.empty());
   EXPECT_EQ(r.config->port, 8080);
+}
+
+// What KrakenD loads, loaded the same way (issue 13).
+TEST(ConfigTest, LooseEndpointsLoadAsKrakenDLoadsThem) {
+  LoadResult slash = Load("lint_endpoint_slash.json");
+  ASSERT_TRUE(slash.errors.empty()) << Dump(slash.errors);
+  EXPECT_EQ(slash.config->endpoints[0].path, "/users");
+  EXPECT_TRUE(Has(slash.lint, "endpoints[0].endpoint", "\"users\" is served as \"/users\""));
+
+  LoadResult encoding = Load("lint_unknown_encoding.json");
+  ASSERT_TRUE(encoding.errors.empty()) << Dump(encoding.errors);
+  EXPECT_EQ(encoding.config->endpoints[0].backends[0].encoding, BackendEncoding::kJson);
+  EXPECT_TRUE(Has(encoding.lint, "endpoints[0].backend[0].encoding",
+                  "unknown encoding \"protobuf\" is decoded as json"));
+
+  LoadResult methods = Parse(R"({"version": 3, "host": ["h"], "endpoints": [
+      {"endpoint": "/a", "method": "GET,POST", "backend": [{"url_pattern": "/a"}]},
+      {"endpoint": "/a", "backend": [{"url_pattern": "/a"}]}]})");
+  ASSERT_TRUE(methods.errors.empty()) << Dump(methods.errors);
+  ASSERT_EQ(methods.config->endpoints.size(), 1u) << "the GET,POST endpoint is skipped";
+  EXPECT_EQ(methods.config->endpoints[0].json_path, "endpoints[1]");
+  EXPECT_TRUE(Has(methods.warnings, "endpoints[0].method", "this endpoint is skipped"))
+      << Dump(methods.warnings);
 }
 
 TEST(ConfigTest, V3NamesInAV2FileAreLintedAndIgnored) {
