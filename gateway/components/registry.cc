@@ -116,7 +116,8 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
 pipeline::StagePtr JsonSchemaStage(const config::ComponentConfig& c, const BuildContext& ctx) {
   const auto* router = ctx.service.components.Get<router::Config>(router::kNamespace);
   return std::make_unique<jsonschema::Stage>(static_cast<const jsonschema::Config&>(c),
-                                             router != nullptr && router->return_error_msg);
+                                             router != nullptr && router->return_error_msg,
+                                             ctx.workers);
 }
 
 pipeline::StagePtr ProxyStage(const config::ComponentConfig& c, const BuildContext&) {

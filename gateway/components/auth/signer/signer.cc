@@ -11,8 +11,6 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
-
 }  // namespace
 
 std::shared_ptr<const SignerConfig> ParseSigner(config::ObjectReader& r) {
@@ -51,12 +49,10 @@ std::shared_ptr<const SignerConfig> ParseSigner(config::ObjectReader& r) {
   const bool insecure_ok = r.Bool("disable_jwk_security").value_or(false);
   const std::optional<std::string> local = r.String("jwk_local_path");
   if (local && !local->empty()) {
-    absl::StatusOr<std::string> bytes = config::ReadRegularFile(*local, kMaxKeyFileBytes);
     absl::StatusOr<std::shared_ptr<const KeySet>> set =
-        bytes.ok() ? ParseKeySet(*bytes, /*private_keys=*/true)
-                   : absl::StatusOr<std::shared_ptr<const KeySet>>(bytes.status());
+        ReadKeySetFile(*local, /*private_keys=*/true);
     if (!set.ok()) {
-      r.Error("jwk_local_path", absl::StrCat("\"", *local, "\": ", set.status().message()));
+      r.Error("jwk_local_path", std::string(set.status().message()));
     } else {
       c->keys = std::move(*set);
       c->key = c->keys->Find(c->kid);
@@ -79,19 +75,20 @@ std::shared_ptr<const SignerConfig> ParseSigner(config::ObjectReader& r) {
   } else {
     r.Error("", "needs jwk_local_path: the private keys to sign with");
   }
+  const nlohmann::json header = {
+      {"alg", std::string(AlgName(c->alg))}, {"kid", c->kid}, {"typ", "JWT"}};
+  c->protected_header = Base64UrlEncode(header.dump());
   return c;
 }
 
 std::optional<std::string> SignJws(const SignerConfig& c, const std::string& payload) {
-  nlohmann::json header = {{"alg", std::string(AlgName(c.alg))}, {"kid", c.kid}, {"typ", "JWT"}};
-  const std::string protected_header = Base64UrlEncode(header.dump());
   const std::string encoded_payload = Base64UrlEncode(payload);
-  const std::string input = absl::StrCat(protected_header, ".", encoded_payload);
+  const std::string input = absl::StrCat(c.protected_header, ".", encoded_payload);
   std::optional<std::string> signature = c.key->Sign(c.alg, input);
   if (!signature) return std::nullopt;
   if (!c.full) return absl::StrCat(input, ".", Base64UrlEncode(*signature));
   nlohmann::json full = {{"payload", encoded_payload},
-                         {"protected", protected_header},
+                         {"protected", c.protected_header},
                          {"signature", Base64UrlEncode(*signature)}};
   return full.dump();
 }

@@ -31,6 +31,7 @@ struct SignerConfig : config::ComponentConfig {
   std::shared_ptr<const KeySet> keys;  // private keys
   const Key* key = nullptr;            // keys->Find(kid)
   std::string refuse_all;              // why every request gets 401 (as KrakenD)
+  std::string protected_header;        // base64url of {"alg", "kid", "typ": "JWT"}
 };
 
 std::shared_ptr<const SignerConfig> ParseSigner(config::ObjectReader& reader);

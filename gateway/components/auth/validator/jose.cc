@@ -16,6 +16,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/config/config.h"
 #include "gateway/encoding/json.h"
 
 namespace sluice::components::auth {
@@ -383,18 +384,43 @@ bool Key::Fits(Alg alg) const {
   return false;
 }
 
+std::optional<std::string> Key::Hmac(Alg alg, std::string_view input) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (HMAC(Digest(alg), secret_.data(), static_cast<int>(secret_.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
+           &mac_len) == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(reinterpret_cast<const char*>(mac), mac_len);
+}
+
+namespace {
+
+// An EVP digest context set up to sign or verify with `pkey` for `alg` (PS: PSS padding with a
+// salt as long as the digest), or nullptr.
+MdCtxPtr DigestContext(bool sign, Alg alg, EVP_PKEY* pkey) {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx) return nullptr;
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  const int init = sign ? EVP_DigestSignInit(ctx.get(), &pctx, Digest(alg), nullptr, pkey)
+                        : EVP_DigestVerifyInit(ctx.get(), &pctx, Digest(alg), nullptr, pkey);
+  if (init != 1) return nullptr;
+  if (IsPs(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
 bool Key::Verify(Alg alg, std::string_view input, std::string_view signature) const {
   if (!Fits(alg)) return false;
-  const EVP_MD* md = Digest(alg);
   if (type_ == Type::kOct) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (HMAC(md, secret_.data(), static_cast<int>(secret_.size()),
-             reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-             &mac_len) == nullptr) {
-      return false;
-    }
-    return signature.size() == mac_len && CRYPTO_memcmp(mac, signature.data(), mac_len) == 0;
+    std::optional<std::string> mac = Hmac(alg, input);
+    return mac && signature.size() == mac->size() &&
+           CRYPTO_memcmp(mac->data(), signature.data(), mac->size()) == 0;
   }
   std::string der;
   if (type_ == Type::kEc) {
@@ -402,38 +428,18 @@ bool Key::Verify(Alg alg, std::string_view input, std::string_view signature) co
     if (curve == nullptr || !EcdsaDer(signature, curve->bytes, &der)) return false;
     signature = der;
   }
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey_) != 1) return false;
-  if (IsPs(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
-    return false;
-  }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+  MdCtxPtr ctx = DigestContext(/*sign=*/false, alg, pkey_);
+  return ctx &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
                           input.size()) == 1;
 }
 
 std::optional<std::string> Key::Sign(Alg alg, std::string_view input) const {
   if (!Fits(alg)) return std::nullopt;
-  const EVP_MD* md = Digest(alg);
-  if (type_ == Type::kOct) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (HMAC(md, secret_.data(), static_cast<int>(secret_.size()),
-             reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
-             &mac_len) == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(reinterpret_cast<const char*>(mac), mac_len);
-  }
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey_) != 1) return std::nullopt;
-  if (IsPs(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)) {
-    return std::nullopt;
-  }
+  if (type_ == Type::kOct) return Hmac(alg, input);
+  MdCtxPtr ctx = DigestContext(/*sign=*/true, alg, pkey_);
+  if (!ctx) return std::nullopt;
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
   size_t len = 0;
   if (EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) return std::nullopt;
@@ -492,6 +498,16 @@ const Key* KeySet::Find(std::string_view kid) const {
     if (k.kid() == kid) return &k;
   }
   return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const KeySet>> ReadKeySetFile(const std::string& path,
+                                                             bool private_keys) {
+  absl::StatusOr<std::string> bytes = config::ReadRegularFile(path, kMaxKeySetBytes);
+  absl::StatusOr<std::shared_ptr<const KeySet>> set =
+      bytes.ok() ? ParseKeySet(*bytes, private_keys) : bytes.status();
+  if (set.ok()) return set;
+  return absl::Status(set.status().code(),
+                      absl::StrCat("\"", path, "\": ", set.status().message()));
 }
 
 absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,

@@ -65,6 +65,8 @@ class Key {
   std::optional<std::string> Sign(Alg alg, std::string_view input) const;
 
  private:
+  std::optional<std::string> Hmac(Alg alg, std::string_view input) const;  // oct keys
+
   friend std::optional<Key> ParseJwk(const nlohmann::json& jwk, bool want_private,
                                      std::string* why);
   std::string kid_;
@@ -95,10 +97,17 @@ struct KeySet {
 // Parses a JWK Set (`{"keys": [...]}`). A key this cannot use (an unknown `kty` or curve, a
 // private-only or malformed key) fails the whole set, as KrakenD's loader does; the error says
 // which key and why. An empty `keys` is an error too.
+// A JWK Set is a few KiB; a file or an answer over this is broken or hostile.
+inline constexpr uint64_t kMaxKeySetBytes = 1 << 20;
+
 // With `private_keys`, every key must carry its private part (RSA: d and the CRT members; EC
 // and OKP: d) and is checked against its public part; for signing (auth/signer).
 absl::StatusOr<std::shared_ptr<const KeySet>> ParseKeySet(std::string_view json,
                                                           bool private_keys = false);
+
+// ParseKeySet of a regular file of at most kMaxKeySetBytes; errors start with the quoted path.
+absl::StatusOr<std::shared_ptr<const KeySet>> ReadKeySetFile(const std::string& path,
+                                                             bool private_keys = false);
 
 // A compact JWS split and decoded. Claims must be a JSON object.
 struct Token {

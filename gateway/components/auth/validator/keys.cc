@@ -24,8 +24,6 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
-// A JWK Set is a few KiB; an identity provider answering more is broken or hostile.
-constexpr uint64_t kMaxKeySetBytes = 1 << 20;
 // Backoff between failed fetches.
 constexpr absl::Duration kFirstRetry = absl::Seconds(1);
 constexpr absl::Duration kMaxRetry = absl::Seconds(30);

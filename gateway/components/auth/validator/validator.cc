@@ -21,23 +21,6 @@ using pipeline::StageResult;
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 std::string Name(Alg alg) { return std::string(AlgName(alg)); }
 
-// A JWK Set file is a few KiB.
-constexpr uint64_t kMaxKeyFileBytes = 1 << 20;
-
-void ReadLocalKeys(config::ObjectReader& r, const std::string& path, ValidatorConfig* c) {
-  absl::StatusOr<std::string> bytes = config::ReadRegularFile(path, kMaxKeyFileBytes);
-  if (!bytes.ok()) {
-    r.Error("jwk_local_path", absl::StrCat(Quote(path), ": ", bytes.status().message()));
-    return;
-  }
-  absl::StatusOr<std::shared_ptr<const KeySet>> set = ParseKeySet(*bytes);
-  if (!set.ok()) {
-    r.Error("jwk_local_path", absl::StrCat(Quote(path), ": ", set.status().message()));
-    return;
-  }
-  c->local_keys = std::move(*set);
-}
-
 std::optional<std::vector<std::pair<std::string, std::string>>> ReadPropagation(
     config::ObjectReader& r) {
   const nlohmann::json* list = r.Find("propagate_claims");
@@ -191,7 +174,11 @@ std::shared_ptr<const ValidatorConfig> ParseValidator(config::ObjectReader& r) {
   const std::optional<std::string> url = r.String("jwk_url");
   if (local && !local->empty()) {
     if (cache) r.Error("cache", "cannot be used with jwk_local_path (KrakenD refuses it too)");
-    ReadLocalKeys(r, *local, c.get());
+    if (auto set = ReadKeySetFile(*local); set.ok()) {
+      c->local_keys = std::move(*set);
+    } else {
+      r.Error("jwk_local_path", std::string(set.status().message()));
+    }
     if (!insecure_ok) {
       c->refuse_all = "jwk_local_path without disable_jwk_security: true";
     }
@@ -301,8 +288,7 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
     auto hit = cache.entries.find(absl::string_view(compact.data(), compact.size()));
     if (hit != cache.entries.end() && keys != nullptr && hit->second.keys == keys->id &&
         hit->second.exp >= now - leeway) {
-      const std::shared_ptr<const nlohmann::json> claims = hit->second.claims;
-      Apply(ctx, *claims);
+      Apply(ctx, *hit->second.claims);
       return Outcome::kValid;
     }
   }
@@ -392,8 +378,7 @@ void ValidatorStage::Apply(pipeline::RequestContext& ctx, const nlohmann::json& 
   const ValidatorConfig& c = config_;
   // {JWT.claim} in url_pattern: the top-level claim of exactly that name (no nesting). A
   // missing one leaves KrakenD's internal placeholder, percent-encoded like any param value.
-  for (const std::string& placeholder : url_claims_) {
-    const std::string claim = placeholder.substr(4);  // after "JWT."
+  for (const auto& [placeholder, claim] : url_claims_) {
     auto it = claims.find(claim);
     ctx.params.emplace_back(placeholder, it == claims.end() ? absl::StrCat("{{.", placeholder, "}}")
                                                             : RenderClaim(*it));

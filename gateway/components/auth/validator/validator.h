@@ -80,7 +80,7 @@ class ValidatorStage final : public pipeline::Stage {
                  std::vector<std::string> url_claims, int workers)
       : config_(config),
         remote_(std::move(remote)),
-        url_claims_(std::move(url_claims)),
+        url_claims_(ClaimsOf(std::move(url_claims))),
         caches_(static_cast<size_t>(std::max(workers, 0))) {}
   std::string_view name() const override { return kValidatorNamespace; }
   pipeline::StageResult OnRequest(pipeline::RequestContext& ctx) const override;
@@ -113,7 +113,17 @@ class ValidatorStage final : public pipeline::Stage {
 
   const ValidatorConfig& config_;  // owned by the service config, which outlives the stack
   std::shared_ptr<RemoteKeys> remote_;
-  std::vector<std::string> url_claims_;
+  // ("JWT.sub", "sub"): each {JWT.claim} placeholder with its claim's name.
+  static std::vector<std::pair<std::string, std::string>> ClaimsOf(
+      std::vector<std::string> placeholders) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::string& p : placeholders) {
+      std::string claim = p.substr(p.find('.') + 1);
+      out.emplace_back(std::move(p), std::move(claim));
+    }
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> url_claims_;
   mutable std::vector<TokenCache> caches_;
 };
 

@@ -1,6 +1,7 @@
 #include "gateway/components/validation/jsonschema/schema.h"
 
 // valijson's exceptions.hpp includes <stdexcept> inside its namespace unless it is already in.
+#include <algorithm>
 #include <stdexcept>
 #include <string_view>
 
@@ -97,7 +98,8 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
   return c;
 }
 
-std::string Validate(const Config& config, std::string_view body, bool* valid) {
+std::string Validate(const Config& config, std::string_view body, valijson::Validator& validator,
+                     bool* valid) {
   *valid = false;
   if (body.empty()) return "- the request has no body\n";
   absl::StatusOr<nlohmann::json> doc = encoding::ParseClientJson(body);
@@ -106,7 +108,6 @@ std::string Validate(const Config& config, std::string_view body, bool* valid) {
     return absl::StrCat("- a string is longer than ", kMaxPatternString,
                         " characters, the most this schema's patterns are matched against\n");
   }
-  valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(*doc);
   bool ok = false;
@@ -127,9 +128,20 @@ std::string Validate(const Config& config, std::string_view body, bool* valid) {
   return out;
 }
 
+Stage::Stage(const Config& config, bool return_error_msg, int workers)
+    : config_(config), return_error_msg_(return_error_msg) {
+  for (int i = 0; i < std::max(workers, 1); ++i) {
+    validators_.push_back(std::make_unique<valijson::Validator>());
+  }
+}
+
+Stage::~Stage() = default;
+
 pipeline::StageResult Stage::OnRequest(pipeline::RequestContext& ctx) const {
   bool valid = false;
-  std::string reasons = Validate(config_, ctx.request().body(), &valid);
+  valijson::Validator& validator =
+      *validators_[static_cast<size_t>(ctx.call.worker) % validators_.size()];
+  std::string reasons = Validate(config_, ctx.request().body(), validator, &valid);
   if (valid) return pipeline::StageResult::kContinue;
   http::Response res(bhttp::status::bad_request, 11);
   res.set("X-Krakend-Completed", "false");

@@ -17,13 +17,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/config/reader.h"
 #include "gateway/pipeline/stage.h"
 
 namespace valijson {
 class Schema;
-}
+class Validator;
+}  // namespace valijson
 
 namespace sluice::components::jsonschema {
 
@@ -40,20 +42,24 @@ struct Config : config::ComponentConfig {
 // The reader's object is the schema.
 std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
 
-// Validates `body`; empty when it is valid, else the reasons (one per line, "- " first).
-// `valid` tells the two apart (a valid body has no reasons).
-std::string Validate(const Config& config, std::string_view body, bool* valid);
+// Validates `body` with `validator` (which caches the schema's compiled patterns; one per
+// thread); empty when it is valid, else the reasons (one per line, "- " first). `valid` tells
+// the two apart (a valid body has no reasons).
+std::string Validate(const Config& config, std::string_view body, valijson::Validator& validator,
+                     bool* valid);
 
 class Stage final : public pipeline::Stage {
  public:
-  Stage(const Config& config, bool return_error_msg)
-      : config_(config), return_error_msg_(return_error_msg) {}
+  // `workers`: one validator per worker thread, so each compiles the schema's patterns once.
+  Stage(const Config& config, bool return_error_msg, int workers);
+  ~Stage() override;
   std::string_view name() const override { return kNamespace; }
   pipeline::StageResult OnRequest(pipeline::RequestContext& ctx) const override;
 
  private:
   const Config& config_;  // owned by the service config, which outlives the stack
   bool return_error_msg_;
+  mutable std::vector<std::unique_ptr<valijson::Validator>> validators_;
 };
 
 }  // namespace sluice::components::jsonschema
