@@ -28,6 +28,7 @@
 #include "gateway/components/registry.h"
 #include "gateway/config/config.h"
 #include "gateway/http/server.h"
+#include "gateway/http/tls.h"
 #include "gateway/metrics/registry.h"
 #include "gateway/pipeline/dispatcher.h"
 #include "gateway/runtime/instance_state.h"
@@ -42,6 +43,8 @@ constexpr int kExitUsage = 2;
 
 // While draining, how often the main thread checks whether the last connection has closed.
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+// How often the TLS certificate files are checked for a change (a few stat calls).
+constexpr auto kTlsWatchInterval = std::chrono::seconds(2);
 // How long the log writer may take to flush at exit. A reader that is merely slow gets this long;
 // a pipe nobody reads never drains, and the process exits anyway.
 constexpr auto kLogFlushLimit = std::chrono::seconds(2);
@@ -182,6 +185,13 @@ int Check(const Flags& flags) {
       std::cerr << flags.config << ": " << dispatcher.status().message() << "\n";
       ++problems;
     }
+    // The listener's certificates are read and checked as run would (files, key, expiry).
+    if (result.config->tls.enabled) {
+      if (auto tls = http::ServerTls::Create(result.config->tls); !tls.ok()) {
+        std::cerr << flags.config << ": " << tls.status().message() << "\n";
+        ++problems;
+      }
+    }
   }
   if (problems > 0) {
     std::cerr << flags.config << ": " << problems << " error(s)\n";
@@ -235,6 +245,17 @@ int Run(const Flags& flags) {
     options.identity_header_name = "X-Krakend";
     options.identity_header_value = std::string(version::UserAgent());
   }
+  std::unique_ptr<http::ServerTlsStore> tls;
+  if (cfg->tls.enabled) {
+    auto first = http::ServerTls::Create(cfg->tls);
+    if (!first.ok()) {
+      std::cerr << flags.config << ": " << first.status().message() << "\n";
+      return kExitConfigError;
+    }
+    log::Info("tls: serving HTTPS (HTTP/1.1 and h2) with {}", (*first)->summary());
+    tls = std::make_unique<http::ServerTlsStore>(cfg->tls, std::move(*first));
+    options.tls = tls.get();
+  }
   http::Server server(options, pool, **dispatcher);
   if (absl::Status st = server.Start(); !st.ok()) {
     log::Error("{}", std::string(st.message()));
@@ -262,6 +283,43 @@ int Run(const Flags& flags) {
       (*admin)->metrics_address());
 
   boost::asio::io_context main_ctx(1);
+  // Certificates: read again on SIGHUP, and when their files change (a Kubernetes secret update
+  // swaps a symlink): new handshakes use the new ones, open connections keep theirs.
+  boost::asio::signal_set reload_signal(main_ctx, SIGHUP);
+  boost::asio::steady_timer tls_watch(main_ctx);
+  std::function<void(bool)> reload_tls = [&](bool force) {
+    if (tls == nullptr) return;
+    std::string message;
+    switch (tls->Reload(force, &message)) {
+      case http::ServerTlsStore::Outcome::kReloaded:
+        std::cerr << "tls: new certificates live: " << message << "\n";
+        break;
+      case http::ServerTlsStore::Outcome::kFailed:
+        log::Error("tls: kept the current certificates, the new files fail: {}", message);
+        break;
+      case http::ServerTlsStore::Outcome::kUnchanged:
+        break;
+    }
+  };
+  std::function<void()> wait_for_hup = [&] {
+    reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log::Info("received SIGHUP: reading the TLS certificates again");
+      reload_tls(true);
+      wait_for_hup();
+    });
+  };
+  wait_for_hup();
+  std::function<void()> watch_tls = [&] {
+    if (tls == nullptr) return;
+    tls_watch.expires_after(kTlsWatchInterval);
+    tls_watch.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      reload_tls(false);
+      watch_tls();
+    });
+  };
+  watch_tls();
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   boost::asio::steady_timer poll(main_ctx);
   std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max();
@@ -284,6 +342,8 @@ int Run(const Flags& flags) {
       give_up =
           std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
     }
+    tls_watch.cancel();
+    reload_signal.cancel();
     state.Drain();  // readiness (/__health, grpc.health.v1) goes down first
     server.BeginShutdown();
     wait_for_drain();

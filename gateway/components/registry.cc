@@ -214,19 +214,7 @@ void ParseLevel(const nlohmann::json& extra, const std::string& owner_path, Scop
   }
 }
 
-// A `tls` object that is not `"disabled": true` asks for HTTPS on the public port; serving plain
-// HTTP there instead would expose what its author meant to encrypt.
-bool AsksForTls(const nlohmann::json& tls) {
-  if (tls.is_null()) return false;
-  if (!tls.is_object()) return true;
-  auto disabled = tls.find("disabled");
-  return disabled == tls.end() || *disabled != true;
-}
-
 void ParseAll(config::ServiceConfig* service, config::Diagnostics* out, Unprotected policy) {
-  if (AsksForTls(service->tls)) {
-    Unenforced("tls", "the public port (plain HTTP instead of TLS)", policy, service, out);
-  }
   ParseLevel(service->extra_config, "", Scope::kService, policy, service, &service->components,
              out);
   for (config::Endpoint& e : service->endpoints) {

@@ -269,6 +269,9 @@ class Parser {
   void ParseServiceComponents(const std::string& path,
                               const std::map<std::string, std::string>& written_as,
                               ServiceConfig* cfg);
+  void ParseListenerTls(const Json& json, ListenerTls* out);
+  void ParseClientTls(const Json& json, ClientTls* out);
+  void Absorb(const Diagnostics& found);
   void ParseAdmin(const Json* admin, const std::string& admin_path, const Json* krakend_metrics,
                   const std::string& krakend_metrics_path, AdminConfig* out);
 
@@ -576,6 +579,157 @@ void Parser::ParseServiceComponents(const std::string& path,
   ParseAdmin(admin, ns_path, metrics, metrics_path, &cfg->admin);
 }
 
+// ---------------------------------------------------------------------------------------------
+// tls and client_tls (KrakenD's keys; certificates are read and checked by gateway/http/tls)
+
+namespace {
+
+constexpr std::string_view kTlsKeys[] = {"disabled",
+                                         "public_key",
+                                         "private_key",
+                                         "keys",
+                                         "min_version",
+                                         "max_version",
+                                         "cipher_suites",
+                                         "curve_preferences",
+                                         "enable_mtls",
+                                         "ca_certs",
+                                         "disable_system_ca_pool",
+                                         "prefer_server_cipher_suites"};
+constexpr std::string_view kClientTlsKeys[] = {"allow_insecure_connections",
+                                               "ca_certs",
+                                               "disable_system_ca_pool",
+                                               "min_version",
+                                               "max_version",
+                                               "curve_preferences",
+                                               "cipher_suites",
+                                               "client_certs"};
+
+// Go's names (crypto/tls via KrakenD); anything else, or nothing, is TLS 1.3 as in KrakenD.
+int TlsVersion(const std::optional<std::string>& name) {
+  if (!name) return kTls13;
+  if (*name == "SSL3.0" || *name == "TLS10") return 0x0301;
+  if (*name == "TLS11") return 0x0302;
+  if (*name == "TLS12") return kTls12;
+  return kTls13;
+}
+
+// An array of 16-bit IDs (Go's tls.CipherSuite and tls.CurveID numbers).
+std::optional<std::vector<uint16_t>> Ids(ObjectReader& reader, std::string_view key) {
+  const Json* v = reader.Find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array()) {
+    reader.Error(key, absl::StrCat("must be an array of integers, got ", TypeName(*v)));
+    return std::nullopt;
+  }
+  std::vector<uint16_t> out;
+  for (const Json& item : *v) {
+    if (!item.is_number_unsigned() || item.get<uint64_t>() > 0xffff) {
+      reader.Error(key, absl::StrCat("must hold integers from 0 to 65535, got ", item.dump()));
+      return std::nullopt;
+    }
+    out.push_back(static_cast<uint16_t>(item.get<uint64_t>()));
+  }
+  return out;
+}
+
+void ReadTlsSettings(ObjectReader& reader, TlsSettings* out) {
+  out->json_path = reader.path();
+  out->min_version = TlsVersion(reader.String("min_version"));
+  out->max_version = TlsVersion(reader.String("max_version"));
+  if (out->max_version < out->min_version) {
+    reader.Error("max_version", "is below min_version: no TLS version would be left");
+  }
+  if (auto ids = Ids(reader, "cipher_suites")) out->cipher_suites = std::move(*ids);
+  if (auto ids = Ids(reader, "curve_preferences")) out->curve_preferences = std::move(*ids);
+  if (auto paths = reader.Strings("ca_certs")) out->ca_certs = std::move(*paths);
+  if (auto b = reader.Bool("disable_system_ca_pool")) out->disable_system_ca_pool = *b;
+}
+
+// `keys`-style arrays of {certificate key, private_key} objects.
+std::vector<TlsKeyPair> KeyPairs(ObjectReader& reader, std::string_view key,
+                                 std::string_view certificate_key) {
+  std::vector<TlsKeyPair> out;
+  const Json* v = reader.Find(key);
+  if (v == nullptr) return out;
+  if (!v->is_array()) {
+    reader.Error(key, absl::StrCat("must be an array of objects, got ", TypeName(*v)));
+    return out;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    ObjectReader item((*v)[i], IndexPath(reader.PathOf(key), i), reader.sink());
+    if (!item.ok()) continue;
+    TlsKeyPair pair;
+    pair.json_path = item.path();
+    auto certificate = item.String(certificate_key);
+    auto private_key = item.String("private_key");
+    if (!certificate || certificate->empty()) {
+      item.Error(certificate_key, "missing: the PEM file of the certificate");
+    }
+    if (!private_key || private_key->empty()) {
+      item.Error("private_key", "missing: the PEM file of the certificate's private key");
+    }
+    if (!certificate || !private_key) continue;
+    pair.certificate = *certificate;
+    pair.private_key = *private_key;
+    out.push_back(std::move(pair));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Parser::Absorb(const Diagnostics& found) {
+  result_->errors.insert(result_->errors.end(), found.errors.begin(), found.errors.end());
+  result_->warnings.insert(result_->warnings.end(), found.warnings.begin(), found.warnings.end());
+  result_->lint.insert(result_->lint.end(), found.lint.begin(), found.lint.end());
+}
+
+void Parser::ParseListenerTls(const Json& json, ListenerTls* out) {
+  Diagnostics found;
+  ObjectReader reader(json, "tls", &found);
+  if (reader.ok()) {
+    reader.CheckKeys(kTlsKeys);
+    const bool disabled = reader.Bool("disabled").value_or(false);
+    out->enabled = !disabled;
+    if (disabled) return Absorb(found);  // plain HTTP, as in KrakenD: the other keys do nothing
+    ReadTlsSettings(reader, out);
+    out->keys = KeyPairs(reader, "keys", "public_key");
+    // The legacy pair (KrakenD still reads it) comes after keys[], as in KrakenD.
+    auto certificate = reader.String("public_key");
+    auto private_key = reader.String("private_key");
+    if (certificate && private_key && !certificate->empty() && !private_key->empty()) {
+      out->keys.push_back({*certificate, *private_key, "tls"});
+    } else if (certificate.has_value() != private_key.has_value()) {
+      reader.Error(certificate ? "private_key" : "public_key",
+                   "missing: public_key and private_key go together");
+    }
+    if (auto b = reader.Bool("enable_mtls")) out->enable_mtls = *b;
+    if (out->enabled && out->keys.empty() && found.errors.empty()) {
+      found.errors.push_back(
+          {"tls",
+           "no certificate: set keys[] (public_key and private_key PEM files), or "
+           "\"disabled\": true to serve plain HTTP"});
+    }
+  } else {
+    out->enabled = true;  // a malformed tls never means plain HTTP; the error fails the load
+  }
+  Absorb(found);
+}
+
+void Parser::ParseClientTls(const Json& json, ClientTls* out) {
+  Diagnostics found;
+  ObjectReader reader(json, "client_tls", &found);
+  if (reader.ok()) {
+    reader.CheckKeys(kClientTlsKeys);
+    out->configured = true;
+    ReadTlsSettings(reader, out);
+    if (auto b = reader.Bool("allow_insecure_connections")) out->allow_insecure_connections = *b;
+    out->client_certs = KeyPairs(reader, "client_certs", "certificate");
+  }
+  Absorb(found);
+}
+
 void Parser::ParseAdmin(const Json* admin, const std::string& admin_path,
                         const Json* krakend_metrics, const std::string& krakend_metrics_path,
                         AdminConfig* out) {
@@ -689,7 +843,14 @@ void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
   if (auto d = Duration(root, "max_shutdown_wait_time", "")) cfg->max_shutdown_wait_time = *d;
   if (auto b = Bool(root, "debug_endpoint", "")) cfg->debug_endpoint = *b;
   if (auto b = Bool(root, "use_h2c", "")) cfg->use_h2c = *b;
-  if (const Json* tls = Find(root, "tls")) cfg->tls = *tls;
+  if (const Json* tls = Find(root, "tls")) ParseListenerTls(*tls, &cfg->tls);
+  if (const Json* tls = Find(root, "client_tls")) ParseClientTls(*tls, &cfg->client_tls);
+  // KrakenD's legacy root key: it creates a client_tls (so 1.3 only, as any client_tls).
+  if (auto insecure = Bool(root, "allow_insecure_connections", ""); insecure && *insecure) {
+    if (!cfg->client_tls.configured) cfg->client_tls.min_version = kTls13;
+    cfg->client_tls.configured = true;
+    cfg->client_tls.allow_insecure_connections = true;
+  }
 
   std::map<std::string, std::string> written_as;
   cfg->extra_config = ExtraConfig(root, "", &written_as);

@@ -148,6 +148,49 @@ struct AdminConfig {
   bool require_token_for_all = false;
 };
 
+// One certificate (PEM, its chain after it) and its private key (PEM), as file paths.
+struct TlsKeyPair {
+  std::string certificate;
+  std::string private_key;
+  std::string json_path;  // "tls.keys[0]", for messages
+};
+
+// TLS versions as OpenSSL numbers (TLS1_2_VERSION = 0x0303, TLS1_3_VERSION = 0x0304).
+inline constexpr int kTls12 = 0x0303;
+inline constexpr int kTls13 = 0x0304;
+
+// What the listener (`tls`) and the backends (`client_tls`) share. KrakenD's defaults: a version
+// key unset or unknown means TLS 1.3, so a `tls` or `client_tls` object alone means 1.3 only.
+struct TlsSettings {
+  int min_version = kTls13;
+  int max_version = kTls13;
+  // Go's cipher-suite and curve IDs as written. Empty: Go's (and KrakenD's) defaults, six ECDHE
+  // AES-GCM and ChaCha20 suites for TLS 1.2 (TLS 1.3's suites are fixed), curves P-521, P-384,
+  // P-256.
+  std::vector<uint16_t> cipher_suites;
+  std::vector<uint16_t> curve_preferences;
+  // Trusted CAs added to the system's pool (or instead of it with disable_system_ca_pool).
+  std::vector<std::string> ca_certs;
+  bool disable_system_ca_pool = false;
+  std::string json_path;  // "tls", "client_tls"
+};
+
+// The public port's `tls`. When enabled the port speaks only TLS (HTTP/1.1 and h2 by ALPN).
+struct ListenerTls : TlsSettings {
+  bool enabled = false;
+  std::vector<TlsKeyPair> keys;  // `keys[]`, then the legacy top-level public_key/private_key
+  bool enable_mtls = false;      // require a client certificate signed by a trusted CA
+};
+
+// `client_tls`: how Sluice calls https:// backends. Absent: Go's client defaults (TLS 1.2 and
+// 1.3, the system CA pool).
+struct ClientTls : TlsSettings {
+  ClientTls() { min_version = kTls12; }
+  bool configured = false;
+  bool allow_insecure_connections = false;  // no certificate verification (logged at start)
+  std::vector<TlsKeyPair> client_certs;     // certificates offered to backends asking for one
+};
+
 struct ServiceConfig {
   int version = 3;
   std::string name;
@@ -177,8 +220,8 @@ struct ServiceConfig {
   nlohmann::json extra_config = nlohmann::json::object();  // as for Backend
   ComponentConfigs components;
   std::vector<Endpoint> endpoints;
-  // The service's `tls` object as written (null when absent).
-  nlohmann::json tls;
+  ListenerTls tls;
+  ClientTls client_tls;
   // Protections the file configures that Sluice does not enforce, each as its JSON path ("tls",
   // `endpoints[0].extra_config."auth/validator"`). Non-empty only when the file was loaded with
   // --allow-unprotected; listed at start and by the admin Status call.

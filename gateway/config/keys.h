@@ -13,11 +13,12 @@ inline constexpr absl::string_view kServiceKeys[] = {
     "version", "name", "port", "listen_ip", "host", "timeout", "cache_ttl", "output_encoding",
     "read_timeout", "write_timeout", "idle_timeout", "read_header_timeout", "max_header_bytes",
     "max_shutdown_wait_time", "debug_endpoint", "use_h2c", "extra_config", "endpoints",
+    "tls", "client_tls", "allow_insecure_connections",
     // Ignored:
     "disable_keep_alives", "disable_compression", "max_idle_connections",
     "max_idle_connections_per_host", "idle_connection_timeout", "response_header_timeout",
     "expect_continue_timeout", "dialer_timeout", "dialer_fallback_delay", "dialer_keep_alive",
-    "tls", "client_tls", "plugin", "echo_endpoint", "disable_rest", "disable_strict_rest",
+    "plugin", "echo_endpoint", "disable_rest", "disable_strict_rest",
     "dns_cache_ttl", "async_agent", "sequential_start"};
 inline constexpr absl::string_view kEndpointKeys[] = {
     "endpoint", "method",    "backend",         "concurrent_calls",

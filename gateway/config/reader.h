@@ -61,6 +61,7 @@ class ObjectReader {
   const std::string& path() const { return path_; }
   std::string PathOf(std::string_view key) const { return JoinPath(path_, key); }
   bool ok() const { return object_ != nullptr; }
+  Diagnostics* sink() const { return sink_; }
   // The object itself, for a component whose value is a document of its own (a JSON Schema).
   const nlohmann::json& object() const { return *object_; }
 

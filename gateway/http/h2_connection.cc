@@ -380,7 +380,7 @@ struct H2Connection::Callbacks {
 // ---------------------------------------------------------------------------------------------
 // H2Connection
 
-void H2Connection::Start(Socket&& socket, std::shared_ptr<Server::Listener> listener,
+void H2Connection::Start(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                          std::string client_ip, std::string_view received,
                          std::optional<Request> upgrade) {
   auto c =
@@ -396,7 +396,7 @@ void H2Connection::Start(Socket&& socket, std::shared_ptr<Server::Listener> list
   c->UpdateTimer();
 }
 
-H2Connection::H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> listener,
+H2Connection::H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                            std::string client_ip)
     : socket_(std::move(socket)),
       listener_(std::move(listener)),
@@ -579,7 +579,7 @@ void H2Connection::LingeringClose() {
   if (closed_ || lingering_) return;
   lingering_ = true;
   beast::error_code ec;
-  socket_.shutdown(Socket::shutdown_send, ec);
+  socket().shutdown(Socket::shutdown_send, ec);
   if (ec) return Close();
   timer_phase_ = TimerPhase::kLingering;
   timer_.expires_after(kLingerTimeout);
@@ -603,7 +603,7 @@ void H2Connection::Close() {
   write_timer_.cancel();
   stream_timer_.cancel();
   beast::error_code ignored;
-  socket_.close(ignored);
+  socket().close(ignored);
 }
 
 // The connection timer, for the phase it is in. Idle (no stream open, nothing running):

@@ -47,11 +47,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // (with prior knowledge, the preface and whatever followed). `upgrade`: the request of an
   // `Upgrade: h2c` exchange; it becomes stream 1, and "101 Switching Protocols" is written first.
   // Runs on the listener's worker thread.
-  static void Start(Socket&& socket, std::shared_ptr<Server::Listener> listener,
+  static void Start(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                     std::string client_ip, std::string_view received,
                     std::optional<Request> upgrade);
 
-  H2Connection(Socket&& socket, std::shared_ptr<Server::Listener> listener, std::string client_ip);
+  H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
+               std::string client_ip);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
@@ -112,7 +113,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // path writes once nghttp2 returns).
   void Flush();
 
-  Socket socket_;
+  // The connection's socket, under TLS or not.
+  Socket& socket() {
+    return socket_.tls() ? socket_.tls()->next_layer().socket() : socket_.plain();
+  }
+
+  H2Transport socket_;
   std::shared_ptr<Server::Listener> listener_;
   std::list<H2Connection*>::iterator self_in_list_;
   std::string client_ip_;

@@ -11,9 +11,12 @@
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/beast/core/basic_stream.hpp"
 #include "boost/beast/core/error.hpp"
 #include "gateway/http/server.h"
+#include "gateway/http/tls.h"
 
 namespace sluice::http {
 
@@ -22,6 +25,13 @@ namespace sluice::http {
 using Executor = boost::asio::io_context::executor_type;
 using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
 using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
+// A socket with Beast's per-operation deadlines (the HTTP/1.1 session's timeouts).
+using TcpStream =
+    boost::beast::basic_stream<boost::asio::ip::tcp, Executor, boost::beast::unlimited_rate_policy>;
+// TLS over it. HTTP/2 connections take it over from the session that made the handshake.
+using TlsStream = boost::asio::ssl::stream<TcpStream>;
+// What an HTTP/2 connection reads and writes: the plain socket (h2c) or the TLS stream (h2).
+using H2Transport = MaybeTls<Socket, TlsStream>;
 
 class Session;
 class H2Connection;

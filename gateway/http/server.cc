@@ -1,5 +1,7 @@
 #include "gateway/http/server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@
 #include "gateway/common/strings.h"
 #include "gateway/http/h2_connection.h"
 #include "gateway/http/listener.h"
+#include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
 namespace sluice::http {
@@ -48,7 +51,17 @@ constexpr std::size_t kReadChunk = 8192;
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using ClientStream = MaybeTls<TcpStream, TlsStream>;
+
+ClientStream MakeClientStream(Socket&& socket, std::shared_ptr<ServerTls> tls) {
+  if (tls == nullptr) return ClientStream(TcpStream(std::move(socket)));
+  auto stream = std::make_unique<TlsStream>(TcpStream(std::move(socket)), tls->context());
+  return ClientStream(std::move(stream), std::move(tls));
+}
+
+// What Go's server answers to plain HTTP on a TLS port (KrakenD's answer too).
+constexpr std::string_view kPlainHttpOnTls =
+    "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 // How far `bytes` (the first read of a connection) matches the HTTP/2 connection preface.
 enum class Preface { kNo, kPartial, kYes };
@@ -119,15 +132,15 @@ void WorkerPool::Stop() {
 class Session : public Exchange, public std::enable_shared_from_this<Session> {
  public:
   Session(Socket&& socket, std::shared_ptr<Server::Listener> listener, const ServerOptions& options,
-          Handler& handler)
-      : stream_(std::move(socket)),
+          Handler& handler, std::shared_ptr<ServerTls> tls)
+      : stream_(MakeClientStream(std::move(socket), std::move(tls))),
         listener_(std::move(listener)),
         options_(options),
         handler_(handler) {
     beast::error_code ec;
-    tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    tcp::endpoint remote = tcp_stream().socket().remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    tcp_stream().socket().set_option(tcp::no_delay(true), ec);
     self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
     listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
     listener_->total_connections().fetch_add(1, std::memory_order_relaxed);
@@ -138,8 +151,12 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
     listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
   }
 
-  // With use_h2c the first bytes decide between HTTP/1.1 and HTTP/2 (prior knowledge).
-  void Start() { options_.use_h2c ? Sniff() : DoRead(); }
+  // With TLS the handshake comes first (ALPN chooses HTTP/2 or HTTP/1.1). With use_h2c the first
+  // bytes decide between HTTP/1.1 and HTTP/2 (prior knowledge).
+  void Start() {
+    if (stream_.tls() != nullptr) return Handshake();
+    options_.use_h2c ? Sniff() : DoRead();
+  }
 
   // Called on shutdown: a connection waiting for its next request is closed now; one with a
   // request in flight closes after writing its response (see Respond).
@@ -157,6 +174,13 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
 
  private:
   enum class State { kIdle, kReading, kBusy, kWriting, kClosed };
+
+  // The TCP stream, under TLS or not: its deadlines and its socket.
+  TcpStream& tcp_stream() {
+    return stream_.tls() != nullptr ? stream_.tls()->next_layer() : stream_.plain();
+  }
+  void Handshake();
+  void OnHandshake(beast::error_code ec);
 
   void Sniff();
   void OnSniff(beast::error_code ec, std::size_t bytes);
@@ -177,7 +201,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, std::size_t bytes);
   void Close();
 
-  Stream stream_;
+  ClientStream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Request request_;
@@ -216,13 +240,50 @@ void Session::OnSniff(beast::error_code ec, std::size_t bytes) {
   }
 }
 
+void Session::Handshake() {
+  // The whole handshake must arrive within read_header_timeout, as a request head must.
+  state_ = State::kReading;
+  ExpireAfter(options_.read_header_timeout);
+  stream_.tls()->async_handshake(
+      asio::ssl::stream_base::server,
+      beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+}
+
+void Session::OnHandshake(beast::error_code ec) {
+  if (ec) {
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+      // Plain HTTP on the TLS port: say so in plain HTTP, as Go does, and close.
+      state_ = State::kWriting;
+      ExpireAfter(options_.write_timeout);
+      asio::async_write(
+          tcp_stream(), asio::buffer(kPlainHttpOnTls.data(), kPlainHttpOnTls.size()),
+          [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
+      return;
+    }
+    log::Debug("connection from {}: TLS handshake failed: {}", client_ip_, ec.message());
+    return Close();
+  }
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(stream_.tls()->native_handle(), &protocol, &length);
+  if (length == 2 && protocol[0] == 'h' && protocol[1] == '2') return HandOffToH2(std::nullopt);
+  DoRead();
+}
+
 void Session::HandOffToH2(std::optional<Request> upgrade) {
-  stream_.expires_never();
+  tcp_stream().expires_never();
   state_ = State::kClosed;
   const auto data = buffer_.data();
   std::string_view received(static_cast<const char*>(data.data()), data.size());
-  H2Connection::Start(stream_.release_socket(), listener_, client_ip_, received,
-                      std::move(upgrade));
+  if (stream_.tls() != nullptr) {
+    auto [tls, keep] = stream_.ReleaseTls();
+    H2Connection::Start(H2Transport(std::move(tls), std::move(keep)), listener_, client_ip_,
+                        received, std::move(upgrade));
+  } else {
+    H2Connection::Start(H2Transport(stream_.plain().release_socket()), listener_, client_ip_,
+                        received, std::move(upgrade));
+  }
   buffer_.consume(buffer_.size());
 }
 
@@ -298,9 +359,9 @@ void Session::ReadBody() {
 void Session::ExpireAfter(absl::Duration limit) {
   // A zero limit in the config means "no limit", as in Go's http.Server.
   if (limit <= absl::ZeroDuration()) {
-    stream_.expires_never();
+    tcp_stream().expires_never();
   } else {
-    stream_.expires_after(ToChrono(limit));
+    tcp_stream().expires_after(ToChrono(limit));
   }
 }
 
@@ -310,9 +371,10 @@ void Session::OnReadBody(beast::error_code ec, std::size_t) {
 }
 
 void Session::OnRequest() {
-  stream_.expires_never();
+  tcp_stream().expires_never();
   request_ = parser_->release();
-  if (options_.use_h2c && IsH2cUpgrade(request_)) return HandOffToH2(std::move(request_));
+  if (options_.use_h2c && stream_.tls() == nullptr && IsH2cUpgrade(request_))
+    return HandOffToH2(std::move(request_));
   keep_alive_ = request_.keep_alive();
   if (options_.access_log) started_ = std::chrono::steady_clock::now();
   state_ = State::kBusy;
@@ -329,7 +391,7 @@ void Session::FailRead(beast::error_code ec) {
   }
   if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
       ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-      ec == bhttp::error::partial_message) {
+      ec == bhttp::error::partial_message || ec == asio::ssl::error::stream_truncated) {
     return Close();
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
@@ -371,7 +433,7 @@ void Session::DoWrite() {
 void Session::OnWrite(beast::error_code ec, std::size_t) {
   if (ec || !keep_alive_) {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
     return Close();
   }
   response_ = Response();
@@ -383,7 +445,7 @@ void Session::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   beast::error_code ignored;
-  stream_.socket().close(ignored);
+  tcp_stream().socket().close(ignored);
 }
 
 void Server::Listener::DoAccept() {
@@ -400,7 +462,10 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
     });
     return;
   }
-  std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_, server.handler_)
+  std::shared_ptr<ServerTls> tls;
+  if (server.options_.tls != nullptr) tls = server.options_.tls->current();
+  std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_, server.handler_,
+                            std::move(tls))
       ->Start();
   if (server.open_connections_.load(std::memory_order_relaxed) >= server.options_.max_connections) {
     return WaitForRoom();

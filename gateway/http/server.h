@@ -19,6 +19,8 @@
 
 namespace sluice::http {
 
+class ServerTlsStore;
+
 struct ServerOptions {
   std::string listen_ip;  // empty: all interfaces (IPv4 0.0.0.0)
   uint16_t port = 8080;   // 0: pick an ephemeral port (see Server::port())
@@ -49,6 +51,9 @@ struct ServerOptions {
   // process together (a stream over it is answered 503). One connection may hold at most
   // H2ConnectionBudget() of it. 0: DefaultMaxBufferedRequestBytes().
   uint64_t max_buffered_request_bytes = 0;
+  // TLS on the port (KrakenD's `tls`): every connection handshakes with the store's current
+  // certificates, then speaks HTTP/1.1 or (ALPN h2) HTTP/2; plain HTTP is refused. Null: plain.
+  ServerTlsStore* tls = nullptr;
 };
 
 // 256 MiB, or four of the largest requests (head and body) if that is more.

@@ -10,6 +10,7 @@
 #include "gateway/common/strings.h"
 #include "gateway/components/router/config.h"
 #include "gateway/encoding/json.h"
+#include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
 namespace sluice::pipeline {
@@ -81,9 +82,17 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   for (auto& id : d->ids_) id.state = (uint64_t{random()} << 32) ^ random();
   Upstreams& up = d->upstreams_;
   up.workers = static_cast<int>(workers.size());
+  backend::rest::ClientOptions client_options;
+  auto client_tls = http::CreateClientContext(config->client_tls);
+  if (!client_tls.ok()) return client_tls.status();
+  client_options.tls = std::move(*client_tls);
+  if (config->client_tls.allow_insecure_connections && !workers.empty()) {
+    log::Warn(
+        "client_tls.allow_insecure_connections: https backends' certificates are NOT verified; "
+        "anyone on the path to them can read and change the traffic");
+  }
   for (boost::asio::io_context* ioc : workers) {
-    up.rest_clients.push_back(
-        std::make_unique<backend::rest::Client>(*ioc, backend::rest::ClientOptions{}));
+    up.rest_clients.push_back(std::make_unique<backend::rest::Client>(*ioc, client_options));
   }
   const std::string& path = config->file_path;
   const size_t slash = path.rfind('/');
@@ -114,8 +123,8 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     d->cors_ = std::make_unique<components::cors::Cors>(
         std::shared_ptr<const components::cors::Config>(config, cors));
   }
-  d->bots_ = config->components.Get<components::botdetector::Config>(
-      components::botdetector::kNamespace);
+  d->bots_ =
+      config->components.Get<components::botdetector::Config>(components::botdetector::kNamespace);
   if (const auto* secure = config->components.Get<components::httpsecure::Config>(
           components::httpsecure::kNamespace)) {
     d->secure_ = std::make_unique<components::httpsecure::Secure>(
@@ -137,7 +146,7 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
 }
 
 void Dispatcher::Handle(http::ExchangePtr exchange) {
-  if (cors_ != nullptr && cors_->Handle(&exchange)) return;  // a preflight, answered
+  if (cors_ != nullptr && cors_->Handle(&exchange)) return;      // a preflight, answered
   if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
   if (bots_ != nullptr) {
     const http::Request& req = exchange->request();

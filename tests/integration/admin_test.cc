@@ -185,14 +185,12 @@ TEST(AdminIntegrationTest, StatusListsTheProtectionsARunWithAllowUnprotectedLack
   nlohmann::json config = nlohmann::json::parse(ConfigJson(backend));
   config["endpoints"][1]["extra_config"]["qos/ratelimit/tiered"] = {
       {"tiers", nlohmann::json::array()}};
-  config["tls"] = {{"public_key", "cert.pem"}, {"private_key", "key.pem"}};
   SluiceProcess proc(config.dump(), {"--allow-unprotected"});
   Admin admin(proc);
   ASSERT_FALSE(admin.address.empty());
   pb::StatusResponse s = admin.Status();
-  ASSERT_EQ(s.unprotected_size(), 2) << s.DebugString();
-  EXPECT_EQ(s.unprotected(0), "tls");
-  EXPECT_EQ(s.unprotected(1), "endpoints[1].extra_config.\"qos/ratelimit/tiered\"");
+  ASSERT_EQ(s.unprotected_size(), 1) << s.DebugString();
+  EXPECT_EQ(s.unprotected(0), "endpoints[1].extra_config.\"qos/ratelimit/tiered\"");
 }
 
 TEST(AdminIntegrationTest, EnvOverridesShowInStatusConfigAndMetrics) {

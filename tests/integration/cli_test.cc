@@ -425,7 +425,6 @@ TEST(CliRunTest, AnInvalidEnvironmentOverrideStopsRun) {
 // traffic, or `tls`) refuses the file, by path, in check and run. --allow-unprotected runs it
 // without them, saying so; other unimplemented components only warn.
 const char kUnenforcedJson[] = R"({"version": 3, "host": ["127.0.0.1:1"],
-    "tls": {"public_key": "/nonexistent/cert.pem", "private_key": "/nonexistent/key.pem"},
     "extra_config": {"security/policies": {}, "telemetry/opentelemetry": {}},
     "endpoints": [{"endpoint": "/a", "extra_config": {
         "auth/api-keys": {"roles": ["admin"]}},
@@ -444,8 +443,7 @@ TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
       " would NOT be protected: the file is refused (sluice run "
       "--allow-unprotected runs it anyway, without that protection)\n";
   const std::string expected =
-      file + ": tls: not implemented by Sluice, so the public port (plain HTTP instead of TLS)" +
-      refused + file +
+      file +
       ": extra_config.\"security/policies\": not implemented by Sluice, so what it "
       "protects" +
       refused + file +
@@ -462,7 +460,7 @@ TEST(CliCheckTest, ProtectionsSluiceDoesNotEnforceRefuseTheFileByPath) {
     CommandResult r = RunSluice(args);
     EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
     EXPECT_THAT(r.err, StartsWith(expected)) << Dump(r);
-    EXPECT_THAT(r.err, HasSubstr(file + ": 4 error(s)\n")) << Dump(r);
+    EXPECT_THAT(r.err, HasSubstr(file + ": 3 error(s)\n")) << Dump(r);
     EXPECT_EQ(r.out, "") << Dump(r);
   }
 }
@@ -475,21 +473,36 @@ TEST(CliCheckTest, AllowUnprotectedRunsTheFileWithoutThemAndSaysSo) {
       ": warning: not implemented by Sluice, so it has no effect: what it protects is NOT "
       "protected (--allow-unprotected)\n";
   EXPECT_EQ(check.err,
-            file +
-                ": tls: warning: not implemented by Sluice, so it has no effect: the public "
-                "port (plain HTTP instead of TLS) is NOT protected (--allow-unprotected)\n" +
-                file + ": extra_config.\"security/policies\"" + unprotected + file +
+            file + ": extra_config.\"security/policies\"" + unprotected + file +
                 ": extra_config.\"telemetry/opentelemetry\": warning: not implemented by "
                 "Sluice; it has no effect\n" +
                 file + ": endpoints[0].extra_config.\"auth/api-keys\"" + unprotected + file +
                 ": endpoints[0].backend[0].extra_config.\"validation/cel\"" + unprotected);
   SluiceProcess gateway(kUnenforcedJson, {"--allow-unprotected"});
-  EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 4 protection(s) of "))
+  EXPECT_THAT(gateway.log(), HasSubstr("running with --allow-unprotected: 3 protection(s) of "))
       << gateway.log();
-  EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: tls, extra_config.\"security/policies\", "
+  EXPECT_THAT(gateway.log(), HasSubstr("are NOT enforced: extra_config.\"security/policies\", "
                                        "endpoints[0].extra_config.\"auth/api-keys\", "
                                        "endpoints[0].backend[0].extra_config.\"validation/cel\""))
       << gateway.log();
+}
+
+// TLS is implemented: --allow-unprotected never turns a `tls` Sluice cannot serve into plain HTTP.
+TEST(CliCheckTest, ABrokenTlsIsRefusedEvenWithAllowUnprotected) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string file = std::string(dir ? dir : "/tmp") + "/tls_broken.json";
+  std::ofstream(file) << R"({"version": 3, "host": ["127.0.0.1:1"],
+    "tls": {"public_key": "/nonexistent/cert.pem", "private_key": "/nonexistent/key.pem"},
+    "endpoints": [{"endpoint": "/a", "backend": [{"url_pattern": "/a"}]}]})";
+  for (const char* command : {"check", "run"}) {
+    SCOPED_TRACE(command);
+    std::vector<std::string> args = {command, "--allow-unprotected", "-c", file};
+    if (std::string(command) == "run") args.insert(args.end(), {"-p", "0"});
+    CommandResult r = RunSluice(args);
+    EXPECT_EQ(r.exit_code, kExitConfigError) << Dump(r);
+    EXPECT_THAT(r.err, HasSubstr(file + ": tls.public_key: cannot read \"/nonexistent/cert.pem\""))
+        << Dump(r);
+  }
 }
 
 TEST(CliCheckTest, TlsDisabledIsNotAProtectionToRefuse) {

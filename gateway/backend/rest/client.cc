@@ -1,5 +1,6 @@
 #include "gateway/backend/rest/client.h"
 
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -22,6 +23,7 @@
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
 namespace sluice::backend::rest {
@@ -52,11 +54,21 @@ constexpr std::size_t kMaxPendingBytes = 64 * 1024;
 // Informational (1xx) answers skipped before the final one (Go's http.Transport allows 5).
 constexpr int kMaxInformational = 5;
 
+using TlsSocket = asio::ssl::stream<Socket>;
+using Stream = http::MaybeTls<Socket, TlsSocket>;
+
+Stream MakeStream(asio::io_context& ioc, asio::ssl::context* tls) {
+  if (tls == nullptr) return Stream(std::in_place, ioc.get_executor());
+  return Stream(std::make_unique<TlsSocket>(ioc.get_executor(), *tls), nullptr);
+}
+
 struct Connection {
-  explicit Connection(asio::io_context& ioc) : socket(ioc.get_executor()) {
+  // `tls`: the client context for an https host, null for http.
+  Connection(asio::io_context& ioc, asio::ssl::context* tls) : stream(MakeStream(ioc, tls)) {
     buffer.reserve(kResponseReadBuffer);
   }
-  Socket socket;
+  Socket& socket() { return stream.tls() != nullptr ? stream.tls()->next_layer() : stream.plain(); }
+  Stream stream;
   beast::flat_buffer buffer;  // bytes read and not yet parsed; empty whenever pooled
   std::chrono::steady_clock::time_point idle_since;
 };
@@ -96,8 +108,8 @@ bool Replayable(const Request& request) {
 // Errors that mean "the pooled connection was already closed by the backend".
 bool IsStaleConnection(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == bhttp::error::partial_message;
+         ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == bhttp::error::partial_message;
 }
 
 Error ToError(const beast::error_code& ec, std::string_view phase) {
@@ -106,10 +118,11 @@ Error ToError(const beast::error_code& ec, std::string_view phase) {
   return Error::Of(kind, std::string(phase) + ": " + ec.message());
 }
 
-// A redirect target this client follows: an absolute path on the current host, or an
-// http:// URL (the client speaks plain HTTP only).
+// A redirect target this client follows: an absolute path on the current host, or an http:// or
+// https:// URL.
 struct RedirectTarget {
   bool same_host = true;
+  bool https = false;
   std::string host;  // lower case, IPv6 without brackets
   uint16_t port = 80;
   std::string target;
@@ -134,19 +147,23 @@ bool ValidTarget(std::string_view target) {
   return true;
 }
 
-std::optional<RedirectTarget> ParseLocation(std::string_view loc) {
+std::optional<RedirectTarget> ParseLocation(std::string_view loc, bool from_https) {
   if (!ValidTarget(loc)) return std::nullopt;
   RedirectTarget out;
   std::string_view authority;
-  if (StartsWith(loc, "//")) {  // network-path reference: same scheme (http), another authority
+  if (StartsWith(loc, "//")) {  // network-path reference: same scheme, another authority
     authority = loc.substr(2);
+    out.https = from_https;
   } else if (StartsWith(loc, "/")) {
     out.target = std::string(loc);
     return out;
   } else if (loc.size() > 7 && EqualsIgnoreCase(loc.substr(0, 7), "http://")) {
     authority = loc.substr(7);
+  } else if (loc.size() > 8 && EqualsIgnoreCase(loc.substr(0, 8), "https://")) {
+    authority = loc.substr(8);
+    out.https = true;
   } else {
-    return std::nullopt;  // https, other schemes, relative paths: the 3xx is the answer
+    return std::nullopt;  // other schemes, relative paths: the 3xx is the answer
   }
   const size_t end = authority.find_first_of("/?#");
   std::string_view path = end == std::string_view::npos ? "" : authority.substr(end);
@@ -168,7 +185,7 @@ std::optional<RedirectTarget> ParseLocation(std::string_view loc) {
     if (host.find(':') != std::string_view::npos) return std::nullopt;
   }
   if (!ValidHost(host)) return std::nullopt;
-  uint32_t number = 80;
+  uint32_t number = out.https ? 443 : 80;
   if (!port.empty() && (!ParseUint(port, &number) || number == 0 || number > 65535)) {
     return std::nullopt;
   }
@@ -212,6 +229,9 @@ struct Client::HostPool {
   std::string port_text;
   std::optional<tcp::endpoint> endpoint;  // set when `host` is an IP literal: no resolver needed
   std::vector<std::unique_ptr<Connection>> idle;
+  // https: the last resumable TLS session, so new connections skip the full handshake.
+  std::unique_ptr<SSL_SESSION, void (*)(SSL_SESSION*)> session{nullptr, &SSL_SESSION_free};
+  bool https() const { return address.scheme == "https"; }
 };
 
 // One backend exchange, including retries on stale connections and redirects. Its deadline
@@ -243,7 +263,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (ec || finished_) return;
     timed_out_ = true;
     beast::error_code ignored;
-    if (conn_) conn_->socket.close(ignored);
+    if (conn_) conn_->socket().close(ignored);
     if (resolver_) resolver_->cancel();
   }
 
@@ -252,17 +272,24 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     while (pooled_ && !pool_->idle.empty()) {
       std::unique_ptr<Connection> c = std::move(pool_->idle.back());
       pool_->idle.pop_back();
-      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->socket)) {
+      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->socket())) {
         conn_ = std::move(c);
         reused_ = true;
         return DoWrite();
       }
     }
     reused_ = false;
-    conn_ = std::make_unique<Connection>(client_.ioc_);
+    asio::ssl::context* tls = nullptr;
+    if (pool_->https()) {
+      tls = client_.options_.tls.get();
+      if (tls == nullptr) {
+        return Finish(Error::Of(ErrorKind::kConnect, "tls: no client TLS context for https"));
+      }
+    }
+    conn_ = std::make_unique<Connection>(client_.ioc_, tls);
     if (pool_->endpoint) {
-      conn_->socket.async_connect(*pool_->endpoint,
-                                  beast::bind_front_handler(&Call::OnConnect, shared_from_this()));
+      conn_->socket().async_connect(
+          *pool_->endpoint, beast::bind_front_handler(&Call::OnConnect, shared_from_this()));
       return;
     }
     // Only host names need a resolver: constructing one looks up an Asio service under a lock,
@@ -275,7 +302,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
     if (timed_out_) return FinishTimeout("resolve");
     if (ec) return Finish(ToError(ec, "resolve"));
-    asio::async_connect(conn_->socket, results,
+    asio::async_connect(conn_->socket(), results,
                         [self = shared_from_this()](beast::error_code e, const tcp::endpoint&) {
                           self->OnConnect(e);
                         });
@@ -285,8 +312,42 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (timed_out_) return FinishTimeout("connect");
     if (ec) return Finish(ToError(ec, "connect"));
     beast::error_code ignored;
-    conn_->socket.set_option(tcp::no_delay(true), ignored);
+    conn_->socket().set_option(tcp::no_delay(true), ignored);
+    if (conn_->stream.tls() != nullptr) return Handshake();
     DoWrite();
+  }
+
+  void Handshake() {
+    SSL* ssl = conn_->stream.tls()->native_handle();
+    if (absl::Status st = http::PrepareClientConnection(ssl, pool_->address.host); !st.ok()) {
+      return Finish(Error::Of(ErrorKind::kConnect, std::string(st.message())));
+    }
+    if (pool_->session) SSL_set_session(ssl, pool_->session.get());
+    conn_->stream.tls()->async_handshake(
+        asio::ssl::stream_base::client,
+        beast::bind_front_handler(&Call::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (timed_out_) return FinishTimeout("tls handshake");
+    if (ec) {
+      return Finish(Error::Of(ErrorKind::kConnect,
+                              http::HandshakeError(conn_->stream.tls()->native_handle(), ec)));
+    }
+    DoWrite();
+  }
+
+  // Keeps the connection's TLS session for the next new connection to this host. TLS 1.3 sends
+  // its tickets after the handshake, so this runs once an answer was read.
+  void SaveSession() {
+    SSL* ssl = conn_->stream.tls()->native_handle();
+    if (SSL_session_reused(ssl) == 1 && pool_->session) return;
+    SSL_SESSION* session = SSL_get1_session(ssl);
+    if (session != nullptr && SSL_SESSION_is_resumable(session) == 1) {
+      pool_->session.reset(session);
+    } else {
+      SSL_SESSION_free(session);
+    }
   }
 
   void DoWrite() {
@@ -294,7 +355,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     http::AppendRequestHead(request_, &head_);
     const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_),
                                                        asio::buffer(request_.body())};
-    asio::async_write(conn_->socket, buffers,
+    asio::async_write(conn_->stream, buffers,
                       beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
   }
 
@@ -367,13 +428,15 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void DoRead() {
     const std::size_t size = beast::read_size(conn_->buffer, kMaxReadBytes);
-    conn_->socket.async_read_some(conn_->buffer.prepare(size),
+    conn_->stream.async_read_some(conn_->buffer.prepare(size),
                                   beast::bind_front_handler(&Call::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t n) {
     if (timed_out_) return FinishTimeout("read");
-    if (ec == asio::error::eof && parser_->got_some()) {
+    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) &&
+        parser_->got_some()) {
+      ec = asio::error::eof;
       // The backend closed: the end of an answer delimited by the close, or a truncated one.
       parser_->put_eof(ec);
       if (ec) return Finish(ToError(ec, "read"));
@@ -405,11 +468,14 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
         !oddity_ && conn_->buffer.size() == 0 && parser_->keep_alive() && request_.keep_alive();
     Response response = parser_->release();
     parser_.reset();
+    if (conn_->stream.tls() != nullptr && own_pool_) SaveSession();
     ReleaseConnection(reusable);
     if (IsRedirect(response.result_int())) {
       auto location = response.find(bhttp::field::location);
       std::optional<RedirectTarget> next;
-      if (location != response.end()) next = ParseLocation(Sv(location->value()));
+      if (location != response.end()) {
+        next = ParseLocation(Sv(location->value()), pool_->https());
+      }
       if (next) {
         if (redirects_ >= client_.options_.max_redirects) {
           return FailBadResponse(
@@ -437,20 +503,21 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     ++redirects_;
     if (!next.same_host) {
       const config::HostAddress& first = first_->address;
-      if (!KeepsCredentials(first, next.host, next.port)) {
+      if (!KeepsCredentials(first, next.host, next.port) || next.https != first_->https()) {
         for (bhttp::field f : kCredentialFields) request_.erase(f);
         request_.erase("Cookie2");
       }
-      if (next.host == absl::AsciiStrToLower(first.host) && next.port == first.port) {
+      if (next.host == absl::AsciiStrToLower(first.host) && next.port == first.port &&
+          next.https == first_->https()) {
         pool_ = first_;
         own_pool_ = true;
         pooled_ = true;
       } else {
         auto other = std::make_unique<HostPool>();
-        other->address.scheme = "http";
+        other->address.scheme = next.https ? "https" : "http";
         other->address.host = next.host;
         other->address.port = next.port;
-        other->host_header = HostHeader("http", next.host, next.port);
+        other->host_header = HostHeader(other->address.scheme, next.host, next.port);
         other->port_text = absl::StrCat(next.port);
         beast::error_code ec;
         auto ip = asio::ip::make_address(next.host, ec);

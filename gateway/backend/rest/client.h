@@ -12,6 +12,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend/error.h"
@@ -49,6 +50,9 @@ struct ClientOptions {
   uint64_t max_response_bytes = 64 * 1024 * 1024;
   // Redirects followed in one call (Go's http.Client stops after 10); one more is kBadResponse.
   int max_redirects = 10;
+  // For https:// hosts (built from `client_tls` by http::CreateClientContext). Null: https
+  // calls fail.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class Client {

@@ -811,7 +811,7 @@ TEST(ConfigTest, V3NamesInAV2FileAreLintedAndIgnored) {
 
 TEST(ConfigTest, DocumentedKrakendKeysAreAcceptedWithoutLint) {
   LoadResult r = Parse(R"({"version": 3, "host": ["h"], "disable_keep_alives": true,
-      "plugin": {"folder": "./p", "pattern": ".so"}, "tls": {}, "use_h2c": false,
+      "plugin": {"folder": "./p", "pattern": ".so"}, "tls": {"disabled": true}, "use_h2c": false,
       "dns_cache_ttl": "30s", "echo_endpoint": true, "disable_rest": false, "async_agent": [],
       "max_idle_connections": 10, "client_tls": {}, "sequential_start": true,
       "endpoints": [{"endpoint": "/a", "backend": [

@@ -1,0 +1,383 @@
+// TLS on both sides through the real binary. Certificates are made per run by python3-cryptography
+// (tests/integration/tls_fixtures.py); clients are curl, openssl s_client and h2load; the https
+// backend is Python's ssl module (tests/integration/tls_backend.py). Nothing here shares code with
+// Sluice's TLS.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/harness.h"
+
+namespace sluice::testing {
+namespace {
+
+struct Fixtures {
+  std::string dir;
+  nlohmann::json serials;
+  std::string File(const std::string& name) const { return dir + "/" + name; }
+  std::string Serial(const std::string& name) const { return serials.at(name).get<std::string>(); }
+};
+
+const Fixtures& Certs() {
+  static const Fixtures fixtures = [] {
+    Fixtures f;
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    f.dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/tls";
+    // Debian's python3 (with python3-cryptography), not whatever python3 comes first on PATH.
+    CommandResult r =
+        RunCommand({"/usr/bin/python3", Runfile("tests/integration/tls_fixtures.py"), f.dir},
+                   std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.err << "\n(run tools/setup: python3-cryptography)";
+    f.serials = nlohmann::json::parse(r.out, nullptr, false);
+    return f;
+  }();
+  return fixtures;
+}
+
+void RequireTool(const std::string& tool) {
+  ASSERT_FALSE(Which(tool).empty()) << tool << " not found on PATH: run tools/setup";
+}
+
+// A service on an ephemeral port with `tls` (a JSON object) and endpoints /a (one JSON backend)
+// and /big (a larger body, for load).
+std::string Service(const std::string& tls, const std::string& backend) {
+  return R"({"version": 3, "extra_config": {"telemetry/logging": {"level": "WARNING"}},
+    "tls": )" +
+         tls + R"(,
+    "endpoints": [
+      {"endpoint": "/a", "backend": [{"host": [")" +
+         backend + R"("], "url_pattern": "/a"}]}
+    ]})";
+}
+
+std::string KeyPair(const Fixtures& f, const std::string& name) {
+  return R"({"public_key": ")" + f.File(name + ".pem") + R"(", "private_key": ")" +
+         f.File(name + ".key") + R"("})";
+}
+
+TestBackend JsonBackend() {
+  return TestBackend([](const Request& req) {
+    return TestBackend::Json(R"({"path": ")" + std::string(req.target()) + R"("})");
+  });
+}
+
+// curl with the test CA, silent, printing the body then "|<http version>|<status>".
+CommandResult Curl(uint16_t port, const std::vector<std::string>& extra,
+                   const std::string& host = "localhost") {
+  const Fixtures& f = Certs();
+  std::vector<std::string> argv = {"curl",       "-sS",
+                                   "--max-time", "10",
+                                   "--cacert",   f.File("ca.pem"),
+                                   "-w",         "|%{http_version}|%{http_code}"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("https://" + host + ":" + std::to_string(port) + "/a");
+  return RunCommand(argv);
+}
+
+// The serial of the certificate `openssl s_client` is shown, upper-case hex without leading
+// zeros, and the ALPN protocol it negotiated.
+struct Handshake {
+  std::string serial;
+  std::string alpn;
+  std::string protocol;
+};
+Handshake SClient(uint16_t port, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"sh", "-c",
+                                   "openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                                       " " +
+                                       [&] {
+                                         std::string a;
+                                         for (const auto& e : extra) a += e + " ";
+                                         return a;
+                                       }() +
+                                       "</dev/null 2>/dev/null | tee /dev/stderr | "
+                                       "openssl x509 -noout -serial 2>/dev/null"};
+  CommandResult r = RunCommand(argv, std::chrono::seconds(15));
+  Handshake h;
+  const size_t eq = r.out.find('=');
+  if (eq != std::string::npos) {
+    h.serial = std::string(absl::StripAsciiWhitespace(r.out.substr(eq + 1)));
+    h.serial.erase(0, h.serial.find_first_not_of('0'));
+  }
+  for (const std::string key : {"ALPN protocol: ", "Protocol  : ", "New, "}) {
+    const size_t at = r.err.find(key);
+    if (at == std::string::npos) continue;
+    const std::string value = r.err.substr(
+        at + key.size(), r.err.find_first_of(",\n", at + key.size()) - at - key.size());
+    if (key == "ALPN protocol: ") h.alpn = value;
+    if (key == "New, ") h.protocol = value;
+  }
+  return h;
+}
+
+std::string NoLeadingZeros(std::string s) {
+  s.erase(0, s.find_first_not_of('0'));
+  return s;
+}
+
+TEST(TlsListenerTest, ServesHttp1AndHttp2ByAlpnAndRefusesPlainHttp) {
+  RequireTool("curl");
+  RequireTool("openssl");
+  const Fixtures& f = Certs();
+  TestBackend backend = JsonBackend();
+  SluiceProcess gw(Service(KeyPair(f, "server"), backend.url()));
+
+  CommandResult h1 = Curl(gw.port(), {"--http1.1"});
+  EXPECT_EQ(h1.exit_code, 0) << h1.err;
+  EXPECT_EQ(h1.out, R"({"path":"/a"}|1.1|200)");
+  CommandResult h2 = Curl(gw.port(), {"--http2"});
+  EXPECT_EQ(h2.exit_code, 0) << h2.err;
+  EXPECT_EQ(h2.out, R"({"path":"/a"}|2|200)");
+  // By IP: the certificate names 127.0.0.1 too.
+  CommandResult by_ip = Curl(gw.port(), {}, "127.0.0.1");
+  EXPECT_EQ(by_ip.out, R"({"path":"/a"}|2|200)") << by_ip.err;
+
+  Handshake hs = SClient(gw.port(), {"-alpn", "h2,http/1.1", "-servername", "localhost"});
+  EXPECT_EQ(hs.alpn, "h2");
+  EXPECT_EQ(hs.serial, NoLeadingZeros(f.Serial("server")));
+  EXPECT_EQ(hs.protocol, "TLSv1.3");
+
+  // Plain HTTP on the TLS port: Go's answer (KrakenD's), never a plaintext response of the API.
+  const std::string plain = RawExchange(gw.port(), "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(plain, "HTTP/1.0 400 Bad Request")) << plain;
+  EXPECT_NE(plain.find("Client sent an HTTP request to an HTTPS server."), std::string::npos);
+  EXPECT_EQ(plain.find("path"), std::string::npos);
+  EXPECT_EQ(backend.request_count(), 3u);
+}
+
+TEST(TlsListenerTest, Tls12IsRefusedUnlessMinVersionAllowsIt) {
+  RequireTool("curl");
+  const Fixtures& f = Certs();
+  TestBackend backend = JsonBackend();
+  {
+    SluiceProcess gw(Service(KeyPair(f, "server"), backend.url()));
+    CommandResult r = Curl(gw.port(), {"--tls-max", "1.2"});
+    EXPECT_NE(r.exit_code, 0) << "TLS 1.2 must be refused by default (KrakenD: 1.3 only)";
+    EXPECT_EQ(Curl(gw.port(), {"--tlsv1.3"}).exit_code, 0);
+  }
+  std::string tls = KeyPair(f, "server");
+  tls.insert(tls.size() - 1, R"(, "min_version": "TLS12")");
+  SluiceProcess gw(Service(tls, backend.url()));
+  CommandResult r = Curl(gw.port(), {"--tls-max", "1.2", "--http1.1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"path":"/a"}|1.1|200)");
+}
+
+TEST(TlsListenerTest, SniChoosesAmongSeveralCertificates) {
+  RequireTool("openssl");
+  const Fixtures& f = Certs();
+  TestBackend backend = JsonBackend();
+  SluiceProcess gw(Service(
+      R"({"keys": [)" + KeyPair(f, "server") + "," + KeyPair(f, "other") + "]}", backend.url()));
+  EXPECT_EQ(SClient(gw.port(), {"-servername", "other.test"}).serial,
+            NoLeadingZeros(f.Serial("other")));
+  EXPECT_EQ(SClient(gw.port(), {"-servername", "localhost"}).serial,
+            NoLeadingZeros(f.Serial("server")));
+  EXPECT_EQ(SClient(gw.port(), {"-noservername"}).serial, NoLeadingZeros(f.Serial("server")));
+}
+
+TEST(TlsListenerTest, MutualTlsServesOnlyClientsWithATrustedCertificate) {
+  RequireTool("curl");
+  const Fixtures& f = Certs();
+  TestBackend backend = JsonBackend();
+  std::string tls = KeyPair(f, "server");
+  tls.insert(tls.size() - 1, R"(, "enable_mtls": true, "disable_system_ca_pool": true,
+      "ca_certs": [")" + f.File("ca.pem") +
+                                 R"("])");
+  SluiceProcess gw(Service(tls, backend.url()));
+  EXPECT_NE(Curl(gw.port(), {}).exit_code, 0) << "no client certificate";
+  CommandResult stranger =
+      Curl(gw.port(), {"--cert", f.File("stranger.pem"), "--key", f.File("stranger.key")});
+  EXPECT_NE(stranger.exit_code, 0) << "a certificate from an unknown CA: " << stranger.out;
+  CommandResult good =
+      Curl(gw.port(), {"--cert", f.File("client.pem"), "--key", f.File("client.key")});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_EQ(good.out, R"({"path":"/a"}|2|200)");
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
+TEST(TlsListenerTest, CheckNamesTheKeyAndFileAtFault) {
+  const Fixtures& f = Certs();
+  struct Case {
+    std::string tls;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {R"({"public_key": "/nonexistent/cert.pem", "private_key": ")" + f.File("server.key") +
+           R"("})",
+       "tls.public_key: cannot read \"/nonexistent/cert.pem\": No such file or directory"},
+      {R"({"keys": [{"public_key": ")" + f.File("server.pem") + R"(", "private_key": ")" +
+           f.File("other.key") + R"("}]})",
+       "tls.keys[0].private_key: \"" + f.File("other.key") +
+           "\" is not the key of the certificate"},
+      {KeyPair(f, "expired"), "tls.public_key: \"" + f.File("expired.pem") + "\" expired on"},
+      {R"({"public_key": ")" + f.File("server.key") + R"(", "private_key": ")" +
+           f.File("server.key") + R"("})",
+       "holds no PEM certificate"},
+      {R"({"min_version": "TLS13"})", "tls: no certificate"},
+      {R"({"enable_mtls": true, "ca_certs": ["/nonexistent/ca.pem"], "public_key": ")" +
+           f.File("server.pem") + R"(", "private_key": ")" + f.File("server.key") + R"("})",
+       "tls.ca_certs[0]: cannot read \"/nonexistent/ca.pem\""},
+      {R"({"cipher_suites": [1], "public_key": ")" + f.File("server.pem") +
+           R"(", "private_key": ")" + f.File("server.key") + R"("})",
+       "tls.cipher_suites: 1 (0x0001) is not one of Go's"},
+  };
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/tls-check.json";
+  for (const Case& c : cases) {
+    std::ofstream(path) << Service(c.tls, "http://127.0.0.1:1");
+    CommandResult check = RunSluice({"check", "-c", path});
+    EXPECT_NE(check.exit_code, 0) << c.tls;
+    EXPECT_NE(check.err.find(c.expected), std::string::npos) << check.err;
+    EXPECT_EQ(check.out.find("Syntax OK"), std::string::npos);
+    if (check.exit_code == 0) continue;  // run would serve: covered by the failure above
+    CommandResult run = RunSluice({"run", "-c", path, "-p", "0"});
+    EXPECT_NE(run.exit_code, 0) << "run must refuse what check refuses: " << c.tls;
+  }
+  // "disabled": true serves plain HTTP, as in KrakenD.
+  std::ofstream(path) << Service(R"({"disabled": true})", "http://127.0.0.1:1");
+  EXPECT_EQ(RunSluice({"check", "-c", path}).exit_code, 0);
+}
+
+void CopyFile(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  const std::string tmp = to + ".tmp";
+  std::ofstream(tmp, std::ios::binary) << in.rdbuf();
+  ASSERT_EQ(std::rename(tmp.c_str(), to.c_str()), 0);  // atomic, as a secret update is
+}
+
+// Waits up to `limit` for s_client to be shown `serial`.
+bool ServedSerial(uint16_t port, const std::string& serial, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  do {
+    if (SClient(port, {}).serial == serial) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
+TEST(TlsListenerTest, CertificatesReloadOnFileChangeAndSighupWithoutFailedRequests) {
+  RequireTool("openssl");
+  RequireTool("h2load");
+  const Fixtures& f = Certs();
+  const std::string live = f.dir + "/live";
+  mkdir(live.c_str(), 0700);
+  CopyFile(f.File("server.pem"), live + "/tls.crt");
+  CopyFile(f.File("server.key"), live + "/tls.key");
+  TestBackend backend = JsonBackend();
+  SluiceProcess gw(Service(
+      R"({"public_key": ")" + live + R"(/tls.crt", "private_key": ")" + live + R"(/tls.key"})",
+      backend.url()));
+  ASSERT_TRUE(ServedSerial(gw.port(), NoLeadingZeros(f.Serial("server")), std::chrono::seconds(5)));
+
+  // Load over TLS (h2 and new handshakes) while the certificate is swapped.
+  // h2load for 8 s (the swap below takes ~3-5 s), 8 connections of 4 streams.
+  std::thread load([&] {
+    CommandResult r = RunCommand({"h2load", "-D", "8", "-c", "8", "-m", "4",
+                                  "https://127.0.0.1:" + std::to_string(gw.port()) + "/a"},
+                                 std::chrono::seconds(60));
+    EXPECT_NE(r.out.find(" succeeded, 0 failed, 0 errored, 0 timeout"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find(" 0 succeeded"), std::string::npos) << r.out;
+  });
+  // The key first, then the certificate: in between the pair does not match, and the old one
+  // stays live (a half-written secret never takes the port down).
+  CopyFile(f.File("server2.key"), live + "/tls.key");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(SClient(gw.port(), {}).serial, NoLeadingZeros(f.Serial("server")));
+  CopyFile(f.File("server2.pem"), live + "/tls.crt");
+  EXPECT_TRUE(ServedSerial(gw.port(), NoLeadingZeros(f.Serial("server2")), std::chrono::seconds(8)))
+      << gw.log();
+  load.join();
+  EXPECT_NE(gw.log().find("kept the current certificates"), std::string::npos) << gw.log();
+
+  // SIGHUP reads the files at once; a broken file keeps what is live.
+  CopyFile(f.File("server.pem"), live + "/tls.crt");
+  CopyFile(f.File("server.key"), live + "/tls.key");
+  ASSERT_EQ(kill(gw.pid(), SIGHUP), 0);
+  EXPECT_TRUE(ServedSerial(gw.port(), NoLeadingZeros(f.Serial("server")), std::chrono::seconds(3)));
+  std::ofstream(live + "/tls.crt") << "not a certificate";
+  ASSERT_EQ(kill(gw.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(SClient(gw.port(), {}).serial, NoLeadingZeros(f.Serial("server")));
+  EXPECT_EQ(Curl(gw.port(), {}).out, R"({"path":"/a"}|2|200)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// https:// backends
+
+std::string BackendService(const std::string& client_tls, const std::string& host) {
+  return R"({"version": 3, "extra_config": {"telemetry/logging": {"level": "WARNING"}},
+    )" + (client_tls.empty() ? "" : R"("client_tls": )" + client_tls + ",") +
+         R"(
+    "endpoints": [
+      {"endpoint": "/a", "backend": [{"host": [")" +
+         host + R"("], "url_pattern": "/x"}]}
+    ]})";
+}
+
+TEST(TlsBackendTest, HttpsBackendsAreVerifiedAndServed) {
+  const Fixtures& f = Certs();
+  ServerProcess good("tests/integration/tls_backend.py",
+                     {f.File("server.pem"), f.File("server.key"), "--client-ca", f.File("ca.pem")},
+                     "listening on ([0-9]+)");
+  const std::string trust = R"({"ca_certs": [")" + f.File("ca.pem") + R"("],
+      "client_certs": [{"certificate": ")" +
+                            f.File("client.pem") + R"(", "private_key": ")" + f.File("client.key") +
+                            R"("}]})";
+  for (const std::string host : {"localhost", "127.0.0.1"}) {
+    SluiceProcess gw(BackendService(trust, "https://" + host + ":" + std::to_string(good.port())));
+    for (int i = 0; i < 3; ++i) {  // pooled connections and resumed sessions serve too
+      Response r = Fetch(gw.port(), "GET", "/a");
+      EXPECT_EQ(r.result_int(), 200u) << gw.log();
+      EXPECT_EQ(r.body(), R"({"client":"client.test","path":"/x","tls":"TLSv1.3"})");
+    }
+  }
+}
+
+TEST(TlsBackendTest, AnUntrustedBackendIsA5xxWithTheReasonInTheLog) {
+  const Fixtures& f = Certs();
+  struct Case {
+    std::string cert;
+    std::string client_tls;
+    std::string reason;
+  };
+  const std::string trust = R"({"ca_certs": [")" + f.File("ca.pem") + R"("]})";
+  const std::vector<Case> cases = {
+      {"wrongname", trust, "hostname mismatch"},
+      {"server", "", "unable to get local issuer certificate"},
+      {"expired", trust, "certificate has expired"},
+  };
+  for (const Case& c : cases) {
+    ServerProcess backend("tests/integration/tls_backend.py",
+                          {f.File(c.cert + ".pem"), f.File(c.cert + ".key")},
+                          "listening on ([0-9]+)");
+    SluiceProcess gw(
+        BackendService(c.client_tls, "https://localhost:" + std::to_string(backend.port())));
+    Response r = Fetch(gw.port(), "GET", "/a");
+    EXPECT_GE(r.result_int(), 500u) << c.cert;
+    EXPECT_NE(gw.log().find(c.reason), std::string::npos) << c.cert << ":\n" << gw.log();
+  }
+  // allow_insecure_connections: served, and said loudly at start.
+  ServerProcess backend("tests/integration/tls_backend.py",
+                        {f.File("wrongname.pem"), f.File("wrongname.key")},
+                        "listening on ([0-9]+)");
+  SluiceProcess gw(BackendService(R"({"allow_insecure_connections": true})",
+                                  "https://localhost:" + std::to_string(backend.port())));
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u) << gw.log();
+  EXPECT_NE(gw.log().find("are NOT verified"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::testing
