@@ -379,5 +379,48 @@ TEST(TlsBackendTest, AnUntrustedBackendIsA5xxWithTheReasonInTheLog) {
   EXPECT_NE(gw.log().find("are NOT verified"), std::string::npos);
 }
 
+// gRPC backends over TLS: demo_grpc with a certificate of the test CA.
+std::string GrpcService(const std::string& client_tls, uint16_t port, bool reflection) {
+  return R"({"version": 3, "timeout": "3s",
+    "extra_config": {"telemetry/logging": {"level": "WARNING"})" +
+         (reflection
+              ? std::string()
+              : R"(, "grpc": {"catalog": [")" + Runfile("proto/shop/shop.protoset") + R"("]})") +
+         R"(},
+    "endpoints": [{"endpoint": "/p/{id}", "backend": [{"host": ["localhost:)" +
+         std::to_string(port) + R"("], "url_pattern": "/shop.Shop/GetProduct",
+      "extra_config": {"backend/grpc": {)" +
+         (reflection ? R"("descriptor_source": "reflection", )" : "") + R"("client_tls": )" +
+         client_tls + "}}}]}]}";
+}
+
+TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
+  const Fixtures& f = Certs();
+  ServerProcess grpc("tools/demo_grpc/demo_grpc",
+                     {"--port", "0", "--tls", f.File("server.pem"), f.File("server.key")},
+                     R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)");
+  const std::string trust = R"({"ca_certs": [")" + f.File("ca.pem") + R"("]})";
+  // With reflection: the descriptors come over the same TLS.
+  for (bool reflection : {true, false}) {
+    SluiceProcess gw(GrpcService(trust, grpc.port(), reflection));
+    Response r = Fetch(gw.port(), "GET", "/p/1");
+    EXPECT_EQ(r.result_int(), 200u) << gw.log();
+    EXPECT_NE(r.body().find("\"id\":1"), std::string::npos) << r.body();
+  }
+  // Not trusted (the system pool lacks the test CA): a 5xx, never a plaintext call.
+  SluiceProcess gw(GrpcService("{}", grpc.port(), false));
+  Response r = Fetch(gw.port(), "GET", "/p/1");
+  EXPECT_GE(r.result_int(), 500u) << r.body();
+  // allow_insecure_connections cannot be honoured by gRPC's credentials: refused by check.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/grpc-insecure.json";
+  std::ofstream(path) << GrpcService(R"({"allow_insecure_connections": true})", grpc.port(), false);
+  CommandResult check = RunSluice({"check", "-c", path});
+  EXPECT_NE(check.exit_code, 0);
+  EXPECT_NE(check.err.find("client_tls.allow_insecure_connections: not supported for gRPC"),
+            std::string::npos)
+      << check.err;
+}
+
 }  // namespace
 }  // namespace sluice::testing

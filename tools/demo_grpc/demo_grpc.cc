@@ -7,8 +7,9 @@
 //               the request and the call's metadata
 //   Fail        waits delay_ms (at most 5000), then answers with status `code`
 //
-// Usage: demo_grpc [--port N] [--name NAME]   (port 9001 by default, 0 lets the kernel pick;
-// NAME is returned by Search as `server`, default "demo_grpc"). Prints
+// Usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY]   (port 9001 by default, 0 lets the
+// kernel pick; NAME is returned by Search as `server`, default "demo_grpc"; --tls serves TLS with
+// that PEM certificate and key). Prints
 // "demo_grpc listening on 127.0.0.1:PORT" once serving; SIGTERM or SIGINT stops it.
 
 #include <signal.h>
@@ -17,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,9 +77,12 @@ class ShopService final : public shop::Shop::Service {
     if (req->id() <= 0) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "id must be positive"};
     }
-    if (req->id() == 1) *reply = ProductOne();
-    else if (req->id() == 2) *reply = ProductTwo();
-    else return {grpc::StatusCode::NOT_FOUND, "product " + std::to_string(req->id()) + " not found"};
+    if (req->id() == 1)
+      *reply = ProductOne();
+    else if (req->id() == 2)
+      *reply = ProductTwo();
+    else
+      return {grpc::StatusCode::NOT_FOUND, "product " + std::to_string(req->id()) + " not found"};
     return grpc::Status::OK;
   }
 
@@ -119,13 +125,18 @@ class ShopService final : public shop::Shop::Service {
 int main(int argc, char** argv) {
   int port = kDefaultPort;
   std::string name = "demo_grpc";
+  std::string cert_file;
+  std::string key_file;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
       port = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
       name = argv[++i];
+    } else if (std::strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+      cert_file = argv[++i];
+      key_file = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: demo_grpc [--port N] [--name NAME]\n");
+      std::fprintf(stderr, "usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY]\n");
       return 2;
     }
   }
@@ -140,8 +151,17 @@ int main(int argc, char** argv) {
   ShopService service(name);
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
-                           &bound);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!cert_file.empty()) {
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    grpc::SslServerCredentialsOptions options;
+    options.pem_key_cert_pairs.push_back({read(key_file), read(cert_file)});
+    credentials = grpc::SslServerCredentials(options);
+  }
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), credentials, &bound);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound == 0) {

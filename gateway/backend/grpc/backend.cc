@@ -201,7 +201,9 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
     if (b.hosts.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
     }
-    absl::Status s = catalog.AddFromReflection(Target(b.hosts[0]), service, absl::Seconds(5));
+    absl::Status s = catalog.AddFromReflection(Target(b.hosts[0]),
+                                               Credentials(options.tls ? &*options.tls : nullptr),
+                                               service, absl::Seconds(5));
     if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(b.json_path, ": ", s.message()));
     }
@@ -248,7 +250,8 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
     }
   }
   for (const config::HostAddress& h : b.hosts) {
-    backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(channels.Channel(h)));
+    backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(
+        channels.Channel(h, options.tls ? &*options.tls : nullptr)));
   }
   if (backend->stubs_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));

@@ -28,10 +28,10 @@ namespace {
 // Collects BuildFile's messages so the error names the element at fault.
 class ErrorCollector : public gpb::DescriptorPool::ErrorCollector {
  public:
-  void AddError(const std::string& filename, const std::string& element_name,
-                const gpb::Message*, ErrorLocation, const std::string& message) override {
-    errors.push_back(absl::StrCat(filename, ": ", element_name.empty() ? "" : element_name + ": ",
-                                  message));
+  void AddError(const std::string& filename, const std::string& element_name, const gpb::Message*,
+                ErrorLocation, const std::string& message) override {
+    errors.push_back(
+        absl::StrCat(filename, ": ", element_name.empty() ? "" : element_name + ": ", message));
   }
   std::vector<std::string> errors;
 };
@@ -41,9 +41,10 @@ absl::Status ReadSet(const std::string& path, std::vector<gpb::FileDescriptorPro
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
   gpb::FileDescriptorSet set;
   if (!set.ParseFromIstream(&in) || set.file_size() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a protobuf descriptor set (make one with protoc --include_imports "
-              "--descriptor_set_out=FILE)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": not a protobuf descriptor set (make one with protoc --include_imports "
+                     "--descriptor_set_out=FILE)"));
   }
   for (auto& f : *set.mutable_file()) out->push_back(std::move(f));
   return absl::OkStatus();
@@ -111,7 +112,8 @@ absl::Status Catalog::AddPath(const std::string& path) {
   std::vector<std::string> paths;
   if (S_ISDIR(st.st_mode)) {
     DIR* dir = ::opendir(path.c_str());
-    if (dir == nullptr) return absl::NotFoundError(absl::StrCat(path, ": cannot read the directory"));
+    if (dir == nullptr)
+      return absl::NotFoundError(absl::StrCat(path, ": cannot read the directory"));
     while (dirent* e = ::readdir(dir)) {
       std::string child = absl::StrCat(path, path.back() == '/' ? "" : "/", e->d_name);
       struct stat cst {};
@@ -150,9 +152,8 @@ absl::Status Catalog::AddFiles(std::vector<gpb::FileDescriptorProto> files,
     auto it = files_.find(f.name());
     if (it != files_.end()) {
       if (it->second.proto.SerializeAsString() != f.SerializeAsString()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ": ", f.name(), " is also in ", it->second.source,
-                         " with different content"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": ", f.name(), " is also in ", it->second.source, " with different content"));
       }
       continue;  // the same file from two sets (e.g. a shared import): fine
     }
@@ -189,16 +190,17 @@ absl::Status Catalog::BuildFile(const std::string& name, std::vector<std::string
   return absl::OkStatus();
 }
 
-absl::Status Catalog::AddFromReflection(const std::string& target, const std::string& symbol,
-                                        absl::Duration timeout) {
+absl::Status Catalog::AddFromReflection(const std::string& target,
+                                        std::shared_ptr<::grpc::ChannelCredentials> credentials,
+                                        const std::string& symbol, absl::Duration timeout) {
   const std::string source = absl::StrCat("server reflection of ", target);
-  auto channel = ::grpc::CreateChannel(target, ::grpc::InsecureChannelCredentials());
+  auto channel = ::grpc::CreateChannel(target, credentials);
   ::grpc::GenericStub stub(channel);
   ::grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
   ::grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(
-      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   auto wait = [&cq]() {
     void* tag = nullptr;
     bool ok = false;

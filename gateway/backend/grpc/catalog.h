@@ -15,6 +15,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/dynamic_message.h"
+#include "grpcpp/security/credentials.h"
 
 namespace sluice::backend::grpc {
 
@@ -36,8 +37,9 @@ class Catalog {
 
   // Asks the server at `target` ("host:port") for the file that defines `symbol` (a service's
   // full name) and its imports, over grpc.reflection.v1alpha, waiting at most `timeout`.
-  absl::Status AddFromReflection(const std::string& target, const std::string& symbol,
-                                 absl::Duration timeout);
+  absl::Status AddFromReflection(const std::string& target,
+                                 std::shared_ptr<::grpc::ChannelCredentials> credentials,
+                                 const std::string& symbol, absl::Duration timeout);
 
   const google::protobuf::DescriptorPool& pool() const { return pool_; }
   // Thread-safe: GetPrototype may be called from any worker.

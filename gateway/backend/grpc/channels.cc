@@ -56,17 +56,31 @@ void Channels::End(::grpc::ClientContext* call) {
   live_.erase(call);
 }
 
-std::shared_ptr<::grpc::Channel> Channels::Channel(const config::HostAddress& host) {
+std::shared_ptr<::grpc::ChannelCredentials> Credentials(
+    const components::backend_grpc::Config::Tls* tls) {
+  if (tls == nullptr) return ::grpc::InsecureChannelCredentials();
+  ::grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls->roots;
+  options.pem_private_key = tls->private_key;
+  options.pem_cert_chain = tls->certificate_chain;
+  return ::grpc::SslCredentials(options);
+}
+
+std::shared_ptr<::grpc::Channel> Channels::Channel(
+    const config::HostAddress& host, const components::backend_grpc::Config::Tls* tls) {
   const std::string target = Target(host);
-  for (const auto& [t, channel] : channels_) {
-    if (t == target) return channel;
+  // Backends with the same host but other TLS settings get their own channel.
+  const std::string key =
+      tls == nullptr ? target : absl::StrCat(target, "|tls|", tls->roots, tls->certificate_chain);
+  for (const auto& [k, channel] : channels_) {
+    if (k == key) return channel;
   }
   ::grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
-  auto channel = ::grpc::CreateCustomChannel(target, ::grpc::InsecureChannelCredentials(), args);
-  channels_.emplace_back(target, channel);
+  auto channel = ::grpc::CreateCustomChannel(target, Credentials(tls), args);
+  channels_.emplace_back(key, channel);
   return channel;
 }
 

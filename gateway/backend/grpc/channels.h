@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/backend/grpc/catalog.h"
+#include "gateway/components/backend/grpc/config.h"
 #include "gateway/components/grpc/config.h"
 #include "gateway/config/config.h"
 #include "grpcpp/channel.h"
@@ -31,8 +32,10 @@ class Channels {
   ~Channels();
 
   Catalog& catalog() { return catalog_; }
-  // The channel to `host`, created on first use (creating does not connect).
-  std::shared_ptr<::grpc::Channel> Channel(const config::HostAddress& host);
+  // The channel to `host`, over TLS with `tls` (null: plaintext), created on first use (creating
+  // does not connect).
+  std::shared_ptr<::grpc::Channel> Channel(const config::HostAddress& host,
+                                           const components::backend_grpc::Config::Tls* tls);
 
   // A call starts and ends (its completion has posted its result). Begin is false once shutdown
   // has begun: the call must not start.
@@ -52,5 +55,9 @@ class Channels {
 
 // "host:port" (IPv6 in brackets) as gRPC names a target.
 std::string Target(const config::HostAddress& host);
+
+// gRPC's TLS credentials from a backend's client_tls, or plaintext ones for null.
+std::shared_ptr<::grpc::ChannelCredentials> Credentials(
+    const components::backend_grpc::Config::Tls* tls);
 
 }  // namespace sluice::backend::grpc

@@ -1,5 +1,9 @@
 #include "gateway/components/backend/grpc/config.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -24,6 +28,76 @@ void Renames(config::ObjectReader& reader, std::string_view key,
     }
     out->emplace_back(from, to.get<std::string>());
   }
+}
+
+// A PEM file's contents, or an error at `key`.
+std::optional<std::string> ReadPem(config::ObjectReader& reader, const std::string& key,
+                                   const std::string& path) {
+  constexpr std::streamsize kMaxPemBytes = 4 << 20;
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes;
+  if (in) {
+    bytes.resize(kMaxPemBytes + 1);
+    in.read(bytes.data(), kMaxPemBytes + 1);
+    bytes.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (!in && !in.eof()) {
+    reader.Error(key, absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
+    return std::nullopt;
+  }
+  if (bytes.find("-----BEGIN ") == std::string::npos ||
+      static_cast<std::streamsize>(bytes.size()) > kMaxPemBytes) {
+    reader.Error(key, absl::StrCat("\"", path, "\" is not a PEM file"));
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+Config::Tls ParseTls(config::ObjectReader& reader) {
+  reader.CheckKeys({"ca_certs", "client_certs", "disable_system_ca_pool",
+                    "allow_insecure_connections", "min_version", "max_version", "cipher_suites",
+                    "curve_preferences"});
+  Config::Tls tls;
+  if (reader.Bool("allow_insecure_connections").value_or(false)) {
+    reader.Error("allow_insecure_connections",
+                 "not supported for gRPC backends: gRPC's TLS always verifies the certificate "
+                 "(trust its CA with ca_certs instead)");
+  }
+  for (std::string_view key :
+       {"min_version", "max_version", "cipher_suites", "curve_preferences"}) {
+    if (reader.Has(key)) {
+      reader.Warn(key,
+                  "warning: not applied to gRPC backends: gRPC negotiates TLS 1.2 or 1.3 "
+                  "with its own algorithms");
+    }
+  }
+  const auto ca_certs = reader.Strings("ca_certs").value_or(std::vector<std::string>{});
+  for (size_t i = 0; i < ca_certs.size(); ++i) {
+    if (auto pem = ReadPem(reader, absl::StrCat("ca_certs[", i, "]"), ca_certs[i])) {
+      tls.roots += *pem;
+      tls.roots += "\n";
+    }
+  }
+  if (reader.Bool("disable_system_ca_pool").value_or(false) && ca_certs.empty()) {
+    reader.Error("disable_system_ca_pool", "without ca_certs no certificate would be trusted");
+  }
+  const nlohmann::json* certs = reader.Find("client_certs");
+  if (certs != nullptr && certs->is_array() && !certs->empty()) {
+    config::ObjectReader pair((*certs)[0], reader.PathOf("client_certs[0]"), reader.sink());
+    auto certificate = pair.String("certificate");
+    auto key = pair.String("private_key");
+    if (!certificate || !key) {
+      reader.Error("client_certs[0]", "needs certificate and private_key (PEM files)");
+    } else {
+      if (auto pem = ReadPem(reader, "client_certs[0].certificate", *certificate)) {
+        tls.certificate_chain = *pem;
+      }
+      if (auto pem = ReadPem(reader, "client_certs[0].private_key", *key)) tls.private_key = *pem;
+    }
+  } else if (certs != nullptr && !certs->is_array()) {
+    reader.Error("client_certs", "expected an array of {certificate, private_key}");
+  }
+  return tls;
 }
 
 }  // namespace
@@ -60,10 +134,7 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
     }
     c->reflection = *v == "reflection";
   }
-  if (const nlohmann::json* tls = reader.Find("client_tls");
-      tls != nullptr && !(tls->is_object() && tls->empty())) {
-    reader.Error("client_tls", "TLS to gRPC backends is not supported yet");
-  }
+  if (auto tls = reader.Object("client_tls")) c->tls = ParseTls(*tls);
   return c;
 }
 

@@ -7,9 +7,12 @@
 //   output_enum_as_string, output_timestamp_as_string, output_duration_as_string,
 //   output_remove_unset_values (bool); request_naming_convention, response_naming_convention
 //   ("snake_case" or "camelCase"); descriptor_source ("catalog" or "reflection")
-// `client_tls` is refused: TLS to gRPC backends is not implemented (refusing fails closed).
+//   client_tls {ca_certs, client_certs[{certificate, private_key}], disable_system_ca_pool}: TLS
+//   to the backend (gRPC's own TLS, versions 1.2 and 1.3; allow_insecure_connections is refused:
+//   gRPC's credentials always verify).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +34,13 @@ struct Config : config::ComponentConfig {
   bool timestamps_as_strings = false;
   bool durations_as_strings = false;
   bool omit_unset = false;
+  // `client_tls`: the PEM contents, read at load. Empty roots: gRPC's default (system) roots.
+  struct Tls {
+    std::string roots;
+    std::string private_key;
+    std::string certificate_chain;
+  };
+  std::optional<Tls> tls;
 };
 
 std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
