@@ -107,7 +107,8 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
   // Keys are fetched only when the gateway runs (workers > 0), never by `sluice check`.
   if (validator.local_keys == nullptr && validator.refuse_all.empty() && ctx.workers > 0) {
     remote =
-        auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown});
+        auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown,
+                               absl::Seconds(5), validator.jwk_tls});
   }
   return std::make_unique<auth::ValidatorStage>(validator, std::move(remote),
                                                 config::JwtPlaceholders(ctx.endpoint), ctx.workers);

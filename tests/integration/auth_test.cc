@@ -345,6 +345,65 @@ TEST(AuthValidatorTest, IdentityProviderDownAtStartAndLater) {
   EXPECT_NE(gw.log().find("cannot fetch the JWK Set"), std::string::npos) << gw.log();
 }
 
+// An https:// jwk_url: the provider's certificate is verified (jwk_local_ca adds the test CA to
+// the system pool) and, with jwk_fingerprints, pinned by its public key.
+TEST(AuthValidatorTest, HttpsJwkUrlIsVerifiedAndPinned) {
+  const Fixtures& f = Keys();
+  const std::string tls = f.dir + "/tls";
+  CommandResult certs =
+      RunCommand({"/usr/bin/python3", Runfile("tests/integration/tls_fixtures.py"), tls});
+  ASSERT_EQ(certs.exit_code, 0) << certs.err;
+  ServerProcess provider("tests/integration/tls_backend.py",
+                         {tls + "/server.pem", tls + "/server.key", "--file", f.dir + "/jwks.json"},
+                         "listening on ([0-9]+)");
+  // KrakenD's pin: base64url (padded) SHA-256 of the DER SubjectPublicKeyInfo, here by openssl.
+  CommandResult pin = RunCommand(
+      {"sh", "-c",
+       "openssl x509 -in " + tls +
+           "/server.pem -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 "
+           "-binary | base64 | tr '+/' '-_'"});
+  ASSERT_EQ(pin.exit_code, 0) << pin.err;
+  const std::string good_pin = pin.out.substr(0, pin.out.find('\n'));
+  ASSERT_EQ(good_pin.size(), 44u) << good_pin;
+  TestBackend backend = EchoBackend();
+  const std::string url = "https://localhost:" + std::to_string(provider.port()) + "/jwks";
+  const std::string ca = R"(, "jwk_local_ca": ")" + tls + R"(/ca.pem")";
+  std::string wrong_pin = good_pin;
+  wrong_pin[3] = wrong_pin[3] == 'A' ? 'B' : 'A';
+  SluiceProcess gw(Service({
+      Endpoint("/verified", R"("alg": "RS256", "jwk_url": ")" + url + R"(")" + ca, backend.url()),
+      Endpoint("/pinned",
+               R"("alg": "RS256", "jwk_url": ")" + url + R"(", "jwk_fingerprints": [")" + good_pin +
+                   R"("])" + ca,
+               backend.url()),
+      Endpoint("/wrong-pin",
+               R"("alg": "RS256", "jwk_url": ")" + url + R"(", "jwk_fingerprints": [")" +
+                   wrong_pin + R"("])" + ca,
+               backend.url()),
+      Endpoint("/untrusted", R"("alg": "RS256", "jwk_url": ")" + url + R"(?untrusted")",
+               backend.url()),
+  }));
+  const auto status = [&](const std::string& path) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    unsigned code = 0;
+    do {  // the first fetch runs in the background at start
+      code = Get(gw.port(), path, Bearer(f.Token("RS256"))).result_int();
+      if (code == 200) break;
+      std::this_thread::sleep_for(milliseconds(100));
+    } while (std::chrono::steady_clock::now() < until);
+    return code;
+  };
+  EXPECT_EQ(status("/verified"), 200u) << gw.log();
+  EXPECT_EQ(status("/pinned"), 200u) << gw.log();
+  EXPECT_EQ(status("/wrong-pin"), 401u);
+  EXPECT_EQ(status("/untrusted"), 401u);
+  EXPECT_NE(gw.log().find("no certificate of the provider's chain matches jwk_fingerprints"),
+            std::string::npos)
+      << gw.log();
+  EXPECT_NE(gw.log().find("unable to get local issuer certificate"), std::string::npos) << gw.log();
+  EXPECT_EQ(backend.request_count(), 2u);
+}
+
 // Verified tokens are remembered by their bytes; a remembered one still expires on time.
 TEST(AuthValidatorTest, ARememberedTokenStillExpires) {
   const Fixtures& f = Keys();
@@ -472,7 +531,10 @@ TEST(AuthValidatorTest, CheckRefusesWhatSluiceCannotHonour) {
   const std::vector<Case> cases = {
       {local, "alg: is required"},
       {R"("alg": "none", )" + local, "unknown algorithm \"none\""},
-      {R"("alg": "RS256", "jwk_url": "https://idp.example/jwks")", "need TLS"},
+      {R"("alg": "RS256", "jwk_url": "https://idp.example/jwks", "jwk_local_ca": "/nonexistent/ca.pem")",
+       "jwk_local_ca: cannot read \"/nonexistent/ca.pem\""},
+      {R"("alg": "RS256", "jwk_url": "http://idp.example/jwks", "jwk_fingerprints": ["x"], "disable_jwk_security": true)",
+       "certificate pins need an https:// jwk_url"},
       {R"("alg": "RS256", "jwk_local_path": "/nonexistent/jwks.json")", "cannot read file"},
       {R"("alg": "RS256", "key_identify_strategy": "thumb", )" + local,
        "use kid, x5t, x5t#S256 or kid_x5t"},

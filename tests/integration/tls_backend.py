@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """An HTTPS backend for the TLS tests: Python's ssl module, not Sluice's code.
 
-Usage: tls_backend.py CERT KEY [--client-ca CA]
+Usage: tls_backend.py CERT KEY [--client-ca CA | --file FILE]
 Listens on 127.0.0.1 (an ephemeral port), prints "listening on PORT", and answers every GET with
 a JSON object: the path, the TLS version, and the client certificate's common name (with
---client-ca a client certificate signed by CA is required).
+--client-ca a client certificate signed by CA is required). With --file, the answer is FILE's
+contents instead (application/json), e.g. a JWK Set.
 """
 
 import json
@@ -17,6 +18,10 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        if FILE:
+            with open(FILE, "rb") as f:
+                self.answer(f.read())
+            return
         peer = self.connection.getpeercert()
         client = None
         if peer:
@@ -24,8 +29,10 @@ class Handler(BaseHTTPRequestHandler):
                 for key, value in rdn:
                     if key == "commonName":
                         client = value
-        body = json.dumps({"path": self.path, "tls": self.connection.version(),
-                           "client": client}).encode()
+        self.answer(json.dumps({"path": self.path, "tls": self.connection.version(),
+                                "client": client}).encode())
+
+    def answer(self, body):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -36,12 +43,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+FILE = None
+
+
 def main():
+    global FILE
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[1], sys.argv[2])
     if len(sys.argv) == 5 and sys.argv[3] == "--client-ca":
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(sys.argv[4])
+    if len(sys.argv) == 5 and sys.argv[3] == "--file":
+        FILE = sys.argv[4]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)

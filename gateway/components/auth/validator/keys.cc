@@ -1,17 +1,25 @@
 #include "gateway/components/auth/validator/keys.h"
 
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/http/tls.h"
 #include "gateway/version/version.h"
 
 namespace sluice::components::auth {
@@ -36,14 +44,19 @@ int64_t NowNs() {
 }  // namespace
 
 std::optional<HttpUrl> ParseHttpUrl(std::string_view url) {
-  constexpr absl::string_view kScheme = "http://";
-  if (!absl::StartsWithIgnoreCase(absl::string_view(url.data(), url.size()), kScheme)) {
+  HttpUrl out;
+  const absl::string_view view(url.data(), url.size());
+  if (absl::StartsWithIgnoreCase(view, "https://")) {
+    out.https = true;
+    out.port = "443";
+    url.remove_prefix(8);
+  } else if (absl::StartsWithIgnoreCase(view, "http://")) {
+    url.remove_prefix(7);
+  } else {
     return std::nullopt;
   }
-  url.remove_prefix(kScheme.size());
   const size_t slash = url.find_first_of("/?");
   std::string_view authority = url.substr(0, slash);
-  HttpUrl out;
   if (slash != std::string_view::npos) {
     out.target = std::string(url.substr(slash));
     if (out.target.front() == '?') out.target.insert(0, "/");
@@ -68,51 +81,136 @@ std::optional<HttpUrl> ParseHttpUrl(std::string_view url) {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url,
-                                                          absl::Duration timeout) {
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  beast::flat_buffer buffer(64 * 1024);  // each read step takes at most this much
-  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, url.target, 11);
-  req.set(bhttp::field::host, url.port == "80" ? url.host : absl::StrCat(url.host, ":", url.port));
-  req.set(bhttp::field::user_agent, Bv(version::UserAgent()));
-  req.set(bhttp::field::accept, "application/jwk-set+json, application/json");
-  req.set(bhttp::field::connection, "close");
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(kMaxKeySetBytes);
+namespace {
 
-  absl::Status status =
-      absl::DeadlineExceededError(absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
-  std::function<void(beast::error_code, std::size_t)> on_read;
-  auto fail = [&](const char* step, beast::error_code ec) {
-    status = absl::UnavailableError(absl::StrCat(step, ": ", ec.message()));
-  };
-  on_read = [&](beast::error_code ec, std::size_t) {
-    if (ec) return fail("read", ec);
+// base64url, padded, of the SHA-256 of a certificate's DER SubjectPublicKeyInfo (KrakenD's pin).
+std::string SpkiFingerprint(X509* cert) {
+  unsigned char* der = nullptr;
+  const int size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  if (size <= 0) return "";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(der, static_cast<size_t>(size), digest);
+  OPENSSL_free(der);
+  std::string out;
+  absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)),
+                     &out);
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+// Whether a certificate of the provider's chain carries one of `pins`.
+// `seen`: the chain's fingerprints, for the message when none matches.
+bool Pinned(SSL* ssl, const std::vector<std::string>& pins, std::string* seen) {
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);  // the client's view includes the leaf
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    const std::string fingerprint = SpkiFingerprint(sk_X509_value(chain, i));
+    absl::StrAppend(seen, seen->empty() ? "" : ", ", fingerprint);
+    for (const std::string& pin : pins) {
+      if (pin == fingerprint) return true;
+    }
+  }
+  return false;
+}
+
+// One GET on a connected (and, for https, handshaken) stream, the answer bounded in size.
+template <class Stream>
+struct Exchange {
+  Exchange(Stream& s, bhttp::request<bhttp::empty_body>& r, absl::Status& st)
+      : stream(s), request(r), status(st) {}
+  Stream& stream;
+  bhttp::request<bhttp::empty_body>& request;
+  absl::Status& status;
+  beast::flat_buffer buffer{64 * 1024};  // each read step takes at most this much
+  bhttp::response_parser<bhttp::string_body> parser;
+
+  void Start() {
+    parser.body_limit(kMaxKeySetBytes);
+    bhttp::async_write(stream, request, [this](beast::error_code ec, std::size_t) {
+      if (ec) return Fail("write", ec);
+      bhttp::async_read_header(stream, buffer, parser,
+                               [this](beast::error_code e, std::size_t) { OnRead(e); });
+    });
+  }
+  void OnRead(beast::error_code ec) {
+    if (ec) return Fail("read", ec);
     // Beast's own body_limit is not trusted alone (see backend/rest): the size is checked here.
     if (parser.get().body().size() > kMaxKeySetBytes ||
         parser.content_length().value_or(0) > kMaxKeySetBytes) {
       status = absl::ResourceExhaustedError("the answer is over 1 MiB");
       return;
     }
-    if (!parser.is_done()) return bhttp::async_read_some(stream, buffer, parser, on_read);
+    if (!parser.is_done()) {
+      return bhttp::async_read_some(stream, buffer, parser,
+                                    [this](beast::error_code e, std::size_t) { OnRead(e); });
+    }
     status = absl::OkStatus();
+  }
+  void Fail(const char* step, beast::error_code ec) {
+    status = absl::UnavailableError(absl::StrCat(step, ": ", ec.message()));
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url, const JwkTls& tls,
+                                                          absl::Duration timeout) {
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::tcp_stream plain(ioc);
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> secure;
+  if (url.https) {
+    if (tls.context == nullptr) return absl::FailedPreconditionError("no TLS context for https");
+    secure.emplace(plain, *tls.context);
+  }
+  const bool default_port = url.port == (url.https ? "443" : "80");
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, url.target, 11);
+  req.set(bhttp::field::host, default_port ? url.host : absl::StrCat(url.host, ":", url.port));
+  req.set(bhttp::field::user_agent, Bv(version::UserAgent()));
+  req.set(bhttp::field::accept, "application/jwk-set+json, application/json");
+  req.set(bhttp::field::connection, "close");
+
+  absl::Status status =
+      absl::DeadlineExceededError(absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
+  Exchange<beast::tcp_stream> over_plain(plain, req, status);
+  std::optional<Exchange<asio::ssl::stream<beast::tcp_stream&>>> over_tls;
+  if (secure) over_tls.emplace(*secure, req, status);
+  auto fail = [&](const char* step, beast::error_code ec) {
+    status = absl::UnavailableError(absl::StrCat(step, ": ", ec.message()));
   };
   resolver.async_resolve(
       url.host, url.port, [&](beast::error_code ec, tcp::resolver::results_type r) {
         if (ec) return fail("resolve", ec);
-        stream.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
+        plain.async_connect(r, [&](beast::error_code ec, const tcp::endpoint&) {
           if (ec) return fail("connect", ec);
-          bhttp::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-            if (ec) return fail("write", ec);
-            bhttp::async_read_header(stream, buffer, parser, on_read);
+          if (!secure) return over_plain.Start();
+          SSL* ssl = secure->native_handle();
+          if (absl::Status st = http::PrepareClientConnection(ssl, url.host); !st.ok()) {
+            status = st;
+            return;
+          }
+          secure->async_handshake(asio::ssl::stream_base::client, [&, ssl](beast::error_code ec) {
+            if (ec) {
+              status = absl::UnavailableError(http::HandshakeError(ssl, ec));
+              return;
+            }
+            if (std::string seen;
+                !tls.fingerprints.empty() && !Pinned(ssl, tls.fingerprints, &seen)) {
+              status = absl::PermissionDeniedError(absl::StrCat(
+                  "tls: no certificate of the provider's chain matches jwk_fingerprints (the "
+                  "chain's: ",
+                  seen, ")"));
+              return;
+            }
+            over_tls->Start();
           });
         });
       });
   ioc.run_for(absl::ToChronoNanoseconds(timeout));
   if (!status.ok()) return status;
-  const auto& res = parser.get();
+  const auto& res = secure ? over_tls->parser.get() : over_plain.parser.get();
   if (res.result() != bhttp::status::ok) {
     return absl::UnavailableError(absl::StrCat("HTTP ", res.result_int()));
   }
@@ -130,8 +228,9 @@ absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url,
 std::shared_ptr<RemoteKeys> RemoteKeys::For(const Options& options) {
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<RemoteKeys>> sources;
-  const std::string key = absl::StrCat(options.url, "|", absl::FormatDuration(options.ttl), "|",
-                                       absl::FormatDuration(options.cooldown));
+  const std::string key =
+      absl::StrCat(options.url, "|", absl::FormatDuration(options.ttl), "|",
+                   absl::FormatDuration(options.cooldown), "|", options.tls.describe);
   std::lock_guard<std::mutex> lock(mu);
   if (auto existing = sources[key].lock()) return existing;
   std::optional<HttpUrl> url = ParseHttpUrl(options.url);
@@ -187,7 +286,8 @@ void RemoteKeys::Run() {
       last_fetch_ = absl::Now();
     }
     const absl::Time started = absl::Now();
-    absl::StatusOr<std::shared_ptr<const KeySet>> set = FetchKeySet(url_, options_.timeout);
+    absl::StatusOr<std::shared_ptr<const KeySet>> set =
+        FetchKeySet(url_, options_.tls, options_.timeout);
     fetches_.fetch_add(1, std::memory_order_relaxed);
     if (set.ok()) {
       Install(std::move(*set), started);

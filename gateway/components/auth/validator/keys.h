@@ -28,21 +28,34 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "gateway/components/auth/validator/jose.h"
 
 namespace sluice::components::auth {
 
 struct HttpUrl {
+  bool https = false;
   std::string host;
-  std::string port = "80";
+  std::string port = "80";   // 443 for https
   std::string target = "/";  // path and query
 };
-// Splits an `http://host[:port]/path` URL; nullopt for anything else.
+
+// TLS to the identity provider (KrakenD's JWK client): the context (TLS 1.2+, cipher_suites,
+// the system pool plus jwk_local_ca, no verification with disable_jwk_security) and the pins.
+struct JwkTls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  // jwk_fingerprints: base64url (padded) SHA-256 of the DER SubjectPublicKeyInfo of one of the
+  // provider's chain certificates; when set, one must match.
+  std::vector<std::string> fingerprints;
+  std::string describe;  // what distinguishes two JwkTls for the same URL (CA file, pins...)
+};
+
+// Splits an `http://` or `https://host[:port]/path` URL; nullopt for anything else.
 std::optional<HttpUrl> ParseHttpUrl(std::string_view url);
 
 // GET `url`, expecting 200 with a JWK Set (Content-Type application/json or
 // application/jwk-set+json), within `timeout`. Blocking; runs on the fetcher thread.
-absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url,
+absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url, const JwkTls& tls,
                                                           absl::Duration timeout);
 
 class RemoteKeys {
@@ -52,6 +65,7 @@ class RemoteKeys {
     absl::Duration ttl = absl::Seconds(900);
     absl::Duration cooldown = absl::Seconds(1);
     absl::Duration timeout = absl::Seconds(5);
+    JwkTls tls;  // for https:// URLs
   };
 
   // The source for `options.url`, shared by every endpoint with the same URL; its thread starts

@@ -6,10 +6,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
 #include "gateway/config/config.h"
+#include "gateway/http/tls.h"
 
 namespace sluice::components::auth {
 
@@ -100,6 +102,48 @@ bool TimeClaim(const nlohmann::json& claims, const char* name, std::optional<dou
   return true;
 }
 
+// The TLS of an https:// jwk_url, as KrakenD's JWK client: TLS 1.2 or later, `cipher_suites`
+// (Go's six ECDHE suites by default), the system pool plus `jwk_local_ca`, no verification with
+// disable_jwk_security, and `jwk_fingerprints` pins checked after the handshake.
+void ReadJwkTls(config::ObjectReader& r, bool insecure, JwkTls* out) {
+  config::ClientTls tls;
+  tls.configured = true;
+  tls.min_version = config::kTls12;
+  tls.max_version = config::kTls13;
+  tls.allow_insecure_connections = insecure;
+  tls.json_path = r.path();
+  if (auto ca = r.String("jwk_local_ca"); ca && !ca->empty()) tls.ca_certs.push_back(*ca);
+  if (const nlohmann::json* suites = r.Find("cipher_suites")) {
+    if (!suites->is_array()) {
+      r.Error("cipher_suites", "expected an array of Go cipher-suite numbers");
+      return;
+    }
+    for (const nlohmann::json& id : *suites) {
+      if (!id.is_number_unsigned() || id.get<uint64_t>() > 0xffff) {
+        r.Error("cipher_suites", absl::StrCat("not a cipher-suite number: ", id.dump()));
+        return;
+      }
+      tls.cipher_suites.push_back(static_cast<uint16_t>(id.get<uint64_t>()));
+    }
+  }
+  auto context = http::CreateClientContext(tls);
+  if (!context.ok()) {
+    // The message starts "<path>.ca_certs[0]: " or "<path>.cipher_suites: ": name our key.
+    std::string message(context.status().message());
+    const bool ca = absl::StartsWith(message, absl::StrCat(r.path(), ".ca_certs"));
+    message.erase(0, message.find(": ") + 2);
+    r.Error(ca ? "jwk_local_ca" : "cipher_suites", std::move(message));
+    out->context = nullptr;
+    out->describe = "invalid";
+    return;
+  }
+  out->context = std::move(*context);
+  if (auto pins = r.Strings("jwk_fingerprints")) out->fingerprints = std::move(*pins);
+  out->describe = absl::StrCat(insecure ? "insecure|" : "", absl::StrJoin(tls.ca_certs, ","), "|",
+                               absl::StrJoin(out->fingerprints, ","), "|",
+                               absl::StrJoin(tls.cipher_suites, ","));
+}
+
 }  // namespace
 
 std::shared_ptr<const ValidatorConfig> ParseValidator(config::ObjectReader& r) {
@@ -184,12 +228,11 @@ std::shared_ptr<const ValidatorConfig> ParseValidator(config::ObjectReader& r) {
     }
   } else if (url && !url->empty()) {
     c->jwk_url = *url;
-    if (absl::StartsWithIgnoreCase(*url, "https://")) {
-      r.Error("jwk_url",
-              "https:// JWK URLs need TLS to the identity provider, which Sluice does "
-              "not have yet: the file is refused rather than leave the endpoint open");
-    } else if (!ParseHttpUrl(*url)) {
+    const std::optional<HttpUrl> parsed = ParseHttpUrl(*url);
+    if (!parsed) {
       r.Error("jwk_url", absl::StrCat(Quote(*url), " is not an http:// or https:// URL"));
+    } else if (parsed->https) {
+      ReadJwkTls(r, insecure_ok, &c->jwk_tls);
     } else if (!insecure_ok) {
       c->refuse_all = "an http:// jwk_url without disable_jwk_security: true";
     }
@@ -202,13 +245,16 @@ std::shared_ptr<const ValidatorConfig> ParseValidator(config::ObjectReader& r) {
                         ": KrakenD answers 401 to every request of this endpoint, and so does "
                         "Sluice"));
   }
-  if (auto pins = r.Strings("jwk_fingerprints"); pins && !pins->empty()) {
-    r.Error("jwk_fingerprints", "certificate pinning needs https:// JWK URLs, not implemented yet");
+  if (c->jwk_tls.describe.empty()) {
+    // Pins and a CA that cannot apply: refused rather than believed to protect something.
+    if (auto pins = r.Strings("jwk_fingerprints"); pins && !pins->empty()) {
+      r.Error("jwk_fingerprints", "certificate pins need an https:// jwk_url");
+    }
+    if (auto ca = r.String("jwk_local_ca"); ca && !ca->empty()) {
+      r.Error("jwk_local_ca", "needs an https:// jwk_url");
+    }
+    if (r.Has("cipher_suites")) r.Lint("cipher_suites", "no effect without an https:// jwk_url");
   }
-  if (auto ca = r.String("jwk_local_ca"); ca && !ca->empty()) {
-    r.Error("jwk_local_ca", "needs https:// JWK URLs, not implemented yet");
-  }
-  if (r.Has("cipher_suites")) r.Lint("cipher_suites", "no effect without an https:// jwk_url");
 
   if (auto v = r.Strings("audience")) c->audience = std::move(*v);
   if (auto v = r.String("issuer")) c->issuer = std::move(*v);

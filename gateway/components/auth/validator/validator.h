@@ -37,6 +37,7 @@ struct ValidatorConfig : config::ComponentConfig {
   // Keys: a local set (read and parsed at load), or a URL to fetch.
   std::shared_ptr<const KeySet> local_keys;
   std::string jwk_url;
+  JwkTls jwk_tls;  // for an https:// jwk_url
   absl::Duration cache_duration = absl::Seconds(900);
   absl::Duration cooldown = absl::Seconds(1);
   // Set when KrakenD would answer 401 to every request (insecure source without
