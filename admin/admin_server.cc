@@ -1,7 +1,9 @@
 #include "admin/admin_server.h"
 
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -131,6 +133,28 @@ absl::Status AdminServerImpl::StartMetrics(const config::ListenAddress& address)
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Plaintext, or TLS with the admin's own certificate (checked at load by main's CheckAdminTls),
+// requiring client certificates signed by client_ca when set.
+std::shared_ptr<grpc::ServerCredentials> Credentials(const config::AdminConfig& admin) {
+  if (admin.tls.certificate.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      admin.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                  : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back(
+      {ReadWhole(admin.tls.private_key), ReadWhole(admin.tls.certificate)});
+  if (!admin.tls_client_ca.empty()) options.pem_root_certs = ReadWhole(admin.tls_client_ca);
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
 absl::Status AdminServerImpl::StartGrpc(const config::ListenAddress& address, TokenPolicy tokens) {
   service_ = std::make_unique<AdminService>(view_, std::move(tokens), [this] { SyncHealth(); });
   grpc::EnableDefaultHealthCheckService(true);
@@ -142,7 +166,7 @@ absl::Status AdminServerImpl::StartGrpc(const config::ListenAddress& address, To
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string requested = address.ToString();
-  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(requested, Credentials(view_.config()->admin), &port);
   // Two instances on one host must not silently share the admin port: a Drain sent to it would
   // reach either of them.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -163,6 +163,31 @@ std::shared_ptr<const config::ServiceConfig> Load(const Flags& flags) {
   return result.config;
 }
 
+// The admin listener's certificate (sluice/admin.tls): read and checked as the public one is.
+absl::Status CheckAdminTls(const config::AdminConfig& admin) {
+  if (admin.tls.certificate.empty()) return absl::OkStatus();
+  config::ListenerTls tls;
+  tls.enabled = true;
+  tls.min_version = config::kTls12;
+  tls.json_path = admin.tls.json_path;
+  tls.keys.push_back(admin.tls);
+  tls.keys.back().json_path = admin.tls.json_path;
+  if (!admin.tls_client_ca.empty()) {
+    tls.enable_mtls = true;
+    tls.ca_certs.push_back(admin.tls_client_ca);
+  }
+  auto built = http::ServerTls::Create(tls);
+  if (!built.ok()) {
+    std::string message(built.status().message());
+    // "<path>.ca_certs[0]: ..." is the client_ca key here.
+    const std::string ca = admin.tls.json_path + ".ca_certs[0]";
+    if (message.rfind(ca, 0) == 0)
+      message.replace(0, ca.size(), admin.tls.json_path + ".client_ca");
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::OkStatus();
+}
+
 int Check(const Flags& flags) {
   config::LoadResult result = LoadWith(flags);
   for (const auto& d : result.errors)
@@ -183,6 +208,10 @@ int Check(const Flags& flags) {
     auto dispatcher = pipeline::Dispatcher::Create(result.config, {}, false, registry, &draining);
     if (!dispatcher.ok()) {
       std::cerr << flags.config << ": " << dispatcher.status().message() << "\n";
+      ++problems;
+    }
+    if (absl::Status st = CheckAdminTls(result.config->admin); !st.ok()) {
+      std::cerr << flags.config << ": " << st.message() << "\n";
       ++problems;
     }
     // The listener's certificates are read and checked as run would (files, key, expiry).
@@ -244,6 +273,10 @@ int Run(const Flags& flags) {
   if (!cfg->hide_version_header) {
     options.identity_header_name = "X-Krakend";
     options.identity_header_value = std::string(version::UserAgent());
+  }
+  if (absl::Status st = CheckAdminTls(cfg->admin); !st.ok()) {
+    std::cerr << flags.config << ": " << st.message() << "\n";
+    return kExitConfigError;
   }
   std::unique_ptr<http::ServerTlsStore> tls;
   if (cfg->tls.enabled) {

@@ -777,6 +777,23 @@ void Parser::ParseAdmin(const Json* admin, const std::string& admin_path,
       out->token_file = *file;
     }
   }
+  if (const Json* tls = Find(*admin, "tls")) {
+    Diagnostics found;
+    ObjectReader reader(*tls, Join(admin_path, "tls"), &found);
+    if (reader.ok()) {
+      reader.CheckKeys({"public_key", "private_key", "client_ca"});
+      out->tls.json_path = reader.path();
+      out->tls.certificate = reader.String("public_key").value_or("");
+      out->tls.private_key = reader.String("private_key").value_or("");
+      out->tls_client_ca = reader.String("client_ca").value_or("");
+      if (out->tls.certificate.empty() || out->tls.private_key.empty()) {
+        reader.Error(out->tls.certificate.empty() ? "public_key" : "private_key",
+                     "missing: the admin listener's TLS needs public_key and private_key (PEM "
+                     "files)");
+      }
+    }
+    Absorb(found);
+  }
   if (auto all = Bool(*admin, "require_token_for_all", admin_path)) {
     out->require_token_for_all = *all;
     if (*all && out->token_env.empty() && out->token_file.empty()) {

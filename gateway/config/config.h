@@ -131,6 +131,13 @@ struct ListenAddress {
   std::string ToString() const;
 };
 
+// One certificate (PEM, its chain after it) and its private key (PEM), as file paths.
+struct TlsKeyPair {
+  std::string certificate;
+  std::string private_key;
+  std::string json_path;  // "tls.keys[0]", for messages
+};
+
 // The admin plane (`extra_config."sluice/admin"`; the metrics listener may also come from
 // KrakenD's `extra_config."telemetry/metrics".listen_address`). Both listeners default to
 // loopback: they expose operations (Drain) and internals (the effective config) that must not
@@ -146,13 +153,11 @@ struct AdminConfig {
   // With a token: also require it on Status, GetMetrics and Health (always on Drain, Resume and
   // GetConfig). grpc.health.v1 and reflection stay open: probes carry no credentials.
   bool require_token_for_all = false;
-};
-
-// One certificate (PEM, its chain after it) and its private key (PEM), as file paths.
-struct TlsKeyPair {
-  std::string certificate;
-  std::string private_key;
-  std::string json_path;  // "tls.keys[0]", for messages
+  // `tls` {public_key, private_key, client_ca}: the gRPC admin listener over TLS (for operators
+  // who reach it across hosts); with client_ca, only clients with a certificate it signed.
+  // Absent: plaintext (loopback by default).
+  TlsKeyPair tls;
+  std::string tls_client_ca;
 };
 
 // TLS versions as OpenSSL numbers (TLS1_2_VERSION = 0x0303, TLS1_3_VERSION = 0x0304).

@@ -35,7 +35,7 @@ inline constexpr absl::string_view kBackendKeysV2[] = {"whitelist", "blacklist"}
 // Sluice owns this namespace entirely, so unlike other components its keys are linted (a typo
 // such as "adress" would otherwise silently leave the default).
 inline constexpr absl::string_view kAdminKeys[] = {"address", "metrics_address", "token_env",
-                                                   "token_file", "require_token_for_all"};
+                                                   "token_file", "require_token_for_all", "tls"};
 
 // A key that belongs to the other format version: explained rather than just flagged.
 struct KeyHint {

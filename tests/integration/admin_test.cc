@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
@@ -191,6 +193,47 @@ TEST(AdminIntegrationTest, StatusListsTheProtectionsARunWithAllowUnprotectedLack
   pb::StatusResponse s = admin.Status();
   ASSERT_EQ(s.unprotected_size(), 1) << s.DebugString();
   EXPECT_EQ(s.unprotected(0), "endpoints[1].extra_config.\"qos/ratelimit/tiered\"");
+}
+
+// sluice/admin.tls: the admin API over TLS with its own certificate; with client_ca only
+// operators with a certificate of that CA are served.
+TEST(AdminIntegrationTest, AdminListenerServesTlsWithItsOwnCertificate) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/admin-tls";
+  CommandResult made =
+      RunCommand({"/usr/bin/python3", Runfile("tests/integration/tls_fixtures.py"), dir});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
+  SluiceProcess proc(ConfigJson(
+      backend, R"(, "tls": {"public_key": ")" + dir + R"(/server.pem", "private_key": ")" + dir +
+                   R"(/server.key", "client_ca": ")" + dir + R"(/ca.pem"})"));
+  const std::string address = proc.admin_address();
+  ASSERT_FALSE(address.empty()) << proc.log();
+  // The certificate names localhost; gRPC checks the target's name against it.
+  const std::string target = "localhost:" + address.substr(address.rfind(':') + 1);
+  const auto status = [&](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    auto stub = pb::Admin::NewStub(grpc::CreateChannel(target, credentials));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::StatusResponse s;
+    grpc::Status st = stub->Status(&ctx, {}, &s);
+    return std::make_pair(st, s);
+  };
+  grpc::SslCredentialsOptions operator_tls;
+  operator_tls.pem_root_certs = read(dir + "/ca.pem");
+  operator_tls.pem_private_key = read(dir + "/client.key");
+  operator_tls.pem_cert_chain = read(dir + "/client.pem");
+  auto [ok, s] = status(grpc::SslCredentials(operator_tls));
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(s.name(), kName);
+  grpc::SslCredentialsOptions no_certificate;
+  no_certificate.pem_root_certs = read(dir + "/ca.pem");
+  EXPECT_FALSE(status(grpc::SslCredentials(no_certificate)).first.ok());
+  EXPECT_FALSE(status(grpc::InsecureChannelCredentials()).first.ok()) << "plaintext is refused";
 }
 
 TEST(AdminIntegrationTest, EnvOverridesShowInStatusConfigAndMetrics) {
