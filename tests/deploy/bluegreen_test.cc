@@ -75,11 +75,20 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limi
 
 // The access log is off: the harness reads an instance's stderr only when asked, and thousands of
 // access lines would fill the pipe and block the log writer (see docs/deploy.md, "Logs").
-std::string GatewayConfig(const TestBackend& backend, const std::string& name) {
+// With `tls_dir`, the instance serves TLS with tls_dir/server.pem
+// (tests/integration/tls_fixtures.py).
+std::string GatewayConfig(const TestBackend& backend, const std::string& name,
+                          const std::string& tls_dir = "") {
+  const std::string tls = tls_dir.empty() ? ""
+                                          : R"("tls": {"public_key": ")" + tls_dir +
+                                                R"(/server.pem", "private_key": ")" + tls_dir +
+                                                R"(/server.key"},)";
   return R"({
   "version": 3,
   "name": ")" +
          name + R"(",
+  )" + tls +
+         R"(
   "timeout": "10s",
   "max_shutdown_wait_time": "10s",
   "extra_config": {
@@ -122,7 +131,8 @@ class RefusingPort {
 // (passed as fd 3, `bind fd@3`), so its port is known without guessing a free one.
 class Haproxy {
  public:
-  Haproxy(const std::string& blue, const std::string& green) {
+  // `server_tls`: HAProxy's server options to re-encrypt (SLUICE_SERVER_TLS), or empty.
+  Haproxy(const std::string& blue, const std::string& green, const std::string& server_tls = "") {
     // A Unix socket path has at most 107 bytes, and HAProxy wants 97; TEST_TMPDIR is longer.
     char dir[] = "/tmp/sluice-haproxy-XXXXXX";
     if (mkdtemp(dir) != nullptr) dir_ = dir;
@@ -141,7 +151,7 @@ class Haproxy {
     Command command;
     command.argv = {kHaproxy, "-db", "-f", Runfile("deploy/haproxy/haproxy.cfg")};
     command.env = {"SLUICE_LB_BIND=fd@3", "SLUICE_BLUE=" + blue, "SLUICE_GREEN=" + green,
-                   "HAPROXY_ADMIN_SOCKET=" + socket_path_};
+                   "HAPROXY_ADMIN_SOCKET=" + socket_path_, "SLUICE_SERVER_TLS=" + server_tls};
     command.pass_fd = listener;
     process_ = std::make_unique<Process>(command);
     close(listener);
@@ -341,7 +351,24 @@ std::string Loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port)
 struct SwitchMode {
   const char* name;
   bool haproxy_socket;
+  // The deployment practice with internal certificates: HAProxy verifies the instances' TLS
+  // certificate (a test CA) and re-encrypts to them.
+  bool tls = false;
 };
+
+// The test CA and the instances' certificate, made once per run.
+std::string TlsDir() {
+  static const std::string dir = [] {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string d = std::string(tmp != nullptr ? tmp : "/tmp") + "/bluegreen-tls";
+    Command made;
+    made.argv = {"/usr/bin/python3", Runfile("tests/integration/tls_fixtures.py"), d};
+    Completed r = RunToEnd(made, std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return d;
+  }();
+  return dir;
+}
 
 void PrintTo(const SwitchMode& mode, std::ostream* os) { *os << mode.name; }
 
@@ -351,10 +378,12 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
   const std::string rev_a = "Sluice rev-aaaaaaa";
   const std::string rev_b = "Sluice rev-bbbbbbb";
   TestBackend backend([](const Request&) { return TestBackend::Json(kBody); });
-  SluiceProcess blue(GatewayConfig(backend, rev_a), {}, GatewayEnv());
+  const std::string tls_dir = GetParam().tls ? TlsDir() : "";
+  SluiceProcess blue(GatewayConfig(backend, rev_a, tls_dir), {}, GatewayEnv());
   ASSERT_NE(blue.port(), 0);
   RefusingPort no_green_yet;
-  Haproxy lb(Loopback(blue.port()), Loopback(no_green_yet.port()));
+  Haproxy lb(Loopback(blue.port()), Loopback(no_green_yet.port()),
+             tls_dir.empty() ? "" : "ssl verify required ca-file " + tls_dir + "/ca.pem");
   ASSERT_TRUE(lb.WaitStatus("blue", "UP")) << lb.log();
   // HAProxy starts every server UP: until its checks of the empty slot fail, it would send
   // requests there and redispatch them to blue. Start the load once green's slot is DOWN, so that
@@ -365,7 +394,7 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
   ASSERT_TRUE(load.WaitForMore(kPhaseRequests)) << "no traffic through HAProxy";
 
   // Green (rev B) starts next to blue and HAProxy learns its address, as after a deploy.
-  SluiceProcess green(GatewayConfig(backend, rev_b), {}, GatewayEnv());
+  SluiceProcess green(GatewayConfig(backend, rev_b, tls_dir), {}, GatewayEnv());
   ASSERT_NE(green.port(), 0);
   lb.SetAddress("green", green.port());
   AdminClient blue_admin(blue.admin_address());
@@ -430,6 +459,10 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
     }
   }
   EXPECT_EQ(lb.Counter("public", "FRONTEND", "hrsp_5xx"), 0u);
+  if (GetParam().tls) {
+    // Every answer went over TLS: the instances' port speaks nothing else.
+    EXPECT_EQ(Fetch(green.port(), "GET", "/hello").result_int(), 400u) << "plain HTTP on green";
+  }
   if (HasFailure()) std::cout << "HAProxy log:\n" << lb.log();
   RecordProperty("requests", std::to_string(load.sent()));
   RecordProperty("failed", std::to_string(load.failed()));
@@ -437,7 +470,8 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
 
 INSTANTIATE_TEST_SUITE_P(Modes, BlueGreenSwitchTest,
                          ::testing::Values(SwitchMode{"HAProxySocket", true},
-                                           SwitchMode{"BalancerAgnostic", false}),
+                                           SwitchMode{"BalancerAgnostic", false},
+                                           SwitchMode{"HAProxyReencryptsToTls", true, true}),
                          [](const ::testing::TestParamInfo<SwitchMode>& info) {
                            return std::string(info.param.name);
                          });
