@@ -357,6 +357,18 @@ ServerTlsStore::Outcome ServerTlsStore::Reload(bool force, std::string* message)
   return Outcome::kReloaded;
 }
 
+namespace {
+// Asio owns SSL_set_app_data (its verify callback): the slot has an ex_data index of its own.
+int SessionSlotIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+}  // namespace
+
+void AttachSessionSlot(SSL* ssl, TlsSessionSlot* slot) {
+  SSL_set_ex_data(ssl, SessionSlotIndex(), slot);
+}
+
 absl::StatusOr<std::shared_ptr<asio::ssl::context>> CreateClientContext(
     const config::ClientTls& config) {
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -368,8 +380,16 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> CreateClientContext(
   if (absl::Status st = SetTrust(ctx, config, false); !st.ok()) return st;
   SSL_CTX_set_verify(ctx, config.allow_insecure_connections ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
                      nullptr);
-  // Sessions are kept per backend host by the REST client, for resumption on new connections.
+  // Sessions are kept per backend host by the REST client, for resumption on new connections:
+  // each new one lands in the connection's TlsSessionSlot.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, [](SSL* ssl, SSL_SESSION* session) -> int {
+    auto* slot = static_cast<TlsSessionSlot*>(SSL_get_ex_data(ssl, SessionSlotIndex()));
+    if (slot == nullptr) return 0;  // not ours to keep: OpenSSL frees it
+    SSL_SESSION_free(slot->session);
+    slot->session = session;
+    return 1;
+  });
   if (!config.client_certs.empty()) {
     // The first pair: Go offers the first certificate too when the server names no CA it has.
     auto cert = LoadPair(config.client_certs.front(), "certificate");

@@ -5,6 +5,8 @@
 // mTLS) with reload on SIGHUP or when a file changes, and the client context for https://
 // backends (`client_tls`). Every error names the config key and the file at fault.
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -63,6 +65,20 @@ class ServerTlsStore {
   std::string loaded_fingerprint_;
   std::string failed_fingerprint_;
 };
+
+// Where a client connection's resumable TLS session lands: the client context's new-session
+// callback (TLS 1.3 sends its tickets after the handshake) fills the slot attached with
+// AttachSessionSlot. The slot must outlive the connection's SSL object.
+struct TlsSessionSlot {
+  TlsSessionSlot() = default;
+  TlsSessionSlot(const TlsSessionSlot&) = delete;
+  TlsSessionSlot& operator=(const TlsSessionSlot&) = delete;
+  ~TlsSessionSlot() { SSL_SESSION_free(session); }
+  SSL_SESSION* Take() { return std::exchange(session, nullptr); }
+  SSL_SESSION* session = nullptr;
+};
+
+void AttachSessionSlot(SSL* ssl, TlsSessionSlot* slot);
 
 // The context for https:// backends, from `client_tls` (Go's defaults when absent).
 absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> CreateClientContext(

@@ -5,7 +5,9 @@ Usage: tls_backend.py CERT KEY [--client-ca CA | --file FILE]
 Listens on 127.0.0.1 (an ephemeral port), prints "listening on PORT", and answers every GET with
 a JSON object: the path, the TLS version, and the client certificate's common name (with
 --client-ca a client certificate signed by CA is required). With --file, the answer is FILE's
-contents instead (application/json), e.g. a JWK Set.
+contents instead (application/json), e.g. a JWK Set. A path containing "close" is answered with
+`Connection: close` (so the next call needs a new connection: "resumed" says whether its TLS
+session was resumed).
 """
 
 import json
@@ -29,6 +31,10 @@ class Handler(BaseHTTPRequestHandler):
                 for key, value in rdn:
                     if key == "commonName":
                         client = value
+        if "close" in self.path:
+            self.close_connection = True
+            self.answer(json.dumps({"resumed": self.connection.session_reused}).encode())
+            return
         self.answer(json.dumps({"path": self.path, "tls": self.connection.version(),
                                 "client": client}).encode())
 
@@ -36,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 

@@ -317,13 +317,14 @@ TEST(TlsListenerTest, CertificatesReloadOnFileChangeAndSighupWithoutFailedReques
 // ---------------------------------------------------------------------------------------------
 // https:// backends
 
-std::string BackendService(const std::string& client_tls, const std::string& host) {
+std::string BackendService(const std::string& client_tls, const std::string& host,
+                           const std::string& url_pattern = "/x") {
   return R"({"version": 3, "extra_config": {"telemetry/logging": {"level": "WARNING"}},
     )" + (client_tls.empty() ? "" : R"("client_tls": )" + client_tls + ",") +
          R"(
     "endpoints": [
       {"endpoint": "/a", "backend": [{"host": [")" +
-         host + R"("], "url_pattern": "/x"}]}
+         host + R"("], "url_pattern": ")" + url_pattern + R"("}]}
     ]})";
 }
 
@@ -343,6 +344,18 @@ TEST(TlsBackendTest, HttpsBackendsAreVerifiedAndServed) {
       EXPECT_EQ(r.result_int(), 200u) << gw.log();
       EXPECT_EQ(r.body(), R"({"client":"client.test","path":"/x","tls":"TLSv1.3"})");
     }
+  }
+  // A backend that closes every connection: each call makes a new one, and after the first it
+  // resumes the TLS session instead of a full handshake.
+  // One worker: sessions are kept per worker, as its connection pools are.
+  std::string one_worker =
+      BackendService(trust, "https://localhost:" + std::to_string(good.port()), "/close");
+  one_worker.replace(one_worker.find(R"("telemetry/logging")"), 0,
+                     R"("sluice/http": {"workers": 1}, )");
+  SluiceProcess gw(one_worker);
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").body(), R"({"resumed":false})");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Fetch(gw.port(), "GET", "/a").body(), R"({"resumed":true})") << i;
   }
 }
 

@@ -65,9 +65,11 @@ Stream MakeStream(asio::io_context& ioc, asio::ssl::context* tls) {
 struct Connection {
   // `tls`: the client context for an https host, null for http.
   Connection(asio::io_context& ioc, asio::ssl::context* tls) : stream(MakeStream(ioc, tls)) {
+    if (tls != nullptr) http::AttachSessionSlot(stream.tls()->native_handle(), &session);
     buffer.reserve(kResponseReadBuffer);
   }
   Socket& socket() { return stream.tls() != nullptr ? stream.tls()->next_layer() : stream.plain(); }
+  http::TlsSessionSlot session;  // before `stream`: its SSL object points here
   Stream stream;
   beast::flat_buffer buffer;  // bytes read and not yet parsed; empty whenever pooled
   std::chrono::steady_clock::time_point idle_since;
@@ -337,17 +339,15 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     DoWrite();
   }
 
-  // Keeps the connection's TLS session for the next new connection to this host. TLS 1.3 sends
-  // its tickets after the handshake, so this runs once an answer was read.
+  // Keeps the connection's newest TLS session for the next new connection to this host. TLS
+  // 1.3 sends its tickets after the handshake, so this runs once an answer was read.
   void SaveSession() {
-    SSL* ssl = conn_->stream.tls()->native_handle();
-    if (SSL_session_reused(ssl) == 1 && pool_->session) return;
-    SSL_SESSION* session = SSL_get1_session(ssl);
-    if (session != nullptr && SSL_SESSION_is_resumable(session) == 1) {
-      pool_->session.reset(session);
-    } else {
-      SSL_SESSION_free(session);
-    }
+    if (conn_->session.session == nullptr) return;
+    SSL_SESSION* session = conn_->session.Take();
+    // A copy: OpenSSL marks the connection's own session unresumable when the connection is
+    // freed without a close_notify, as pooled and closed connections are.
+    if (SSL_SESSION_is_resumable(session) == 1) pool_->session.reset(SSL_SESSION_dup(session));
+    SSL_SESSION_free(session);
   }
 
   void DoWrite() {
