@@ -193,7 +193,11 @@ http::Response Dispatcher::ErrorResponse(bhttp::status status) const {
   const bool not_found = status == bhttp::status::not_found;
   const std::string& custom = not_found ? not_found_body_ : method_not_allowed_body_;
   if (!custom.empty()) return JsonResponse(status, custom);
-  return TextResponse(status, not_found ? "404 page not found" : "405 method not allowed");
+  // gin's own answers (KrakenD's): "text/plain" without a charset.
+  http::Response res =
+      TextResponse(status, not_found ? "404 page not found" : "405 method not allowed");
+  res.set(bhttp::field::content_type, "text/plain");
+  return res;
 }
 
 void Dispatcher::HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path) {

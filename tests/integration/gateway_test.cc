@@ -37,10 +37,13 @@ std::string Header(const Response& r, const std::string& name) {
 std::string OneEndpoint(const std::string& backend_url, const std::string& path,
                         const std::string& url_pattern, const std::string& endpoint_extra = "",
                         const std::string& backend_extra = "", const std::string& top_extra = "") {
-  return R"({"version": 3, "name": "test", )" + top_extra + R"( "extra_config": {"sluice/http": {"workers": 2}, "telemetry/logging": {"level": "WARNING"}},
-    "endpoints": [{"endpoint": ")" + path + R"(", )" + endpoint_extra + R"(
-      "backend": [{)" + backend_extra + R"( "host": [")" + backend_url + R"("], "url_pattern": ")" +
-         url_pattern + R"("}]}]})";
+  return R"({"version": 3, "name": "test", )" + top_extra +
+         R"( "extra_config": {"sluice/http": {"workers": 2}, "telemetry/logging": {"level": "WARNING"}},
+    "endpoints": [{"endpoint": ")" +
+         path + R"(", )" + endpoint_extra + R"(
+      "backend": [{)" +
+         backend_extra + R"( "host": [")" + backend_url + R"("], "url_pattern": ")" + url_pattern +
+         R"("}]}]})";
 }
 
 // Waits (bounded) for a condition that another process makes true.
@@ -80,11 +83,27 @@ TEST(GatewayTest, NotFoundAndMethodNotAllowedAsKrakenD) {
   Response missing = Fetch(gw.port(), "GET", "/nope");
   EXPECT_EQ(missing.result_int(), 404u);
   EXPECT_EQ(missing.body(), "404 page not found");
-  EXPECT_EQ(Header(missing, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(Header(missing, "Content-Type"), "text/plain");  // gin's, without a charset
   Response wrong = Fetch(gw.port(), "DELETE", "/users/1");
   EXPECT_EQ(wrong.result_int(), 405u);
   EXPECT_EQ(wrong.body(), "405 method not allowed");
+  EXPECT_EQ(Header(wrong, "Content-Type"), "text/plain");
   EXPECT_EQ(backend.request_count(), 0u);
+}
+
+// Go's transport sends "Content-Length: 0" on a body-less POST, PUT or PATCH; backends that
+// require a length (411 otherwise) depend on it.
+TEST(GatewayTest, BodylessPostPutPatchCarryContentLengthZero) {
+  TestBackend backend(EchoTarget());
+  for (const char* method : {"POST", "PUT", "PATCH"}) {
+    SluiceProcess gw(
+        OneEndpoint(backend.url(), "/m", "/m", std::string(R"("method": ")") + method + R"(",)"));
+    ASSERT_EQ(Fetch(gw.port(), method, "/m").result_int(), 200u) << method;
+    const Request seen = backend.last_request();
+    EXPECT_EQ(std::string(seen.method_string()), method);
+    ASSERT_NE(seen.find("Content-Length"), seen.end()) << method;
+    EXPECT_EQ(std::string(seen["Content-Length"]), "0") << method;
+  }
 }
 
 TEST(GatewayTest, CustomNotFoundAndMethodNotAllowedBodies) {
@@ -175,8 +194,9 @@ TEST(GatewayTest, InvalidJsonFromBackendIsAFailure) {
   SluiceProcess gw(OneEndpoint(backend.url(), "/j", "/j"));
   Response res = Fetch(gw.port(), "GET", "/j");
   EXPECT_EQ(res.result_int(), 500u);
-  EXPECT_TRUE(Eventually([&] { return gw.log().find("expected a JSON object") != std::string::npos; }))
-      << gw.log();
+  EXPECT_TRUE(Eventually([&] {
+    return gw.log().find("expected a JSON object") != std::string::npos;
+  })) << gw.log();
 }
 
 TEST(GatewayTest, NoOpPassesStatusHeadersAndBodyUnchanged) {
@@ -213,7 +233,8 @@ TEST(GatewayTest, HostileParamValuesCannotChangePathQueryOrHeaders) {
   TestBackend backend(EchoTarget());
   SluiceProcess gw(OneEndpoint(backend.url(), "/users/{id}", "/u/{id}/profile"));
   Fetch(gw.port(), "GET", "/users/..%2F..%2Fadmin%3Fx=1%23frag");
-  EXPECT_EQ(std::string(backend.last_request().target()), "/u/..%2F..%2Fadmin%3Fx%3D1%23frag/profile");
+  EXPECT_EQ(std::string(backend.last_request().target()),
+            "/u/..%2F..%2Fadmin%3Fx%3D1%23frag/profile");
   Fetch(gw.port(), "GET", "/users/a%0D%0AX-Injected:%20yes");
   Request last = backend.last_request();
   EXPECT_EQ(std::string(last.target()), "/u/a%0D%0AX-Injected%3A%20yes/profile");
@@ -230,12 +251,14 @@ TEST(GatewayTest, QueryStringsOnlyWhenAllowListed) {
     EXPECT_EQ(std::string(backend.last_request().target()), "/q");
   }
   {
-    SluiceProcess gw(OneEndpoint(backend.url(), "/q", "/q", R"("input_query_strings": ["a", "b"],)"));
+    SluiceProcess gw(
+        OneEndpoint(backend.url(), "/q", "/q", R"("input_query_strings": ["a", "b"],)"));
     Fetch(gw.port(), "GET", "/q?a=1&c=3&b=x%20y&a=4&A=5");
     EXPECT_EQ(std::string(backend.last_request().target()), "/q?a=1&b=x%20y&a=4");
   }
   {
-    SluiceProcess gw(OneEndpoint(backend.url(), "/q", "/q?fixed=1", R"("input_query_strings": ["*"],)"));
+    SluiceProcess gw(
+        OneEndpoint(backend.url(), "/q", "/q?fixed=1", R"("input_query_strings": ["*"],)"));
     Fetch(gw.port(), "GET", "/q?z=9&y=8");
     EXPECT_EQ(std::string(backend.last_request().target()), "/q?fixed=1&z=9&y=8");
   }
@@ -269,9 +292,8 @@ TEST(GatewayTest, HeadersOnlyWhenAllowListedCaseInsensitive) {
 }
 
 TEST(GatewayTest, PostBodyIsForwarded) {
-  TestBackend backend([](const Request& req) {
-    return TestBackend::Json(R"({"got":)" + req.body() + "}", 201);
-  });
+  TestBackend backend(
+      [](const Request& req) { return TestBackend::Json(R"({"got":)" + req.body() + "}", 201); });
   SluiceProcess gw(OneEndpoint(backend.url(), "/items", "/store", R"("method": "POST",)"));
   Response res = Fetch(gw.port(), "POST", "/items", {{"Content-Type", "application/json"}},
                        R"({"n":1,"s":"x"})");
@@ -305,9 +327,9 @@ TEST(GatewayTest, ExpectContinueGetsInterimResponseBeforeTheBody) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
-  boost::asio::write(s, boost::asio::buffer(std::string(
-                            "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                            "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
+  boost::asio::write(
+      s, boost::asio::buffer(std::string("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                         "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
   // Nothing of the body is sent until the gateway says continue (bounded wait).
   std::string got;
   char buf[256];
@@ -335,8 +357,9 @@ TEST(GatewayTest, ExpectContinueGetsInterimResponseBeforeTheBody) {
 TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
   TestBackend backend(EchoTarget());
   SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
-  std::string raw = "GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n"
-                    "GET /p/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string raw =
+      "GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /p/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   std::string out = RawExchange(gw.port(), raw);
   size_t a = out.find("/n/1"), b = out.find("/n/2"), c = out.find("/n/3");
   ASSERT_NE(c, std::string::npos) << out;
@@ -378,7 +401,8 @@ TEST(GatewayTest, KeepAliveReusesFewBackendConnections) {
 TEST(GatewayTest, RoundRobinOverHosts) {
   TestBackend a(EchoTarget()), b(EchoTarget());
   std::string config = R"({"version": 3, "endpoints": [{"endpoint": "/rr",
-      "backend": [{"host": [")" + a.url() + R"(", ")" + b.url() + R"("], "url_pattern": "/x"}]}]})";
+      "backend": [{"host": [")" +
+                       a.url() + R"(", ")" + b.url() + R"("], "url_pattern": "/x"}]}]})";
   SluiceProcess gw(config);
   HttpClient client(gw.port());
   for (int i = 0; i < 10; ++i) ASSERT_EQ(client.Get("/rr").result_int(), 200u);
@@ -450,8 +474,11 @@ std::string SequentialConfig(const std::string& first, const std::string& second
   return R"({"version": 3, "endpoints": [{"endpoint": "/seq/{id}",
       "extra_config": {"proxy": {"sequential": true}},
       "backend": [
-        {"host": [")" + first + R"("], "url_pattern": "/users/{id}"},
-        {"host": [")" + second + R"("], "url_pattern": "/companies/{resp0_company_id}/{resp0_meta.slug}?u={id}", "group": "company"}]}]})";
+        {"host": [")" +
+         first + R"("], "url_pattern": "/users/{id}"},
+        {"host": [")" +
+         second +
+         R"("], "url_pattern": "/companies/{resp0_company_id}/{resp0_meta.slug}?u={id}", "group": "company"}]}]})";
 }
 
 TEST(GatewayTest, SequentialBackendUsesTheFirstAnswer) {
@@ -523,10 +550,12 @@ TEST(GatewayTest, OversizeBodyGets413) {
   TestBackend backend(EchoTarget());
   std::string config = R"({"version": 3, "extra_config": {"sluice/http": {"max_body_bytes": 1000}},
       "endpoints": [{"endpoint": "/up", "method": "POST",
-      "backend": [{"host": [")" + backend.url() + R"("], "url_pattern": "/up"}]}]})";
+      "backend": [{"host": [")" +
+                       backend.url() + R"("], "url_pattern": "/up"}]}]})";
   SluiceProcess gw(config);
-  std::string out = RawExchange(
-      gw.port(), "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(100, 'x'));
+  std::string out =
+      RawExchange(gw.port(), "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+                                 std::string(100, 'x'));
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   EXPECT_EQ(backend.request_count(), 0u);
   EXPECT_EQ(Fetch(gw.port(), "POST", "/up", {}, std::string(900, 'y')).result_int(), 200u);
@@ -534,11 +563,13 @@ TEST(GatewayTest, OversizeBodyGets413) {
 
 TEST(GatewayTest, SlowlorisHeadersAreCutOff) {
   TestBackend backend(EchoTarget());
-  SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a", "", "", R"("read_header_timeout": "500ms",)"));
+  SluiceProcess gw(
+      OneEndpoint(backend.url(), "/a", "/a", "", "", R"("read_header_timeout": "500ms",)"));
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
-  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  const std::string req =
+      "GET /a HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
   auto start = steady_clock::now();
   boost::system::error_code ec;
   size_t sent = 0;

@@ -253,6 +253,13 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   void Start() {
     request_.set(bhttp::field::host, pool_->host_header);
     request_.prepare_payload();
+    // Go's transport (KrakenD's) sends "Content-Length: 0" on a body-less POST, PUT or PATCH;
+    // Beast leaves it out for PATCH.
+    const bhttp::verb m = request_.method();
+    if (request_.body().empty() &&
+        (m == bhttp::verb::post || m == bhttp::verb::put || m == bhttp::verb::patch)) {
+      request_.content_length(0);
+    }
     deadline_.async_wait(
         [self = shared_from_this()](beast::error_code ec) { self->OnDeadline(ec); });
     TakeConnection();
