@@ -21,6 +21,8 @@ _LIBS = {
     "nghttp2": (["libnghttp2"], [], []),
     # security/bot-detector patterns (libre2-dev).
     "re2": (["re2"], [], []),
+    # gzip answers from backends (zlib1g-dev).
+    "zlib": (["zlib"], [], []),
 }
 
 _HEADER_ONLY = {

@@ -2,6 +2,8 @@
 // test fails on a gateway without the fix it guards. Backends that misbehave on purpose are
 // ScriptedBackends: they write exact bytes no well-behaved server would.
 
+#include <zlib.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
+#include "zlib.h"
 
 namespace sluice::testing {
 namespace {
@@ -321,6 +324,67 @@ TEST(BackendRedirectTest, RedirectsAreBoundedAndOnlyHttpIsFollowed) {
   Response ftp = Fetch(gw.port(), "GET", "/ftp");
   EXPECT_EQ(ftp.result_int(), 302u);
   EXPECT_EQ(backend.requests().size(), 12u);  // not followed
+}
+
+// gzip as Go's transport does it: asked for (Accept-Encoding: gzip) when the request names no
+// encoding of its own, decompressed before decoding, bounded once decompressed.
+std::string Gzip(const std::string& plain) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, plain.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  z.avail_in = static_cast<uInt>(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST(BackendAnswerTest, GzipAnswersAreDecompressedAndBounded) {
+  const std::string json = R"({"greeting":"hello","n":[1,2,3]})";
+  // 80 MiB of spaces inside a JSON string: ~80 KB compressed, over the 64 MiB answer limit once
+  // decompressed (a gzip bomb).
+  const std::string bomb = Gzip("{\"a\":\"" + std::string(80u << 20, ' ') + "\"}");
+  ASSERT_LT(bomb.size(), 1u << 20);
+  ScriptedBackend backend([&](const Request& req) {
+    const std::string target(req.target());
+    const std::string headers = "Content-Encoding: gzip\r\n";
+    if (target == "/json") return Reply::Of(Answer("200 OK", Gzip(json), headers));
+    if (target == "/bomb") return Reply::Of(Answer("200 OK", bomb, headers));
+    if (target == "/corrupt") return Reply::Of(Answer("200 OK", Gzip(json).substr(0, 20), headers));
+    return Reply::Of(Answer("200 OK", Gzip(json), headers));  // /raw
+  });
+  SluiceProcess gw(
+      Config(Endpoint("/json", backend.url(), "/json") + "," +
+             Endpoint("/bomb", backend.url(), "/bomb", R"("timeout": "10s",)") + "," +
+             Endpoint("/corrupt", backend.url(), "/corrupt") + "," +
+             NoOp("/raw", backend.url(), "/raw", R"("input_headers": ["Accept-Encoding"],)") + "," +
+             NoOp("/raw-plain", backend.url(), "/raw")));
+  Response ok = Fetch(gw.port(), "GET", "/json");
+  EXPECT_EQ(ok.result_int(), 200u);
+  EXPECT_EQ(ok.body(), json);
+  EXPECT_EQ(Header(backend.requests().back(), "Accept-Encoding"), "gzip");
+
+  Response bombed = Fetch(gw.port(), "GET", "/bomb");
+  EXPECT_EQ(bombed.result_int(), 500u);
+  EXPECT_NE(gw.log().find("once decompressed (gzip)"), std::string::npos) << gw.log();
+  EXPECT_LT(RssKiB(gw.pid()), 200 * 1024 * kRssAllowanceFactor) << "never held the whole bomb";
+
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/corrupt").result_int(), 500u);
+  EXPECT_NE(gw.log().find("gzip answer is corrupt or truncated"), std::string::npos);
+
+  // no-op with the client's own Accept-Encoding: the compressed bytes and Content-Encoding pass
+  // through untouched, for the client to decompress.
+  Response raw = Fetch(gw.port(), "GET", "/raw", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(raw.result_int(), 200u);
+  EXPECT_EQ(raw.body(), Gzip(json));
+  EXPECT_EQ(std::string(raw["Content-Encoding"]), "gzip");
+  // no-op without it: Sluice asked for gzip itself, so it decompresses (as Go's transport).
+  Response plain = Fetch(gw.port(), "GET", "/raw-plain");
+  EXPECT_EQ(plain.body(), json);
+  EXPECT_EQ(plain.find("Content-Encoding"), plain.end());
 }
 
 // ---------------------------------------------------------------------------------------------

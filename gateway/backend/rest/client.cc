@@ -2,7 +2,9 @@
 
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -219,6 +221,39 @@ bool KeepsCredentials(const config::HostAddress& first, const std::string& host,
   return !IsIpLiteral(origin) && !IsIpLiteral(host) && absl::EndsWith(host, "." + origin);
 }
 
+// Decompresses a gzip body into `out`, at most `limit` bytes (a gzip bomb is a backend error,
+// not an out-of-memory). Returns the error, or "" on success.
+std::string Gunzip(const std::string& in, uint64_t limit, std::string* out) {
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot start zlib";
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  constexpr size_t kStep = 64 * 1024;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    const size_t used = out->size();
+    if (used >= limit) {
+      inflateEnd(&z);
+      return absl::StrCat("read: the answer is larger than the ", limit,
+                          "-byte limit once decompressed (gzip)");
+    }
+    const size_t room = std::min<uint64_t>(kStep, limit - used);
+    out->resize(used + room);
+    z.next_out = reinterpret_cast<Bytef*>(out->data() + used);
+    z.avail_out = static_cast<uInt>(room);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out->resize(used + room - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) rc = Z_DATA_ERROR;  // truncated
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      return absl::StrCat("read: the gzip answer is corrupt or truncated (",
+                          z.msg != nullptr ? z.msg : "zlib error", ")");
+    }
+  }
+  inflateEnd(&z);
+  return "";
+}
+
 constexpr std::array<bhttp::field, 4> kCredentialFields = {
     bhttp::field::authorization, bhttp::field::www_authenticate, bhttp::field::cookie,
     bhttp::field::proxy_authorization};
@@ -259,6 +294,12 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (request_.body().empty() &&
         (m == bhttp::verb::post || m == bhttp::verb::put || m == bhttp::verb::patch)) {
       request_.content_length(0);
+    }
+    // As Go's transport: ask for gzip unless the request names its own encodings (a no-op
+    // endpoint forwarding the client's), and then decompress what comes back.
+    if (request_.find(bhttp::field::accept_encoding) == request_.end()) {
+      request_.set(bhttp::field::accept_encoding, "gzip");
+      decompress_ = true;
     }
     deadline_.async_wait(
         [self = shared_from_this()](beast::error_code ec) { self->OnDeadline(ec); });
@@ -491,6 +532,20 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
         return FollowRedirect(response.result_int(), std::move(*next));
       }
     }
+    if (decompress_ && request_.method() != bhttp::verb::head) {
+      auto coding = response.find(bhttp::field::content_encoding);
+      if (coding != response.end() && EqualsIgnoreCase(TrimOws(Sv(coding->value())), "gzip")) {
+        std::string plain;
+        if (std::string error =
+                Gunzip(response.body(), client_.options_.max_response_bytes, &plain);
+            !error.empty()) {
+          return FailBadResponse(std::move(error));
+        }
+        response.body() = std::move(plain);
+        response.erase(bhttp::field::content_encoding);
+        response.erase(bhttp::field::content_length);
+      }
+    }
     CallResult result;
     result.response = std::move(response);
     Complete(std::move(result));
@@ -589,7 +644,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   bool oddity_ = false;  // the answer was framed oddly: its connection is closed, not pooled
   bool timed_out_ = false;
   bool finished_ = false;
-  int informational_ = 0;  // 1xx answers skipped for this request
+  bool decompress_ = false;  // we asked for gzip: a gzip answer is decompressed
+  int informational_ = 0;    // 1xx answers skipped for this request
   int redirects_ = 0;
 };
 
