@@ -30,6 +30,33 @@ http::Response TextResponse(bhttp::status status, std::string_view text) {
   return res;
 }
 
+// Go's htmlEscape, for the link in a redirect's body.
+std::string HtmlEscape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 http::Response JsonResponse(bhttp::status status, std::string body) {
   http::Response res(status, 11);
   res.set(bhttp::field::content_type, Bv(encoding::kJsonContentType));
@@ -116,6 +143,8 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
           config->components.Get<components::router::Config>(components::router::kNamespace)) {
     d->not_found_body_ = router_cfg->not_found_body;
     d->method_not_allowed_body_ = router_cfg->method_not_allowed_body;
+    d->redirect_trailing_slash_ = router_cfg->redirect_trailing_slash;
+    d->redirect_fixed_path_ = router_cfg->redirect_fixed_path;
   }
   if (const auto* cors =
           config->components.Get<components::cors::Config>(components::cors::kNamespace)) {
@@ -183,10 +212,44 @@ void Dispatcher::Route(http::ExchangePtr exchange) {
       return stacks_[id]->Start(std::move(ctx));
     }
     case router::MatchResult::kMethodNotAllowed:
+      if (auto redirect = Redirect(method, path, target))
+        return exchange->Respond(std::move(*redirect));
       return exchange->Respond(ErrorResponse(bhttp::status::method_not_allowed));
     case router::MatchResult::kNotFound:
+      if (auto redirect = Redirect(method, path, target))
+        return exchange->Respond(std::move(*redirect));
       return exchange->Respond(ErrorResponse(bhttp::status::not_found));
   }
+}
+
+// gin's order: a route for this method one trailing slash away, then one that differs by case or
+// by `//`, `.`, `..`; answered as Go's http.Redirect does (HTML link for GET and HEAD).
+std::optional<http::Response> Dispatcher::Redirect(std::string_view method, std::string_view path,
+                                                   std::string_view target) const {
+  if (method == "CONNECT" || path == "/") return std::nullopt;
+  std::optional<std::string> to;
+  if (redirect_trailing_slash_) {
+    std::string alt =
+        path.back() == '/' ? std::string(path.substr(0, path.size() - 1)) : std::string(path) + "/";
+    int id = 0;
+    router::Params ignored;
+    if (router_.Match(method, alt, &id, &ignored) == router::MatchResult::kFound) to = alt;
+  }
+  if (!to && redirect_fixed_path_) {
+    to = router_.FixedPath(method, router::CleanPath(path), redirect_trailing_slash_);
+  }
+  if (!to || *to == path) return std::nullopt;
+  const std::string location = *to + std::string(target.substr(path.size()));
+  const bool get = method == "GET";
+  http::Response res(get ? bhttp::status::moved_permanently : bhttp::status::temporary_redirect,
+                     11);
+  res.set(bhttp::field::location, location);
+  if (get || method == "HEAD") {
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = "<a href=\"" + HtmlEscape(location) + "\">" +
+                 (get ? "Moved Permanently" : "Temporary Redirect") + "</a>.\n\n";
+  }
+  return res;
 }
 
 http::Response Dispatcher::ErrorResponse(bhttp::status status) const {

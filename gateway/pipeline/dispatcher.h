@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ class Dispatcher : public http::Handler {
   void Route(http::ExchangePtr exchange);
   void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
   // 404/405: KrakenD's text, or the JSON of router.error_body.
+  // gin's trailing-slash and fixed-path redirects for a router miss, or nullopt.
+  std::optional<http::Response> Redirect(std::string_view method, std::string_view path,
+                                         std::string_view target) const;
   http::Response ErrorResponse(boost::beast::http::status status) const;
   // The client's X-Request-Id when it is a sane one, else a new random id.
   std::string RequestId(const http::Request& request, int worker);
@@ -57,6 +61,8 @@ class Dispatcher : public http::Handler {
   const std::atomic<bool>* draining_;
   std::string not_found_body_;           // rendered router.error_body."404", or empty
   std::string method_not_allowed_body_;  // rendered router.error_body."405", or empty
+  bool redirect_trailing_slash_ = true;  // router.disable_redirect_trailing_slash
+  bool redirect_fixed_path_ = true;      // router.disable_redirect_fixed_path
   // security/cors, outermost; null when the config has none.
   std::unique_ptr<const components::cors::Cors> cors_;
   // security/http, inside CORS; null when the config has none.

@@ -1,6 +1,7 @@
 #include "gateway/router/router.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace sluice::router {
@@ -149,7 +150,70 @@ const typename NodeT::End* Walk(const NodeT* node, const SegmentList& segs, size
   return nullptr;
 }
 
+// Walk with literal segments compared without case; `out` collects the route's spelling.
+template <typename NodeT>
+bool CiWalk(const NodeT* node, const SegmentList& segs, size_t i, std::string_view method,
+            std::vector<std::string_view>* out) {
+  if (i == segs.size()) return node->Find(method) != nullptr;
+  std::string_view seg = segs[i];
+  for (const auto& [literal, child] : node->literals) {
+    if (literal.size() == seg.size() &&
+        absl::EqualsIgnoreCase(literal, absl::string_view(seg.data(), seg.size()))) {
+      out->push_back(literal);
+      if (CiWalk(child.get(), segs, i + 1, method, out)) return true;
+      out->pop_back();
+    }
+  }
+  if (node->param && !seg.empty()) {
+    out->push_back(seg);
+    if (CiWalk(node->param.get(), segs, i + 1, method, out)) return true;
+    out->pop_back();
+  }
+  return false;
+}
+
+// "/" and the segments joined by "/".
+std::string JoinPath(const std::vector<std::string_view>& segments) {
+  std::string out;
+  for (std::string_view seg : segments) {
+    out.push_back('/');
+    out.append(seg);
+  }
+  return out.empty() ? "/" : out;
+}
+
 }  // namespace
+
+std::string CleanPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  for (std::string_view seg : Segments(path)) {
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(seg);
+  }
+  std::string out = JoinPath(parts);
+  if (path.size() > 1 && path.back() == '/' && out != "/") out.push_back('/');
+  return out;
+}
+
+std::optional<std::string> Router::FixedPath(std::string_view method, std::string_view path,
+                                             bool trailing_slash) const {
+  std::vector<std::string> candidates = {std::string(path)};
+  if (trailing_slash && path != "/") {
+    candidates.push_back(path.back() == '/' ? std::string(path.substr(0, path.size() - 1))
+                                            : std::string(path) + "/");
+  }
+  for (const std::string& candidate : candidates) {
+    std::vector<std::string_view> spelled;
+    if (CiWalk(root_.get(), Segments(candidate), 0, method, &spelled)) {
+      return JoinPath(spelled);
+    }
+  }
+  return std::nullopt;
+}
 
 MatchResult Router::Match(std::string_view method, std::string_view path, int* id,
                           Params* params) const {

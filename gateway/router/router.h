@@ -5,6 +5,7 @@
 // backtracking, so `/users/search` and `/users/{id}` coexist (gin, under KrakenD, panics on this).
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,11 +41,20 @@ class Router {
   // to a GET route when no HEAD route exists. Thread-safe: the router is immutable.
   MatchResult Match(std::string_view method, std::string_view path, int* id, Params* params) const;
 
+  // gin's RedirectFixedPath: the route path for `method` that `path` names when letters' case is
+  // ignored (and, with `trailing_slash`, a trailing slash added or removed), spelled as the
+  // route spells its literal segments (parameters as the request has them); nullopt if none.
+  std::optional<std::string> FixedPath(std::string_view method, std::string_view path,
+                                       bool trailing_slash) const;
+
  private:
   struct Node;
   explicit Router(std::unique_ptr<Node> root);
   std::unique_ptr<Node> root_;
 };
+
+// gin's CleanPath: "//" collapsed, "." and ".." resolved; a trailing slash kept.
+std::string CleanPath(std::string_view path);
 
 // Decodes %XX escapes; malformed escapes are kept literally. '+' is not special in paths.
 std::string PercentDecode(std::string_view in);

@@ -91,6 +91,44 @@ TEST(GatewayTest, NotFoundAndMethodNotAllowedAsKrakenD) {
   EXPECT_EQ(backend.request_count(), 0u);
 }
 
+// gin's RedirectTrailingSlash and RedirectFixedPath, on in KrakenD: a path one trailing slash,
+// letter case or `//` away from a route is redirected to it (301 for GET, 307 otherwise), with
+// Go's http.Redirect body for GET; the router keys turn them off.
+TEST(GatewayTest, RouterRedirectsTrailingSlashAndCaseAsGin) {
+  TestBackend backend(EchoTarget());
+  const std::string endpoints = R"([
+      {"endpoint": "/users/{id}", "backend": [{"host": [")" + backend.url() +
+                                R"("], "url_pattern": "/u"}]},
+      {"endpoint": "/items", "method": "POST", "backend": [{"host": [")" + backend.url() +
+                                R"("], "url_pattern": "/i"}]},
+      {"endpoint": "/Api/Things", "backend": [{"host": [")" + backend.url() +
+                                R"("], "url_pattern": "/t"}]}])";
+  SluiceProcess gw(R"({"version": 3, "endpoints": )" + endpoints + "}");
+  Response slash = Fetch(gw.port(), "GET", "/users/7/?x=1");
+  EXPECT_EQ(slash.result_int(), 301u);
+  EXPECT_EQ(Header(slash, "Location"), "/users/7?x=1");
+  EXPECT_EQ(Header(slash, "Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(slash.body(), "<a href=\"/users/7?x=1\">Moved Permanently</a>.\n\n");
+  Response post = Fetch(gw.port(), "POST", "/items/");
+  EXPECT_EQ(post.result_int(), 307u);
+  EXPECT_EQ(Header(post, "Location"), "/items");
+  EXPECT_EQ(post.body(), "");
+  Response cased = Fetch(gw.port(), "GET", "/api/THINGS");
+  EXPECT_EQ(cased.result_int(), 301u);
+  EXPECT_EQ(Header(cased, "Location"), "/Api/Things");
+  Response cleaned = Fetch(gw.port(), "GET", "//users/./7");
+  EXPECT_EQ(cleaned.result_int(), 301u);
+  EXPECT_EQ(Header(cleaned, "Location"), "/users/7");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/nothing/here").result_int(), 404u);
+  EXPECT_EQ(backend.request_count(), 0u);
+
+  SluiceProcess off(R"({"version": 3, "extra_config": {"router": {
+      "disable_redirect_trailing_slash": true, "disable_redirect_fixed_path": true}},
+      "endpoints": )" + endpoints + "}");
+  EXPECT_EQ(Fetch(off.port(), "GET", "/users/7/").result_int(), 404u);
+  EXPECT_EQ(Fetch(off.port(), "GET", "/api/things").result_int(), 404u);
+}
+
 // Go's transport sends "Content-Length: 0" on a body-less POST, PUT or PATCH; backends that
 // require a length (411 otherwise) depend on it.
 TEST(GatewayTest, BodylessPostPutPatchCarryContentLengthZero) {

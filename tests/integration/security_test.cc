@@ -321,6 +321,12 @@ TEST(BackendRedirectTest, RedirectsAreBoundedAndOnlyHttpIsFollowed) {
   EXPECT_EQ(backend.requests().size(), 11u);  // the request and 10 redirects
   EXPECT_NE(gw.log().find("stopped after 10 redirects"), std::string::npos) << gw.log();
 
+  // Each followed request names the one before it (Go's client: Referer).
+  const auto requests = backend.requests();
+  EXPECT_EQ(Header(requests[0], "Referer"), "<absent>");
+  EXPECT_EQ(Header(requests[1], "Referer"),
+            "http://127.0.0.1:" + std::to_string(backend.port()) + "/loop");
+
   Response ftp = Fetch(gw.port(), "GET", "/ftp");
   EXPECT_EQ(ftp.result_int(), 302u);
   EXPECT_EQ(backend.requests().size(), 12u);  // not followed

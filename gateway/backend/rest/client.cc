@@ -563,6 +563,15 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   // connection). Credentials stay behind when the host or port changes (KeepsCredentials).
   void FollowRedirect(unsigned status, RedirectTarget next) {
     ++redirects_;
+    // Go's client names the page it comes from, unless that would leak an https URL to http.
+    const bool from_https = pool_->https();
+    if (from_https && !next.https && !next.same_host) {
+      request_.erase(bhttp::field::referer);
+    } else {
+      request_.set(bhttp::field::referer,
+                   std::string(from_https ? "https://" : "http://") + pool_->host_header +
+                       std::string(Sv(request_.target())));
+    }
     if (!next.same_host) {
       const config::HostAddress& first = first_->address;
       if (!KeepsCredentials(first, next.host, next.port) || next.https != first_->https()) {

@@ -20,6 +20,10 @@ struct Config : config::ComponentConfig {
   bool return_error_msg = false;
   std::string not_found_body;           // rendered error_body."404", or empty
   std::string method_not_allowed_body;  // rendered error_body."405", or empty
+  // gin's redirects for a path that differs from a route by a trailing slash, or by letter case
+  // and `//`, `.`, `..` (301 for GET, 307 otherwise); both on unless disabled, as in KrakenD.
+  bool redirect_trailing_slash = true;
+  bool redirect_fixed_path = true;
 };
 
 std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
