@@ -108,6 +108,35 @@ bool IsJwtPlaceholder(std::string_view name) {
   });
 }
 
+bool IsInputPlaceholder(std::string_view name) {
+  for (std::string_view prefix :
+       {std::string_view("input_headers."), std::string_view("input_query_strings.")}) {
+    if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) {
+      return std::all_of(name.begin() + prefix.size(), name.end(), [](char c) {
+        return c > ' ' && c < 0x7f && c != '{' && c != '}' && c != '/' && c != '?';
+      });
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> InputPlaceholders(const Endpoint& endpoint) {
+  std::vector<std::string> names;
+  for (const Backend& b : endpoint.backends) {
+    std::string_view pattern = b.url_pattern;
+    for (size_t open = pattern.find('{'); open != std::string_view::npos;
+         open = pattern.find('{', open + 1)) {
+      const size_t close = pattern.find('}', open);
+      if (close == std::string_view::npos) break;
+      const std::string_view name = pattern.substr(open + 1, close - open - 1);
+      if (IsInputPlaceholder(name) && std::find(names.begin(), names.end(), name) == names.end()) {
+        names.emplace_back(name);
+      }
+    }
+  }
+  return names;
+}
+
 std::vector<std::string> JwtPlaceholders(const Endpoint& endpoint) {
   std::vector<std::string> names;
   for (const Backend& b : endpoint.backends) {
@@ -1046,6 +1075,15 @@ void Parser::CheckUrlPattern(const std::string& path, const std::string& pattern
         Error(path, absl::StrCat("{", name,
                                  "} needs auth/validator on the endpoint: the claim "
                                  "comes from the token it validates"));
+      }
+    } else if (absl::StartsWith(name, "input_headers.") ||
+               absl::StartsWith(name, "input_query_strings.")) {
+      // KrakenD 2.x dynamic routing: a header's or query string's value; a request without it
+      // gets 400 before any backend is called.
+      if (!IsInputPlaceholder(name)) {
+        Error(path, absl::StrCat("{", name,
+                                 "}: expected {input_headers.Name} or "
+                                 "{input_query_strings.name}"));
       }
     } else if (IsExemptPlaceholder(name)) {
       // {respN_field}: the answer of backend N of a sequential endpoint.

@@ -270,6 +270,11 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path,
 // costs ~5x the file size in memory, so a 300 MB file would take 1.5 GB before being refused.
 inline constexpr uint64_t kMaxConfigFileBytes = 16u << 20;
 
+// `{input_headers.Name}` or `{input_query_strings.name}` (KrakenD 2.x dynamic routing).
+bool IsInputPlaceholder(std::string_view name);
+// The distinct input placeholders of an endpoint's url_patterns, in order of first use.
+std::vector<std::string> InputPlaceholders(const Endpoint& endpoint);
+
 // `{JWT.claim}` in a url_pattern: the claim's name has letters, digits and `_ . : / -` (so
 // `JWT.http://example.com/tenant` is one).
 bool IsJwtPlaceholder(std::string_view name);

@@ -22,7 +22,7 @@ bool IsUnreserved(unsigned char c) {
 
 bool IsParamName(std::string_view name) {
   if (name.empty()) return false;
-  if (config::IsJwtPlaceholder(name)) return true;
+  if (config::IsJwtPlaceholder(name) || config::IsInputPlaceholder(name)) return true;
   return std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return absl::ascii_isalnum(c) || c == '_' || c == '-';
   });
@@ -221,6 +221,15 @@ void DecodeQuery(std::string_view query, std::vector<std::pair<std::string, std:
 }
 
 }  // namespace
+
+std::optional<std::string> FirstQueryValue(std::string_view query, std::string_view key) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  DecodeQuery(query, &pairs);
+  for (auto& [k, v] : pairs) {
+    if (k == key) return std::move(v);
+  }
+  return std::nullopt;
+}
 
 backend::BackendRequest BuildBackendRequest(const BackendRequestSpec& spec,
                                             const http::Request& client, std::string_view client_ip,

@@ -5,6 +5,7 @@
 // percent-encoded (so no value can change the backend path, query or headers), and the
 // X-Forwarded-* and User-Agent headers are always set. Pure: no I/O, unit-tested directly.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,10 @@ class UrlTemplate {
 
 // Appends `value` percent-encoded to `out` (unreserved characters kept).
 void PercentEncode(std::string_view value, std::string* out);
+
+// The first value of `key` in a raw query string, both decoded as a form is ('+' a space), or
+// nullopt when the query has no such key.
+std::optional<std::string> FirstQueryValue(std::string_view query, std::string_view key);
 
 // Filters a raw query string ("a=1&b=2&a=3") by `allow`, keeping order and repetitions.
 // Keys are compared after percent-decoding; values pass through as the client encoded them.

@@ -1,10 +1,12 @@
 #include "gateway/pipeline/stack.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/backend/grpc/backend.h"
 #include "gateway/backend/rest/backend.h"
+#include "gateway/common/strings.h"
 #include "gateway/components/backend/grpc/config.h"
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/registry.h"
@@ -50,8 +52,10 @@ absl::StatusOr<BackendCall> Recipe(const config::Endpoint& endpoint, const confi
   // query strings and headers that become fields and metadata.
   // {JWT.claim} values follow the endpoint's params in the request's list (auth/validator adds
   // them).
+  // Then the header and query-string values the DynamicInputs stage adds.
   std::vector<std::string> params = endpoint.params;
   for (std::string& claim : config::JwtPlaceholders(endpoint)) params.push_back(std::move(claim));
+  for (std::string& input : config::InputPlaceholders(endpoint)) params.push_back(std::move(input));
   auto url = UrlTemplate::Compile(grpc ? "/" : backend.url_pattern, params, IsSequential(endpoint));
   if (!url.ok()) {
     return absl::InvalidArgumentError(
@@ -70,6 +74,44 @@ absl::StatusOr<BackendCall> Recipe(const config::Endpoint& endpoint, const confi
   call.spec.decode_query = grpc;
   return call;
 }
+
+// {input_headers.Name} and {input_query_strings.name} in url_patterns (KrakenD 2.x dynamic
+// routing): the request's values become params after the guards (so a missing token is still
+// 401); a request without one of them is answered 400 and no backend is called.
+class DynamicInputs : public Stage {
+ public:
+  explicit DynamicInputs(std::vector<std::string> names) : names_(std::move(names)) {}
+  std::string_view name() const override { return "dynamic-routing"; }
+
+  StageResult OnRequest(RequestContext& ctx) const override {
+    const http::Request& req = ctx.request();
+    const std::string_view target = Sv(req.target());
+    const size_t q = target.find('?');
+    const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+    for (const std::string& placeholder : names_) {
+      std::optional<std::string> value;
+      constexpr std::string_view kHeader = "input_headers.";
+      if (placeholder.compare(0, kHeader.size(), kHeader) == 0) {
+        auto it = req.find(Bv(std::string_view(placeholder).substr(kHeader.size())));
+        if (it != req.end()) value = std::string(Sv(it->value()));
+      } else {
+        value =
+            FirstQueryValue(query, std::string_view(placeholder).substr(placeholder.find('.') + 1));
+      }
+      if (!value) {
+        http::Response res(boost::beast::http::status::bad_request, 11);
+        res.set("X-Krakend-Completed", "false");
+        ctx.response = std::move(res);
+        return StageResult::kRespond;
+      }
+      ctx.params.emplace_back(placeholder, std::move(*value));
+    }
+    return StageResult::kContinue;
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
 
 // A backend's stack, bottom first: transport -> round robin over its hosts -> status policy,
 // decoder and shaper (merging endpoints) -> backend-level components -> metrics -> concurrent
@@ -175,6 +217,9 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
     stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
   stages.push_back(std::make_unique<ErrorMapping>(FailureOptionsOf(service, !no_op)));
   AddComponentStages(Phase::kGuard, ctx, &stages);
+  if (std::vector<std::string> inputs = config::InputPlaceholders(endpoint); !inputs.empty()) {
+    stages.push_back(std::make_unique<DynamicInputs>(std::move(inputs)));
+  }
   if (no_op) {
     stages.push_back(std::make_unique<NoOpProxy>(std::move(calls[0]),
                                                  LogPrefix(endpoint, endpoint.backends[0])));

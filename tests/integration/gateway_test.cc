@@ -129,6 +129,21 @@ TEST(GatewayTest, RouterRedirectsTrailingSlashAndCaseAsGin) {
   EXPECT_EQ(Fetch(off.port(), "GET", "/api/things").result_int(), 404u);
 }
 
+// KrakenD 2.x dynamic routing: {input_headers.Name} and {input_query_strings.name} in url_pattern
+// take the request's values (percent-encoded like any param); without one, 400 and no backend
+// call.
+TEST(GatewayTest, UrlPatternTakesHeaderAndQueryStringValues) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/dyn",
+                               "/t/{input_headers.X-Tenant}/q/{input_query_strings.id}"));
+  Response ok = Fetch(gw.port(), "GET", "/dyn?id=4%202&other=x", {{"X-Tenant", "acme/eu"}});
+  EXPECT_EQ(ok.result_int(), 200u) << gw.log();
+  EXPECT_EQ(std::string(backend.last_request().target()), "/t/acme%2Feu/q/4%202");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/dyn?id=1").result_int(), 400u) << "no X-Tenant";
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/dyn", {{"X-Tenant", "a"}}).result_int(), 400u) << "no id";
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
 // Go's transport sends "Content-Length: 0" on a body-less POST, PUT or PATCH; backends that
 // require a length (411 otherwise) depend on it.
 TEST(GatewayTest, BodylessPostPutPatchCarryContentLengthZero) {
