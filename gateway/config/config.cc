@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -350,6 +351,14 @@ std::optional<bool> Parser::Bool(const Json& obj, absl::string_view key,
                                  const std::string& parent) {
   const Json* v = Find(obj, key);
   if (v == nullptr) return std::nullopt;
+  if (v->is_string()) {
+    // KrakenD's loader reads "true", "1"... where a boolean is expected.
+    const std::string& s = v->get_ref<const std::string&>();
+    if (std::optional<bool> b = ParseGoBool(s)) {
+      Lint(Join(parent, key), absl::StrCat("a boolean written as the string ", Quote(s)));
+      return b;
+    }
+  }
   if (!v->is_boolean()) {
     TypeError(Join(parent, key), "a boolean", *v);
     return std::nullopt;
@@ -361,6 +370,15 @@ std::optional<int64_t> Parser::Int(const Json& obj, absl::string_view key,
                                    const std::string& parent) {
   const Json* v = Find(obj, key);
   if (v == nullptr) return std::nullopt;
+  if (v->is_string()) {
+    // KrakenD's loader reads a numeric string where a number is expected.
+    const std::string& s = v->get_ref<const std::string&>();
+    int64_t n = 0;
+    if (absl::SimpleAtoi(s, &n)) {
+      Lint(Join(parent, key), absl::StrCat("an integer written as the string ", Quote(s)));
+      return n;
+    }
+  }
   if (!v->is_number_integer()) {
     TypeError(Join(parent, key), "an integer", *v);
     return std::nullopt;
@@ -835,6 +853,9 @@ void Parser::ParseAdmin(const Json* admin, const std::string& admin_path,
 void Parser::ParseService(const Json& root, ServiceConfig* cfg) {
   if (const Json* v = Find(root, "version"); v == nullptr) {
     Error("version", "missing (use 3 for KrakenD 2.x files, 2 for KrakenD 1.x files)");
+  } else if (v->is_string() && (*v == "2" || *v == "3")) {
+    Lint("version", absl::StrCat("an integer written as the string ", v->dump()));
+    version_ = *v == "2" ? 2 : 3;
   } else if (!v->is_number_integer()) {
     TypeError("version", "an integer", *v);
   } else if (v->is_number_unsigned() && (v->get<uint64_t>() == 2 || v->get<uint64_t>() == 3)) {

@@ -206,6 +206,13 @@ std::optional<std::string> ObjectReader::String(std::string_view key) {
   return v->get<std::string>();
 }
 
+std::optional<bool> ParseGoBool(std::string_view s) {
+  if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") return true;
+  if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False")
+    return false;
+  return std::nullopt;
+}
+
 std::optional<bool> ObjectReader::Bool(std::string_view key) {
   const Json* v = Find(key);
   if (v == nullptr) return std::nullopt;
@@ -213,10 +220,7 @@ std::optional<bool> ObjectReader::Bool(std::string_view key) {
   if (v->is_string()) {
     // Go's strconv.ParseBool, which KrakenD's loose decoding uses.
     const std::string& s = v->get_ref<const std::string&>();
-    std::optional<bool> b;
-    if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") b = true;
-    if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False") b = false;
-    if (b) {
+    if (std::optional<bool> b = ParseGoBool(s)) {
       Lint(key, absl::StrCat("a boolean written as the string ", Quote(s)));
       return b;
     }

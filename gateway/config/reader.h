@@ -48,6 +48,10 @@ std::string TypeName(const nlohmann::json& value);
 std::optional<std::string_view> SuggestKey(std::string_view key,
                                            absl::Span<const std::string_view> known);
 
+// Go's strconv.ParseBool ("1", "t", "true", "TRUE", "0", "f", ...), as KrakenD's loose decoding
+// reads a string where a boolean is expected.
+std::optional<bool> ParseGoBool(std::string_view s);
+
 // Parses a Go-style duration ("2s", "1m30s", "1500ms", "250us", "10ns", "1h"). nullopt if
 // malformed or negative.
 std::optional<absl::Duration> ParseDuration(std::string_view text);

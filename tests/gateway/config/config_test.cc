@@ -497,7 +497,7 @@ TEST(ConfigTest, TopLevelMustBeAnObject) {
 TEST(ConfigTest, MissingAndNonIntegerVersion) {
   EXPECT_TRUE(Has(Parse(R"({"endpoints": []})").errors, "version", "missing"));
   EXPECT_TRUE(
-      Has(Parse(R"({"version": "3"})").errors, "version", "expected an integer, got string"));
+      Has(Parse(R"({"version": "three"})").errors, "version", "expected an integer, got string"));
   EXPECT_TRUE(Has(Parse(R"({"version": 1})").errors, "version", "unsupported version 1"));
 }
 
@@ -538,7 +538,7 @@ TEST(ConfigTest, WrongJsonTypesNameThePathAndBothTypes) {
           "backend": [{"url_pattern": "/a", "mapping": {"a": 1}}]}]})",
        "endpoints[0].backend[0].mapping.a", "expected a string, got integer"},
       {R"({"version": 3, "host": ["h"], "endpoints": [{"endpoint": "/a",
-          "backend": [{"url_pattern": "/a", "is_collection": "true"}]}]})",
+          "backend": [{"url_pattern": "/a", "is_collection": "yes"}]}]})",
        "endpoints[0].backend[0].is_collection", "expected a boolean, got string"},
       {R"({"version": 3, "host": ["h"], "endpoints": [{"endpoint": 1,
           "backend": [{"url_pattern": "/a"}]}]})",
@@ -820,6 +820,24 @@ TEST(ConfigTest, DocumentedKrakendKeysAreAcceptedWithoutLint) {
   EXPECT_TRUE(r.lint.empty()) << Dump(r.lint);
   EXPECT_EQ(r.config->endpoints[0].backends[0].sd, "dns");
   EXPECT_EQ(r.config->endpoints[0].backends[0].sd_scheme, "https");
+}
+
+// KrakenD's loader converts loosely: "true", "1" where a bool is expected, numeric strings where a
+// number is. Sluice loads them too, and lint says where.
+TEST(ConfigTest, LooseTypesLoadAsKrakenDLoadsThemWithLint) {
+  LoadResult r = Parse(R"({"version": "3", "port": "8081", "use_h2c": "true",
+      "endpoints": [{"endpoint": "/a", "concurrent_calls": "2", "backend": [
+        {"host": ["h"], "url_pattern": "/a", "is_collection": "1"}]}]})");
+  ASSERT_TRUE(r.errors.empty()) << Dump(r.errors);
+  EXPECT_EQ(r.config->version, 3);
+  EXPECT_EQ(r.config->port, 8081);
+  EXPECT_TRUE(r.config->use_h2c);
+  EXPECT_EQ(r.config->endpoints[0].concurrent_calls, 2);
+  EXPECT_TRUE(r.config->endpoints[0].backends[0].is_collection);
+  EXPECT_TRUE(Has(r.lint, "version", "written as the string")) << Dump(r.lint);
+  EXPECT_TRUE(Has(r.lint, "use_h2c", "a boolean written as the string \"true\"")) << Dump(r.lint);
+  EXPECT_TRUE(Has(r.lint, "endpoints[0].backend[0].is_collection", "boolean")) << Dump(r.lint);
+  EXPECT_TRUE(Has(r.lint, "endpoints[0].concurrent_calls", "integer")) << Dump(r.lint);
 }
 
 TEST(ConfigTest, UseH2cIsABoolOffByDefault) {
