@@ -225,6 +225,20 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
     for (size_t k = 1; k < b.failures.size(); ++k) failures += b.failures[k];
     out->set_failures_total(failures);
     SetHistogram(b.latency, out->mutable_latency());
+    switch (b.breaker_state) {
+      case metrics::kBreakerClosed:
+        out->set_circuit_breaker(pb::CIRCUIT_CLOSED);
+        break;
+      case metrics::kBreakerHalfOpen:
+        out->set_circuit_breaker(pb::CIRCUIT_HALF_OPEN);
+        break;
+      case metrics::kBreakerOpen:
+        out->set_circuit_breaker(pb::CIRCUIT_OPEN);
+        break;
+      default:
+        out->set_circuit_breaker(pb::NO_CIRCUIT_BREAKER);
+        break;
+    }
   }
   runtime::ProcessStats process = view_.process();
   response->mutable_process()->set_open_connections(process.open_connections);

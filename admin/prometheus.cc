@@ -194,6 +194,14 @@ std::string RenderPrometheus(const PrometheusInput& in) {
       page.Sample("sluice_backend_failures_total", labels, backends[i].failures[k]);
     }
   }
+  page.Family("sluice_backend_circuit_breaker_state", "gauge",
+              "State of the backend's circuit breaker (qos/circuit-breaker): 0 closed, "
+              "1 half-open, 2 open. Updated at each change; backends without one are not listed.");
+  for (size_t i = 0; i < backends.size(); ++i) {
+    if (backends[i].breaker_state == metrics::kNoBreaker) continue;
+    page.Sample("sluice_backend_circuit_breaker_state", backend_labels[i],
+                static_cast<int64_t>(backends[i].breaker_state));
+  }
   page.Family("sluice_backend_request_duration_seconds", "histogram",
               "Time from sending a backend request to its decoded response.");
   for (size_t i = 0; i < backends.size(); ++i) {

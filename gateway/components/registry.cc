@@ -78,7 +78,8 @@ pipeline::StagePtr StageOf(const config::ComponentConfig& c, const BuildContext&
 backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::BackendPtr next,
                                 const BuildContext& ctx) {
   return circuitbreaker::Wrap(static_cast<const circuitbreaker::Config&>(c), std::move(next),
-                              ctx.backend != nullptr ? ctx.backend->url_pattern : "");
+                              ctx.backend != nullptr ? ctx.backend->url_pattern : "",
+                              ctx.breaker_state);
 }
 backend::BackendPtr WrapProxyLimit(const config::ComponentConfig& c, backend::BackendPtr next,
                                    const BuildContext&) {
@@ -106,9 +107,8 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
   std::shared_ptr<auth::RemoteKeys> remote;
   // Keys are fetched only when the gateway runs (workers > 0), never by `sluice check`.
   if (validator.local_keys == nullptr && validator.refuse_all.empty() && ctx.workers > 0) {
-    remote =
-        auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown,
-                               absl::Seconds(5), validator.jwk_tls});
+    remote = auth::RemoteKeys::For({validator.jwk_url, validator.cache_duration, validator.cooldown,
+                                    absl::Seconds(5), validator.jwk_tls});
   }
   return std::make_unique<auth::ValidatorStage>(validator, std::move(remote),
                                                 config::JwtPlaceholders(ctx.endpoint), ctx.workers);

@@ -5,6 +5,7 @@
 // its tests under tests/gateway/components/<namespace>/) and one line in registry.cc. The list's
 // order is the order of their stages in a stack (pipeline/stack.cc reads it).
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,8 @@ struct BuildContext {
   const config::Endpoint& endpoint;
   const config::Backend* backend = nullptr;  // backend-level stages only
   int workers = 0;
+  // Backend level, with metrics on: where a circuit breaker publishes its state.
+  std::atomic<int>* breaker_state = nullptr;
 };
 
 struct Component {

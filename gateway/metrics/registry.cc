@@ -45,6 +45,8 @@ Registry::Registry(int workers, const config::ServiceConfig& config) {
       backend_labels_.push_back(bl);
     }
   }
+  breaker_states_ = std::make_unique<std::atomic<int>[]>(backend_labels_.size());
+  for (size_t i = 0; i < backend_labels_.size(); ++i) breaker_states_[i] = kNoBreaker;
   for (int w = 0; w < workers; ++w) {
     auto pw = std::make_unique<PerWorker>();
     pw->endpoints = std::make_unique<EndpointStats[]>(endpoint_labels_.size());
@@ -70,6 +72,9 @@ Snapshot Registry::Read() const {
   Snapshot s;
   s.endpoints = endpoint_labels_;
   s.backends = backend_labels_;
+  for (size_t i = 0; i < s.backends.size(); ++i) {
+    s.backends[i].breaker_state = breaker_states_[i].load(std::memory_order_relaxed);
+  }
   for (const auto& pw : workers_) {
     for (size_t i = 0; i < s.endpoints.size(); ++i) {
       const EndpointStats& e = pw->endpoints[i];

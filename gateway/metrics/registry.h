@@ -26,7 +26,9 @@ inline constexpr std::array<double, 14> kLatencyBuckets = {
 // A counter written by exactly one thread and read by any: load+store, no locked instruction.
 class Counter {
  public:
-  void Add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t Get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -36,7 +38,9 @@ class Counter {
 // Single-writer gauge (may go down).
 class Gauge {
  public:
-  void Add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Add(int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   int64_t Get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -104,7 +108,15 @@ struct BackendSnapshot {
   int64_t last_success_unix_ms = 0;  // 0: never
   int64_t last_failure_unix_ms = 0;  // 0: never
   std::string last_error;
+  // The circuit breaker's state (kBreakerClosed...), or kNoBreaker.
+  int breaker_state = -1;
 };
+
+// Values of BackendSnapshot::breaker_state and of Registry::breaker_state().
+inline constexpr int kNoBreaker = -1;
+inline constexpr int kBreakerClosed = 0;
+inline constexpr int kBreakerHalfOpen = 1;
+inline constexpr int kBreakerOpen = 2;
 
 struct Snapshot {
   std::vector<EndpointSnapshot> endpoints;  // config order
@@ -119,6 +131,9 @@ class Registry {
 
   EndpointStats& endpoint(int worker, int id) { return workers_[worker]->endpoints[id]; }
   BackendStats& backend(int worker, int id) { return workers_[worker]->backends[id]; }
+  // Where backend `id`'s circuit breaker (one per process) writes its state; kNoBreaker until
+  // one does.
+  std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
 
   // Sums every worker's counters. Safe from any thread at any time.
   Snapshot Read() const;
@@ -131,6 +146,7 @@ class Registry {
   std::vector<std::unique_ptr<PerWorker>> workers_;
   std::vector<EndpointSnapshot> endpoint_labels_;
   std::vector<BackendSnapshot> backend_labels_;
+  std::unique_ptr<std::atomic<int>[]> breaker_states_;
 };
 
 }  // namespace sluice::metrics

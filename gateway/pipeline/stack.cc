@@ -134,7 +134,8 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
     b = std::make_unique<Decode>(std::move(b), endpoint, backend,
                                  BackendPolicy::FromConfig(backend), std::move(maybe));
   }
-  const BuildContext ctx{service, endpoint, &backend, workers};
+  const BuildContext ctx{service, endpoint, &backend, workers,
+                         registry != nullptr ? &registry->breaker_state(backend_id) : nullptr};
   for (const components::Component& c : components::Registry()) {
     if (c.wrap_backend == nullptr) continue;
     if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {

@@ -53,12 +53,15 @@ TEST(CircuitBreakerTest, OpensStopsCallingHalfOpensAndClosesOnSuccess) {
   EXPECT_EQ(backend.request_count(), 3u);  // not called while open
   const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
   EXPECT_EQ(Sample(page, "sluice_backend_failures_total", "kind=\"rejected\""), 1) << page;
+  EXPECT_EQ(Sample(page, "sluice_backend_circuit_breaker_state", ""), 2) << page;  // open
 
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // timeout 1 s: half-open
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);   // the probe succeeds: closed
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
   EXPECT_EQ(backend.request_count(), 5u);
   EXPECT_NE(gw.log().find("went from 'half-open' to 'closed'"), std::string::npos) << gw.log();
+  const std::string closed = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
+  EXPECT_EQ(Sample(closed, "sluice_backend_circuit_breaker_state", ""), 0) << closed;
 }
 
 }  // namespace

@@ -17,8 +17,9 @@ constexpr int64_t kMaxSeconds = 86'400;
 
 class BreakerBackend final : public backend::Backend {
  public:
-  BreakerBackend(const Config& config, backend::BackendPtr next, std::string label)
-      : breaker_(std::make_shared<Breaker>(config, std::move(label), SteadyNanos())),
+  BreakerBackend(const Config& config, backend::BackendPtr next, std::string label,
+                 std::atomic<int>* published)
+      : breaker_(std::make_shared<Breaker>(config, std::move(label), SteadyNanos(), published)),
         next_(std::move(next)) {}
 
   void Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
@@ -92,9 +93,10 @@ std::string_view ToString(State state) {
   return "unknown";
 }
 
-Breaker::Breaker(const Config& config, std::string label, Nanos now)
-    : config_(config), label_(std::move(label)) {
+Breaker::Breaker(const Config& config, std::string label, Nanos now, std::atomic<int>* published)
+    : config_(config), label_(std::move(label)), published_(published) {
   NewGeneration(now);
+  if (published_ != nullptr) published_->store(static_cast<int>(state_), std::memory_order_relaxed);
 }
 
 bool Breaker::Before(Nanos now, uint64_t* generation) {
@@ -147,6 +149,7 @@ void Breaker::SetState(State next, Nanos now) {
               config_.name, ToString(state_), ToString(next));
   }
   state_ = next;
+  if (published_ != nullptr) published_->store(static_cast<int>(next), std::memory_order_relaxed);
   NewGeneration(now);
 }
 
@@ -167,9 +170,10 @@ void Breaker::NewGeneration(Nanos now) {
   }
 }
 
-backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label) {
+backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label,
+                         std::atomic<int>* published) {
   if (!config.enabled) return next;
-  return std::make_unique<BreakerBackend>(config, std::move(next), std::move(label));
+  return std::make_unique<BreakerBackend>(config, std::move(next), std::move(label), published);
 }
 
 }  // namespace sluice::components::circuitbreaker

@@ -8,6 +8,7 @@
 // error of the backend's stack below it (connect, timeout, reset, a failing status, a body that
 // does not decode). A refused call fails with ErrorKind::kRejected: 500, as KrakenD.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@ struct Config : config::ComponentConfig {
 
 std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
 
+// Published to metrics as its number: 0 closed, 1 half-open, 2 open (metrics::kBreaker*).
 enum class State { kClosed, kHalfOpen, kOpen };
 std::string_view ToString(State state);
 
@@ -43,7 +45,9 @@ class Breaker {
 
   // `label` names the breaker in log lines (its `name`, or the backend); `now` starts the first
   // interval.
-  Breaker(const Config& config, std::string label, Nanos now);
+  // `published` (may be null): where the state is written at each change, for metrics.
+  Breaker(const Config& config, std::string label, Nanos now,
+          std::atomic<int>* published = nullptr);
 
   // Whether a call may start at `now`; its generation (to pass to After) when it may.
   bool Before(Nanos now, uint64_t* generation);
@@ -60,6 +64,7 @@ class Breaker {
 
   const Config config_;  // a copy: a call may end after the service config is gone
   const std::string label_;
+  std::atomic<int>* const published_;
   std::mutex mu_;
   State state_ = State::kClosed;
   uint64_t generation_ = 0;
@@ -69,6 +74,7 @@ class Breaker {
 };
 
 // The backend wrapper: a Breaker around `next`.
-backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label);
+backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label,
+                         std::atomic<int>* published = nullptr);
 
 }  // namespace sluice::components::circuitbreaker
