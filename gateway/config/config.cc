@@ -287,7 +287,10 @@ class Parser {
                                                   const std::string& parent);
   std::optional<AllowList> Allow(const Json& obj, absl::string_view key, const std::string& parent,
                                  bool lower_case);
-  std::optional<std::vector<HostAddress>> Hosts(const Json& obj, const std::string& parent);
+  // `other_schemes`: hosts with a scheme other than http(s) (ws://, amqp://...) are kept, as
+  // KrakenD keeps them under disable_host_sanitize; otherwise they are errors.
+  std::optional<std::vector<HostAddress>> Hosts(const Json& obj, const std::string& parent,
+                                                bool other_schemes = false);
   std::optional<OutputEncoding> Output(const Json& obj, const std::string& parent);
   std::optional<std::string> Method(const Json& obj, const std::string& parent);
   std::optional<ListenAddress> Address(const Json& obj, absl::string_view key,
@@ -455,7 +458,8 @@ std::optional<AllowList> Parser::Allow(const Json& obj, absl::string_view key,
   return list;
 }
 
-std::optional<std::vector<HostAddress>> Parser::Hosts(const Json& obj, const std::string& parent) {
+std::optional<std::vector<HostAddress>> Parser::Hosts(const Json& obj, const std::string& parent,
+                                                      bool other_schemes) {
   const Json* v = Find(obj, "host");
   if (v == nullptr) return std::nullopt;
   std::string path = Join(parent, "host");
@@ -472,7 +476,14 @@ std::optional<std::vector<HostAddress>> Parser::Hosts(const Json& obj, const std
     }
     HostAddress host;
     std::string why;
-    if (ParseHost(item.get_ref<const std::string&>(), &host, &why)) {
+    const std::string& text = item.get_ref<const std::string&>();
+    if (ParseHost(text, &host, &why)) {
+      hosts.push_back(std::move(host));
+    } else if (const size_t sep = text.find("://"); other_schemes && sep != std::string::npos &&
+                                                    absl::StartsWith(why, "unsupported scheme")) {
+      host.scheme = absl::AsciiStrToLower(text.substr(0, sep));
+      host.host = text.substr(sep + 3);
+      host.original = text;
       hosts.push_back(std::move(host));
     } else {
       Error(Index(path, i), absl::StrCat("bad host ", Quote(item.get<std::string>()), ": ", why));
@@ -1145,7 +1156,19 @@ void Parser::ParseBackend(const Json& b, const std::string& path, const Endpoint
       version_ == 2 ? absl::MakeConstSpan(kBackendHintsV2) : absl::MakeConstSpan(kBackendHintsV3));
 
   size_t errors_before = result_->errors.size();
-  std::optional<std::vector<HostAddress>> hosts = Hosts(b, path);
+  const Json* sanitize = Find(b, "disable_host_sanitize");
+  const bool keep_schemes = sanitize != nullptr && sanitize->is_boolean() && sanitize->get<bool>();
+  std::optional<std::vector<HostAddress>> hosts = Hosts(b, path, keep_schemes);
+  for (const HostAddress& h : hosts ? *hosts : std::vector<HostAddress>{}) {
+    if (h.scheme != "http" && h.scheme != "https" && out->unsupported_scheme.empty()) {
+      out->unsupported_scheme = h.scheme;
+      result_->warnings.push_back(
+          {Join(path, "host"),
+           absl::StrCat("warning: ", Quote(h.original), ": Sluice has no client for ", h.scheme,
+                        ":// (a KrakenD component such as AMQP, Pub/Sub or websockets "
+                        "serves it); the endpoint answers 501 Not Implemented")});
+    }
+  }
   bool host_error = result_->errors.size() != errors_before;
   out->hosts = hosts && !hosts->empty() ? std::move(*hosts) : svc.host;
   // A bad host list (here or at the top level) is reported already; don't report it twice.

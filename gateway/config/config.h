@@ -53,6 +53,9 @@ struct Backend {
   std::string sd_scheme = "http";  // scheme of hosts found by DNS SRV (v3 `sd_scheme`)
   bool is_collection = false;
   bool disable_host_sanitize = false;
+  // A host's scheme Sluice has no client for (ws, amqp, gcppubsub...; kept under
+  // disable_host_sanitize as KrakenD keeps it): the endpoint answers 501.
+  std::string unsupported_scheme;
   std::string target;                            // dot path to extract
   std::string group;                             // wrap under this key
   std::vector<std::string> allow;                // dot paths (v2 `whitelist` maps here)

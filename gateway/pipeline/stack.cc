@@ -113,6 +113,18 @@ class DynamicInputs : public Stage {
   std::vector<std::string> names_;
 };
 
+// An endpoint with a backend Sluice has no client for (a ws:// or amqp:// host): 501, empty.
+class NotImplemented : public Stage {
+ public:
+  std::string_view name() const override { return "not-implemented"; }
+  StageResult OnRequest(RequestContext& ctx) const override {
+    http::Response res(boost::beast::http::status::not_implemented, 11);
+    res.set("X-Krakend-Completed", "false");
+    ctx.response = std::move(res);
+    return StageResult::kRespond;
+  }
+};
+
 // A backend's stack, bottom first: transport -> round robin over its hosts -> status policy,
 // decoder and shaper (merging endpoints) -> backend-level components -> metrics -> concurrent
 // calls. A layer whose feature is off is not there.
@@ -186,6 +198,16 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   if (no_op && endpoint.backends.size() != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat(endpoint.json_path, ": no-op needs exactly one backend"));
+  }
+  for (const config::Backend& b : endpoint.backends) {
+    if (b.unsupported_scheme.empty()) continue;
+    *next_backend_id += static_cast<int>(endpoint.backends.size());  // metrics stay numbered
+    std::vector<StagePtr> stages;
+    if (registry != nullptr) {
+      stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
+    }
+    stages.push_back(std::make_unique<NotImplemented>());
+    return std::make_unique<const Stack>(std::move(stages));
   }
   std::vector<BackendCall> calls;
   std::vector<bool> return_error_code;

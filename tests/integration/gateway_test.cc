@@ -97,12 +97,14 @@ TEST(GatewayTest, NotFoundAndMethodNotAllowedAsKrakenD) {
 TEST(GatewayTest, RouterRedirectsTrailingSlashAndCaseAsGin) {
   TestBackend backend(EchoTarget());
   const std::string endpoints = R"([
-      {"endpoint": "/users/{id}", "backend": [{"host": [")" + backend.url() +
+      {"endpoint": "/users/{id}", "backend": [{"host": [")" +
+                                backend.url() +
                                 R"("], "url_pattern": "/u"}]},
-      {"endpoint": "/items", "method": "POST", "backend": [{"host": [")" + backend.url() +
+      {"endpoint": "/items", "method": "POST", "backend": [{"host": [")" +
+                                backend.url() +
                                 R"("], "url_pattern": "/i"}]},
-      {"endpoint": "/Api/Things", "backend": [{"host": [")" + backend.url() +
-                                R"("], "url_pattern": "/t"}]}])";
+      {"endpoint": "/Api/Things", "backend": [{"host": [")" +
+                                backend.url() + R"("], "url_pattern": "/t"}]}])";
   SluiceProcess gw(R"({"version": 3, "endpoints": )" + endpoints + "}");
   Response slash = Fetch(gw.port(), "GET", "/users/7/?x=1");
   EXPECT_EQ(slash.result_int(), 301u);
@@ -124,7 +126,8 @@ TEST(GatewayTest, RouterRedirectsTrailingSlashAndCaseAsGin) {
 
   SluiceProcess off(R"({"version": 3, "extra_config": {"router": {
       "disable_redirect_trailing_slash": true, "disable_redirect_fixed_path": true}},
-      "endpoints": )" + endpoints + "}");
+      "endpoints": )" +
+                    endpoints + "}");
   EXPECT_EQ(Fetch(off.port(), "GET", "/users/7/").result_int(), 404u);
   EXPECT_EQ(Fetch(off.port(), "GET", "/api/things").result_int(), 404u);
 }
@@ -134,13 +137,31 @@ TEST(GatewayTest, RouterRedirectsTrailingSlashAndCaseAsGin) {
 // call.
 TEST(GatewayTest, UrlPatternTakesHeaderAndQueryStringValues) {
   TestBackend backend(EchoTarget());
-  SluiceProcess gw(OneEndpoint(backend.url(), "/dyn",
-                               "/t/{input_headers.X-Tenant}/q/{input_query_strings.id}"));
+  SluiceProcess gw(
+      OneEndpoint(backend.url(), "/dyn", "/t/{input_headers.X-Tenant}/q/{input_query_strings.id}"));
   Response ok = Fetch(gw.port(), "GET", "/dyn?id=4%202&other=x", {{"X-Tenant", "acme/eu"}});
   EXPECT_EQ(ok.result_int(), 200u) << gw.log();
   EXPECT_EQ(std::string(backend.last_request().target()), "/t/acme%2Feu/q/4%202");
   EXPECT_EQ(Fetch(gw.port(), "GET", "/dyn?id=1").result_int(), 400u) << "no X-Tenant";
   EXPECT_EQ(Fetch(gw.port(), "GET", "/dyn", {{"X-Tenant", "a"}}).result_int(), 400u) << "no id";
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
+// A host with a scheme Sluice has no client for (ws://, amqp://...) loads under
+// disable_host_sanitize, as in KrakenD: a warning at start, and that endpoint answers 501 while
+// the others serve.
+TEST(GatewayTest, OtherHostSchemesLoadAndAnswer501) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(R"({"version": 3, "endpoints": [
+      {"endpoint": "/ws", "backend": [{"host": ["ws://127.0.0.1:9"], "url_pattern": "/x",
+                                       "disable_host_sanitize": true}]},
+      {"endpoint": "/ok", "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/ok"}]}]})");
+  Response ws = Fetch(gw.port(), "GET", "/ws");
+  EXPECT_EQ(ws.result_int(), 501u);
+  EXPECT_EQ(ws.body(), "");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/ok").result_int(), 200u);
+  EXPECT_NE(gw.log().find("Sluice has no client for ws://"), std::string::npos) << gw.log();
   EXPECT_EQ(backend.request_count(), 1u);
 }
 
