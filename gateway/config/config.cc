@@ -121,7 +121,11 @@ bool IsInputPlaceholder(std::string_view name) {
   return false;
 }
 
-std::vector<std::string> InputPlaceholders(const Endpoint& endpoint) {
+namespace {
+
+// The distinct `{name}`s of an endpoint's url_patterns that `kind` accepts, in order of first use.
+std::vector<std::string> PlaceholdersOf(const Endpoint& endpoint,
+                                        bool (*kind)(std::string_view name)) {
   std::vector<std::string> names;
   for (const Backend& b : endpoint.backends) {
     std::string_view pattern = b.url_pattern;
@@ -130,7 +134,7 @@ std::vector<std::string> InputPlaceholders(const Endpoint& endpoint) {
       const size_t close = pattern.find('}', open);
       if (close == std::string_view::npos) break;
       const std::string_view name = pattern.substr(open + 1, close - open - 1);
-      if (IsInputPlaceholder(name) && std::find(names.begin(), names.end(), name) == names.end()) {
+      if (kind(name) && std::find(names.begin(), names.end(), name) == names.end()) {
         names.emplace_back(name);
       }
     }
@@ -138,21 +142,14 @@ std::vector<std::string> InputPlaceholders(const Endpoint& endpoint) {
   return names;
 }
 
+}  // namespace
+
+std::vector<std::string> InputPlaceholders(const Endpoint& endpoint) {
+  return PlaceholdersOf(endpoint, &IsInputPlaceholder);
+}
+
 std::vector<std::string> JwtPlaceholders(const Endpoint& endpoint) {
-  std::vector<std::string> names;
-  for (const Backend& b : endpoint.backends) {
-    std::string_view pattern = b.url_pattern;
-    for (size_t open = pattern.find('{'); open != std::string_view::npos;
-         open = pattern.find('{', open + 1)) {
-      const size_t close = pattern.find('}', open);
-      if (close == std::string_view::npos) break;
-      const std::string_view name = pattern.substr(open + 1, close - open - 1);
-      if (IsJwtPlaceholder(name) && std::find(names.begin(), names.end(), name) == names.end()) {
-        names.emplace_back(name);
-      }
-    }
-  }
-  return names;
+  return PlaceholdersOf(endpoint, &IsJwtPlaceholder);
 }
 
 namespace {

@@ -181,6 +181,8 @@ struct TlsSettings {
   std::vector<std::string> ca_certs;
   bool disable_system_ca_pool = false;
   std::string json_path;  // "tls", "client_tls"
+  // The key that named the CA files, when it is not `ca_certs` (the admin's `client_ca`).
+  std::string ca_certs_key;
 };
 
 // The public port's `tls`. When enabled the port speaks only TLS (HTTP/1.1 and h2 by ALPN).

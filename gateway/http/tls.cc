@@ -43,19 +43,11 @@ std::string OpenSslError() {
   return text;
 }
 
+// ReadPemFile, its error prefixed by the config key that named the file.
 absl::StatusOr<std::string> ReadPem(const std::string& key_path, const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_path, ": cannot read \"", file, "\": ", std::strerror(errno)));
-  }
-  std::string bytes;
-  bytes.resize(static_cast<size_t>(kMaxPemBytes) + 1);
-  in.read(bytes.data(), kMaxPemBytes + 1);
-  bytes.resize(static_cast<size_t>(in.gcount()));
-  if (static_cast<std::streamsize>(bytes.size()) > kMaxPemBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(key_path, ": \"", file, "\" is larger than ", kMaxPemBytes >> 20, " MiB"));
+  auto bytes = ReadPemFile(file);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key_path, ": ", bytes.status().message()));
   }
   return bytes;
 }
@@ -187,8 +179,10 @@ absl::Status SetTrust(SSL_CTX* ctx, const config::TlsSettings& settings,
   if (!settings.disable_system_ca_pool) SSL_CTX_set_default_verify_paths(ctx);
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (size_t i = 0; i < settings.ca_certs.size(); ++i) {
-    auto certs = ReadCertificates(absl::StrCat(settings.json_path, ".ca_certs[", i, "]"),
-                                  settings.ca_certs[i]);
+    const std::string key = settings.ca_certs_key.empty()
+                                ? absl::StrCat(settings.json_path, ".ca_certs[", i, "]")
+                                : absl::StrCat(settings.json_path, ".", settings.ca_certs_key);
+    auto certs = ReadCertificates(key, settings.ca_certs[i]);
     if (!certs.ok()) return certs.status();
     for (X509* cert : *certs) {
       X509_STORE_add_cert(store, cert);
@@ -201,6 +195,23 @@ absl::Status SetTrust(SSL_CTX* ctx, const config::TlsSettings& settings,
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read \"", file, "\": ", std::strerror(errno)));
+  }
+  std::string bytes;
+  bytes.resize(static_cast<size_t>(kMaxPemBytes) + 1);
+  in.read(bytes.data(), kMaxPemBytes + 1);
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  if (static_cast<std::streamsize>(bytes.size()) > kMaxPemBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", file, "\" is larger than ", kMaxPemBytes >> 20, " MiB"));
+  }
+  return bytes;
+}
 
 // One certificate with its chain and key, read and checked.
 struct ServerTls::Certificate {

@@ -22,6 +22,9 @@
 
 namespace sluice::http {
 
+// A PEM file's bytes (at most 4 MiB), or why not ("cannot read \"f\": No such file...").
+absl::StatusOr<std::string> ReadPemFile(const std::string& file);
+
 // The listener's TLS, built from one reading of its files. Immutable: a reload builds another.
 class ServerTls {
  public:

@@ -1,11 +1,8 @@
 #include "gateway/components/backend/grpc/config.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/http/tls.h"
 
 namespace sluice::components::backend_grpc {
 
@@ -33,24 +30,16 @@ void Renames(config::ObjectReader& reader, std::string_view key,
 // A PEM file's contents, or an error at `key`.
 std::optional<std::string> ReadPem(config::ObjectReader& reader, const std::string& key,
                                    const std::string& path) {
-  constexpr std::streamsize kMaxPemBytes = 4 << 20;
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes;
-  if (in) {
-    bytes.resize(kMaxPemBytes + 1);
-    in.read(bytes.data(), kMaxPemBytes + 1);
-    bytes.resize(static_cast<size_t>(in.gcount()));
-  }
-  if (!in && !in.eof()) {
-    reader.Error(key, absl::StrCat("cannot read \"", path, "\": ", std::strerror(errno)));
+  auto bytes = http::ReadPemFile(path);
+  if (!bytes.ok()) {
+    reader.Error(key, std::string(bytes.status().message()));
     return std::nullopt;
   }
-  if (bytes.find("-----BEGIN ") == std::string::npos ||
-      static_cast<std::streamsize>(bytes.size()) > kMaxPemBytes) {
+  if (bytes->find("-----BEGIN ") == std::string::npos) {
     reader.Error(key, absl::StrCat("\"", path, "\" is not a PEM file"));
     return std::nullopt;
   }
-  return bytes;
+  return std::move(*bytes);
 }
 
 Config::Tls ParseTls(config::ObjectReader& reader) {
