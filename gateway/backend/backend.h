@@ -57,6 +57,7 @@ struct BackendResponse {
   Fields headers;
   std::string body;
   std::optional<nlohmann::json> data;
+  std::string url;  // REST answers whose status is not 200/201: the URL that gave it
 };
 
 // Per-call facts a backend needs besides the request: whose event loop it runs on, and the

@@ -1082,6 +1082,14 @@ bool Parser::ParseEndpoint(const Json& e, const std::string& path, const Service
     }
     // KrakenD forces it: a no-op endpoint streams the backend's bytes untouched.
     for (Backend& b : ep->backends) b.encoding = BackendEncoding::kNoOp;
+  } else {
+    for (const Backend& b : ep->backends) {
+      if (b.encoding != BackendEncoding::kNoOp) continue;
+      Lint(Join(b.json_path, "encoding"),
+           "no-op in an endpoint that renders its answer: this backend's body is not read and "
+           "adds nothing to the answer (KrakenD does the same); the endpoint's output_encoding "
+           "no-op passes a backend's answer through");
+    }
   }
   return true;
 }

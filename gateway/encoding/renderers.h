@@ -25,8 +25,7 @@ struct Rendered {
 //                    jsonCollectionRender), kJsonContentType.
 // - string:          data["content"] when it is a string, else an empty body (Lura's
 //                    stringRender renders "" for a missing or non-string content), text/plain.
-// - xml:             JsonToXml(data), kXmlContentType. Lura renders only Data["content"]; see
-//                    xml.h.
+// - xml:             JsonToXml(data), kXmlContentType (see xml.h for how KrakenD's differs).
 // - yaml:            RenderYaml(data), kYamlContentType.
 // - negotiate:       the encoding Negotiate(accept_header) picks.
 // - no-op:           FailedPrecondition: no-op answers are streamed, never rendered.

@@ -34,8 +34,8 @@
 //   Of non-ASCII characters only Latin-1 letters and CJK ideographs are kept, the subset every
 //   XML 1.0 edition's name rules accept (expat applies the stricter 4th edition tables).
 // - Invalid UTF-8 and characters XML cannot carry are replaced by U+FFFD.
-// KrakenD differs here: Lura's xmlRender marshals only Data["content"] with Go's encoding/xml,
-// which cannot marshal maps, so its xml output is only usable for string content.
+// KrakenD (krakend-xml's render, through mxj) writes the same Content-Type, application/xml, and
+// its root differently: the single top-level key when there is one, else <doc>.
 
 #include <string>
 #include <string_view>
@@ -45,7 +45,7 @@
 
 namespace sluice::encoding {
 
-inline constexpr std::string_view kXmlContentType = "application/xml; charset=utf-8";
+inline constexpr std::string_view kXmlContentType = "application/xml";
 
 // Deepest element nesting accepted. Each level becomes up to two JSON levels (object, array),
 // which keeps decoded documents within the same budget as kMaxJsonDepth; real documents

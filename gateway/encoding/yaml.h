@@ -25,7 +25,7 @@
 
 namespace sluice::encoding {
 
-inline constexpr std::string_view kYamlContentType = "application/x-yaml; charset=utf-8";
+inline constexpr std::string_view kYamlContentType = "application/yaml; charset=utf-8";
 
 // Deepest JSON value rendered; beyond it the value is refused instead of risking the stack (one
 // frame per level). Decoded bodies stay below it: kMaxJsonDepth (1000) plus shaping headroom.

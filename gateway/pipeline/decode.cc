@@ -22,9 +22,21 @@ std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
 void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
                   const shaping::BackendShaper* shaper, BackendResponse* answer) {
   if (!answer->ok()) return;
+  if (cfg.encoding == config::BackendEncoding::kNoOp) {
+    // Lura's no-op parser in a merging endpoint: any status, nothing decoded or shaped, an empty
+    // object merged.
+    answer->data = nlohmann::json::object();
+    std::string().swap(answer->body);
+    answer->headers = {};
+    return;
+  }
   const unsigned status = answer->status;
   if (!policy.IsSuccess(status)) {
-    Error error = Error::Of(ErrorKind::kStatus, absl::StrCat("invalid status code ", status));
+    std::string message = absl::StrCat("invalid status code ", status);
+    if (!policy.status_error_prefix.empty()) {
+      absl::StrAppend(&message, " ", policy.status_error_prefix, " ", answer->url);
+    }
+    Error error = Error::Of(ErrorKind::kStatus, std::move(message));
     error.status = status;
     answer->error = std::move(error);
     if (!policy.error_details_alias.empty()) {

@@ -37,7 +37,7 @@ http::Response FailureResponse(const Failure& failure, const FailureOptions& opt
   const backend::Error& error = failure.error;
   http::Response res;
   res.version(11);
-  if (options.completed_header) res.set(Bv(http::kCompletedHeader), "false");
+  res.set(Bv(http::kCompletedHeader), "false");
   if (error.grpc_code > 0) {
     res.result(HttpStatusFor(error));
     res.set(bhttp::field::content_type, "application/json");

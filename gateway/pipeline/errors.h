@@ -24,13 +24,12 @@ struct FailureOptions {
   // KrakenD's router.return_error_msg: the error (or the backend's body, when its status is
   // passed) as a text/plain body.
   bool return_error_msg = false;
-  // X-Krakend-Completed: false on the answer (merging endpoints; no-op answers carry none).
-  bool completed_header = true;
 };
 
-// The client's answer to `failure`. A gRPC failure (or a request the gRPC mapping refused)
-// answers {"code", "message"} as grpc-gateway and Envoy's transcoder do; anything else has an
-// empty body unless return_error_msg.
+// The client's answer to `failure`, with X-Krakend-Completed: false (Lura's handler sets it on
+// every answer without data, no-op endpoints included). A gRPC failure (or a request the gRPC
+// mapping refused) answers {"code", "message"} as grpc-gateway and Envoy's transcoder do; anything
+// else has an empty body unless return_error_msg.
 http::Response FailureResponse(const Failure& failure, const FailureOptions& options);
 
 // Turns ctx.failure into ctx.response on the way up when no stage below answered.

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "gateway/common/logging.h"
+#include "gateway/common/strings.h"
 #include "gateway/http/wire.h"
 
 namespace sluice::pipeline {
@@ -77,6 +78,9 @@ StageResult NoOpProxy::OnRequest(RequestContext& ctx) const {
                          // result_int(): result() maps codes Beast has no name for (418, 599...) to
                          // 0.
                          out.result(answer.status);
+                         // Lura's handler marks any answer without decoded data incomplete, then
+                         // the no-op render adds the backend's headers.
+                         out.set(Bv(http::kCompletedHeader), "false");
                          for (const auto& field : answer.headers) {
                            if (http::IsHopByHop(field.name())) continue;
                            out.insert(field.name_string(), field.value());

@@ -89,8 +89,11 @@ void Render::OnResponse(RequestContext& ctx) const {
   if (endpoint_.output_encoding == config::OutputEncoding::kNegotiate) {
     res.set(bhttp::field::vary, "Accept");  // caches must key the answer by Accept
   }
-  res.set(Bv(http::kCompletedHeader), ctx.complete ? "true" : "false");
-  if (ctx.complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
+  // Lura's handler calls an answer complete only when it has data: `{}` (every backend's
+  // answer empty, or a no-op backend's) is marked incomplete and not cacheable.
+  const bool complete = ctx.complete && !(ctx.data.is_object() && ctx.data.empty());
+  res.set(Bv(http::kCompletedHeader), complete ? "true" : "false");
+  if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
   res.body() = std::move(rendered->body);
   ctx.response = std::move(res);
 }

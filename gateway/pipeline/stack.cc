@@ -35,13 +35,13 @@ bool IsSequential(const config::Endpoint& e) {
   return proxy != nullptr && proxy->sequential;
 }
 
-FailureOptions FailureOptionsOf(const config::ServiceConfig& service, bool merging) {
+// Lura's endpoint handler writes the error text for no-op endpoints too (their transport
+// failures; a no-op backend's status is never an error).
+FailureOptions FailureOptionsOf(const config::ServiceConfig& service) {
   const auto* router =
       service.components.Get<components::router::Config>(components::router::kNamespace);
   FailureOptions o;
-  // No-op answers carry neither X-Krakend-Completed nor the error text.
-  o.return_error_msg = merging && router != nullptr && router->return_error_msg;
-  o.completed_header = merging;
+  o.return_error_msg = router != nullptr && router->return_error_msg;
   return o;
 }
 
@@ -143,8 +143,10 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
     if (!shaper.ok()) return shaper.status();
     std::optional<shaping::BackendShaper> maybe;
     if (!shaper->is_identity()) maybe = std::move(*shaper);
-    b = std::make_unique<Decode>(std::move(b), endpoint, backend,
-                                 BackendPolicy::FromConfig(backend), std::move(maybe));
+    BackendPolicy policy = BackendPolicy::FromConfig(backend);
+    policy.status_error_prefix = StatusErrorPrefix(endpoint, backend);
+    b = std::make_unique<Decode>(std::move(b), endpoint, backend, std::move(policy),
+                                 std::move(maybe));
   }
   const BuildContext ctx{service, endpoint, &backend, workers,
                          registry != nullptr ? &registry->breaker_state(backend_id) : nullptr};
@@ -219,10 +221,6 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
                        ".output_encoding: a gRPC backend's answer is transcoded to JSON; "
                        "no-op cannot pass it through"));
     }
-    if (!no_op && !grpc && b.encoding == config::BackendEncoding::kNoOp) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          b.json_path, ".encoding: no-op backends need the endpoint's output_encoding no-op"));
-    }
     absl::StatusOr<BackendCall> call = Recipe(endpoint, b, grpc);
     if (!call.ok()) return call.status();
     auto stack = BuildBackendStack(service, endpoint, b, !no_op, (*next_backend_id)++, workers,
@@ -238,7 +236,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   std::vector<StagePtr> stages;
   if (registry != nullptr)
     stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
-  stages.push_back(std::make_unique<ErrorMapping>(FailureOptionsOf(service, !no_op)));
+  stages.push_back(std::make_unique<ErrorMapping>(FailureOptionsOf(service)));
   AddComponentStages(Phase::kGuard, ctx, &stages);
   if (std::vector<std::string> inputs = config::InputPlaceholders(endpoint); !inputs.empty()) {
     stages.push_back(std::make_unique<DynamicInputs>(std::move(inputs)));
@@ -250,8 +248,8 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
   stages.push_back(std::make_unique<Render>(endpoint));
   AddComponentStages(Phase::kData, ctx, &stages);
-  stages.push_back(std::make_unique<Merge>(std::move(return_error_code),
-                                           FailureOptionsOf(service, /*merging=*/true)));
+  stages.push_back(
+      std::make_unique<Merge>(std::move(return_error_code), FailureOptionsOf(service)));
   if (IsSequential(endpoint)) {
     stages.push_back(std::make_unique<SequentialFanOut>(std::move(calls)));
   } else {

@@ -36,6 +36,7 @@ void RestBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
           answer.status = result.response.result_int();
           answer.headers = std::move(result.response.base());
           answer.body = std::move(result.response.body());
+          answer.url = std::move(result.url);
         }
         done(std::move(answer));
       });

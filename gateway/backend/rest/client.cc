@@ -547,8 +547,19 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
       }
     }
     CallResult result;
+    if (const unsigned status = response.result_int(); status != 200 && status != 201) {
+      result.url = Url();
+    }
     result.response = std::move(response);
     Complete(std::move(result));
+  }
+
+  // The URL of the current request, as Go's URL.String() writes it.
+  std::string Url() const {
+    std::string url = pool_->https() ? "https://" : "http://";
+    url += pool_->host_header;
+    url += Sv(request_.target());
+    return url;
   }
 
   void ReleaseConnection(bool reusable) {
@@ -568,9 +579,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (from_https && !next.https && !next.same_host) {
       request_.erase(bhttp::field::referer);
     } else {
-      request_.set(bhttp::field::referer,
-                   std::string(from_https ? "https://" : "http://") + pool_->host_header +
-                       std::string(Sv(request_.target())));
+      request_.set(bhttp::field::referer, Url());
     }
     if (!next.same_host) {
       const config::HostAddress& first = first_->address;

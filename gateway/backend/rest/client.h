@@ -33,6 +33,9 @@ struct CallResult {
   // Set by backends whose answer is already structured (gRPC): the decoded object, used instead
   // of decoding `response.body` with the backend's encoding.
   std::optional<nlohmann::json> data;
+  // The URL that gave the answer (the last one, after redirects); only when the status is not
+  // 200 or 201, for the error text that names it (Lura's ErrInvalidStatus).
+  std::string url;
 };
 
 using Callback = absl::AnyInvocable<void(CallResult&&)>;

@@ -1,7 +1,8 @@
 #pragma once
 
 // KrakenD's `proxy` namespace (v1 `github.com/devopsfaith/krakend/proxy`).
-//   endpoint: sequential (bool), static {strategy, data}
+//   endpoint: sequential (bool), static {strategy, data}, sequential_propagated_params (checked;
+//             nothing in Sluice reads what it propagates: its readers are Lua and body generators)
 //   backend:  flatmap_filter (shaping operations, see gateway/shaping/flatmap.h)
 
 #include <memory>
@@ -33,6 +34,9 @@ struct EndpointConfig : config::ComponentConfig {
 struct BackendConfig : config::ComponentConfig {
   std::optional<shaping::FlatmapFilter> flatmap;  // absent when none or empty (Lura: no formatter)
 };
+
+// "resp0", "resp1_user.id": Lura's form of a sequential_propagated_params entry.
+bool IsPropagatedParam(std::string_view param);
 
 std::shared_ptr<const EndpointConfig> ParseEndpoint(config::ObjectReader& reader);
 std::shared_ptr<const BackendConfig> ParseBackend(config::ObjectReader& reader);
