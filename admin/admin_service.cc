@@ -225,6 +225,10 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
     for (size_t k = 1; k < b.failures.size(); ++k) failures += b.failures[k];
     out->set_failures_total(failures);
     SetHistogram(b.latency, out->mutable_latency());
+    out->set_http_cache(b.has_cache);
+    out->set_cache_hits(b.cache_hits);
+    out->set_cache_revalidated(b.cache_revalidated);
+    out->set_cache_misses(b.cache_misses);
     switch (b.breaker_state) {
       case metrics::kBreakerClosed:
         out->set_circuit_breaker(pb::CIRCUIT_CLOSED);

@@ -202,6 +202,22 @@ std::string RenderPrometheus(const PrometheusInput& in) {
     page.Sample("sluice_backend_circuit_breaker_state", backend_labels[i],
                 static_cast<int64_t>(backends[i].breaker_state));
   }
+  page.Family(
+      "sluice_backend_http_cache_total", "counter",
+      "Calls of backends with qos/http-cache by result: hit (a fresh cached answer), "
+      "revalidated (the backend answered 304 to a stale one), miss (the backend's answer).");
+  for (size_t i = 0; i < backends.size(); ++i) {
+    if (!backends[i].has_cache) continue;
+    const std::pair<const char*, uint64_t> results[] = {
+        {"hit", backends[i].cache_hits},
+        {"revalidated", backends[i].cache_revalidated},
+        {"miss", backends[i].cache_misses}};
+    for (const auto& [result, n] : results) {
+      Labels labels = backend_labels[i];
+      labels.emplace_back("result", result);
+      page.Sample("sluice_backend_http_cache_total", labels, n);
+    }
+  }
   page.Family("sluice_backend_request_duration_seconds", "histogram",
               "Time from sending a backend request to its decoded response.");
   for (size_t i = 0; i < backends.size(); ++i) {

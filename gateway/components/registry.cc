@@ -11,6 +11,7 @@
 #include "gateway/components/proxy/config.h"
 #include "gateway/components/proxy/static_stage.h"
 #include "gateway/components/qos/circuitbreaker/breaker.h"
+#include "gateway/components/qos/httpcache/cache.h"
 #include "gateway/components/qos/ratelimit/proxy.h"
 #include "gateway/components/qos/ratelimit/router.h"
 #include "gateway/components/router/config.h"
@@ -84,6 +85,11 @@ backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::Backe
 backend::BackendPtr WrapProxyLimit(const config::ComponentConfig& c, backend::BackendPtr next,
                                    const BuildContext&) {
   return ratelimit::WrapProxy(static_cast<const ratelimit::ProxyConfig&>(c), std::move(next));
+}
+backend::BackendPtr WrapCache(const config::ComponentConfig& c, backend::BackendPtr next,
+                              const BuildContext& ctx) {
+  return httpcache::Wrap(static_cast<const httpcache::Config&>(c), std::move(next), *ctx.backend,
+                         ctx.registry, ctx.backend_id);
 }
 template <auto kParse>
 ConfigPtr AtBackend(config::ObjectReader& r, Scope s) {
@@ -162,6 +168,9 @@ const Component kComponents[] = {
      nullptr, &WrapProxyLimit},
     {circuitbreaker::kNamespace, &OnlyAt<Scope::kBackend, &circuitbreaker::Parse>, Phase::kGuard,
      nullptr, &WrapBreaker},
+    // In the transport, as KrakenD's: it caches raw HTTP answers by URL.
+    {httpcache::kNamespace, &OnlyAt<Scope::kBackend, &httpcache::Parse>, Phase::kGuard, nullptr,
+     nullptr, &WrapCache},
 };
 
 const Component* Find(std::string_view name) {

@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "gateway/backend/backend.h"
 #include "gateway/config/config.h"
+#include "gateway/metrics/registry.h"
 #include "gateway/pipeline/stage.h"
 
 namespace sluice::components {
@@ -33,6 +34,9 @@ struct BuildContext {
   int workers = 0;
   // Backend level, with metrics on: where a circuit breaker publishes its state.
   std::atomic<int>* breaker_state = nullptr;
+  // Backend level, with metrics on: the registry and the backend's number in it.
+  metrics::Registry* registry = nullptr;
+  int backend_id = -1;
 };
 
 struct Component {
@@ -49,6 +53,11 @@ struct Component {
   // Wraps a backend's stack (backend-level components), or returns `next` unchanged.
   backend::BackendPtr (*wrap_backend)(const config::ComponentConfig& config,
                                       backend::BackendPtr next, const BuildContext& ctx) = nullptr;
+  // Wraps a backend's transport, below the balancer (so the host is chosen) and the status
+  // policy (so it sees raw HTTP answers): the HTTP cache.
+  backend::BackendPtr (*wrap_transport)(const config::ComponentConfig& config,
+                                        backend::BackendPtr next,
+                                        const BuildContext& ctx) = nullptr;
 };
 
 // Every component, in stack order.

@@ -42,6 +42,7 @@ Registry::Registry(int workers, const config::ServiceConfig& config) {
       bl.endpoint_path = e.path;
       bl.url_pattern = b.url_pattern;
       for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
+      bl.has_cache = b.components.Get<config::ComponentConfig>("qos/http-cache") != nullptr;
       backend_labels_.push_back(bl);
     }
   }
@@ -88,6 +89,9 @@ Snapshot Registry::Read() const {
       BackendStats& b = pw->backends[i];
       BackendSnapshot& out = s.backends[i];
       out.calls += b.calls.Get();
+      out.cache_hits += b.cache_hits.Get();
+      out.cache_revalidated += b.cache_revalidated.Get();
+      out.cache_misses += b.cache_misses.Get();
       for (int k = 0; k < kFailureKinds; ++k) out.failures[k] += b.failures[k].Get();
       Accumulate(b.latency, &out.latency);
       const int64_t ok_ms = b.last_success_unix_ms.load(std::memory_order_relaxed);

@@ -75,6 +75,11 @@ struct alignas(64) BackendStats {
   Histogram latency;
   std::atomic<int64_t> last_success_unix_ms{0};
   std::atomic<int64_t> last_failure_unix_ms{0};
+  // qos/http-cache: answers served from the cache (fresh, or revalidated by a 304) and calls
+  // that went to the backend.
+  Counter cache_hits;
+  Counter cache_revalidated;
+  Counter cache_misses;
   // Written only on the failure path (not per successful request), read by the admin service.
   absl::Mutex mu;
   std::string last_error ABSL_GUARDED_BY(mu);
@@ -110,6 +115,10 @@ struct BackendSnapshot {
   std::string last_error;
   // The circuit breaker's state (kBreakerClosed...), or kNoBreaker.
   int breaker_state = -1;
+  bool has_cache = false;  // qos/http-cache configured: the cache_* counts mean something
+  uint64_t cache_hits = 0;
+  uint64_t cache_revalidated = 0;
+  uint64_t cache_misses = 0;
 };
 
 // Values of BackendSnapshot::breaker_state and of Registry::breaker_state().

@@ -137,6 +137,22 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
   absl::StatusOr<backend::BackendPtr> transport = transports(endpoint, backend);
   if (!transport.ok()) return transport.status();
   backend::BackendPtr b = std::move(*transport);
+  const BuildContext ctx{service,
+                         endpoint,
+                         &backend,
+                         workers,
+                         registry != nullptr ? &registry->breaker_state(backend_id) : nullptr,
+                         registry,
+                         backend_id};
+  // gRPC backends are not HTTP answers: the HTTP cache does not apply to them.
+  if (GrpcOptions(backend) == nullptr) {
+    for (const components::Component& c : components::Registry()) {
+      if (c.wrap_transport == nullptr) continue;
+      if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {
+        b = c.wrap_transport(*cfg, std::move(b), ctx);
+      }
+    }
+  }
   b = std::make_unique<RoundRobin>(std::move(b), workers);
   if (merging) {
     auto shaper = shaping::BackendShaper::Create(backend);
@@ -148,8 +164,6 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
     b = std::make_unique<Decode>(std::move(b), endpoint, backend, std::move(policy),
                                  std::move(maybe));
   }
-  const BuildContext ctx{service, endpoint, &backend, workers,
-                         registry != nullptr ? &registry->breaker_state(backend_id) : nullptr};
   for (const components::Component& c : components::Registry()) {
     if (c.wrap_backend == nullptr) continue;
     if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {
