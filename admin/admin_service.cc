@@ -187,6 +187,11 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
   response->set_endpoints(static_cast<int32_t>(cfg->endpoints.size()));
   response->set_state(ToProto(view_.serving_state()));
   for (const std::string& path : cfg->unprotected) response->add_unprotected(path);
+  const metrics::Snapshot snapshot = view_.metrics();
+  response->set_cluster_ratelimit(snapshot.redis_up == -2  ? ""
+                                  : snapshot.redis_up == 1 ? "up"
+                                  : snapshot.redis_up == 0 ? "down"
+                                                           : "unknown");
   return ::grpc::Status::OK;
 }
 

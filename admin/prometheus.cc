@@ -152,6 +152,16 @@ std::string RenderPrometheus(const PrometheusInput& in) {
                {"config_sha256", in.config_sha256}},
               uint64_t{1});
 
+  if (in.metrics.redis_up != -2) {
+    page.Family("sluice_ratelimit_redis_up", "gauge",
+                "sluice/cluster-ratelimit: 1 when Redis answered the last decision, 0 when it "
+                "failed or was too slow, -1 before the first.");
+    page.Sample("sluice_ratelimit_redis_up", {}, static_cast<int64_t>(in.metrics.redis_up));
+    page.Family("sluice_ratelimit_redis_fallbacks_total", "counter",
+                "Rate-limit decisions made by on_error because Redis did not decide in time.");
+    page.Sample("sluice_ratelimit_redis_fallbacks_total", {}, in.metrics.redis_fallbacks);
+  }
+
   const std::vector<metrics::EndpointSnapshot>& endpoints = in.metrics.endpoints;
   page.Family("sluice_http_requests_total", "counter",
               "Requests answered, by endpoint (method and path template) and status class.");

@@ -23,6 +23,8 @@ _LIBS = {
     "re2": (["re2"], [], []),
     # gzip answers from backends (zlib1g-dev).
     "zlib": (["zlib"], [], []),
+    # sluice/cluster-ratelimit's Redis client (libhiredis-dev).
+    "hiredis": (["hiredis"], [], []),
 }
 
 _HEADER_ONLY = {

@@ -19,6 +19,7 @@
 #include "gateway/components/security/cors/config.h"
 #include "gateway/components/security/http/secure.h"
 #include "gateway/components/sluice/backend/config.h"
+#include "gateway/components/sluice/clusterlimit/redis.h"
 #include "gateway/components/validation/jsonschema/schema.h"
 #include "gateway/config/namespaces.h"
 
@@ -120,6 +121,19 @@ pipeline::StagePtr ValidatorStage(const config::ComponentConfig& c, const BuildC
                                                 config::JwtPlaceholders(ctx.endpoint), ctx.workers);
 }
 
+// qos/ratelimit/router, per process or, under sluice/cluster-ratelimit, for the cluster (only
+// when the gateway runs: `check` connects to nothing).
+pipeline::StagePtr RouterLimitStage(const config::ComponentConfig& c, const BuildContext& ctx) {
+  const auto& limits = static_cast<const ratelimit::RouterConfig&>(c);
+  const auto* cluster = ctx.service.components.Get<clusterlimit::Config>(clusterlimit::kNamespace);
+  if (cluster == nullptr || ctx.workers == 0) {
+    return std::make_unique<ratelimit::RouterStage>(limits);
+  }
+  return std::make_unique<ratelimit::RouterStage>(
+      limits, clusterlimit::RedisLimiter::For(*cluster, ctx.workers, ctx.registry),
+      absl::StrCat(cluster->prefix, ctx.endpoint.method, " ", ctx.endpoint.path));
+}
+
 pipeline::StagePtr JsonSchemaStage(const config::ComponentConfig& c, const BuildContext& ctx) {
   const auto* router = ctx.service.components.Get<router::Config>(router::kNamespace);
   return std::make_unique<jsonschema::Stage>(static_cast<const jsonschema::Config&>(c),
@@ -150,7 +164,9 @@ const Component kComponents[] = {
     {auth::kValidatorNamespace, &ParseValidator, Phase::kGuard, &ValidatorStage},
     // After authentication (a refused token spends no tokens), as KrakenD.
     {ratelimit::kRouterNamespace, &OnlyAt<Scope::kEndpoint, &ratelimit::ParseRouter>, Phase::kGuard,
-     &StageOf<ratelimit::RouterStage, ratelimit::RouterConfig>},
+     &RouterLimitStage},
+    // Read by the router limit's stage: its limits decided in Redis for the whole cluster.
+    {clusterlimit::kNamespace, &OnlyAt<Scope::kService, &clusterlimit::Parse>},
     // In KrakenD's proxy pipe, after the router rate limit: a refused request spends its token.
     {jsonschema::kNamespace, &OnlyAt<Scope::kEndpoint, &jsonschema::Parse>, Phase::kGuard,
      &JsonSchemaStage},

@@ -73,6 +73,8 @@ Snapshot Registry::Read() const {
   Snapshot s;
   s.endpoints = endpoint_labels_;
   s.backends = backend_labels_;
+  s.redis_up = redis_up_.load(std::memory_order_relaxed);
+  s.redis_fallbacks = redis_fallbacks_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < s.backends.size(); ++i) {
     s.backends[i].breaker_state = breaker_states_[i].load(std::memory_order_relaxed);
   }

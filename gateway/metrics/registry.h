@@ -130,6 +130,9 @@ inline constexpr int kBreakerOpen = 2;
 struct Snapshot {
   std::vector<EndpointSnapshot> endpoints;  // config order
   std::vector<BackendSnapshot> backends;    // config order, endpoint by endpoint
+  // sluice/cluster-ratelimit: -2 not configured, -1 not used yet, 0 down, 1 up.
+  int redis_up = -2;
+  uint64_t redis_fallbacks = 0;
 };
 
 class Registry {
@@ -144,6 +147,11 @@ class Registry {
   // one does.
   std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
 
+  // sluice/cluster-ratelimit: Redis up (1), down (0) or not configured / not yet known (-1), and
+  // the decisions its on_error made.
+  void set_redis_up(int up) { redis_up_.store(up, std::memory_order_relaxed); }
+  void count_redis_fallback() { redis_fallbacks_.fetch_add(1, std::memory_order_relaxed); }
+
   // Sums every worker's counters. Safe from any thread at any time.
   Snapshot Read() const;
 
@@ -156,6 +164,8 @@ class Registry {
   std::vector<EndpointSnapshot> endpoint_labels_;
   std::vector<BackendSnapshot> backend_labels_;
   std::unique_ptr<std::atomic<int>[]> breaker_states_;
+  std::atomic<int> redis_up_{-2};  // -2: no sluice/cluster-ratelimit
+  std::atomic<uint64_t> redis_fallbacks_{0};
 };
 
 }  // namespace sluice::metrics

@@ -246,7 +246,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
 
   // Top to bottom.
-  const BuildContext ctx{service, endpoint, nullptr, workers};
+  const BuildContext ctx{service, endpoint, nullptr, workers, nullptr, registry};
   std::vector<StagePtr> stages;
   if (registry != nullptr)
     stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));

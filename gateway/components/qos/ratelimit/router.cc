@@ -110,7 +110,36 @@ size_t ClientBuckets::size() const {
 
 // ---------------------------------------------------------------------------------------------
 
-RouterStage::RouterStage(const RouterConfig& config) : config_(config) {
+namespace {
+
+clusterlimit::Limit ClusterLimit(std::string key, const Rate& rate) {
+  clusterlimit::Limit limit;
+  limit.key = std::move(key);
+  limit.interval_us = std::max<int64_t>(1, rate.interval / 1000);
+  limit.tolerance_us = rate.tolerance / 1000;
+  return limit;
+}
+
+}  // namespace
+
+RouterStage::RouterStage(const RouterConfig& config,
+                         std::shared_ptr<clusterlimit::RedisLimiter> cluster,
+                         std::string endpoint_key)
+    : config_(config), cluster_(std::move(cluster)), endpoint_key_(std::move(endpoint_key)) {
+  if (cluster_) {
+    if (config.max_rate > 0) {
+      endpoint_limit_ = ClusterLimit(
+          endpoint_key_, MakeRate(config.max_rate, config.every,
+                                  CapacityFor(config.max_rate, config.every, config.capacity)));
+    }
+    if (config.client_max_rate > 0) {
+      client_limit_ = ClusterLimit(
+          endpoint_key_ + "|",
+          MakeRate(config.client_max_rate, config.every,
+                   CapacityFor(config.client_max_rate, config.every, config.client_capacity)));
+    }
+    return;
+  }
   if (config.max_rate > 0) {
     endpoint_ = std::make_unique<Bucket>(
         MakeRate(config.max_rate, config.every,
@@ -152,7 +181,46 @@ std::string_view RouterStage::ClientOf(const pipeline::RequestContext& ctx) cons
   return {};
 }
 
+pipeline::StageResult RouterStage::DecideInCluster(pipeline::RequestContext& ctx) const {
+  std::vector<clusterlimit::Limit> limits;
+  if (client_limit_) {
+    const std::string_view client = ClientOf(ctx);
+    if (client.empty()) {
+      ctx.response = Refusal(bhttp::status::too_many_requests);
+      return pipeline::StageResult::kRespond;
+    }
+    limits.push_back(*client_limit_);
+    limits.back().key.append(client.data(), client.size());
+  }
+  if (endpoint_limit_) limits.push_back(*endpoint_limit_);
+  if (limits.empty()) return pipeline::StageResult::kContinue;
+  const bool client_first = client_limit_.has_value();
+  cluster_->Decide(ctx.call, limits,
+                   [this, self = ctx.shared_from_this(), client_first](clusterlimit::Verdict v) {
+                     bhttp::status refusal = bhttp::status::service_unavailable;
+                     switch (v) {
+                       case clusterlimit::Verdict::kAdmit:
+                         return self->Resume(pipeline::StageResult::kContinue);
+                       case clusterlimit::Verdict::kFirstRefused:
+                         if (client_first) refusal = bhttp::status::too_many_requests;
+                         break;
+                       case clusterlimit::Verdict::kSecondRefused:
+                         break;
+                       case clusterlimit::Verdict::kUnavailable:
+                         cluster_->CountFallback();
+                         if (cluster_->allow_on_error()) {
+                           return self->Resume(pipeline::StageResult::kContinue);
+                         }
+                         break;
+                     }
+                     self->response = Refusal(refusal);
+                     self->Resume(pipeline::StageResult::kRespond);
+                   });
+  return pipeline::StageResult::kPending;
+}
+
 pipeline::StageResult RouterStage::OnRequest(pipeline::RequestContext& ctx) const {
+  if (cluster_) return DecideInCluster(ctx);
   const Nanos now = SteadyNanos();
   if (clients_) {
     const std::string_view client = ClientOf(ctx);

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "gateway/components/qos/ratelimit/bucket.h"
+#include "gateway/components/sluice/clusterlimit/redis.h"
 #include "gateway/config/reader.h"
 #include "gateway/pipeline/stage.h"
 
@@ -62,7 +64,11 @@ class ClientBuckets {
 
 class RouterStage final : public pipeline::Stage {
  public:
-  explicit RouterStage(const RouterConfig& config);
+  // With `cluster`, the limits are decided by Redis for every instance that shares it (keys
+  // `endpoint_key` and `endpoint_key|client`); without, by this process's buckets.
+  explicit RouterStage(const RouterConfig& config,
+                       std::shared_ptr<clusterlimit::RedisLimiter> cluster = nullptr,
+                       std::string endpoint_key = {});
   std::string_view name() const override { return kRouterNamespace; }
   pipeline::StageResult OnRequest(pipeline::RequestContext& ctx) const override;
 
@@ -70,7 +76,13 @@ class RouterStage final : public pipeline::Stage {
   std::string_view ClientOf(const pipeline::RequestContext& ctx) const;
 
  private:
+  pipeline::StageResult DecideInCluster(pipeline::RequestContext& ctx) const;
+
   const RouterConfig& config_;
+  std::shared_ptr<clusterlimit::RedisLimiter> cluster_;
+  std::string endpoint_key_;
+  std::optional<clusterlimit::Limit> endpoint_limit_;  // with `cluster`: in microseconds
+  std::optional<clusterlimit::Limit> client_limit_;
   // Buckets change while the stage is const (a stack is immutable; its limits' state is not).
   mutable std::unique_ptr<Bucket> endpoint_;
   mutable std::unique_ptr<ClientBuckets> clients_;
