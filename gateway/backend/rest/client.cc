@@ -221,8 +221,8 @@ bool KeepsCredentials(const config::HostAddress& first, const std::string& host,
   return !IsIpLiteral(origin) && !IsIpLiteral(host) && absl::EndsWith(host, "." + origin);
 }
 
-// Decompresses a gzip body into `out`, at most `limit` bytes (a gzip bomb is a backend error,
-// not an out-of-memory). Returns the error, or "" on success.
+}  // namespace
+
 std::string Gunzip(const std::string& in, uint64_t limit, std::string* out) {
   z_stream z{};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return "gzip: cannot start zlib";
@@ -253,6 +253,8 @@ std::string Gunzip(const std::string& in, uint64_t limit, std::string* out) {
   inflateEnd(&z);
   return "";
 }
+
+namespace {
 
 constexpr std::array<bhttp::field, 4> kCredentialFields = {
     bhttp::field::authorization, bhttp::field::www_authenticate, bhttp::field::cookie,

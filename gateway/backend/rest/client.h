@@ -40,6 +40,10 @@ struct CallResult {
 
 using Callback = absl::AnyInvocable<void(CallResult&&)>;
 
+// Decompresses a gzip body into `out`, at most `limit` bytes (a gzip bomb is a backend error,
+// not an out-of-memory). Returns the error, or "" on success.
+std::string Gunzip(const std::string& in, uint64_t limit, std::string* out);
+
 struct ClientOptions {
   // Idle keep-alive connections kept per backend host and worker (KrakenD's
   // max_idle_connections_per_host default is 250).
