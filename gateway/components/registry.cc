@@ -247,6 +247,13 @@ void ParseAll(config::ServiceConfig* service, config::Diagnostics* out, Unprotec
     ParseLevel(e.extra_config, e.json_path, Scope::kEndpoint, policy, service, &e.components, out);
     for (config::Backend& b : e.backends) {
       ParseLevel(b.extra_config, b.json_path, Scope::kBackend, policy, service, &b.components, out);
+      // The cache stores HTTP answers; a gRPC backend's never pass through it.
+      if (b.components.Get<httpcache::Config>(httpcache::kNamespace) != nullptr &&
+          b.components.Get<backend_grpc::Config>(backend_grpc::kNamespace) != nullptr) {
+        out->warnings.push_back(
+            {absl::StrCat(b.json_path, ".extra_config.\"qos/http-cache\""),
+             "warning: has no effect on a gRPC backend (it caches HTTP answers)"});
+      }
     }
   }
 }

@@ -185,6 +185,15 @@ TEST(HttpCacheTest, CheckBoundsAnUnboundedCacheAndSaysSo) {
                       "items and 67108864 bytes"),
             std::string::npos)
       << r.out << r.err;
+  // On a gRPC backend it can do nothing, and says so.
+  std::ofstream(file) << Service(
+      R"({"endpoint": "/g", "backend": [{"host": ["127.0.0.1:1"], "url_pattern": "/pkg.S/M",
+          "extra_config": {"backend/grpc": {}, "qos/http-cache": {"max_items": 5,
+          "max_size": 4096}}}]})");
+  r = RunSluice({"check", "-c", file});
+  EXPECT_NE(r.err.find("\"qos/http-cache\": warning: has no effect on a gRPC backend"),
+            std::string::npos)
+      << r.out << r.err;
   std::ofstream(file) << Service(Endpoint("/x", "http://127.0.0.1:1", "/x", "{\"max_size\": 10}"));
   r = RunSluice({"check", "-c", file});
   EXPECT_EQ(r.exit_code, 1);
