@@ -32,9 +32,7 @@ struct BuildContext {
   const config::Endpoint& endpoint;
   const config::Backend* backend = nullptr;  // backend-level stages only
   int workers = 0;
-  // Backend level, with metrics on: where a circuit breaker publishes its state.
-  std::atomic<int>* breaker_state = nullptr;
-  // Backend level, with metrics on: the registry and the backend's number in it.
+  // With metrics on: the registry, and (backend level) the backend's number in it.
   metrics::Registry* registry = nullptr;
   int backend_id = -1;
 };

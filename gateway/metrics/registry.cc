@@ -42,7 +42,6 @@ Registry::Registry(int workers, const config::ServiceConfig& config) {
       bl.endpoint_path = e.path;
       bl.url_pattern = b.url_pattern;
       for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
-      bl.has_cache = b.components.Get<config::ComponentConfig>("qos/http-cache") != nullptr;
       backend_labels_.push_back(bl);
     }
   }

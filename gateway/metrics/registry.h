@@ -146,6 +146,9 @@ class Registry {
   // Where backend `id`'s circuit breaker (one per process) writes its state; kNoBreaker until
   // one does.
   std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
+  // Backend `id` has an HTTP cache (its cache_* counts are listed). Called while the stacks are
+  // built, before anything reads the registry.
+  void mark_cached(int id) { backend_labels_[id].has_cache = true; }
 
   // sluice/cluster-ratelimit: Redis up (1), down (0) or not configured / not yet known (-1), and
   // the decisions its on_error made.

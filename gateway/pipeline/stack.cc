@@ -125,9 +125,23 @@ class NotImplemented : public Stage {
   }
 };
 
-// A backend's stack, bottom first: transport -> round robin over its hosts -> status policy,
-// decoder and shaper (merging endpoints) -> backend-level components -> metrics -> concurrent
-// calls. A layer whose feature is off is not there.
+// `b` wrapped by the `wrap` hook of each component the backend configures, in registry order.
+using WrapHook = backend::BackendPtr (*)(const config::ComponentConfig&, backend::BackendPtr,
+                                         const BuildContext&);
+backend::BackendPtr WrapWith(WrapHook components::Component::*wrap, const BuildContext& ctx,
+                             backend::BackendPtr b) {
+  for (const components::Component& c : components::Registry()) {
+    if (c.*wrap == nullptr) continue;
+    if (const auto* cfg = ctx.backend->components.Get<config::ComponentConfig>(c.name)) {
+      b = (c.*wrap)(*cfg, std::move(b), ctx);
+    }
+  }
+  return b;
+}
+
+// A backend's stack, bottom first: transport -> transport components (HTTP cache) -> round
+// robin over its hosts -> status policy, decoder and shaper (merging endpoints) -> backend-level
+// components -> metrics -> concurrent calls. A layer whose feature is off is not there.
 absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfig& service,
                                                       const config::Endpoint& endpoint,
                                                       const config::Backend& backend, bool merging,
@@ -137,22 +151,10 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
   absl::StatusOr<backend::BackendPtr> transport = transports(endpoint, backend);
   if (!transport.ok()) return transport.status();
   backend::BackendPtr b = std::move(*transport);
-  const BuildContext ctx{service,
-                         endpoint,
-                         &backend,
-                         workers,
-                         registry != nullptr ? &registry->breaker_state(backend_id) : nullptr,
-                         registry,
-                         backend_id};
+  const BuildContext ctx{service, endpoint, &backend, workers, registry, backend_id};
   // gRPC backends are not HTTP answers: the HTTP cache does not apply to them.
-  if (GrpcOptions(backend) == nullptr) {
-    for (const components::Component& c : components::Registry()) {
-      if (c.wrap_transport == nullptr) continue;
-      if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {
-        b = c.wrap_transport(*cfg, std::move(b), ctx);
-      }
-    }
-  }
+  if (GrpcOptions(backend) == nullptr)
+    b = WrapWith(&components::Component::wrap_transport, ctx, std::move(b));
   b = std::make_unique<RoundRobin>(std::move(b), workers);
   if (merging) {
     auto shaper = shaping::BackendShaper::Create(backend);
@@ -164,12 +166,7 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
     b = std::make_unique<Decode>(std::move(b), endpoint, backend, std::move(policy),
                                  std::move(maybe));
   }
-  for (const components::Component& c : components::Registry()) {
-    if (c.wrap_backend == nullptr) continue;
-    if (const auto* cfg = backend.components.Get<config::ComponentConfig>(c.name)) {
-      b = c.wrap_backend(*cfg, std::move(b), ctx);
-    }
-  }
+  b = WrapWith(&components::Component::wrap_backend, ctx, std::move(b));
   if (registry != nullptr) b = std::make_unique<RecordBackend>(std::move(b), *registry, backend_id);
   // Sequential chains call each backend once: a copy race would reorder the chain.
   if (endpoint.concurrent_calls > 1 && !IsSequential(endpoint)) {
@@ -246,7 +243,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
 
   // Top to bottom.
-  const BuildContext ctx{service, endpoint, nullptr, workers, nullptr, registry};
+  const BuildContext ctx{service, endpoint, nullptr, workers, registry};
   std::vector<StagePtr> stages;
   if (registry != nullptr)
     stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));

@@ -135,18 +135,6 @@ std::string_view Value(const Fields& headers, bhttp::field f) {
   return it == headers.end() ? std::string_view() : Sv(it->value());
 }
 
-std::optional<absl::Time> DateOf(const Entry& e) {
-  return ParseHttpDate(Value(e.headers, bhttp::field::date));
-}
-
-// The lifetime the answer gives itself: max-age, else Expires - Date, else zero.
-absl::Duration LifetimeOf(const Entry& e, absl::Time date) {
-  const Directives cc = ParseCacheControl(e.headers);
-  if (auto max_age = Seconds(Find(cc, "max-age"))) return *max_age;
-  if (auto expires = ParseHttpDate(Value(e.headers, bhttp::field::expires))) return *expires - date;
-  return absl::ZeroDuration();
-}
-
 bool VaryMatches(const Entry& e, const Fields& request) {
   for (const auto& [name, value] : e.vary) {
     if (Sv(request[name]) != value) {
@@ -159,14 +147,9 @@ bool VaryMatches(const Entry& e, const Fields& request) {
 // `stale-if-error` in the stored answer: without a value any staleness is served, with one only
 // that much past the lifetime.
 bool ServesStaleOnError(const Entry& e, absl::Time now) {
-  const Directives cc = ParseCacheControl(e.headers);
-  const std::string* v = Find(cc, "stale-if-error");
-  if (v == nullptr) return false;
-  if (v->empty()) return true;
-  auto extra = Seconds(v);
-  auto date = DateOf(e);
-  if (!extra || !date) return false;
-  return now - *date < LifetimeOf(e, *date) + *extra;
+  if (!e.stale_if_error) return false;
+  if (*e.stale_if_error == absl::InfiniteDuration()) return true;
+  return e.date && now - *e.date < e.lifetime + *e.stale_if_error;
 }
 
 bool Storable(const BackendResponse& a, const Directives& request_cc) {
@@ -199,6 +182,7 @@ std::shared_ptr<Entry> MakeEntry(const BackendResponse& a, const Fields& request
     e->vary.emplace_back(std::move(lower), std::move(value));
   }
   e->size = SizeOf(*e, key);
+  e->Derive();
   return e;
 }
 
@@ -225,21 +209,36 @@ std::optional<absl::Time> ParseHttpDate(std::string_view text) {
   return std::nullopt;
 }
 
+void Entry::Derive() {
+  const Directives cc = ParseCacheControl(headers);
+  date = ParseHttpDate(Value(headers, bhttp::field::date));
+  lifetime = absl::ZeroDuration();
+  if (auto max_age = Seconds(Find(cc, "max-age"))) {
+    lifetime = *max_age;
+  } else if (auto expires = ParseHttpDate(Value(headers, bhttp::field::expires)); expires && date) {
+    lifetime = *expires - *date;
+  }
+  no_cache = Find(cc, "no-cache") != nullptr;
+  stale_if_error.reset();
+  if (const std::string* v = Find(cc, "stale-if-error")) {
+    stale_if_error =
+        v->empty() ? std::optional<absl::Duration>(absl::InfiniteDuration()) : Seconds(v);
+  }
+}
+
 int64_t AgeOf(const Entry& e, absl::Time now) {
-  const absl::Time since = DateOf(e).value_or(e.stored);
+  const absl::Time since = e.date.value_or(e.stored);
   return std::max<int64_t>(0, absl::ToInt64Seconds(now - since));
 }
 
 Freshness FreshnessOf(const Entry& e, const Fields& request, absl::Time now) {
   const Directives req = ParseCacheControl(request);
-  const Directives res = ParseCacheControl(e.headers);
   if (Find(req, "no-cache") != nullptr) return Freshness::kTransparent;
-  if (Find(res, "no-cache") != nullptr) return Freshness::kStale;
+  if (e.no_cache) return Freshness::kStale;
   if (Find(req, "only-if-cached") != nullptr) return Freshness::kFresh;
-  const std::optional<absl::Time> date = DateOf(e);
-  if (!date) return Freshness::kStale;
-  absl::Duration age = now - *date;
-  absl::Duration lifetime = LifetimeOf(e, *date);
+  if (!e.date) return Freshness::kStale;
+  absl::Duration age = now - *e.date;
+  absl::Duration lifetime = e.lifetime;
   if (auto max_age = Seconds(Find(req, "max-age"))) lifetime = *max_age;
   if (auto min_fresh = Seconds(Find(req, "min-fresh"))) age += *min_fresh;
   if (const std::string* max_stale = Find(req, "max-stale")) {
@@ -257,7 +256,9 @@ Cache::Cache(backend::BackendPtr next, std::shared_ptr<Store> store, std::vector
       store_(std::move(store)),
       hosts_(std::move(hosts)),
       registry_(registry),
-      backend_id_(backend_id) {}
+      backend_id_(backend_id) {
+  if (registry_ != nullptr) registry_->mark_cached(backend_id_);
+}
 
 void Cache::Count(const backend::CallContext& ctx,
                   metrics::Counter metrics::BackendStats::*counter) const {
@@ -326,6 +327,7 @@ void Cache::Call(backend::BackendRequest&& request, const backend::CallContext& 
           }
           refreshed->stored = now;
           refreshed->size = SizeOf(*refreshed, key);
+          refreshed->Derive();
           Count(ctx, &metrics::BackendStats::cache_revalidated);
           BackendResponse served = Serve(*refreshed, now);
           store_->Put(key, std::move(refreshed));

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,14 @@ struct Entry {
   // Request header values the answer varies on (Vary), lower-case names.
   std::vector<std::pair<std::string, std::string>> vary;
   size_t size = 0;
+
+  // What the rules read of the answer's headers, derived once by Derive() when it is stored or
+  // refreshed, so a lookup parses nothing of it.
+  std::optional<absl::Time> date;                  // Date
+  absl::Duration lifetime = absl::ZeroDuration();  // max-age, else Expires - Date
+  bool no_cache = false;                           // Cache-Control: no-cache
+  std::optional<absl::Duration> stale_if_error;    // its value; infinite without one
+  void Derive();
 };
 using EntryPtr = std::shared_ptr<const Entry>;
 

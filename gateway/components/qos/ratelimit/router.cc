@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <array>
+
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/strings.h"
@@ -113,11 +115,7 @@ size_t ClientBuckets::size() const {
 namespace {
 
 clusterlimit::Limit ClusterLimit(std::string key, const Rate& rate) {
-  clusterlimit::Limit limit;
-  limit.key = std::move(key);
-  limit.interval_us = std::max<int64_t>(1, rate.interval / 1000);
-  limit.tolerance_us = rate.tolerance / 1000;
-  return limit;
+  return clusterlimit::Limit(std::move(key), rate.interval / 1000, rate.tolerance / 1000);
 }
 
 }  // namespace
@@ -182,20 +180,20 @@ std::string_view RouterStage::ClientOf(const pipeline::RequestContext& ctx) cons
 }
 
 pipeline::StageResult RouterStage::DecideInCluster(pipeline::RequestContext& ctx) const {
-  std::vector<clusterlimit::Limit> limits;
+  std::array<clusterlimit::Check, 2> checks;
+  size_t n = 0;
   if (client_limit_) {
     const std::string_view client = ClientOf(ctx);
     if (client.empty()) {
       ctx.response = Refusal(bhttp::status::too_many_requests);
       return pipeline::StageResult::kRespond;
     }
-    limits.push_back(*client_limit_);
-    limits.back().key.append(client.data(), client.size());
+    checks[n++] = {&*client_limit_, client};
   }
-  if (endpoint_limit_) limits.push_back(*endpoint_limit_);
-  if (limits.empty()) return pipeline::StageResult::kContinue;
+  if (endpoint_limit_) checks[n++] = {&*endpoint_limit_, {}};
+  if (n == 0) return pipeline::StageResult::kContinue;
   const bool client_first = client_limit_.has_value();
-  cluster_->Decide(ctx.call, limits,
+  cluster_->Decide(ctx.call, absl::MakeConstSpan(checks.data(), n),
                    [this, self = ctx.shared_from_this(), client_first](clusterlimit::Verdict v) {
                      bhttp::status refusal = bhttp::status::service_unavailable;
                      switch (v) {

@@ -3,6 +3,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <utility>
@@ -10,8 +12,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "boost/asio/post.hpp"
 #include "boost/asio/posix/stream_descriptor.hpp"
+#include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "gateway/common/logging.h"
 
@@ -85,13 +87,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ac_ != nullptr) {
       redisAsyncContext* ac = ac_;
       ac_ = nullptr;
-      ac->ev.data = nullptr;  // hooks see a dead connection
+      ac->ev.data = nullptr;            // hooks see a dead connection
       if (socket_) socket_->release();  // hiredis closes the descriptor
       redisAsyncFree(ac);
     }
   }
 
-  void Decide(const std::vector<Limit>& limits, RedisLimiter::Decided done) {
+  void Decide(absl::Span<const Check> checks, RedisLimiter::Decided done) {
     auto request = std::make_shared<Request>(ioc_);
     request->done = std::move(done);
     if (ac_ == nullptr && !Connect()) return Fail(std::move(request));
@@ -102,29 +104,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
       self->owner_.Observe(false);
       self->Finish(*request, Verdict::kUnavailable);
     });
-    std::vector<const char*> argv{"EVAL", kScript};
-    std::vector<size_t> lens{4, sizeof(kScript) - 1};
-    std::vector<std::string> numbers;
-    numbers.reserve(1 + 2 * limits.size());
-    numbers.push_back(std::to_string(limits.size()));
-    for (const Limit& l : limits) {
-      numbers.push_back(std::to_string(l.interval_us));
-      numbers.push_back(std::to_string(l.tolerance_us));
+    // EVAL script numkeys key... (interval tolerance)...: hiredis copies the arguments into
+    // its output buffer, so they may live on this stack.
+    constexpr size_t kMaxChecks = 2;
+    const size_t n = std::min(checks.size(), kMaxChecks);
+    std::string client_keys[kMaxChecks];
+    std::array<const char*, 3 + 3 * kMaxChecks> argv{"EVAL", kScript, n == 1 ? "1" : "2"};
+    std::array<size_t, 3 + 3 * kMaxChecks> lens{4, sizeof(kScript) - 1, 1};
+    int argc = 3;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string* key = &checks[i].limit->key;
+      if (!checks[i].client.empty()) {
+        client_keys[i].reserve(key->size() + checks[i].client.size());
+        client_keys[i].append(*key).append(checks[i].client);
+        key = &client_keys[i];
+      }
+      argv[argc] = key->data();
+      lens[argc++] = key->size();
     }
-    argv.push_back(numbers[0].c_str());
-    lens.push_back(numbers[0].size());
-    for (const Limit& l : limits) {
-      argv.push_back(l.key.c_str());
-      lens.push_back(l.key.size());
-    }
-    for (size_t i = 1; i < numbers.size(); ++i) {
-      argv.push_back(numbers[i].c_str());
-      lens.push_back(numbers[i].size());
+    for (size_t i = 0; i < n; ++i) {
+      const Limit& l = *checks[i].limit;
+      argv[argc] = l.interval_us.data();
+      lens[argc++] = l.interval_us.size();
+      argv[argc] = l.tolerance_us.data();
+      lens[argc++] = l.tolerance_us.size();
     }
     // hiredis calls OnReply exactly once for every command it accepts: it owns this reference.
     auto* held = new std::shared_ptr<Request>(request);
-    if (redisAsyncCommandArgv(ac_, &Connection::OnReply, held, static_cast<int>(argv.size()),
-                              argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAsyncCommandArgv(ac_, &Connection::OnReply, held, argc, argv.data(), lens.data()) !=
+        REDIS_OK) {
       delete held;
       return Fail(std::move(request));
     }
@@ -291,15 +299,22 @@ std::shared_ptr<RedisLimiter> RedisLimiter::For(const Config& config, int worker
   return limiter;
 }
 
-void RedisLimiter::Decide(const backend::CallContext& call, const std::vector<Limit>& limits,
+Limit::Limit(std::string key, int64_t interval, int64_t tolerance)
+    : key(std::move(key)),
+      interval_us(std::to_string(std::max<int64_t>(1, interval))),
+      tolerance_us(std::to_string(std::max<int64_t>(0, tolerance))) {}
+
+void RedisLimiter::Decide(const backend::CallContext& call, absl::Span<const Check> checks,
                           Decided done) {
   std::shared_ptr<Connection>& conn = connections_[static_cast<size_t>(call.worker)];
   if (conn == nullptr) conn = std::make_shared<Connection>(*call.ioc, *this, config_);
-  conn->Decide(limits, std::move(done));
+  conn->Decide(checks, std::move(done));
 }
 
 void RedisLimiter::Observe(bool up) {
   const int now = up ? 1 : 0;
+  // Every decision reports; only a change writes the line the workers share.
+  if (state_.load(std::memory_order_relaxed) == now) return;
   if (state_.exchange(now, std::memory_order_relaxed) == now) return;
   if (registry_ != nullptr) registry_->set_redis_up(now);
   if (up) {

@@ -26,6 +26,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "gateway/backend/backend.h"
 #include "gateway/config/reader.h"
 #include "gateway/metrics/registry.h"
@@ -44,11 +45,19 @@ struct Config : config::ComponentConfig {
 
 std::shared_ptr<const Config> Parse(config::ObjectReader& reader);
 
-// One limit of a decision: its Redis key and its GCRA parameters in microseconds.
+// One configured limit: its Redis key and its GCRA parameters in microseconds, kept as the
+// script's argument text so a decision formats nothing.
 struct Limit {
-  std::string key;
-  int64_t interval_us = 1;
-  int64_t tolerance_us = 0;
+  Limit(std::string key, int64_t interval_us, int64_t tolerance_us);
+  std::string key;  // a client's key is this plus the client's identity
+  std::string interval_us;
+  std::string tolerance_us;
+};
+
+// One limit of a decision: `limit`, for `client` (empty: the limit's own key).
+struct Check {
+  const Limit* limit;
+  std::string_view client;
 };
 
 enum class Verdict { kAdmit, kFirstRefused, kSecondRefused, kUnavailable };
@@ -68,10 +77,10 @@ class RedisLimiter {
   static std::shared_ptr<RedisLimiter> For(const Config& config, int workers,
                                            metrics::Registry* registry);
 
-  // Decides on `limits` (one or two, checked in order) and calls `done` once, later, on the
-  // worker's thread: kAdmit, kFirstRefused / kSecondRefused naming the limit that refused, or
+  // Decides on `checks` (one or two, in order) and calls `done` once, later, on the worker's
+  // thread: kAdmit, kFirstRefused / kSecondRefused naming the check that refused, or
   // kUnavailable when Redis did not decide within the timeout (the caller applies on_error).
-  void Decide(const backend::CallContext& call, const std::vector<Limit>& limits, Decided done);
+  void Decide(const backend::CallContext& call, absl::Span<const Check> checks, Decided done);
 
   bool allow_on_error() const { return config_.allow_on_error; }
   const std::string& prefix() const { return config_.prefix; }

@@ -21,6 +21,7 @@ Entry With(std::initializer_list<std::pair<bhttp::field, std::string>> headers) 
   Entry e;
   e.status = 200;
   for (const auto& [f, v] : headers) e.headers.insert(f, v);
+  e.Derive();
   return e;
 }
 
