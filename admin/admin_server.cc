@@ -107,7 +107,7 @@ absl::Status AdminServerImpl::Init(const config::AdminConfig& config, TokenPolic
   } else {
     log::Info("admin: bearer token required for {}", config.require_token_for_all
                                                          ? "every admin.Admin call"
-                                                         : "Drain, Resume and GetConfig");
+                                                         : "Drain, Resume, Reload and GetConfig");
   }
   return absl::OkStatus();
 }
@@ -196,6 +196,7 @@ std::string AdminServerImpl::RenderMetrics() const {
   in.process = view_.process();
   in.draining = view_.serving_state() == runtime::ServingState::kDraining;
   in.started_at = view_.info().started_at;
+  in.reloads = view_.reloads();
   return RenderPrometheus(in);
 }
 

@@ -113,6 +113,15 @@ pb::ServingState ToProto(runtime::ServingState s) {
   return s == runtime::ServingState::kDraining ? pb::DRAINING : pb::SERVING;
 }
 
+void SetReload(const runtime::ReloadRecord& r, pb::ReloadEvent* out) {
+  SetTimestamp(r.at, out->mutable_at());
+  out->set_trigger(r.trigger);
+  out->set_result(r.result);
+  out->set_config_sha256(r.sha256);
+  out->set_error(r.error);
+  SetDuration(r.took, out->mutable_took());
+}
+
 // Failure counters are indexed by backend::ErrorKind (gateway/backend/error.h).
 void SetFailures(const std::array<uint64_t, metrics::kFailureKinds>& f, pb::FailureCounts* out) {
   static_assert(metrics::kFailureKinds == 9, "FailureCounts must list every ErrorKind");
@@ -192,6 +201,11 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
                                   : snapshot.redis_up == 1 ? "up"
                                   : snapshot.redis_up == 0 ? "down"
                                                            : "unknown");
+  const runtime::ReloadHistory reloads = view_.reloads();
+  response->set_reloads_ok(reloads.ok);
+  response->set_reloads_unchanged(reloads.unchanged);
+  response->set_reloads_failed(reloads.failed);
+  for (const runtime::ReloadRecord& r : reloads.recent) SetReload(r, response->add_recent_reloads());
   return ::grpc::Status::OK;
 }
 
@@ -315,6 +329,15 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
   on_state_change_();
   response->set_state(ToProto(view_.serving_state()));
   response->set_changed(changed);
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status AdminService::Reload(::grpc::ServerContext* context, const pb::ReloadRequest*,
+                                    pb::ReloadResponse* response) {
+  if (auto st = Authorize(context, CallClass::kPrivileged, "Reload"); !st.ok()) return st;
+  log::Info("admin: Reload from {}", context->peer());
+  SetReload(view_.Reload("admin"), response->mutable_reload());
+  response->set_live_config_sha256(view_.config()->sha256_hex);
   return ::grpc::Status::OK;
 }
 

@@ -37,6 +37,8 @@ class AdminService final : public ::admin::Admin::Service {
                        ::admin::DrainResponse* response) override;
   ::grpc::Status Resume(::grpc::ServerContext* context, const ::admin::ResumeRequest* request,
                         ::admin::ResumeResponse* response) override;
+  ::grpc::Status Reload(::grpc::ServerContext* context, const ::admin::ReloadRequest* request,
+                        ::admin::ReloadResponse* response) override;
 
  private:
   ::grpc::Status Authorize(::grpc::ServerContext* context, CallClass call,

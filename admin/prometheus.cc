@@ -152,6 +152,23 @@ std::string RenderPrometheus(const PrometheusInput& in) {
                {"config_sha256", in.config_sha256}},
               uint64_t{1});
 
+  page.Family("sluice_config_reloads_total", "counter",
+              "Configuration reloads (SIGHUP, admin Reload, file watch) by result: ok (live), "
+              "unchanged (same sha256), failed (the previous configuration kept serving).");
+  page.Sample("sluice_config_reloads_total", {{"result", "ok"}}, in.reloads.ok);
+  page.Sample("sluice_config_reloads_total", {{"result", "unchanged"}}, in.reloads.unchanged);
+  page.Sample("sluice_config_reloads_total", {{"result", "failed"}}, in.reloads.failed);
+  page.Family("sluice_config_last_reload_successful", "gauge",
+              "0 when the latest reload failed (the file on disk is not what serves), else 1.");
+  page.Sample("sluice_config_last_reload_successful", {},
+              uint64_t{in.reloads.recent.empty() || in.reloads.recent.front().result != "failed"});
+  if (in.reloads.ok > 0) {
+    page.Family("sluice_config_last_reload_success_timestamp_seconds", "gauge",
+                "When the live configuration was made live by a reload (Unix seconds).");
+    page.Sample("sluice_config_last_reload_success_timestamp_seconds", {},
+                FormatValue(absl::ToDoubleSeconds(in.reloads.last_success - absl::UnixEpoch())));
+  }
+
   if (in.metrics.redis_up != -2) {
     page.Family("sluice_ratelimit_redis_up", "gauge",
                 "sluice/cluster-ratelimit: 1 when Redis answered the last decision, 0 when it "

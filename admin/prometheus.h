@@ -27,6 +27,7 @@ struct PrometheusInput {
   runtime::ProcessStats process;
   bool draining = false;
   absl::Time started_at;
+  runtime::ReloadHistory reloads;
 };
 
 // Every family once, HELP and TYPE first, samples contiguous; label values escaped; histograms

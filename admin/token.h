@@ -1,7 +1,7 @@
 #pragma once
 
 // The admin API's bearer token. It guards the calls that change or reveal the gateway (Drain,
-// Resume, GetConfig) and, with `require_token_for_all`, every admin.Admin call. It comes from an
+// Resume, Reload, GetConfig) and, with `require_token_for_all`, every admin.Admin call. It comes from an
 // environment variable or a file named in the config, is read once at start, and is never logged
 // or put in an error message.
 
@@ -25,7 +25,7 @@ absl::StatusOr<std::optional<std::string>> ResolveToken(
 // Which calls need the token.
 enum class CallClass {
   kObserve,     // Status, GetMetrics, Health: only with require_token_for_all
-  kPrivileged,  // Drain, Resume, GetConfig: whenever a token is configured
+  kPrivileged,  // Drain, Resume, Reload, GetConfig: whenever a token is configured
 };
 
 class TokenPolicy {

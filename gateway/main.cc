@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "gateway/common/logging.h"
@@ -32,6 +34,7 @@
 #include "gateway/metrics/registry.h"
 #include "gateway/pipeline/dispatcher.h"
 #include "gateway/runtime/instance_state.h"
+#include "gateway/runtime/reload.h"
 #include "gateway/version/version.h"
 
 namespace sluice {
@@ -71,7 +74,8 @@ constexpr char kRunHelp[] =
     "                      `tls`...) Sluice does not enforce, WITHOUT them; refused otherwise\n"
     "Environment: SLUICE_NAME, SLUICE_PORT, SLUICE_TIMEOUT override `name`, `port`, `timeout`;\n"
     "SLUICE_ADMIN_ADDRESS and SLUICE_METRICS_ADDRESS the admin and metrics listeners.\n"
-    "SIGTERM/SIGINT drain in-flight requests and exit 0.\n";
+    "SIGTERM/SIGINT drain in-flight requests and exit 0. SIGHUP reloads the configuration\n"
+    "file (and the TLS certificates) without a restart; so does admin.Admin/Reload.\n";
 
 constexpr char kCheckHelp[] =
     "Usage: sluice check -c FILE [--lint] [-d] [--allow-unprotected]\n"
@@ -241,12 +245,32 @@ int Run(const Flags& flags) {
   runtime::InstanceState state(cfg, registry, workers);
   std::vector<boost::asio::io_context*> loops;
   for (int i = 0; i < pool.size(); ++i) loops.push_back(&pool.context(i));
-  auto dispatcher =
-      pipeline::Dispatcher::Create(cfg, loops, flags.debug, registry, &state.draining_flag());
+  // The main thread's loop: signals, reloads, and the teardown of replaced configurations.
+  boost::asio::io_context main_ctx(1);
+  auto rest = pipeline::Dispatcher::MakeRestClients(*cfg, loops);
+  if (!rest.ok()) {
+    std::cerr << flags.config << ": " << rest.status().message() << "\n";
+    return kExitConfigError;
+  }
+  auto dispatcher = pipeline::Dispatcher::Create(cfg, loops, flags.debug, registry,
+                                                 &state.draining_flag(), nullptr, *rest);
   if (!dispatcher.ok()) {
     std::cerr << flags.config << ": " << dispatcher.status().message() << "\n";
     return kExitConfigError;
   }
+  registry.Activate((*dispatcher)->slots());
+  runtime::LiveHandler live(loops, &main_ctx);
+  live.Install(std::shared_ptr<pipeline::Dispatcher>(std::move(*dispatcher)));
+  runtime::ReloadDeps reload_deps;
+  reload_deps.load = [&flags] { return LoadWith(flags); };
+  reload_deps.workers = loops;
+  reload_deps.debug = flags.debug;
+  reload_deps.port_from_flag = flags.port.has_value();
+  reload_deps.registry = &registry;
+  reload_deps.draining = &state.draining_flag();
+  reload_deps.rest = *rest;
+  reload_deps.live = &live;
+  reload_deps.state = &state;
 
   http::ServerOptions options;
   options.listen_ip = cfg->listen_ip;
@@ -282,7 +306,7 @@ int Run(const Flags& flags) {
     tls = std::make_unique<http::ServerTlsStore>(cfg->tls, std::move(*first));
     options.tls = tls.get();
   }
-  http::Server server(options, pool, **dispatcher);
+  http::Server server(options, pool, live);
   if (absl::Status st = server.Start(); !st.ok()) {
     log::Error("{}", std::string(st.message()));
     if (!log::Shutdown(kLogFlushLimit)) std::_Exit(kExitConfigError);
@@ -308,9 +332,28 @@ int Run(const Flags& flags) {
       cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex, (*admin)->grpc_address(),
       (*admin)->metrics_address());
 
-  boost::asio::io_context main_ctx(1);
-  // Certificates: read again on SIGHUP, and when their files change (a Kubernetes secret update
-  // swaps a symlink): new handshakes use the new ones, open connections keep theirs.
+  // admin.Admin/Reload runs the reload on this loop and waits for it.
+  state.set_reloader([&](std::string trigger) {
+    auto promise = std::make_shared<std::promise<runtime::ReloadRecord>>();
+    std::future<runtime::ReloadRecord> result = promise->get_future();
+    boost::asio::post(main_ctx, [&reload_deps, promise, trigger] {
+      promise->set_value(runtime::ReloadConfig(reload_deps, trigger));
+    });
+    while (result.wait_for(kDrainPollInterval) != std::future_status::ready) {
+      if (main_ctx.stopped()) {
+        runtime::ReloadRecord stopping;
+        stopping.at = absl::Now();
+        stopping.trigger = trigger;
+        stopping.result = "failed";
+        stopping.error = "the gateway is stopping";
+        return stopping;
+      }
+    }
+    return result.get();
+  });
+  // SIGHUP: the configuration file and the certificates are read again. Certificates are also
+  // read when their files change (a Kubernetes secret update swaps a symlink): new handshakes
+  // use the new ones, open connections keep theirs.
   boost::asio::signal_set reload_signal(main_ctx, SIGHUP);
   boost::asio::steady_timer tls_watch(main_ctx);
   std::function<void(bool)> reload_tls = [&](bool force) {
@@ -330,7 +373,8 @@ int Run(const Flags& flags) {
   std::function<void()> wait_for_hup = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      log::Info("received SIGHUP: reading the TLS certificates again");
+      log::Info("received SIGHUP: reading the configuration and TLS certificates again");
+      runtime::ReloadConfig(reload_deps, "SIGHUP");
       reload_tls(true);
       wait_for_hup();
     });
@@ -346,6 +390,26 @@ int Run(const Flags& flags) {
     });
   };
   watch_tls();
+  // sluice/reload watch: the config file's identity (through symlinks) checked every interval;
+  // a change reloads. Follows the live config, so a reload can turn it on or off.
+  boost::asio::steady_timer config_watch(main_ctx);
+  std::string watched = runtime::FileIdentity(cfg->file_path);
+  std::function<void()> watch_config = [&] {
+    const config::ReloadSettings settings = state.config()->reload;
+    config_watch.expires_after(absl::ToChronoNanoseconds(settings.interval));
+    config_watch.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (state.config()->reload.watch) {
+        std::string now = runtime::FileIdentity(state.config()->file_path);
+        if (now != watched && !now.empty()) {
+          watched = now;
+          runtime::ReloadConfig(reload_deps, "watch");
+        }
+      }
+      watch_config();
+    });
+  };
+  watch_config();
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   boost::asio::steady_timer poll(main_ctx);
   std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max();
@@ -364,11 +428,12 @@ int Run(const Flags& flags) {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     log::Info("received signal {}: draining {} connections", signo, server.open_connections());
-    if (cfg->max_shutdown_wait_time > absl::ZeroDuration()) {
-      give_up =
-          std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(cfg->max_shutdown_wait_time);
+    const absl::Duration wait = state.config()->max_shutdown_wait_time;
+    if (wait > absl::ZeroDuration()) {
+      give_up = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(wait);
     }
     tls_watch.cancel();
+    config_watch.cancel();
     reload_signal.cancel();
     state.Drain();  // readiness (/__health, grpc.health.v1) goes down first
     server.BeginShutdown();

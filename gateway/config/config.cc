@@ -628,6 +628,23 @@ void Parser::ParseServiceComponents(const std::string& path,
     result_->errors.insert(result_->errors.end(), found.errors.begin(), found.errors.end());
     result_->lint.insert(result_->lint.end(), found.lint.begin(), found.lint.end());
   }
+  if (const Json* reload = component("sluice/reload", &ns_path)) {
+    Diagnostics found;
+    ObjectReader reader(*reload, ns_path, &found);
+    if (auto watch = reader.Bool("watch")) cfg->reload.watch = *watch;
+    if (auto interval = reader.Duration("interval")) {
+      // Faster than this is a busy loop of stat calls; slower than a minute is not watching.
+      if (*interval < absl::Milliseconds(100) || *interval > absl::Minutes(1)) {
+        reader.Error("interval", absl::StrCat("must be between 100ms and 1m, got ",
+                                              absl::FormatDuration(*interval)));
+      } else {
+        cfg->reload.interval = *interval;
+      }
+    }
+    reader.CheckKeys({"watch", "interval"});
+    result_->errors.insert(result_->errors.end(), found.errors.begin(), found.errors.end());
+    result_->lint.insert(result_->lint.end(), found.lint.begin(), found.lint.end());
+  }
   std::string metrics_path;
   const Json* metrics = component("telemetry/metrics", &metrics_path);
   const Json* admin = component("sluice/admin", &ns_path);

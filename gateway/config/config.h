@@ -126,6 +126,14 @@ struct ServerTuning {
   uint64_t max_buffered_request_bytes = 0;
 };
 
+// Configuration reloads (`extra_config."sluice/reload"`). SIGHUP and admin.Admin/Reload always
+// reload; `watch` also reloads when the file changes (checked every `interval`: the path is
+// followed through symlinks, so a Kubernetes ConfigMap's `..data` swap is seen).
+struct ReloadSettings {
+  bool watch = false;
+  absl::Duration interval = absl::Seconds(1);
+};
+
 // Where a listener binds: an IP literal and a port (0: the kernel picks one, for tests).
 struct ListenAddress {
   std::string ip;  // IPv4 or IPv6 literal, without brackets; "0.0.0.0" for ":PORT"
@@ -227,6 +235,7 @@ struct ServiceConfig {
   Logging logging;
   ServerTuning tuning;
   AdminConfig admin;
+  ReloadSettings reload;
   nlohmann::json extra_config = nlohmann::json::object();  // as for Backend
   ComponentConfigs components;
   std::vector<Endpoint> endpoints;

@@ -1,6 +1,9 @@
 #include "gateway/metrics/registry.h"
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "gateway/common/logging.h"
 
 namespace sluice::metrics {
 
@@ -31,28 +34,77 @@ double HistogramSnapshot::Quantile(double q) const {
 }
 
 Registry::Registry(int workers, const config::ServiceConfig& config) {
+  for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<PerWorker>());
+  Activate(Register(config));
+}
+
+void Registry::Grow(int id, bool backend) {
+  const int chunk = id / kChunk;
+  if (chunk >= kMaxChunks) {
+    // 262,144 distinct endpoints (or backends) in one process's life: far beyond any config.
+    log::Error("metrics: more than {} distinct {} registered since start; restart to reclaim",
+               kChunk * kMaxChunks, backend ? "backends" : "endpoints");
+    std::abort();
+  }
+  if (backend) {
+    if (breaker_states_[chunk] != nullptr) return;
+    breaker_states_[chunk] = std::make_unique<std::atomic<int>[]>(kChunk);
+    for (int i = 0; i < kChunk; ++i) breaker_states_[chunk][i] = kNoBreaker;
+    for (auto& pw : workers_) pw->backends[chunk] = std::make_unique<BackendStats[]>(kChunk);
+  } else {
+    if (!workers_.empty() && workers_[0]->endpoints[chunk] != nullptr) return;
+    for (auto& pw : workers_) pw->endpoints[chunk] = std::make_unique<EndpointStats[]>(kChunk);
+  }
+}
+
+Slots Registry::Register(const config::ServiceConfig& config) {
+  Slots slots;
+  absl::MutexLock lock(&mu_);
+  marked_cached_.clear();
   for (const auto& e : config.endpoints) {
-    EndpointSnapshot label;
-    label.method = e.method;
-    label.path = e.path;
-    endpoint_labels_.push_back(label);
-    for (const auto& b : e.backends) {
-      BackendSnapshot bl;
-      bl.endpoint_method = e.method;
-      bl.endpoint_path = e.path;
-      bl.url_pattern = b.url_pattern;
-      for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
-      backend_labels_.push_back(bl);
+    std::string endpoint_key = e.method + " " + e.path;
+    auto [it, added] =
+        endpoint_slots_.emplace(endpoint_key, static_cast<int>(endpoint_labels_.size()));
+    if (added) {
+      EndpointSnapshot label;
+      label.method = e.method;
+      label.path = e.path;
+      endpoint_labels_.push_back(std::move(label));
+      Grow(it->second, false);
+    }
+    slots.endpoints.push_back(it->second);
+    for (size_t i = 0; i < e.backends.size(); ++i) {
+      const config::Backend& b = e.backends[i];
+      std::string key = endpoint_key + "\n" + std::to_string(i) + " " + b.url_pattern;
+      for (const auto& h : b.hosts) key.append(" ").append(h.original);
+      auto [bit, badded] = backend_slots_.emplace(key, static_cast<int>(backend_labels_.size()));
+      if (badded) {
+        BackendSnapshot bl;
+        bl.endpoint_method = e.method;
+        bl.endpoint_path = e.path;
+        bl.url_pattern = b.url_pattern;
+        for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
+        backend_labels_.push_back(std::move(bl));
+        Grow(bit->second, true);
+      }
+      slots.backends.push_back(bit->second);
     }
   }
-  breaker_states_ = std::make_unique<std::atomic<int>[]>(backend_labels_.size());
-  for (size_t i = 0; i < backend_labels_.size(); ++i) breaker_states_[i] = kNoBreaker;
-  for (int w = 0; w < workers; ++w) {
-    auto pw = std::make_unique<PerWorker>();
-    pw->endpoints = std::make_unique<EndpointStats[]>(endpoint_labels_.size());
-    pw->backends = std::make_unique<BackendStats[]>(backend_labels_.size());
-    workers_.push_back(std::move(pw));
+  return slots;
+}
+
+void Registry::Activate(const Slots& slots) {
+  absl::MutexLock lock(&mu_);
+  live_ = slots;
+  for (int id : slots.backends) {
+    backend_labels_[id].has_cache =
+        std::find(marked_cached_.begin(), marked_cached_.end(), id) != marked_cached_.end();
   }
+}
+
+void Registry::mark_cached(int id) {
+  absl::MutexLock lock(&mu_);
+  marked_cached_.push_back(id);
 }
 
 namespace {
@@ -70,16 +122,19 @@ void Accumulate(const Histogram& h, HistogramSnapshot* out) {
 
 Snapshot Registry::Read() const {
   Snapshot s;
-  s.endpoints = endpoint_labels_;
-  s.backends = backend_labels_;
+  absl::MutexLock lock(&mu_);
+  for (int id : live_.endpoints) s.endpoints.push_back(endpoint_labels_[id]);
+  for (int id : live_.backends) s.backends.push_back(backend_labels_[id]);
   s.redis_up = redis_up_.load(std::memory_order_relaxed);
   s.redis_fallbacks = redis_fallbacks_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < s.backends.size(); ++i) {
-    s.backends[i].breaker_state = breaker_states_[i].load(std::memory_order_relaxed);
+    const int id = live_.backends[i];
+    s.backends[i].breaker_state = breaker_states_[id / kChunk][id % kChunk].load();
   }
   for (const auto& pw : workers_) {
     for (size_t i = 0; i < s.endpoints.size(); ++i) {
-      const EndpointStats& e = pw->endpoints[i];
+      const int id = live_.endpoints[i];
+      const EndpointStats& e = pw->endpoints[id / kChunk][id % kChunk];
       EndpointSnapshot& out = s.endpoints[i];
       for (int c = 0; c < kStatusClasses; ++c) out.requests_by_class[c] += e.requests[c].Get();
       out.in_flight += e.in_flight.Get();
@@ -87,7 +142,8 @@ Snapshot Registry::Read() const {
       Accumulate(e.latency, &out.latency);
     }
     for (size_t i = 0; i < s.backends.size(); ++i) {
-      BackendStats& b = pw->backends[i];
+      const int id = live_.backends[i];
+      BackendStats& b = pw->backends[id / kChunk][id % kChunk];
       BackendSnapshot& out = s.backends[i];
       out.calls += b.calls.Get();
       out.cache_hits += b.cache_hits.Get();

@@ -3,10 +3,16 @@
 // Request metrics without locks on the hot path: every worker thread owns its own block of
 // counters (single writer, relaxed atomics without a read-modify-write), and readers (the admin
 // service, /metrics) sum the blocks when they ask. Nothing is shared between workers.
+//
+// One registry lives as long as the process, across configuration reloads: an endpoint keeps its
+// counters while its method and path stay, a backend while its endpoint, position, url_pattern
+// and hosts stay. Slots are never freed (a removed endpoint's counters wait for it to come back);
+// they are only listed while the live configuration has them.
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -135,20 +141,38 @@ struct Snapshot {
   uint64_t redis_fallbacks = 0;
 };
 
+// Where a configuration's endpoints and backends count: slot numbers in config order (backends
+// endpoint by endpoint, as the pipelines are built).
+struct Slots {
+  std::vector<int> endpoints;
+  std::vector<int> backends;
+};
+
 class Registry {
  public:
-  // Endpoints are numbered in config order; backends in config order, endpoint by endpoint (the
-  // order in which the pipelines are built).
+  // Registers and lists `config`: its endpoints get slots 0..n-1, its backends 0..m-1.
   Registry(int workers, const config::ServiceConfig& config);
 
-  EndpointStats& endpoint(int worker, int id) { return workers_[worker]->endpoints[id]; }
-  BackendStats& backend(int worker, int id) { return workers_[worker]->backends[id]; }
+  // The slots of `config`'s endpoints and backends: the ones they had in an earlier
+  // configuration, or new ones. Not listed until Activate. Registering and building a
+  // configuration happen on one thread at a time (start-up, then the main loop's reloads).
+  Slots Register(const config::ServiceConfig& config);
+  // From now on, Read lists exactly `slots` (the live configuration's), with the cache marks made
+  // since they were registered.
+  void Activate(const Slots& slots);
+
+  EndpointStats& endpoint(int worker, int id) {
+    return workers_[worker]->endpoints[id / kChunk][id % kChunk];
+  }
+  BackendStats& backend(int worker, int id) {
+    return workers_[worker]->backends[id / kChunk][id % kChunk];
+  }
   // Where backend `id`'s circuit breaker (one per process) writes its state; kNoBreaker until
   // one does.
-  std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
-  // Backend `id` has an HTTP cache (its cache_* counts are listed). Called while the stacks are
-  // built, before anything reads the registry.
-  void mark_cached(int id) { backend_labels_[id].has_cache = true; }
+  std::atomic<int>& breaker_state(int id) { return breaker_states_[id / kChunk][id % kChunk]; }
+  // Backend `id` has an HTTP cache (its cache_* counts are listed once Activate makes its
+  // configuration live). Called while the stacks are built.
+  void mark_cached(int id);
 
   // sluice/cluster-ratelimit: Redis up (1), down (0) or not configured / not yet known (-1), and
   // the decisions its on_error made.
@@ -159,14 +183,28 @@ class Registry {
   Snapshot Read() const;
 
  private:
+  // Slots come in chunks that never move once allocated, so a worker indexes them without a
+  // lock while a reload adds more; kMaxChunks bounds the slots a process can ever hold.
+  static constexpr int kChunk = 256;
+  static constexpr int kMaxChunks = 1024;
+  template <class T>
+  using Chunks = std::array<std::unique_ptr<T[]>, kMaxChunks>;
   struct PerWorker {
-    std::unique_ptr<EndpointStats[]> endpoints;
-    std::unique_ptr<BackendStats[]> backends;
+    Chunks<EndpointStats> endpoints;
+    Chunks<BackendStats> backends;
   };
+  // Allocates the chunk that slot `id` falls in, for every worker, if it is new.
+  void Grow(int id, bool backend) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::vector<std::unique_ptr<PerWorker>> workers_;
-  std::vector<EndpointSnapshot> endpoint_labels_;
-  std::vector<BackendSnapshot> backend_labels_;
-  std::unique_ptr<std::atomic<int>[]> breaker_states_;
+  Chunks<std::atomic<int>> breaker_states_;
+  mutable absl::Mutex mu_;
+  std::vector<EndpointSnapshot> endpoint_labels_ ABSL_GUARDED_BY(mu_);  // by slot
+  std::vector<BackendSnapshot> backend_labels_ ABSL_GUARDED_BY(mu_);    // by slot
+  std::map<std::string, int> endpoint_slots_ ABSL_GUARDED_BY(mu_);      // by label key
+  std::map<std::string, int> backend_slots_ ABSL_GUARDED_BY(mu_);
+  Slots live_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
   std::atomic<int> redis_up_{-2};  // -2: no sluice/cluster-ratelimit
   std::atomic<uint64_t> redis_fallbacks_{0};
 };

@@ -92,7 +92,8 @@ Dispatcher::~Dispatcher() = default;
 absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
     std::shared_ptr<const config::ServiceConfig> config,
     const std::vector<boost::asio::io_context*>& workers, bool debug, metrics::Registry& registry,
-    const std::atomic<bool>* draining, TransportFactory transports) {
+    const std::atomic<bool>* draining, TransportFactory transports,
+    std::shared_ptr<const RestClients> rest) {
   std::vector<router::Route> routes;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
     const auto& e = config->endpoints[i];
@@ -109,18 +110,12 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   for (auto& id : d->ids_) id.state = (uint64_t{random()} << 32) ^ random();
   Upstreams& up = d->upstreams_;
   up.workers = static_cast<int>(workers.size());
-  backend::rest::ClientOptions client_options;
-  auto client_tls = http::CreateClientContext(config->client_tls);
-  if (!client_tls.ok()) return client_tls.status();
-  client_options.tls = std::move(*client_tls);
-  if (config->client_tls.allow_insecure_connections && !workers.empty()) {
-    log::Warn(
-        "client_tls.allow_insecure_connections: https backends' certificates are NOT verified; "
-        "anyone on the path to them can read and change the traffic");
+  if (rest == nullptr) {
+    auto made = MakeRestClients(*config, workers);
+    if (!made.ok()) return made.status();
+    rest = std::move(*made);
   }
-  for (boost::asio::io_context* ioc : workers) {
-    up.rest_clients.push_back(std::make_unique<backend::rest::Client>(*ioc, client_options));
-  }
+  up.rest = std::move(rest);
   const std::string& path = config->file_path;
   const size_t slash = path.rfind('/');
   const std::string config_dir =
@@ -132,11 +127,13 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   if (!transports) transports = DefaultTransports(up);
 
   metrics::Registry* metrics = config->tuning.metrics ? &registry : nullptr;
-  int backend_count = 0;
+  d->slots_ = registry.Register(*config);
+  absl::Span<const int> backend_slots = d->slots_.backends;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
-    auto stack = BuildEndpointStack(*config, config->endpoints[i], static_cast<int>(i),
-                                    &backend_count, up.workers, transports, metrics);
+    auto stack = BuildEndpointStack(*config, config->endpoints[i], d->slots_.endpoints[i],
+                                    backend_slots, up.workers, transports, metrics);
     if (!stack.ok()) return stack.status();
+    backend_slots.remove_prefix(config->endpoints[i].backends.size());
     d->stacks_.push_back(std::move(*stack));
   }
   if (const auto* router_cfg =
@@ -162,6 +159,24 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   return d;
 }
 
+absl::StatusOr<std::shared_ptr<const RestClients>> Dispatcher::MakeRestClients(
+    const config::ServiceConfig& config, const std::vector<boost::asio::io_context*>& workers) {
+  backend::rest::ClientOptions client_options;
+  auto client_tls = http::CreateClientContext(config.client_tls);
+  if (!client_tls.ok()) return client_tls.status();
+  client_options.tls = std::move(*client_tls);
+  if (config.client_tls.allow_insecure_connections && !workers.empty()) {
+    log::Warn(
+        "client_tls.allow_insecure_connections: https backends' certificates are NOT verified; "
+        "anyone on the path to them can read and change the traffic");
+  }
+  auto clients = std::make_shared<RestClients>();
+  for (boost::asio::io_context* ioc : workers) {
+    clients->push_back(std::make_unique<backend::rest::Client>(*ioc, client_options));
+  }
+  return std::shared_ptr<const RestClients>(std::move(clients));
+}
+
 std::string Dispatcher::RequestId(const http::Request& request, int worker) {
   if (auto it = request.find("X-Request-Id"); it != request.end()) {
     std::string_view id = Sv(it->value());
@@ -174,7 +189,7 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
   return id;
 }
 
-void Dispatcher::Handle(http::ExchangePtr exchange) {
+void Dispatcher::Handle(http::ExchangePtr exchange, std::shared_ptr<const void> keep) {
   if (cors_ != nullptr && cors_->Handle(&exchange)) return;      // a preflight, answered
   if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
   if (bots_ != nullptr) {
@@ -186,10 +201,10 @@ void Dispatcher::Handle(http::ExchangePtr exchange) {
       return exchange->Respond(components::botdetector::BotResponse());
     }
   }
-  Route(std::move(exchange));
+  Route(std::move(exchange), std::move(keep));
 }
 
-void Dispatcher::Route(http::ExchangePtr exchange) {
+void Dispatcher::Route(http::ExchangePtr exchange, std::shared_ptr<const void> keep) {
   const http::Request& req = exchange->request();
   std::string_view target = Sv(req.target());
   std::string_view path = target.substr(0, target.find('?'));
@@ -206,6 +221,7 @@ void Dispatcher::Route(http::ExchangePtr exchange) {
       auto ctx = std::make_shared<RequestContext>(std::move(exchange), std::move(params), worker,
                                                   workers_[worker]);
       ctx->request_id = std::move(request_id);
+      ctx->keep_alive = std::move(keep);
       ctx->call.request_id = ctx->request_id;
       ctx->start = start;
       ctx->deadline = start + absl::ToChronoNanoseconds(config_->endpoints[id].timeout);

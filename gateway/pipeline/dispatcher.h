@@ -30,22 +30,35 @@ class Dispatcher : public http::Handler {
   // client each); none when only checking a config (`sluice check` builds the same stacks
   // without starting anything). `debug` enables /__debug/ (also enabled by the config's
   // debug_endpoint). While `*draining` is true, /__health answers 503 so load balancers stop
-  // sending new traffic. `transports` replaces the REST/gRPC transports (tests).
+  // sending new traffic. `transports` replaces the REST/gRPC transports (tests). `rest` are the
+  // REST clients to use (kept across reloads); null: made for this dispatcher. The config's
+  // endpoints and backends are registered in `registry` (slots()); Activate is the caller's.
   static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(
       std::shared_ptr<const config::ServiceConfig> config,
       const std::vector<boost::asio::io_context*>& workers, bool debug, metrics::Registry& registry,
-      const std::atomic<bool>* draining, TransportFactory transports = nullptr);
+      const std::atomic<bool>* draining, TransportFactory transports = nullptr,
+      std::shared_ptr<const RestClients> rest = nullptr);
+
+  // One REST client per worker with the config's client_tls.
+  static absl::StatusOr<std::shared_ptr<const RestClients>> MakeRestClients(
+      const config::ServiceConfig& config, const std::vector<boost::asio::io_context*>& workers);
 
   ~Dispatcher() override;
 
   // http::Handler
-  void Handle(http::ExchangePtr exchange) override;
+  void Handle(http::ExchangePtr exchange) override { Handle(std::move(exchange), nullptr); }
+  // As Handle; a request that goes on asynchronously keeps `keep` (what owns this dispatcher)
+  // until it ends.
+  void Handle(http::ExchangePtr exchange, std::shared_ptr<const void> keep);
+
+  const std::shared_ptr<const config::ServiceConfig>& config() const { return config_; }
+  const metrics::Slots& slots() const { return slots_; }
 
  private:
   Dispatcher(std::shared_ptr<const config::ServiceConfig> config, router::Router router, bool debug,
              const std::atomic<bool>* draining);
 
-  void Route(http::ExchangePtr exchange);
+  void Route(http::ExchangePtr exchange, std::shared_ptr<const void> keep);
   void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
   // 404/405: KrakenD's text, or the JSON of router.error_body.
   // gin's trailing-slash and fixed-path redirects for a router miss, or nullopt.
@@ -75,6 +88,7 @@ class Dispatcher : public http::Handler {
     uint64_t state = 0;
   };
   std::vector<IdSource> ids_;
+  metrics::Slots slots_;
   Upstreams upstreams_;  // outlives the stacks, whose transports use it
   std::vector<std::unique_ptr<const Stack>> stacks_;
 };

@@ -199,13 +199,13 @@ TransportFactory DefaultTransports(Upstreams& upstreams) {
       return backend::BackendPtr(std::move(*grpc));
     }
     return backend::BackendPtr(
-        std::make_unique<backend::rest::RestBackend>(upstreams.rest_clients, b.hosts));
+        std::make_unique<backend::rest::RestBackend>(*upstreams.rest, b.hosts));
   };
 }
 
 absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
-    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
-    int* next_backend_id, int workers, const TransportFactory& transports,
+    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_slot,
+    absl::Span<const int> backend_slots, int workers, const TransportFactory& transports,
     metrics::Registry* registry) {
   const bool no_op = endpoint.output_encoding == config::OutputEncoding::kNoOp;
   if (no_op && endpoint.backends.size() != 1) {
@@ -214,17 +214,17 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
   for (const config::Backend& b : endpoint.backends) {
     if (b.unsupported_scheme.empty()) continue;
-    *next_backend_id += static_cast<int>(endpoint.backends.size());  // metrics stay numbered
     std::vector<StagePtr> stages;
     if (registry != nullptr) {
-      stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
+      stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_slot));
     }
     stages.push_back(std::make_unique<NotImplemented>());
     return std::make_unique<const Stack>(std::move(stages));
   }
   std::vector<BackendCall> calls;
   std::vector<bool> return_error_code;
-  for (const config::Backend& b : endpoint.backends) {
+  for (size_t i = 0; i < endpoint.backends.size(); ++i) {
+    const config::Backend& b = endpoint.backends[i];
     const bool grpc = GrpcOptions(b) != nullptr;
     if (no_op && grpc) {
       return absl::InvalidArgumentError(
@@ -234,7 +234,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
     }
     absl::StatusOr<BackendCall> call = Recipe(endpoint, b, grpc);
     if (!call.ok()) return call.status();
-    auto stack = BuildBackendStack(service, endpoint, b, !no_op, (*next_backend_id)++, workers,
+    auto stack = BuildBackendStack(service, endpoint, b, !no_op, backend_slots[i], workers,
                                    transports, registry);
     if (!stack.ok()) return stack.status();
     call->stack = std::move(*stack);
@@ -246,7 +246,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   const BuildContext ctx{service, endpoint, nullptr, workers, registry};
   std::vector<StagePtr> stages;
   if (registry != nullptr)
-    stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_id));
+    stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_slot));
   stages.push_back(std::make_unique<ErrorMapping>(FailureOptionsOf(service)));
   AddComponentStages(Phase::kGuard, ctx, &stages);
   if (std::vector<std::string> inputs = config::InputPlaceholders(endpoint); !inputs.empty()) {

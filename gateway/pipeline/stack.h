@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "gateway/backend/backend.h"
 #include "gateway/backend/grpc/channels.h"
 #include "gateway/backend/rest/client.h"
@@ -22,23 +23,26 @@ namespace sluice::pipeline {
 using TransportFactory = std::function<absl::StatusOr<backend::BackendPtr>(
     const config::Endpoint& endpoint, const config::Backend& backend)>;
 
+// One keep-alive REST client per worker (none when only checking a config). Outlives
+// configuration reloads: a new configuration keeps the pools and their open connections.
+using RestClients = std::vector<std::unique_ptr<backend::rest::Client>>;
+
 // What the stacks' transports share, owned by the dispatcher and outliving every stack.
 struct Upstreams {
   int workers = 0;
-  // One keep-alive REST client per worker (empty when only checking a config).
-  std::vector<std::unique_ptr<backend::rest::Client>> rest_clients;
+  std::shared_ptr<const RestClients> rest;
   std::unique_ptr<backend::grpc::Channels> grpc;
 };
 
 // REST or gRPC (extra_config."backend/grpc"), over `upstreams`.
 TransportFactory DefaultTransports(Upstreams& upstreams);
 
-// Builds the stack of endpoint number `endpoint_id`. `next_backend_id` hands out backend numbers
-// (metrics slots, in config order). `registry` is null when metrics are off. Errors name the
-// endpoint's or backend's JSON path.
+// Builds an endpoint's stack. `endpoint_slot` and `backend_slots` (one per backend, in order) are
+// where it counts in `registry`, which is null when metrics are off. Errors name the endpoint's
+// or backend's JSON path.
 absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
-    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_id,
-    int* next_backend_id, int workers, const TransportFactory& transports,
+    const config::ServiceConfig& service, const config::Endpoint& endpoint, int endpoint_slot,
+    absl::Span<const int> backend_slots, int workers, const TransportFactory& transports,
     metrics::Registry* registry);
 
 }  // namespace sluice::pipeline

@@ -65,6 +65,9 @@ class RequestContext : public std::enable_shared_from_this<RequestContext> {
   std::string request_id;     // X-Request-Id: the client's, or generated
   Clock::time_point start;
   backend::Deadline deadline;
+  // The configuration this request's stack belongs to, kept alive until the request ends (a
+  // reload may have replaced it meanwhile).
+  std::shared_ptr<const void> keep_alive;
 
   // Filled by stages.
   std::vector<backend::BackendResponse> answers;  // one per backend, in declaration order

@@ -24,6 +24,50 @@ void InstanceState::set_server(const http::Server* server, std::string public_ad
   info_.public_address = std::move(public_address);
 }
 
+std::shared_ptr<const config::ServiceConfig> InstanceState::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+void InstanceState::SetConfig(std::shared_ptr<const config::ServiceConfig> config) {
+  absl::MutexLock lock(&mu_);
+  config_ = std::move(config);
+}
+
+void InstanceState::Record(const ReloadRecord& record) {
+  absl::MutexLock lock(&mu_);
+  if (record.result == "ok") {
+    ++history_.ok;
+    history_.last_success = record.at;
+  } else if (record.result == "unchanged") {
+    ++history_.unchanged;
+  } else {
+    ++history_.failed;
+  }
+  auto& recent = history_.recent;
+  recent.insert(recent.begin(), record);
+  if (recent.size() > ReloadHistory::kRecentReloads) recent.pop_back();
+}
+
+void InstanceState::set_reloader(std::function<ReloadRecord(std::string)> reload) {
+  absl::MutexLock lock(&mu_);
+  reloader_ = std::move(reload);
+}
+
+ReloadRecord InstanceState::Reload(std::string trigger) {
+  std::function<ReloadRecord(std::string)> reload;
+  {
+    absl::MutexLock lock(&mu_);
+    reload = reloader_;
+  }
+  return reload ? reload(std::move(trigger)) : InstanceView::Reload(std::move(trigger));
+}
+
+ReloadHistory InstanceState::reloads() const {
+  absl::MutexLock lock(&mu_);
+  return history_;
+}
+
 RuntimeInfo InstanceState::info() const { return info_; }
 
 ProcessStats InstanceState::process() const {

@@ -4,9 +4,11 @@
 // metrics registry, the public server and the drain switch.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "gateway/http/server.h"
 #include "gateway/metrics/registry.h"
 #include "gateway/runtime/instance_view.h"
@@ -24,8 +26,17 @@ class InstanceState : public InstanceView {
   // The flag the /__health handler reads; true while draining.
   const std::atomic<bool>& draining_flag() const { return draining_; }
 
+  // A reload made `config` live (Status, GetConfig, build_info follow it).
+  void SetConfig(std::shared_ptr<const config::ServiceConfig> config);
+  // Keeps a reload's outcome for Status and Prometheus.
+  void Record(const ReloadRecord& record);
+  // How Reload runs (main.cc: on the main loop, waiting for it). Unset: reloads fail.
+  void set_reloader(std::function<ReloadRecord(std::string)> reload);
+
   // InstanceView
-  std::shared_ptr<const config::ServiceConfig> config() const override { return config_; }
+  std::shared_ptr<const config::ServiceConfig> config() const override;
+  ReloadRecord Reload(std::string trigger) override;
+  ReloadHistory reloads() const override;
   RuntimeInfo info() const override;
   metrics::Snapshot metrics() const override { return registry_.Read(); }
   ProcessStats process() const override;
@@ -34,7 +45,10 @@ class InstanceState : public InstanceView {
   void Resume() override;
 
  private:
-  std::shared_ptr<const config::ServiceConfig> config_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const config::ServiceConfig> config_ ABSL_GUARDED_BY(mu_);
+  ReloadHistory history_ ABSL_GUARDED_BY(mu_);
+  std::function<ReloadRecord(std::string)> reloader_ ABSL_GUARDED_BY(mu_);
   metrics::Registry& registry_;
   RuntimeInfo info_;
   const http::Server* server_ = nullptr;

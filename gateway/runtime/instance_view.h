@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/config/config.h"
 #include "gateway/metrics/registry.h"
@@ -30,6 +32,25 @@ struct RuntimeInfo {
   std::string hostname;
 };
 
+// One configuration reload (SIGHUP, admin.Admin/Reload, the file watch).
+struct ReloadRecord {
+  absl::Time at;
+  std::string trigger;  // "SIGHUP", "admin", "watch"
+  std::string result;   // "ok" (new config live), "unchanged" (same sha256), "failed"
+  std::string sha256;   // of the file read; empty when it could not be read
+  std::string error;    // why it failed, naming the file and key; empty otherwise
+  absl::Duration took;  // reading, checking and building, until live on every worker
+};
+
+struct ReloadHistory {
+  uint64_t ok = 0;
+  uint64_t unchanged = 0;
+  uint64_t failed = 0;
+  absl::Time last_success;             // the live config's load; InfinitePast before any reload
+  std::vector<ReloadRecord> recent;    // newest first, at most kRecentReloads
+  static constexpr size_t kRecentReloads = 10;
+};
+
 class InstanceView {
  public:
   virtual ~InstanceView() = default;
@@ -45,6 +66,19 @@ class InstanceView {
   // traffic, while in-flight and new requests are still served. Resume undoes it.
   virtual void Drain() = 0;
   virtual void Resume() = 0;
+
+  // Reads the config file again and, if it passes what `sluice check` checks and changes nothing
+  // that needs new sockets, makes it live; otherwise the current one keeps serving. Blocks until
+  // done (any thread but a gateway worker's).
+  virtual ReloadRecord Reload(std::string trigger) {
+    ReloadRecord r;
+    r.at = absl::Now();
+    r.trigger = std::move(trigger);
+    r.result = "failed";
+    r.error = "this instance cannot reload its configuration";
+    return r;
+  }
+  virtual ReloadHistory reloads() const { return {}; }
 };
 
 }  // namespace sluice::runtime

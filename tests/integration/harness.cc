@@ -337,12 +337,13 @@ CommandResult RunSluice(const std::vector<std::string>& args, const std::vector<
 
 SluiceProcess::SluiceProcess(const std::string& config_json,
                              const std::vector<std::string>& extra_args,
-                             const std::vector<std::string>& env) {
+                             const std::vector<std::string>& env, bool ephemeral_port) {
   static std::atomic<int> counter{0};
   config_path_ = TempDir() + "/sluice-" + std::to_string(getpid()) + "-" +
                  std::to_string(counter++) + ".json";
   std::ofstream(config_path_) << config_json;
-  std::vector<std::string> args = {"run", "-c", config_path_, "-p", "0"};
+  std::vector<std::string> args = {"run", "-c", config_path_};
+  if (ephemeral_port) args.insert(args.end(), {"-p", "0"});
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   int out_fd = -1;
   // The admin plane defaults to fixed ports (9091, 9090); tests running side by side each take

@@ -117,11 +117,12 @@ class ScriptedBackend {
 // The real sluice binary, started with `run -c <config>` on an ephemeral port.
 class SluiceProcess {
  public:
-  // Writes `config_json` to a temp file and starts sluice with `-p 0` plus `extra_args`. Waits
-  // until it logs its listening port (or fails the test after 20 s).
+  // Writes `config_json` to a temp file and starts sluice with `-p 0` (unless `ephemeral_port` is
+  // false: the file's port) plus `extra_args`. Waits until it logs its listening port (or fails
+  // the test after 20 s).
   explicit SluiceProcess(const std::string& config_json,
                          const std::vector<std::string>& extra_args = {},
-                         const std::vector<std::string>& env = {});
+                         const std::vector<std::string>& env = {}, bool ephemeral_port = true);
   ~SluiceProcess();
 
   uint16_t port() const { return port_; }
@@ -137,12 +138,13 @@ class SluiceProcess {
   // never appears.
   std::string admin_address() { return AdminLineField(1); }
   std::string metrics_address() { return AdminLineField(2); }
+  // Reads the log until `done` says so or `limit` passes.
+  void ReadLogUntil(const std::function<bool(const std::string&)>& done,
+                    std::chrono::milliseconds limit);
 
  private:
   std::string AdminLineField(int group);
   bool admin_line_waited_ = false;
-  void ReadLogUntil(const std::function<bool(const std::string&)>& done,
-                    std::chrono::milliseconds limit);
   pid_t pid_ = -1;
   int stderr_fd_ = -1;
   uint16_t port_ = 0;

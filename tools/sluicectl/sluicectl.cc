@@ -54,6 +54,10 @@ constexpr char kHelp[] =
     "  drain [--wait-idle D] [--timeout D]\n"
     "                          admin.Admin/Drain; with --wait-idle, then wait as wait-idle does\n"
     "  resume                  admin.Admin/Resume\n"
+    "  reload [--wait] [--timeout D]\n"
+    "                          admin.Admin/Reload: read the config file again; exit 0 only if\n"
+    "                          it is live (or unchanged); with --wait, then wait until Status\n"
+    "                          reports its sha256\n"
     "  wait-ready [--timeout D]\n"
     "                          wait until grpc.health.v1 reports sluice.Gateway SERVING\n"
     "  wait-idle [--quiet D] [--timeout D]\n"
@@ -65,8 +69,8 @@ constexpr char kHelp[] =
     "  wait-gone [--timeout D] wait until the admin listener stops answering (process exited)\n"
     "\n"
     "--admin defaults to $SLUICE_ADMIN_ADDRESS (the gateway's own listen setting; \":9091\" and\n"
-    "\"0.0.0.0:9091\" mean 127.0.0.1:9091), else 127.0.0.1:9091. The bearer token for Drain and\n"
-    "Resume is read from $SLUICE_ADMIN_TOKEN unless --token-env or --token-file say otherwise.\n"
+    "\"0.0.0.0:9091\" mean 127.0.0.1:9091), else 127.0.0.1:9091. The bearer token for Drain,\n"
+    "Resume and Reload is read from $SLUICE_ADMIN_TOKEN unless --token-env or --token-file say otherwise.\n"
     "Durations are Go-style (500ms, 2s, 1m); --timeout defaults to 30s.\n"
     "Exit codes: 0 ok, 1 failed or timed out, 2 usage error.\n";
 
@@ -91,9 +95,10 @@ std::string ConnectAddress(std::string address) {
   return address;
 }
 
-std::unique_ptr<grpc::ClientContext> Context(const Options& options) {
+std::unique_ptr<grpc::ClientContext> Context(const Options& options,
+                                             absl::Duration timeout = kCallTimeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
   return ctx;
 }
@@ -114,9 +119,12 @@ int Failed(const std::string& what, const grpc::Status& status) {
   return kExitFailed;
 }
 
-// Parses "--name VALUE" flags of a sub-command into durations/strings; anything else is an error.
+// Parses "--name VALUE" flags (and value-less switches: kSwitches) of a sub-command into
+// durations/strings; anything else is an error.
 class SubFlags {
  public:
+  static constexpr std::string_view kSwitches[] = {"wait"};
+
   explicit SubFlags(const std::vector<std::string>& args) : args_(args) {}
 
   // Returns false (and sets error) on an unknown flag or a malformed value.
@@ -132,6 +140,10 @@ class SubFlags {
         *error = absl::StrCat("unknown flag ", a);
         return false;
       }
+      if (std::find(std::begin(kSwitches), std::end(kSwitches), name) != std::end(kSwitches)) {
+        values_.emplace_back(name, "true");
+        continue;
+      }
       if (i + 1 >= args_.size()) {
         *error = absl::StrCat("flag ", a, " needs a value");
         return false;
@@ -140,6 +152,8 @@ class SubFlags {
     }
     return true;
   }
+
+  bool Has(const std::string& name) const { return Get(name).has_value(); }
 
   std::optional<std::string> Get(const std::string& name) const {
     for (const auto& [k, v] : values_) {
@@ -248,6 +262,30 @@ class Client {
     grpc::Status st = admin_->Resume(Context(options_).get(), {}, &r);
     if (!st.ok()) return Failed("Resume", st);
     std::cout << Json(r, false);
+    return kExitOk;
+  }
+
+  int Reload(const SubFlags& flags, absl::Duration timeout) {
+    admin::ReloadResponse r;
+    grpc::Status st = admin_->Reload(Context(options_, timeout).get(), {}, &r);
+    if (!st.ok()) return Failed("Reload", st);
+    std::cout << Json(r, false);
+    if (r.reload().result() == "failed") {
+      std::cerr << "sluicectl: reload failed, " << r.live_config_sha256()
+                << " still serving: " << r.reload().error() << "\n";
+      return kExitFailed;
+    }
+    if (!flags.Has("wait")) return kExitOk;
+    const std::string want = r.reload().config_sha256();
+    bool live = PollUntil(timeout, [&] {
+      admin::StatusResponse s;
+      return admin_->Status(Context(options_).get(), {}, &s).ok() && s.config_sha256() == want;
+    });
+    if (!live) {
+      std::cerr << "sluicectl: config sha256 " << want << " not live after "
+                << absl::FormatDuration(timeout) << "\n";
+      return kExitFailed;
+    }
     return kExitOk;
   }
 
@@ -414,6 +452,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> allowed;
   if (options.command == "status") allowed = {"field"};
   if (options.command == "drain") allowed = {"wait-idle", "timeout"};
+  if (options.command == "reload") allowed = {"wait", "timeout"};
   if (options.command == "wait-ready" || options.command == "wait-gone") allowed = {"timeout"};
   if (options.command == "wait-idle") allowed = {"quiet", "timeout"};
   if (options.command == "wait-traffic") allowed = {"min", "timeout"};
@@ -429,6 +468,7 @@ int Main(int argc, char** argv) {
   if (options.command == "health") return client.Health(flags);
   if (options.command == "drain") return client.Drain(flags, *timeout);
   if (options.command == "resume") return client.Resume();
+  if (options.command == "reload") return client.Reload(flags, *timeout);
   if (options.command == "wait-ready") return client.WaitReady(*timeout);
   if (options.command == "wait-gone") return client.WaitGone(*timeout);
   if (options.command == "wait-traffic") {

@@ -73,6 +73,64 @@ TEST(RegistryTest, SumsEveryWorkersCounters) {
   EXPECT_EQ(s.backends[0].calls, 0u);
 }
 
+// A reloaded configuration: what it keeps keeps its slot and counters, what is new gets a new
+// slot, what is gone is no longer listed; nothing changes until Activate.
+TEST(RegistryTest, AReloadKeepsTheCountersOfWhatStays) {
+  Registry r(1, TwoEndpoints());
+  r.endpoint(0, 1).requests[1].Add(7);  // POST /b
+  r.backend(0, 2).calls.Add(3);         // POST /b's second backend (/z)
+  config::ServiceConfig next = TwoEndpoints();
+  next.endpoints.erase(next.endpoints.begin());  // GET /a/{id} gone
+  next.endpoints[0].backends[0].url_pattern = "/y2";  // /b's first backend changed
+  config::Endpoint added = next.endpoints[0];
+  added.path = "/c";
+  next.endpoints.push_back(added);
+  Slots slots = r.Register(next);
+  EXPECT_EQ(slots.endpoints, (std::vector<int>{1, 2}));
+  EXPECT_EQ(slots.backends, (std::vector<int>{3, 2, 4, 5}));
+  EXPECT_EQ(r.Read().endpoints.size(), 2u) << "not listed before Activate";
+  r.mark_cached(5);
+  r.Activate(slots);
+  Snapshot s = r.Read();
+  ASSERT_EQ(s.endpoints.size(), 2u);
+  EXPECT_EQ(s.endpoints[0].path, "/b");
+  EXPECT_EQ(s.endpoints[0].requests_by_class[1], 7u);
+  EXPECT_EQ(s.endpoints[1].path, "/c");
+  EXPECT_EQ(s.endpoints[1].requests_by_class[1], 0u);
+  ASSERT_EQ(s.backends.size(), 4u);
+  EXPECT_EQ(s.backends[0].url_pattern, "/y2");
+  EXPECT_EQ(s.backends[0].calls, 0u);
+  EXPECT_EQ(s.backends[1].url_pattern, "/z");
+  EXPECT_EQ(s.backends[1].calls, 3u);
+  EXPECT_FALSE(s.backends[1].has_cache);
+  EXPECT_TRUE(s.backends[3].has_cache);
+  // Back to the first: its slots again, /a's counters where they were.
+  r.endpoint(0, 0).requests[4].Add(2);
+  Slots again = r.Register(TwoEndpoints());
+  EXPECT_EQ(again.endpoints, (std::vector<int>{0, 1}));
+  EXPECT_EQ(again.backends, (std::vector<int>{0, 1, 2}));
+  r.Activate(again);
+  EXPECT_EQ(r.Read().endpoints[0].requests_by_class[4], 2u);
+  EXPECT_FALSE(r.Read().backends[2].has_cache);
+}
+
+// More slots than one chunk: counters in later chunks are as reachable as the first's.
+TEST(RegistryTest, SlotsBeyondTheFirstChunk) {
+  config::ServiceConfig big = TwoEndpoints();
+  for (int i = 0; i < 600; ++i) {
+    config::Endpoint e = big.endpoints[0];
+    e.path = "/e" + std::to_string(i);
+    big.endpoints.push_back(e);
+  }
+  Registry r(2, big);
+  r.endpoint(1, 601).requests[1].Add(5);
+  r.backend(0, 602).calls.Add(4);
+  Snapshot s = r.Read();
+  ASSERT_EQ(s.endpoints.size(), 602u);
+  EXPECT_EQ(s.endpoints[601].requests_by_class[1], 5u);
+  EXPECT_EQ(s.backends[602].calls, 4u);
+}
+
 TEST(HistogramTest, BucketsAreUpperBoundsInclusive) {
   Histogram h;
   h.Observe(0.0005);  // exactly the first bound

@@ -89,14 +89,16 @@ absl::StatusOr<std::unique_ptr<StackRunner>> StackRunner::Build(const std::strin
     r->backends_.push_back(fake.get());
     return backend::BackendPtr(std::move(fake));
   };
-  int next_backend = 0;
-  // Backend metrics slots are numbered across endpoints, as the dispatcher numbers them.
+  // The slots the registry gave the config's endpoints and backends, as the dispatcher uses them.
+  const metrics::Slots slots = runner->registry_->Register(*loaded.config);
+  size_t first_backend = 0;
   for (size_t i = 0; i < endpoint; ++i) {
-    next_backend += static_cast<int>(loaded.config->endpoints.at(i).backends.size());
+    first_backend += loaded.config->endpoints.at(i).backends.size();
   }
   auto stack = BuildEndpointStack(
-      *loaded.config, loaded.config->endpoints.at(endpoint), static_cast<int>(endpoint),
-      &next_backend, 1, fakes, loaded.config->tuning.metrics ? runner->registry_.get() : nullptr);
+      *loaded.config, loaded.config->endpoints.at(endpoint), slots.endpoints.at(endpoint),
+      absl::MakeConstSpan(slots.backends).subspan(first_backend), 1, fakes,
+      loaded.config->tuning.metrics ? runner->registry_.get() : nullptr);
   if (!stack.ok()) return stack.status();
   runner->stack_ = std::move(*stack);
   return runner;

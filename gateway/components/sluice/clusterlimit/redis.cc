@@ -287,15 +287,19 @@ RedisLimiter::~RedisLimiter() = default;
 
 std::shared_ptr<RedisLimiter> RedisLimiter::For(const Config& config, int workers,
                                                 metrics::Registry* registry) {
+  // One limiter per distinct setting, kept for the process's life: its connections live on the
+  // workers' loops, and a configuration reload (which refuses to change this namespace) keeps
+  // using the same one.
   static absl::Mutex mu(absl::kConstInit);
-  static auto* limiters = new std::map<const Config*, std::weak_ptr<RedisLimiter>>();
+  static auto* limiters = new std::map<std::string, std::shared_ptr<RedisLimiter>>();
+  const std::string key =
+      absl::StrCat(config.host, ":", config.port, "|", config.prefix, "|",
+                   absl::FormatDuration(config.timeout), "|",
+                   config.allow_on_error ? "allow" : "deny", "|", workers, "|",
+                   reinterpret_cast<uintptr_t>(registry));
   absl::MutexLock lock(&mu);
-  std::weak_ptr<RedisLimiter>& slot = (*limiters)[&config];
-  std::shared_ptr<RedisLimiter> limiter = slot.lock();
-  if (limiter == nullptr) {
-    limiter = std::make_shared<RedisLimiter>(config, workers, registry);
-    slot = limiter;
-  }
+  std::shared_ptr<RedisLimiter>& limiter = (*limiters)[key];
+  if (limiter == nullptr) limiter = std::make_shared<RedisLimiter>(config, workers, registry);
   return limiter;
 }
 
