@@ -205,7 +205,8 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
   response->set_reloads_ok(reloads.ok);
   response->set_reloads_unchanged(reloads.unchanged);
   response->set_reloads_failed(reloads.failed);
-  for (const runtime::ReloadRecord& r : reloads.recent) SetReload(r, response->add_recent_reloads());
+  for (const runtime::ReloadRecord& r : reloads.recent)
+    SetReload(r, response->add_recent_reloads());
   return ::grpc::Status::OK;
 }
 

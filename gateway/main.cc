@@ -200,7 +200,7 @@ int Check(const Flags& flags) {
   if (problems == 0) {
     // Build every endpoint's stack exactly as `run` would (without workers: nothing starts),
     // so that check never accepts a file that run refuses.
-    metrics::Registry registry(0, *result.config);
+    metrics::Registry registry(0);
     std::atomic<bool> draining{false};
     auto dispatcher = pipeline::Dispatcher::Create(result.config, {}, false, registry, &draining);
     if (!dispatcher.ok()) {
@@ -241,7 +241,7 @@ int Run(const Flags& flags) {
   int workers = cfg->tuning.workers;
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http::WorkerPool pool(workers);
-  metrics::Registry registry(workers, *cfg);
+  metrics::Registry registry(workers);
   runtime::InstanceState state(cfg, registry, workers);
   std::vector<boost::asio::io_context*> loops;
   for (int i = 0; i < pool.size(); ++i) loops.push_back(&pool.context(i));

@@ -1,9 +1,8 @@
 #include "gateway/metrics/registry.h"
 
 #include <algorithm>
-#include <cstdlib>
 
-#include "gateway/common/logging.h"
+#include "absl/strings/str_cat.h"
 
 namespace sluice::metrics {
 
@@ -33,31 +32,42 @@ double HistogramSnapshot::Quantile(double q) const {
   return kLatencyBuckets.back();
 }
 
-Registry::Registry(int workers, const config::ServiceConfig& config) {
-  for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<PerWorker>());
-  Activate(Register(config));
+namespace {
+
+// Slots are never freed (a removed endpoint keeps its counters in case it comes back), so a
+// process that has seen this many distinct ones refuses more.
+absl::Status Exhausted(const char* what) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "more distinct ", what, " than the metrics registry holds in one process's life (",
+      Registry::kChunk * Registry::kMaxChunks, "); restart the process to start counting afresh"));
 }
 
-void Registry::Grow(int id, bool backend) {
+}  // namespace
+
+Registry::Registry(int workers) {
+  for (int w = 0; w < workers; ++w) workers_.push_back(std::make_unique<PerWorker>());
+}
+
+Registry::Registry(int workers, const config::ServiceConfig& config) : Registry(workers) {
+  Activate(Register(config).value());
+}
+
+bool Registry::Grow(int id, bool backend) {
   const int chunk = id / kChunk;
-  if (chunk >= kMaxChunks) {
-    // 262,144 distinct endpoints (or backends) in one process's life: far beyond any config.
-    log::Error("metrics: more than {} distinct {} registered since start; restart to reclaim",
-               kChunk * kMaxChunks, backend ? "backends" : "endpoints");
-    std::abort();
-  }
+  if (chunk >= kMaxChunks) return false;
   if (backend) {
-    if (breaker_states_[chunk] != nullptr) return;
+    if (breaker_states_[chunk] != nullptr) return true;
     breaker_states_[chunk] = std::make_unique<std::atomic<int>[]>(kChunk);
     for (int i = 0; i < kChunk; ++i) breaker_states_[chunk][i] = kNoBreaker;
     for (auto& pw : workers_) pw->backends[chunk] = std::make_unique<BackendStats[]>(kChunk);
   } else {
-    if (!workers_.empty() && workers_[0]->endpoints[chunk] != nullptr) return;
+    if (!workers_.empty() && workers_[0]->endpoints[chunk] != nullptr) return true;
     for (auto& pw : workers_) pw->endpoints[chunk] = std::make_unique<EndpointStats[]>(kChunk);
   }
+  return true;
 }
 
-Slots Registry::Register(const config::ServiceConfig& config) {
+absl::StatusOr<Slots> Registry::Register(const config::ServiceConfig& config) {
   Slots slots;
   absl::MutexLock lock(&mu_);
   marked_cached_.clear();
@@ -65,12 +75,15 @@ Slots Registry::Register(const config::ServiceConfig& config) {
     std::string endpoint_key = e.method + " " + e.path;
     auto [it, added] =
         endpoint_slots_.emplace(endpoint_key, static_cast<int>(endpoint_labels_.size()));
+    if (added && !Grow(it->second, false)) {
+      endpoint_slots_.erase(it);
+      return Exhausted("endpoints");
+    }
     if (added) {
       EndpointSnapshot label;
       label.method = e.method;
       label.path = e.path;
       endpoint_labels_.push_back(std::move(label));
-      Grow(it->second, false);
     }
     slots.endpoints.push_back(it->second);
     for (size_t i = 0; i < e.backends.size(); ++i) {
@@ -78,6 +91,10 @@ Slots Registry::Register(const config::ServiceConfig& config) {
       std::string key = endpoint_key + "\n" + std::to_string(i) + " " + b.url_pattern;
       for (const auto& h : b.hosts) key.append(" ").append(h.original);
       auto [bit, badded] = backend_slots_.emplace(key, static_cast<int>(backend_labels_.size()));
+      if (badded && !Grow(bit->second, true)) {
+        backend_slots_.erase(bit);
+        return Exhausted("backends");
+      }
       if (badded) {
         BackendSnapshot bl;
         bl.endpoint_method = e.method;
@@ -85,7 +102,6 @@ Slots Registry::Register(const config::ServiceConfig& config) {
         bl.url_pattern = b.url_pattern;
         for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
         backend_labels_.push_back(std::move(bl));
-        Grow(bit->second, true);
       }
       slots.backends.push_back(bit->second);
     }

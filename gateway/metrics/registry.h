@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "gateway/config/config.h"
 
@@ -150,13 +151,21 @@ struct Slots {
 
 class Registry {
  public:
-  // Registers and lists `config`: its endpoints get slots 0..n-1, its backends 0..m-1.
+  // Slots come in chunks that never move once allocated, so a worker indexes them without a
+  // lock while a reload adds more; kMaxChunks bounds the slots a process can ever hold.
+  static constexpr int kChunk = 256;
+  static constexpr int kMaxChunks = 1024;
+
+  // No configuration yet: Register and Activate one.
+  explicit Registry(int workers);
+  // Registers and lists `config`: its endpoints get slots 0..n-1, its backends 0..m-1 (tests).
   Registry(int workers, const config::ServiceConfig& config);
 
   // The slots of `config`'s endpoints and backends: the ones they had in an earlier
   // configuration, or new ones. Not listed until Activate. Registering and building a
   // configuration happen on one thread at a time (start-up, then the main loop's reloads).
-  Slots Register(const config::ServiceConfig& config);
+  // ResourceExhausted past the slots a process can hold (the configuration is then refused).
+  absl::StatusOr<Slots> Register(const config::ServiceConfig& config);
   // From now on, Read lists exactly `slots` (the live configuration's), with the cache marks made
   // since they were registered.
   void Activate(const Slots& slots);
@@ -183,18 +192,15 @@ class Registry {
   Snapshot Read() const;
 
  private:
-  // Slots come in chunks that never move once allocated, so a worker indexes them without a
-  // lock while a reload adds more; kMaxChunks bounds the slots a process can ever hold.
-  static constexpr int kChunk = 256;
-  static constexpr int kMaxChunks = 1024;
   template <class T>
   using Chunks = std::array<std::unique_ptr<T[]>, kMaxChunks>;
   struct PerWorker {
     Chunks<EndpointStats> endpoints;
     Chunks<BackendStats> backends;
   };
-  // Allocates the chunk that slot `id` falls in, for every worker, if it is new.
-  void Grow(int id, bool backend) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Allocates the chunk that slot `id` falls in, for every worker, if it is new; false past
+  // kMaxChunks.
+  bool Grow(int id, bool backend) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<std::unique_ptr<PerWorker>> workers_;
   Chunks<std::atomic<int>> breaker_states_;
@@ -205,7 +211,7 @@ class Registry {
   std::map<std::string, int> backend_slots_ ABSL_GUARDED_BY(mu_);
   Slots live_ ABSL_GUARDED_BY(mu_);
   std::vector<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
-  std::atomic<int> redis_up_{-2};  // -2: no sluice/cluster-ratelimit
+  std::atomic<int> redis_up_{-2};                        // -2: no sluice/cluster-ratelimit
   std::atomic<uint64_t> redis_fallbacks_{0};
 };
 

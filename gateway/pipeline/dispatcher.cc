@@ -127,7 +127,9 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   if (!transports) transports = DefaultTransports(up);
 
   metrics::Registry* metrics = config->tuning.metrics ? &registry : nullptr;
-  d->slots_ = registry.Register(*config);
+  absl::StatusOr<metrics::Slots> slots = registry.Register(*config);
+  if (!slots.ok()) return slots.status();
+  d->slots_ = std::move(*slots);
   absl::Span<const int> backend_slots = d->slots_.backends;
   for (size_t i = 0; i < config->endpoints.size(); ++i) {
     auto stack = BuildEndpointStack(*config, config->endpoints[i], d->slots_.endpoints[i],

@@ -46,8 +46,8 @@ struct ReloadHistory {
   uint64_t ok = 0;
   uint64_t unchanged = 0;
   uint64_t failed = 0;
-  absl::Time last_success;             // the live config's load; InfinitePast before any reload
-  std::vector<ReloadRecord> recent;    // newest first, at most kRecentReloads
+  absl::Time last_success;           // the live config's load; InfinitePast before any reload
+  std::vector<ReloadRecord> recent;  // newest first, at most kRecentReloads
   static constexpr size_t kRecentReloads = 10;
 };
 

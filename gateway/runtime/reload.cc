@@ -66,9 +66,10 @@ void LiveHandler::Swap(std::shared_ptr<pipeline::Dispatcher> next) {
     });
   }
   if (!workers_.empty() && done.wait_for(kSwapWait) != std::future_status::ready) {
-    log::Warn("reload: a worker has not taken the new configuration after {} s; it will when it "
-              "next runs",
-              std::chrono::duration_cast<std::chrono::seconds>(kSwapWait).count());
+    log::Warn(
+        "reload: a worker has not taken the new configuration after {} s; it will when it "
+        "next runs",
+        std::chrono::duration_cast<std::chrono::seconds>(kSwapWait).count());
   }
 }
 
@@ -84,8 +85,9 @@ std::string NeedsRestart(const config::ServiceConfig& live, const config::Servic
     if (a != b) changed.push_back(absl::StrCat(key, " (", a, " -> ", b, ")"));
   };
   auto flag = [&](const char* key, bool a, bool b) {
-    if (a != b) changed.push_back(absl::StrCat(key, " (", a ? "true" : "false", " -> ",
-                                               b ? "true" : "false", ")"));
+    if (a != b)
+      changed.push_back(
+          absl::StrCat(key, " (", a ? "true" : "false", " -> ", b ? "true" : "false", ")"));
   };
   auto duration = [&](const char* key, absl::Duration a, absl::Duration b) {
     if (a != b) {
@@ -150,7 +152,8 @@ ReloadRecord ReloadConfig(const ReloadDeps& deps, std::string trigger) {
       log::Error("reload ({}): {}", record.trigger, config::FormatDiagnostic(path, d));
     }
     std::string error = config::FormatDiagnostic(path, loaded.errors.front());
-    if (loaded.errors.size() > 1) absl::StrAppend(&error, " (and ", loaded.errors.size() - 1, " more)");
+    if (loaded.errors.size() > 1)
+      absl::StrAppend(&error, " (and ", loaded.errors.size() - 1, " more)");
     log::Error("reload ({}): kept config sha256 {}: {} error(s) in the new file", record.trigger,
                live->sha256_hex, loaded.errors.size());
     return finish("failed", std::move(error));

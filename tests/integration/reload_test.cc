@@ -88,7 +88,8 @@ uint16_t FreePort() {
 class Admin {
  public:
   explicit Admin(const std::string& address)
-      : stub_(pb::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+      : stub_(
+            pb::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
 
   pb::ReloadResponse Reload() {
     grpc::ClientContext ctx;
@@ -126,8 +127,9 @@ TEST(ReloadTest, SighupMakesTheNewFileLive) {
   const std::string green_text = Fill(kGreen, be.a, be.b);
   Replace(gw.config_path(), green_text);
   kill(gw.pid(), SIGHUP);
-  gw.ReadLogUntil([](const std::string& log) { return log.find("reload (SIGHUP)") != std::string::npos; },
-                  std::chrono::seconds(20));
+  gw.ReadLogUntil(
+      [](const std::string& log) { return log.find("reload (SIGHUP)") != std::string::npos; },
+      std::chrono::seconds(20));
   EXPECT_NE(gw.log().find("reload (SIGHUP): config \"green\" sha256 " + Sha256Hex(green_text) +
                           " live (2 endpoints)"),
             std::string::npos)
@@ -173,8 +175,9 @@ TEST(ReloadTest, BadFilesLeaveTheOldConfigServingAndAreReported) {
       {"bad key", R"({"version": 3, "endpoints": [{"endpoint": "/a", "timeout": "soon",
          "backend": [{"host": ["http://127.0.0.1:1"], "url_pattern": "/"}]}]})",
        "endpoints[0].timeout"},
-      {"listener setting", absl::StrReplaceAll(blue_text, {{R"("name": "blue",)",
-                                                            R"("name": "blue", "use_h2c": true,)"}}),
+      {"listener setting",
+       absl::StrReplaceAll(blue_text,
+                           {{R"("name": "blue",)", R"("name": "blue", "use_h2c": true,)"}}),
        "use_h2c (false -> true) changed: the listeners, admin plane and connection pools are set "
        "up at start, so this needs a restart"},
       {"unreachable reflection",
@@ -210,8 +213,8 @@ TEST(ReloadTest, ChangedPortNeedsARestart) {
   Backends be;
   const uint16_t port = FreePort();
   const std::string with_port = absl::StrReplaceAll(
-      Fill(kBlue, be.a, be.b), {{R"("name": "blue",)", R"("name": "blue", "port": )" +
-                                                           std::to_string(port) + ","}});
+      Fill(kBlue, be.a, be.b),
+      {{R"("name": "blue",)", R"("name": "blue", "port": )" + std::to_string(port) + ","}});
   SluiceProcess gw(with_port, {}, {}, /*ephemeral_port=*/false);
   ASSERT_EQ(gw.port(), port);
   const uint16_t other = FreePort();
@@ -224,6 +227,29 @@ TEST(ReloadTest, ChangedPortNeedsARestart) {
             std::string::npos)
       << r.reload().error();
   EXPECT_EQ(Fetch(port, "GET", "/only-blue").result_int(), 200u);
+}
+
+// What an operator types: `sluicectl reload --wait` exits 0 once the new file serves, 1 (saying
+// why, and which sha256 still serves) when it is refused.
+TEST(ReloadTest, SluicectlReloadWaitsAndFailsLoudly) {
+  Backends be;
+  const std::string blue_text = Fill(kBlue, be.a, be.b);
+  SluiceProcess gw(blue_text);
+  const std::string ctl = Runfile("tools/sluicectl/sluicectl");
+  const std::string green_text = Fill(kGreen, be.a, be.b);
+  Replace(gw.config_path(), green_text);
+  CommandResult ok = RunCommand({ctl, "--admin", gw.admin_address(), "reload", "--wait"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("\"result\": \"ok\""), std::string::npos) << ok.out;
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/only-green").result_int(), 200u);
+
+  Replace(gw.config_path(), "{\"version\": 3, \"endpoints\": [{\"endpoint\": 7}]}");
+  CommandResult refused = RunCommand({ctl, "--admin", gw.admin_address(), "reload"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("reload failed, " + Sha256Hex(green_text) +
+                             " still serving: " + gw.config_path() + ": endpoints[0].endpoint"),
+            std::string::npos)
+      << refused.err;
 }
 
 // kubelet's update of a mounted ConfigMap: the file is a symlink into `..data`, itself a symlink
@@ -249,8 +275,9 @@ TEST(ReloadTest, FileWatchSeesAConfigMapSymlinkSwap) {
   ASSERT_EQ(symlink("..2026_12_04_2", (dir + "/..data_tmp").c_str()), 0);
   ASSERT_EQ(std::rename((dir + "/..data_tmp").c_str(), (dir + "/..data").c_str()), 0);
   ASSERT_EQ(system(("rm -rf " + dir + "/..2026_12_04_1").c_str()), 0);
-  gw.ReadLogUntil([](const std::string& log) { return log.find("reload (watch)") != std::string::npos; },
-                  std::chrono::seconds(10));
+  gw.ReadLogUntil(
+      [](const std::string& log) { return log.find("reload (watch)") != std::string::npos; },
+      std::chrono::seconds(10));
   EXPECT_EQ(Admin(gw.admin_address()).Status().config_sha256(), Sha256Hex(green_text)) << gw.log();
   EXPECT_EQ(Fetch(gw.port(), "GET", "/only-green").result_int(), 200u);
   EXPECT_EQ(Fetch(gw.port(), "GET", "/only-blue").result_int(), 404u);

@@ -70,7 +70,8 @@ constexpr char kHelp[] =
     "\n"
     "--admin defaults to $SLUICE_ADMIN_ADDRESS (the gateway's own listen setting; \":9091\" and\n"
     "\"0.0.0.0:9091\" mean 127.0.0.1:9091), else 127.0.0.1:9091. The bearer token for Drain,\n"
-    "Resume and Reload is read from $SLUICE_ADMIN_TOKEN unless --token-env or --token-file say otherwise.\n"
+    "Resume and Reload is read from $SLUICE_ADMIN_TOKEN unless --token-env or --token-file say "
+    "otherwise.\n"
     "Durations are Go-style (500ms, 2s, 1m); --timeout defaults to 30s.\n"
     "Exit codes: 0 ok, 1 failed or timed out, 2 usage error.\n";
 
@@ -360,8 +361,8 @@ class Client {
       return last - *first >= min;
     });
     if (!seen) {
-      std::cerr << "sluicectl: " << options_.admin << " answered " << last - *first << " of "
-                << min << " requests in " << absl::FormatDuration(timeout) << "\n";
+      std::cerr << "sluicectl: " << options_.admin << " answered " << last - *first << " of " << min
+                << " requests in " << absl::FormatDuration(timeout) << "\n";
       return kExitFailed;
     }
     std::cout << "traffic: " << last - *first << " new requests\n";

@@ -85,7 +85,7 @@ TEST(RegistryTest, AReloadKeepsTheCountersOfWhatStays) {
   config::Endpoint added = next.endpoints[0];
   added.path = "/c";
   next.endpoints.push_back(added);
-  Slots slots = r.Register(next);
+  Slots slots = r.Register(next).value();
   EXPECT_EQ(slots.endpoints, (std::vector<int>{1, 2}));
   EXPECT_EQ(slots.backends, (std::vector<int>{3, 2, 4, 5}));
   EXPECT_EQ(r.Read().endpoints.size(), 2u) << "not listed before Activate";
@@ -106,7 +106,7 @@ TEST(RegistryTest, AReloadKeepsTheCountersOfWhatStays) {
   EXPECT_TRUE(s.backends[3].has_cache);
   // Back to the first: its slots again, /a's counters where they were.
   r.endpoint(0, 0).requests[4].Add(2);
-  Slots again = r.Register(TwoEndpoints());
+  Slots again = r.Register(TwoEndpoints()).value();
   EXPECT_EQ(again.endpoints, (std::vector<int>{0, 1}));
   EXPECT_EQ(again.backends, (std::vector<int>{0, 1, 2}));
   r.Activate(again);

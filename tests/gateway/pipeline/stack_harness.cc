@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<StackRunner>> StackRunner::Build(const std::strin
     return backend::BackendPtr(std::move(fake));
   };
   // The slots the registry gave the config's endpoints and backends, as the dispatcher uses them.
-  const metrics::Slots slots = runner->registry_->Register(*loaded.config);
+  const metrics::Slots slots = runner->registry_->Register(*loaded.config).value();
   size_t first_backend = 0;
   for (size_t i = 0; i < endpoint; ++i) {
     first_backend += loaded.config->endpoints.at(i).backends.size();
