@@ -1,8 +1,9 @@
 // validation/json-schema through the real binary: bodies the schema accepts reach the backend
 // whole, the others get 400 (empty, or the reasons with router.return_error_msg) and never reach
-// it; a long string against a `pattern` is refused instead of crashing std::regex; schemas Sluice
-// cannot honour are refused by check.
+// it; a long string against a `pattern` is refused instead of crashing std::regex; patterns run
+// on RE2, so none can hold a worker; schemas Sluice cannot honour are refused by check.
 
+#include <chrono>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -89,6 +90,27 @@ TEST(JsonSchemaTest, ALongStringAgainstAPatternIsRefusedNotACrash) {
   EXPECT_EQ(ok.result_int(), 200u) << "the process is alive and a string under the limit passes";
 }
 
+// Nested quantifiers backtrack exponentially in std::regex: "a" x 36 then "!" against ^(a+)+$
+// would hold a worker for hours (jsonschema_fuzz found a pattern that took over 11 s on "abc").
+// Patterns run on RE2, in linear time, as Go's regexp does for KrakenD.
+TEST(JsonSchemaTest, APatternThatBacktracksDoesNotHoldAWorker) {
+  TestBackend backend([](const Request& req) { return TestBackend::Json(req.body()); });
+  SluiceProcess gw(Config(backend.url(), R"({"type": "object",
+      "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}},
+      "patternProperties": {"^(b+)+$": {"type": "integer"}}})",
+                          true));
+  const auto start = std::chrono::steady_clock::now();
+  Response bad = Post(gw.port(), R"({"s": ")" + std::string(36, 'a') + R"(!"})");
+  EXPECT_EQ(bad.result_int(), 400u);
+  EXPECT_NE(bad.body().find("pattern"), std::string::npos) << bad.body();
+  Response bad_key = Post(gw.port(), R"({")" + std::string(36, 'b') + R"(": "x"})");
+  EXPECT_EQ(bad_key.result_int(), 400u) << "a key the pattern matches holds a non-integer";
+  Response odd_key = Post(gw.port(), R"({")" + std::string(36, 'b') + R"(!": "x"})");
+  EXPECT_EQ(odd_key.result_int(), 200u) << "a key it does not match is free";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(Post(gw.port(), R"({"s": "aaaa", "bb": 2})").result_int(), 200u);
+}
+
 TEST(JsonSchemaTest, CheckRefusesSchemasItCannotHonour) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/schema.json";
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -97,6 +119,10 @@ TEST(JsonSchemaTest, CheckRefusesSchemasItCannotHonour) {
        "not a usable JSON Schema"},
       {R"({"type": 5})", "not a usable JSON Schema"},
       {R"("just a string")", "validation/json-schema"},
+      // Lookahead: ECMA 262 has it, Go's RE2 syntax (KrakenD's) does not.
+      {R"({"properties": {"a": {"pattern": "^(?=x)x$"}}})",
+       "is not a regular expression Sluice (and KrakenD: Go's RE2 syntax) can use"},
+      {R"({"patternProperties": {"(": {}}})", "the pattern \"(\""},
   };
   for (const auto& [schema, error] : cases) {
     std::ofstream(path) << Config("http://127.0.0.1:1", schema, false);

@@ -2,19 +2,95 @@
 
 // valijson's exceptions.hpp includes <stdexcept> inside its namespace unless it is already in.
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gateway/common/strings.h"
 #include "gateway/encoding/json.h"
 #include "gateway/http/wire.h"
+#include "re2/re2.h"
 #include "valijson/adapters/nlohmann_json_adapter.hpp"
 #include "valijson/schema.hpp"
 #include "valijson/schema_parser.hpp"
 #include "valijson/validation_results.hpp"
 #include "valijson/validator.hpp"
+
+// `pattern` and `patternProperties` are matched with RE2 (linear time, Go's syntax: what KrakenD's
+// validator uses) instead of valijson's std::regex, whose backtracking a hostile body makes
+// exponential: jsonschema_fuzz held a worker for over 11 s matching "abc" (found 2026-12-04).
+// valijson 1.0 has no regex hook, so the two functions that match are specialised here for the
+// one adapter Sluice validates with, before anything instantiates them.
+namespace valijson {
+namespace {
+
+// The compiled pattern, cached per thread (a schema's patterns are few and fixed at load);
+// nullptr if RE2 refuses it (check refuses such a schema first: see PatternError).
+const re2::RE2* Compiled(const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<re2::RE2>> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    it = cache.emplace(pattern, std::make_unique<re2::RE2>(pattern, options)).first;
+  }
+  return it->second->ok() ? it->second.get() : nullptr;
+}
+
+bool Search(const std::string& text, const std::string& pattern) {
+  const re2::RE2* re = Compiled(pattern);
+  return re != nullptr && re2::RE2::PartialMatch(text, *re);
+}
+
+}  // namespace
+
+template <>
+bool ValidationVisitor<adapters::NlohmannJsonAdapter>::visit(
+    const constraints::PatternConstraint& constraint) {
+  if ((m_strictTypes && !m_target.isString()) || !m_target.maybeString()) return true;
+  if (Search(m_target.asString(), constraint.getPattern<std::string::allocator_type>())) {
+    return true;
+  }
+  if (m_results) {
+    m_results->pushError(m_context, "Failed to match regex specified by 'pattern' constraint.");
+  }
+  return false;
+}
+
+// valijson's own loop (validation_visitor.hpp), with Search in place of std::regex_search.
+template <>
+template <>
+bool ValidationVisitor<adapters::NlohmannJsonAdapter>::ValidatePatternPropertySubschemas::
+operator()(const constraints::PropertiesConstraint::String& patternProperty,
+           const Subschema* subschema) const {
+  const std::string pattern(patternProperty.c_str());
+  bool matchFound = false;
+  for (const adapters::NlohmannJsonAdapter::ObjectMember m : m_object) {
+    if (!Search(m.first, pattern)) continue;
+    matchFound = true;
+    if (m_propertiesMatched) m_propertiesMatched->insert(m.first);
+    std::vector<std::string> newContext = m_context;
+    newContext.push_back("[" + m.first + "]");
+    ValidationVisitor validator(m.second, newContext, m_strictTypes, m_results, m_regexesCache);
+    if (validator.validateSchema(*subschema)) continue;
+    if (m_results) {
+      m_results->pushError(
+          m_context,
+          "Failed to validate against schema associated with pattern '" + pattern + "'.");
+    }
+    if (m_validated) *m_validated = false;
+    if (!m_continueOnFailure) return false;
+  }
+  if (!matchFound && !m_continueIfUnmatched) return false;
+  return m_continueOnSuccess;
+}
+
+}  // namespace valijson
 
 namespace sluice::components::jsonschema {
 
@@ -31,19 +107,33 @@ constexpr std::string_view kUnsupported[] = {
 
 // Every object key anywhere in `schema` that is in kUnsupported (conservative: a property that
 // happens to carry such a name is flagged too); `regex` learns whether pattern, patternProperties
-// or format appear.
-void Scan(const nlohmann::json& schema, std::string* unsupported, bool* regex) {
+// or format appear; `patterns` collects the regular expressions (pattern values and
+// patternProperties keys).
+void Scan(const nlohmann::json& schema, std::string* unsupported, bool* regex,
+          std::vector<std::string>* patterns) {
   if (schema.is_object()) {
     for (const auto& [key, value] : schema.items()) {
       for (std::string_view k : kUnsupported) {
         if (key == k && unsupported->empty()) *unsupported = key;
       }
       if (key == "pattern" || key == "patternProperties" || key == "format") *regex = true;
-      Scan(value, unsupported, regex);
+      if (key == "pattern" && value.is_string()) patterns->push_back(value.get<std::string>());
+      if (key == "patternProperties" && value.is_object()) {
+        for (const auto& [p, sub] : value.items()) patterns->push_back(p);
+      }
+      Scan(value, unsupported, regex, patterns);
     }
   } else if (schema.is_array()) {
-    for (const auto& item : schema) Scan(item, unsupported, regex);
+    for (const auto& item : schema) Scan(item, unsupported, regex, patterns);
   }
+}
+
+// Why RE2 (Go's syntax, which KrakenD's validator uses) refuses `pattern`, or empty.
+std::string PatternError(const std::string& pattern) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  const re2::RE2 re(pattern, options);
+  return re.ok() ? "" : re.error();
 }
 
 // The longest string or object key in `doc`.
@@ -78,12 +168,22 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
   const nlohmann::json& schema = reader.object();
   auto c = std::make_shared<Config>();
   std::string unsupported;
-  Scan(schema, &unsupported, &c->uses_regex);
+  std::vector<std::string> patterns;
+  Scan(schema, &unsupported, &c->uses_regex, &patterns);
   if (!unsupported.empty()) {
     reader.Error(unsupported,
                  "is a JSON Schema 2019-09/2020-12 keyword Sluice's validator (valijson) does not "
                  "implement; it would be skipped, so the file is refused");
     return nullptr;
+  }
+  for (const std::string& pattern : patterns) {
+    if (std::string why = PatternError(pattern); !why.empty()) {
+      reader.Error("", absl::StrCat("the pattern \"", pattern,
+                                    "\" is not a regular expression Sluice (and KrakenD: Go's "
+                                    "RE2 syntax) can use: ",
+                                    why));
+      return nullptr;
+    }
   }
   c->schema = std::make_unique<valijson::Schema>();
   try {
