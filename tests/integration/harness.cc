@@ -30,7 +30,8 @@ using tcp = asio::ip::tcp;
 // TestBackend
 
 TestBackend::TestBackend(HandlerFn handler)
-    : handler_(std::move(handler)), acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    : handler_(std::move(handler)),
+      acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
   port_ = acceptor_.local_endpoint().port();
   acceptor_thread_ = std::thread([this] { AcceptLoop(); });
 }
@@ -145,9 +146,26 @@ void ScriptedBackend::AcceptLoop() {
     if (ec || stopping_) return;
     connections_++;
     auto shared = std::make_shared<tcp::socket>(std::move(socket));
+    auto done = std::make_shared<std::atomic<bool>>(false);
     std::lock_guard<std::mutex> lock(mu_);
+    // Connections whose thread has finished give back their thread and descriptor now, so a
+    // long run (the soak) does not pile them up until the destructor.
+    for (size_t i = 0; i < threads_.size();) {
+      if (!done_[i]->load()) {
+        ++i;
+        continue;
+      }
+      threads_[i].join();
+      threads_.erase(threads_.begin() + static_cast<long>(i));
+      sockets_.erase(sockets_.begin() + static_cast<long>(i));
+      done_.erase(done_.begin() + static_cast<long>(i));
+    }
     sockets_.push_back(shared);
-    threads_.emplace_back([this, shared] { Serve(*shared); });
+    done_.push_back(done);
+    threads_.emplace_back([this, shared, done] {
+      Serve(*shared);
+      *done = true;
+    });
   }
 }
 
@@ -201,8 +219,8 @@ std::string TempDir() {
 }
 
 // fork+exec of the sluice binary; stdout/stderr go to the returned pipes.
-pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-            int* out_fd, int* err_fd) {
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, int* out_fd,
+            int* err_fd) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return -1;
   pid_t pid = fork();
@@ -339,8 +357,8 @@ SluiceProcess::SluiceProcess(const std::string& config_json,
                              const std::vector<std::string>& extra_args,
                              const std::vector<std::string>& env, bool ephemeral_port) {
   static std::atomic<int> counter{0};
-  config_path_ = TempDir() + "/sluice-" + std::to_string(getpid()) + "-" +
-                 std::to_string(counter++) + ".json";
+  config_path_ =
+      TempDir() + "/sluice-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".json";
   std::ofstream(config_path_) << config_json;
   std::vector<std::string> args = {"run", "-c", config_path_};
   if (ephemeral_port) args.insert(args.end(), {"-p", "0"});
@@ -353,8 +371,9 @@ SluiceProcess::SluiceProcess(const std::string& config_json,
   full_env.insert(full_env.end(), env.begin(), env.end());
   pid_ = Spawn(args, full_env, &out_fd, &stderr_fd_);
   close(out_fd);
-  ReadLogUntil([](const std::string& log) { return log.find(" listening on ") != std::string::npos; },
-               std::chrono::seconds(20));
+  ReadLogUntil(
+      [](const std::string& log) { return log.find(" listening on ") != std::string::npos; },
+      std::chrono::seconds(20));
   std::smatch m;
   static const std::regex kListening(R"( listening on [^ ]*:(\d+) )");
   if (std::regex_search(log_, m, kListening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));

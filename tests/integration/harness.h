@@ -111,6 +111,7 @@ class ScriptedBackend {
   std::vector<Request> requests_;
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
+  std::vector<std::shared_ptr<std::atomic<bool>>> done_;  // by connection: its thread ended
   std::thread acceptor_thread_;
 };
 
