@@ -19,16 +19,17 @@ std::string Header(const Response& r, const std::string& name) {
 
 // One GET endpoint /users/{id} (and a POST /private guarded by nothing but a 401 backend), with
 // `cors` as the service's security/cors object.
-std::string CorsConfig(const std::string& backend_url, const std::string& cors,
-                       bool h2c = false) {
+std::string CorsConfig(const std::string& backend_url, const std::string& cors, bool h2c = false) {
   return std::string(R"({"version": 3, "use_h2c": )") + (h2c ? "true" : "false") +
          R"(, "extra_config": {"sluice/http": {"workers": 2},
-      "telemetry/logging": {"level": "WARNING"}, "security/cors": )" + cors + R"(},
+      "telemetry/logging": {"level": "WARNING"}, "security/cors": )" +
+         cors + R"(},
     "endpoints": [
-      {"endpoint": "/users/{id}", "backend": [{"host": [")" + backend_url +
+      {"endpoint": "/users/{id}", "backend": [{"host": [")" +
+         backend_url +
          R"("], "url_pattern": "/u/{id}"}]},
-      {"endpoint": "/denied", "backend": [{"host": [")" + backend_url +
-         R"("], "url_pattern": "/denied"}]}]})";
+      {"endpoint": "/denied", "backend": [{"host": [")" +
+         backend_url + R"("], "url_pattern": "/denied"}]}]})";
 }
 
 TestBackend::HandlerFn Backend() {
@@ -67,9 +68,9 @@ TEST(CorsTest, PreflightAnsweredByTheGatewayAsKrakenD) {
               "Access-Control-Request-Private-Network");
     EXPECT_EQ(res.body(), "");
   }
-  Response wildcard = Fetch(gw.port(), "OPTIONS", "/users/1",
-                            {{"Origin", "https://a.b.corp.example"},
-                             {"Access-Control-Request-Method", "GET"}});
+  Response wildcard =
+      Fetch(gw.port(), "OPTIONS", "/users/1",
+            {{"Origin", "https://a.b.corp.example"}, {"Access-Control-Request-Method", "GET"}});
   EXPECT_EQ(Header(wildcard, "Access-Control-Allow-Origin"), "https://a.b.corp.example");
   EXPECT_EQ(Header(wildcard, "Access-Control-Allow-Headers"), "<absent>");
   EXPECT_EQ(backend.request_count(), 0u) << "a preflight never reaches a backend";
@@ -130,9 +131,9 @@ TEST(CorsTest, DefaultsAllowEveryOriginWithAStar) {
   EXPECT_EQ(Header(pre, "Access-Control-Allow-Origin"), "*");
   EXPECT_EQ(Header(pre, "Access-Control-Allow-Headers"), "x-anything");
   EXPECT_EQ(Header(pre, "Access-Control-Max-Age"), "<absent>");
-  Response put = Fetch(gw.port(), "OPTIONS", "/users/1",
-                       {{"Origin", "https://any.example"},
-                        {"Access-Control-Request-Method", "PUT"}});
+  Response put =
+      Fetch(gw.port(), "OPTIONS", "/users/1",
+            {{"Origin", "https://any.example"}, {"Access-Control-Request-Method", "PUT"}});
   EXPECT_EQ(Header(put, "Access-Control-Allow-Origin"), "<absent>") << "default GET POST HEAD";
 }
 
@@ -142,14 +143,14 @@ TEST(CorsTest, OverH2c) {
   TestBackend backend(Backend());
   SluiceProcess gw(CorsConfig(backend.url(), kListed, /*h2c=*/true));
   const std::string base = "http://127.0.0.1:" + std::to_string(gw.port());
-  CommandResult pre = RunCommand({"nghttp", "-v", "-H", ":method: OPTIONS", "-H",
-                                  "origin: https://app.example", "-H",
-                                  "access-control-request-method: GET", base + "/anywhere"});
+  CommandResult pre =
+      RunCommand({"nghttp", "-v", "-H", ":method: OPTIONS", "-H", "origin: https://app.example",
+                  "-H", "access-control-request-method: GET", base + "/anywhere"});
   EXPECT_NE(pre.out.find(":status: 204"), std::string::npos) << pre.out;
   EXPECT_NE(pre.out.find("access-control-allow-origin: https://app.example"), std::string::npos);
   EXPECT_NE(pre.out.find("access-control-max-age: 43200"), std::string::npos);
-  CommandResult get = RunCommand(
-      {"nghttp", "-v", "-H", "origin: https://app.example", base + "/users/1"});
+  CommandResult get =
+      RunCommand({"nghttp", "-v", "-H", "origin: https://app.example", base + "/users/1"});
   EXPECT_NE(get.out.find(":status: 200"), std::string::npos) << get.out;
   EXPECT_NE(get.out.find("access-control-allow-origin: https://app.example"), std::string::npos);
   EXPECT_NE(get.out.find("access-control-expose-headers: X-Trace"), std::string::npos);
@@ -167,9 +168,10 @@ std::string WriteConfig(const std::string& name, const std::string& text) {
 
 std::string SecureConfig(const std::string& backend_url, const std::string& secure) {
   return R"({"version": 3, "extra_config": {"sluice/http": {"workers": 2},
-      "telemetry/logging": {"level": "WARNING"}, "security/http": )" + secure + R"(},
-    "endpoints": [{"endpoint": "/users/{id}", "backend": [{"host": [")" + backend_url +
-         R"("], "url_pattern": "/u/{id}"}]}]})";
+      "telemetry/logging": {"level": "WARNING"}, "security/http": )" +
+         secure + R"(},
+    "endpoints": [{"endpoint": "/users/{id}", "backend": [{"host": [")" +
+         backend_url + R"("], "url_pattern": "/u/{id}"}]}]})";
 }
 
 TEST(HttpSecureTest, BadHostIs500AndHeadersOnEveryAnswer) {
@@ -215,7 +217,6 @@ TEST(HttpSecureTest, CheckRefusesWhatSluiceCannotHonour) {
   EXPECT_NE((r.out + r.err).find("allowed_hosts_are_regex"), std::string::npos);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // security/bot-detector
 
@@ -225,23 +226,25 @@ TEST(BotDetectorTest, ServiceAndEndpointLevelsAnswer403) {
       "telemetry/logging": {"level": "CRITICAL"},
       "security/bot-detector": {"deny": ["BadBot/1.0"], "cache_size": 100}},
     "endpoints": [
-      {"endpoint": "/open/{id}", "backend": [{"host": [")" + backend.url() +
+      {"endpoint": "/open/{id}", "backend": [{"host": [")" +
+                   backend.url() +
                    R"j("], "url_pattern": "/u/{id}"}]},
       {"endpoint": "/strict/{id}", "extra_config": {"security/bot-detector": {
           "allow": ["Googlebot/2.1 (ok)"], "patterns": ["(?i)bot", "curl/\\d"],
           "empty_user_agent_is_bot": true}},
-       "backend": [{"host": [")j" + backend.url() + R"("], "url_pattern": "/u/{id}"}]}]})");
+       "backend": [{"host": [")j" +
+                   backend.url() + R"("], "url_pattern": "/u/{id}"}]}]})");
   struct Case {
     const char* path;
     const char* ua;  // nullptr: no User-Agent header
     unsigned status;
   };
   const Case cases[] = {
-      {"/open/1", "BadBot/1.0", 403},      {"/nowhere", "BadBot/1.0", 403},
-      {"/open/1", "SomeBot", 200},         {"/open/1", nullptr, 200},
-      {"/strict/1", "SomeBot", 403},       {"/strict/1", "curl/8.1", 403},
-      {"/strict/1", nullptr, 403},         {"/strict/1", "Googlebot/2.1 (ok)", 200},
-      {"/strict/1", "Mozilla/5.0", 200},   {"/strict/1", "BadBot/1.0", 403},
+      {"/open/1", "BadBot/1.0", 403},    {"/nowhere", "BadBot/1.0", 403},
+      {"/open/1", "SomeBot", 200},       {"/open/1", nullptr, 200},
+      {"/strict/1", "SomeBot", 403},     {"/strict/1", "curl/8.1", 403},
+      {"/strict/1", nullptr, 403},       {"/strict/1", "Googlebot/2.1 (ok)", 200},
+      {"/strict/1", "Mozilla/5.0", 200}, {"/strict/1", "BadBot/1.0", 403},
   };
   for (const Case& c : cases) {
     std::vector<std::pair<std::string, std::string>> headers;
@@ -257,10 +260,10 @@ TEST(BotDetectorTest, ServiceAndEndpointLevelsAnswer403) {
 }
 
 TEST(BotDetectorTest, BadPatternRefusesTheConfig) {
-  CommandResult r = RunSluice(
-      {"check", "-c",
-       WriteConfig("bots_bad.json",
-                   R"({"version": 3, "extra_config": {"security/bot-detector":
+  CommandResult r =
+      RunSluice({"check", "-c",
+                 WriteConfig("bots_bad.json",
+                             R"({"version": 3, "extra_config": {"security/bot-detector":
                      {"patterns": ["ok", "a(b"]}}, "endpoints": []})")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE((r.out + r.err).find("patterns[1]"), std::string::npos) << r.out << r.err;
@@ -268,18 +271,17 @@ TEST(BotDetectorTest, BadPatternRefusesTheConfig) {
 
 TEST(CorsTest, CheckRefusesWhatItCannotHonour) {
   // Endpoint-level CORS is KrakenD Enterprise: refused, not silently ignored.
-  CommandResult endpoint = RunSluice(
-      {"check", "-c",
-       WriteConfig("cors_endpoint.json",
-                   R"({"version": 3, "endpoints": [{"endpoint": "/a", "extra_config":
+  CommandResult endpoint =
+      RunSluice({"check", "-c",
+                 WriteConfig("cors_endpoint.json",
+                             R"({"version": 3, "endpoints": [{"endpoint": "/a", "extra_config":
                      {"security/cors": {"allow_origins": ["https://a.example"]}},
                      "backend": [{"host": ["http://127.0.0.1:1"], "url_pattern": "/a"}]}]})")});
   EXPECT_EQ(endpoint.exit_code, 1) << endpoint.out << endpoint.err;
   EXPECT_NE((endpoint.out + endpoint.err).find("security/cors"), std::string::npos);
-  CommandResult stars = RunSluice(
-      {"check", "-c",
-       WriteConfig("cors_stars.json",
-                   R"({"version": 3, "extra_config": {"security/cors":
+  CommandResult stars = RunSluice({"check", "-c",
+                                   WriteConfig("cors_stars.json",
+                                               R"({"version": 3, "extra_config": {"security/cors":
                      {"allow_origins": ["https://*.*.example"], "max_age": 12}},
                      "endpoints": []})")});
   EXPECT_EQ(stars.exit_code, 1);

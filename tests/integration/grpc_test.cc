@@ -421,7 +421,8 @@ TEST_F(GrpcBackendTest, HostileRequestBodiesAreRefusedWhileParsingWithBoundedMem
   const long after = RssKiB(gateway_->pid());
   // The bodies themselves (9 MiB each, read whole) and the refused million values stay far
   // below what the unbounded parse took (774 MB).
-  EXPECT_LT(after - before, 150 * 1024 * kRssAllowanceFactor) << before << " KiB -> " << after << " KiB";
+  EXPECT_LT(after - before, 150 * 1024 * kRssAllowanceFactor)
+      << before << " KiB -> " << after << " KiB";
   EXPECT_EQ(Get("/p/1").body(), kProduct1) << "still serving";
 }
 

@@ -1,5 +1,6 @@
 #include "tests/integration/harness.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -500,6 +501,21 @@ std::string Which(const std::string& tool) {
     start = end + 1;
   }
   return "";
+}
+
+int OpenFds(pid_t pid) {
+  int n = 0;
+  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (dir == nullptr) return -1;
+  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+uint16_t FreePort() {
+  asio::io_context ioc;
+  tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
 }
 
 namespace {

@@ -219,6 +219,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 std::string Which(const std::string& tool);
 // Resident memory of process `pid` in KiB (VmRSS), or -1.
 long RssKiB(pid_t pid);
+// Open file descriptors of process `pid` (from /proc), or -1.
+int OpenFds(pid_t pid);
+// A TCP port on 127.0.0.1 nothing listens on now (bound, then released).
+uint16_t FreePort();
 // The most resident memory process `pid` has had so far, in KiB (VmHWM), or -1: catches a peak
 // that a sample of RssKiB after the fact would miss.
 long PeakRssKiB(pid_t pid);

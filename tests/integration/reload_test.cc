@@ -5,7 +5,6 @@
 // answer is whole (one configuration's, never a mix) and no request fails; a thousand reloads
 // leave memory and file descriptors where they were.
 
-#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,22 +66,6 @@ double Sample(const std::string& page, const std::string& family, const std::str
     return std::stod(line.substr(line.rfind(' ') + 1));
   }
   return -1;
-}
-
-int OpenFds(pid_t pid) {
-  int n = 0;
-  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (dir == nullptr) return -1;
-  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
-  closedir(dir);
-  return n;
-}
-
-// A port nothing listens on now (bound, then released).
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
 }
 
 class Admin {

@@ -2,9 +2,14 @@
 // test fails on a gateway without the fix it guards. Backends that misbehave on purpose are
 // ScriptedBackends: they write exact bytes no well-behaved server would.
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -203,7 +208,7 @@ Reply BigAnswer(const std::string& framing, uint64_t total) {
 TEST(BackendAnswerTest, AnswersOverTheSizeLimitAreRefusedWithBoundedMemory) {
   for (const std::string framing : {"content-length", "chunked", "close"}) {
     SCOPED_TRACE(framing);
-    ScriptedBackend backend([framing](const Request&) { return BigAnswer(framing, 100000000); });
+    ScriptedBackend backend([framing](const Request&) { return BigAnswer(framing, 300000000); });
     SluiceProcess gw(Config(NoOp("/big", backend.url(), "/big", R"("timeout": "20s",)")));
     const long before = PeakRssKiB(gw.pid());
     Response res = Fetch(gw.port(), "GET", "/big");
@@ -213,6 +218,29 @@ TEST(BackendAnswerTest, AnswersOverTheSizeLimitAreRefusedWithBoundedMemory) {
     EXPECT_LT(PeakRssKiB(gw.pid()) - before, 160 * kMiB * kRssAllowanceFactor);
     EXPECT_NE(gw.log().find("larger than the 67108864-byte limit"), std::string::npos) << gw.log();
   }
+}
+
+// Decoding, shaping and rendering recurse per nesting level: a backend's answer nested deeper
+// than kMaxJsonDepth (1,000) is a decode failure, whatever its size; 999 levels decode.
+TEST(BackendAnswerTest, JsonNestedPastTheDepthLimitIsADecodeFailure) {
+  auto nested = [](int depth) {
+    return R"({"a":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  ScriptedBackend backend([&nested](const Request& req) {
+    const int depth = req.target() == "/deep" ? 1001 : req.target() == "/deeper" ? 2000000 : 999;
+    return Reply::Of(Answer("200 OK", nested(depth)));
+  });
+  SluiceProcess gw(Config(Endpoint("/deep", backend.url(), "/deep") + "," +
+                          Endpoint("/deeper", backend.url(), "/deeper", R"("timeout": "10s",)") +
+                          "," + Endpoint("/ok", backend.url(), "/ok")));
+  const long before = PeakRssKiB(gw.pid());
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/deep").result_int(), 500u);
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/deeper").result_int(), 500u);  // 4 MB of brackets
+  Response ok = Fetch(gw.port(), "GET", "/ok");
+  EXPECT_EQ(ok.result_int(), 200u);
+  EXPECT_EQ(ok.body(), nested(999));
+  EXPECT_LT(PeakRssKiB(gw.pid()) - before, 64 * kMiB * kRssAllowanceFactor);
+  EXPECT_NE(gw.log().find("deeper than 1000"), std::string::npos) << gw.log();
 }
 
 TEST(BackendAnswerTest, AHugeDeclaredLengthFailsAtOnceWithoutMemory) {
@@ -528,6 +556,60 @@ TEST(ConnectionLimitTest, AtTheLimitNewConnectionsWaitAndAreServedWhenOneCloses)
   fifth.join();
   EXPECT_GE(Ms(steady_clock::now() - started), 700);
   EXPECT_EQ(backend.request_count(), 1u);
+}
+
+// 100,000 connections opened and dropped as fast as one client can (each from another of
+// 127.0.0.2-251, reset on close so none waits in TIME_WAIT) against max_connections 256: the
+// acceptor pauses at the limit, memory stays bounded, and a client that comes afterwards is
+// served.
+TEST(ConnectionLimitTest, AHundredThousandConnectionAttemptsLeaveMemoryBoundedAndServiceUp) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"a":1})"); });
+  SluiceProcess gw(R"({"version": 3, "extra_config": {"sluice/http": {"workers": 1,
+      "max_connections": 256}, "telemetry/logging": {"level": "WARNING"}}, "endpoints": [)" +
+                   Endpoint("/a", backend.url(), "/a") + "]}");
+  const long before = PeakRssKiB(gw.pid());
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(gw.port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  constexpr int kAttempts = 100000;
+  constexpr size_t kOpenAtOnce = 512;
+  std::vector<int> open;
+  int connected = 0;
+  auto drop = [](int fd) {
+    const linger reset{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+  };
+  const auto start = steady_clock::now();
+  for (int i = 0; i < kAttempts; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    const int on = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (i % 250));
+    bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from));
+    if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0 || errno == EINPROGRESS) {
+      ++connected;
+    }
+    open.push_back(fd);
+    if (open.size() == kOpenAtOnce) {
+      for (int f : open) drop(f);
+      open.clear();
+    }
+  }
+  for (int f : open) drop(f);
+  std::cerr << kAttempts << " connection attempts (" << connected << " started) in "
+            << Ms(steady_clock::now() - start) << " ms; peak RSS +"
+            << (PeakRssKiB(gw.pid()) - before) << " KiB\n";
+  EXPECT_GT(connected, kAttempts / 2);
+  EXPECT_TRUE(Eventually([&] { return Fetch(gw.port(), "GET", "/a").result_int() == 200; },
+                         milliseconds(10000)))
+      << gw.log();
+  EXPECT_LT(PeakRssKiB(gw.pid()) - before, 32 * kMiB * kRssAllowanceFactor);
+  EXPECT_NE(gw.log().find("the limit"), std::string::npos) << gw.log();
 }
 
 }  // namespace

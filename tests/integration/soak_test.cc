@@ -6,7 +6,6 @@
 // stay flat. SLUICE_SOAK_SECONDS sets the length (CI: 120 s optimised, 60 s under ASan; the
 // documented long run: 1800, docs/security.md).
 
-#include <dirent.h>
 #include <signal.h>
 
 #include <atomic>
@@ -41,21 +40,6 @@ constexpr int kDefaultSeconds = 120;
 int SoakSeconds() {
   const char* v = std::getenv("SLUICE_SOAK_SECONDS");
   return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : kDefaultSeconds;
-}
-
-uint16_t FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-int OpenFds(pid_t pid) {
-  int n = 0;
-  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
-  if (dir == nullptr) return -1;
-  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
-  closedir(dir);
-  return n;
 }
 
 // A helper server that is SIGKILLed and started again on the same port, over and over.
