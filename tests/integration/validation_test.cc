@@ -111,6 +111,21 @@ TEST(JsonSchemaTest, APatternThatBacktracksDoesNotHoldAWorker) {
   EXPECT_EQ(Post(gw.port(), R"({"s": "aaaa", "bb": 2})").result_int(), 200u);
 }
 
+// Recursion through the value's parts (a tree) is ordinary: it ends with the body.
+TEST(JsonSchemaTest, ARecursiveSchemaValidatesATree) {
+  TestBackend backend([](const Request& req) { return TestBackend::Json(req.body()); });
+  SluiceProcess gw(Config(backend.url(), R"({"type": "object", "required": ["name"],
+      "properties": {"name": {"type": "string"},
+                     "children": {"type": "array", "items": {"$ref": "#"}}}})",
+                          true));
+  EXPECT_EQ(
+      Post(gw.port(), R"({"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}]})")
+          .result_int(),
+      200u);
+  Response bad = Post(gw.port(), R"({"name": "a", "children": [{"children": []}]})");
+  EXPECT_EQ(bad.result_int(), 400u);
+}
+
 TEST(JsonSchemaTest, CheckRefusesSchemasItCannotHonour) {
   const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/schema.json";
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -123,6 +138,14 @@ TEST(JsonSchemaTest, CheckRefusesSchemasItCannotHonour) {
       {R"({"properties": {"a": {"pattern": "^(?=x)x$"}}})",
        "is not a regular expression Sluice (and KrakenD: Go's RE2 syntax) can use"},
       {R"({"patternProperties": {"(": {}}})", "the pattern \"(\""},
+      // valijson recursed until the stack ran out: check crashed on the first, and any body
+      // crashed the gateway on the second (jsonschema_fuzz).
+      {R"({"$ref": "#"})", "applies itself to the same value again"},
+      {R"({"type": "object", "allOf": [{"$ref": "#"}]})", "applies itself to the same value again"},
+      {R"({"definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"not": {"$ref": "#/definitions/a"}}},
+          "$ref": "#/definitions/a"})",
+       "applies itself to the same value again"},
+      {R"({"$ref": "object", "properties": {}})", "\"$ref\": \"object\" points outside the schema"},
   };
   for (const auto& [schema, error] : cases) {
     std::ofstream(path) << Config("http://127.0.0.1:1", schema, false);

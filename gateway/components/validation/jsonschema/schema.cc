@@ -3,6 +3,7 @@
 // valijson's exceptions.hpp includes <stdexcept> inside its namespace unless it is already in.
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -128,6 +129,97 @@ void Scan(const nlohmann::json& schema, std::string* unsupported, bool* regex,
   }
 }
 
+// The node a local reference ("#", "#/definitions/a") names in `root`, or nullptr (an anchor,
+// or a pointer that resolves nowhere: valijson reports those).
+const nlohmann::json* Resolve(const nlohmann::json& root, const std::string& target) {
+  const std::string pointer = target.substr(1);
+  if (!pointer.empty() && pointer[0] != '/') return nullptr;
+  try {
+    const nlohmann::json::json_pointer p(pointer);
+    return root.contains(p) ? &root.at(p) : nullptr;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+// The schemas `node` applies to the same value it is given ($ref, allOf, anyOf, oneOf, not, if,
+// then, else, schema dependencies), as opposed to parts of it (properties, items...).
+std::vector<const nlohmann::json*> SameValue(const nlohmann::json& root,
+                                             const nlohmann::json& node) {
+  std::vector<const nlohmann::json*> out;
+  if (!node.is_object()) return out;
+  if (auto ref = node.find("$ref"); ref != node.end() && ref->is_string()) {
+    const std::string& target = ref->get_ref<const std::string&>();
+    if (!target.empty() && target[0] == '#') {
+      if (const nlohmann::json* at = Resolve(root, target)) out.push_back(at);
+    }
+  }
+  for (const char* key : {"allOf", "anyOf", "oneOf"}) {
+    if (auto list = node.find(key); list != node.end() && list->is_array()) {
+      for (const auto& item : *list) out.push_back(&item);
+    }
+  }
+  for (const char* key : {"not", "if", "then", "else"}) {
+    if (auto sub = node.find(key); sub != node.end()) out.push_back(&*sub);
+  }
+  if (auto deps = node.find("dependencies"); deps != node.end() && deps->is_object()) {
+    for (const auto& [name, dep] : deps->items()) {
+      if (dep.is_object()) out.push_back(&dep);
+    }
+  }
+  return out;
+}
+
+// Whether a path of SameValue steps from `node` comes back to a schema on `path`.
+bool Cycles(const nlohmann::json& root, const nlohmann::json* node,
+            std::vector<const nlohmann::json*>* path, std::set<const nlohmann::json*>* acyclic) {
+  if (acyclic->count(node) > 0) return false;
+  if (std::find(path->begin(), path->end(), node) != path->end()) return true;
+  path->push_back(node);
+  for (const nlohmann::json* next : SameValue(root, *node)) {
+    if (Cycles(root, next, path, acyclic)) return true;
+  }
+  path->pop_back();
+  acyclic->insert(node);
+  return false;
+}
+
+// What valijson cannot be given, or empty. Sluice fetches no remote schema, and valijson takes a
+// reference that is not "#..." for the document itself: references must point into the schema.
+// And a schema that reaches itself again without looking inside the value ({"$ref": "#"},
+// {"allOf": [{"$ref": "#"}]}, a -> b -> a) sends valijson into endless recursion: `check`
+// crashed on the first, and any request body crashed the gateway on the second
+// (jsonschema_fuzz). Recursion through properties, items and the like is ordinary (a tree) and
+// ends with the body.
+std::string RefError(const nlohmann::json& root, const nlohmann::json& node,
+                     std::set<const nlohmann::json*>* acyclic) {
+  if (node.is_array()) {
+    for (const auto& item : node) {
+      if (std::string why = RefError(root, item, acyclic); !why.empty()) return why;
+    }
+    return "";
+  }
+  if (!node.is_object()) return "";
+  if (auto ref = node.find("$ref"); ref != node.end() && ref->is_string()) {
+    const std::string& target = ref->get_ref<const std::string&>();
+    if (target.empty() || target[0] != '#') {
+      return absl::StrCat("\"$ref\": \"", target,
+                          "\" points outside the schema; only references within it (\"#\", "
+                          "\"#/definitions/...\") are supported");
+    }
+  }
+  std::vector<const nlohmann::json*> path;
+  if (Cycles(root, &node, &path, acyclic)) {
+    return "a schema applies itself to the same value again ($ref, allOf, anyOf, oneOf, not, "
+           "if/then/else) without looking inside it; validation would recurse until the process "
+           "crashes";
+  }
+  for (const auto& [key, value] : node.items()) {
+    if (std::string why = RefError(root, value, acyclic); !why.empty()) return why;
+  }
+  return "";
+}
+
 // Why RE2 (Go's syntax, which KrakenD's validator uses) refuses `pattern`, or empty.
 std::string PatternError(const std::string& pattern) {
   re2::RE2::Options options;
@@ -174,6 +266,11 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
     reader.Error(unsupported,
                  "is a JSON Schema 2019-09/2020-12 keyword Sluice's validator (valijson) does not "
                  "implement; it would be skipped, so the file is refused");
+    return nullptr;
+  }
+  std::set<const nlohmann::json*> acyclic;
+  if (std::string why = RefError(schema, schema, &acyclic); !why.empty()) {
+    reader.Error("", why);
     return nullptr;
   }
   for (const std::string& pattern : patterns) {
