@@ -67,43 +67,47 @@ bool Registry::Grow(int id, bool backend) {
   return true;
 }
 
+template <class Label, class MakeLabel>
+int Registry::SlotOf(std::map<std::string, int>& index, std::vector<Label>& labels, std::string key,
+                     bool backend, const MakeLabel& make_label) {
+  auto [it, added] = index.emplace(std::move(key), static_cast<int>(labels.size()));
+  if (!added) return it->second;
+  if (!Grow(it->second, backend)) {
+    index.erase(it);
+    return -1;
+  }
+  labels.push_back(make_label());
+  return it->second;
+}
+
 absl::StatusOr<Slots> Registry::Register(const config::ServiceConfig& config) {
   Slots slots;
   absl::MutexLock lock(&mu_);
   marked_cached_.clear();
   for (const auto& e : config.endpoints) {
-    std::string endpoint_key = e.method + " " + e.path;
-    auto [it, added] =
-        endpoint_slots_.emplace(endpoint_key, static_cast<int>(endpoint_labels_.size()));
-    if (added && !Grow(it->second, false)) {
-      endpoint_slots_.erase(it);
-      return Exhausted("endpoints");
-    }
-    if (added) {
+    const std::string endpoint_key = e.method + " " + e.path;
+    const int endpoint = SlotOf(endpoint_slots_, endpoint_labels_, endpoint_key, false, [&] {
       EndpointSnapshot label;
       label.method = e.method;
       label.path = e.path;
-      endpoint_labels_.push_back(std::move(label));
-    }
-    slots.endpoints.push_back(it->second);
+      return label;
+    });
+    if (endpoint < 0) return Exhausted("endpoints");
+    slots.endpoints.push_back(endpoint);
     for (size_t i = 0; i < e.backends.size(); ++i) {
       const config::Backend& b = e.backends[i];
       std::string key = endpoint_key + "\n" + std::to_string(i) + " " + b.url_pattern;
       for (const auto& h : b.hosts) key.append(" ").append(h.original);
-      auto [bit, badded] = backend_slots_.emplace(key, static_cast<int>(backend_labels_.size()));
-      if (badded && !Grow(bit->second, true)) {
-        backend_slots_.erase(bit);
-        return Exhausted("backends");
-      }
-      if (badded) {
-        BackendSnapshot bl;
-        bl.endpoint_method = e.method;
-        bl.endpoint_path = e.path;
-        bl.url_pattern = b.url_pattern;
-        for (const auto& h : b.hosts) bl.hosts.push_back(h.original);
-        backend_labels_.push_back(std::move(bl));
-      }
-      slots.backends.push_back(bit->second);
+      const int backend = SlotOf(backend_slots_, backend_labels_, std::move(key), true, [&] {
+        BackendSnapshot label;
+        label.endpoint_method = e.method;
+        label.endpoint_path = e.path;
+        label.url_pattern = b.url_pattern;
+        for (const auto& h : b.hosts) label.hosts.push_back(h.original);
+        return label;
+      });
+      if (backend < 0) return Exhausted("backends");
+      slots.backends.push_back(backend);
     }
   }
   return slots;
@@ -113,14 +117,13 @@ void Registry::Activate(const Slots& slots) {
   absl::MutexLock lock(&mu_);
   live_ = slots;
   for (int id : slots.backends) {
-    backend_labels_[id].has_cache =
-        std::find(marked_cached_.begin(), marked_cached_.end(), id) != marked_cached_.end();
+    backend_labels_[id].has_cache = marked_cached_.count(id) > 0;
   }
 }
 
 void Registry::mark_cached(int id) {
   absl::MutexLock lock(&mu_);
-  marked_cached_.push_back(id);
+  marked_cached_.insert(id);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -201,6 +202,11 @@ class Registry {
   // Allocates the chunk that slot `id` falls in, for every worker, if it is new; false past
   // kMaxChunks.
   bool Grow(int id, bool backend) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The slot `key` has in `index`, or a new one labelled by `make_label()`; -1 when no slot is
+  // left.
+  template <class Label, class MakeLabel>
+  int SlotOf(std::map<std::string, int>& index, std::vector<Label>& labels, std::string key,
+             bool backend, const MakeLabel& make_label) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<std::unique_ptr<PerWorker>> workers_;
   Chunks<std::atomic<int>> breaker_states_;
@@ -210,8 +216,8 @@ class Registry {
   std::map<std::string, int> endpoint_slots_ ABSL_GUARDED_BY(mu_);      // by label key
   std::map<std::string, int> backend_slots_ ABSL_GUARDED_BY(mu_);
   Slots live_ ABSL_GUARDED_BY(mu_);
-  std::vector<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
-  std::atomic<int> redis_up_{-2};                        // -2: no sluice/cluster-ratelimit
+  std::set<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
+  std::atomic<int> redis_up_{-2};                     // -2: no sluice/cluster-ratelimit
   std::atomic<uint64_t> redis_fallbacks_{0};
 };
 

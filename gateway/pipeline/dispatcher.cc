@@ -191,7 +191,7 @@ std::string Dispatcher::RequestId(const http::Request& request, int worker) {
   return id;
 }
 
-void Dispatcher::Handle(http::ExchangePtr exchange, std::shared_ptr<const void> keep) {
+void Dispatcher::Handle(http::ExchangePtr exchange, const std::shared_ptr<const void>& keep) {
   if (cors_ != nullptr && cors_->Handle(&exchange)) return;      // a preflight, answered
   if (secure_ != nullptr && secure_->Handle(&exchange)) return;  // a bad Host, answered
   if (bots_ != nullptr) {
@@ -203,10 +203,10 @@ void Dispatcher::Handle(http::ExchangePtr exchange, std::shared_ptr<const void> 
       return exchange->Respond(components::botdetector::BotResponse());
     }
   }
-  Route(std::move(exchange), std::move(keep));
+  Route(std::move(exchange), keep);
 }
 
-void Dispatcher::Route(http::ExchangePtr exchange, std::shared_ptr<const void> keep) {
+void Dispatcher::Route(http::ExchangePtr exchange, const std::shared_ptr<const void>& keep) {
   const http::Request& req = exchange->request();
   std::string_view target = Sv(req.target());
   std::string_view path = target.substr(0, target.find('?'));
@@ -223,7 +223,7 @@ void Dispatcher::Route(http::ExchangePtr exchange, std::shared_ptr<const void> k
       auto ctx = std::make_shared<RequestContext>(std::move(exchange), std::move(params), worker,
                                                   workers_[worker]);
       ctx->request_id = std::move(request_id);
-      ctx->keep_alive = std::move(keep);
+      ctx->keep_alive = keep;
       ctx->call.request_id = ctx->request_id;
       ctx->start = start;
       ctx->deadline = start + absl::ToChronoNanoseconds(config_->endpoints[id].timeout);

@@ -47,9 +47,9 @@ class Dispatcher : public http::Handler {
 
   // http::Handler
   void Handle(http::ExchangePtr exchange) override { Handle(std::move(exchange), nullptr); }
-  // As Handle; a request that goes on asynchronously keeps `keep` (what owns this dispatcher)
-  // until it ends.
-  void Handle(http::ExchangePtr exchange, std::shared_ptr<const void> keep);
+  // As Handle; a request that goes on asynchronously keeps a copy of `keep` (what owns this
+  // dispatcher) until it ends. Answers given at once copy nothing.
+  void Handle(http::ExchangePtr exchange, const std::shared_ptr<const void>& keep);
 
   const std::shared_ptr<const config::ServiceConfig>& config() const { return config_; }
   const metrics::Slots& slots() const { return slots_; }
@@ -58,7 +58,7 @@ class Dispatcher : public http::Handler {
   Dispatcher(std::shared_ptr<const config::ServiceConfig> config, router::Router router, bool debug,
              const std::atomic<bool>* draining);
 
-  void Route(http::ExchangePtr exchange, std::shared_ptr<const void> keep);
+  void Route(http::ExchangePtr exchange, const std::shared_ptr<const void>& keep);
   void HandleBuiltin(const http::ExchangePtr& exchange, std::string_view path);
   // 404/405: KrakenD's text, or the JSON of router.error_body.
   // gin's trailing-slash and fixed-path redirects for a router miss, or nullopt.

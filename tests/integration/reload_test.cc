@@ -74,24 +74,23 @@ class Admin {
       : stub_(
             pb::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
 
-  pb::ReloadResponse Reload() {
+  pb::ReloadResponse Reload() { return Call(&pb::Admin::Stub::Reload, 60); }
+  pb::StatusResponse Status() { return Call(&pb::Admin::Stub::Status, 10); }
+
+ private:
+  // One unary call with an empty request, failing the test if it fails.
+  template <class Response, class Request>
+  Response Call(grpc::Status (pb::Admin::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                        Response*),
+                int seconds) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-    pb::ReloadResponse r;
-    grpc::Status st = stub_->Reload(&ctx, {}, &r);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    Response r;
+    grpc::Status st = (stub_.get()->*method)(&ctx, Request(), &r);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return r;
   }
-  pb::StatusResponse Status() {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    pb::StatusResponse s;
-    grpc::Status st = stub_->Status(&ctx, {}, &s);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return s;
-  }
 
- private:
   std::unique_ptr<pb::Admin::Stub> stub_;
 };
 
