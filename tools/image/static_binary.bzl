@@ -12,7 +12,8 @@ This rule relinks the same program without touching that build:
   * glibc (`-lc -lm -lpthread -ldl -lrt`) stays dynamic, and libstdc++/libgcc are linked in with
     `-static-libstdc++ -static-libgcc`.
 
-The result needs only libc.so.6, libm.so.6 and the dynamic loader at run time. Debug info is
+The result needs only libc.so.6, libm.so.6, the dynamic loader and libmimalloc.so.2 (Debian
+ships no mimalloc archive; it is loaded before glibc so its malloc wins) at run time. Debug info is
 stripped (symbols are kept, so stack traces still name functions).
 """
 
@@ -41,6 +42,10 @@ _binary_sources = aspect(implementation = _binary_sources_impl)
 # glibc's libraries: linked dynamically (a static glibc breaks NSS and dlopen).
 _DYNAMIC_LIBS = ["c", "m", "pthread", "dl", "rt"]
 
+# Shared libraries kept dynamic because Debian ships no .a, and loaded before glibc because they
+# replace its symbols (mimalloc's malloc/free); the image copies them (build_image.py, ldd).
+_DYNAMIC_FIRST_LIBS = ["mimalloc"]
+
 # Libraries Debian ships without a .a; `spdlog_fmt` provides their symbols instead.
 _REPLACED_LIBS = ["spdlog", "fmt"]
 
@@ -55,7 +60,7 @@ def _static_libs(user_link_flags, substitutes):
         if not flag.startswith("-l"):
             continue  # -pthread, -Wl,--as-needed, ... : the static link sets its own
         lib = substitutes.get(flag[2:], flag[2:])
-        if lib in _DYNAMIC_LIBS or lib in _REPLACED_LIBS:
+        if lib in _DYNAMIC_LIBS or lib in _REPLACED_LIBS or lib in _DYNAMIC_FIRST_LIBS:
             continue
         bucket = whole if lib in _WHOLE_ARCHIVE_LIBS else static
         if lib not in bucket:
@@ -105,6 +110,11 @@ def _static_cc_binary_impl(ctx):
     args.add("-o", out)
     args.add_all(["-fuse-ld=gold", "-Wl,--gc-sections", "-Wl,-z,relro,-z,now", "-Wl,-S"])
     args.add_all(["-static-libstdc++", "-static-libgcc"])
+    first = [lib for lib in _DYNAMIC_FIRST_LIBS if "-l" + lib in user_link_flags]
+    if first:
+        args.add("-Wl,--no-as-needed")
+        args.add_all(first, format_each = "-l%s")
+        args.add("-Wl,--as-needed")
     args.add_all(objects)
     args.add("-Wl,--whole-archive")
     args.add_all(alwayslink)
