@@ -1,50 +1,10 @@
 #include "gateway/encoding/json.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 
 namespace sluice::encoding {
-
-absl::Status CheckJsonDepth(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // the escaped character cannot end the string
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("JSON nests deeper than ", max_depth, " levels"));
-        }
-        break;
-      case ']':
-      case '}':
-        --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<nlohmann::json> ParseJson(std::string_view body) {
-  if (absl::Status depth = CheckJsonDepth(body); !depth.ok()) return depth;
-  nlohmann::json value = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return absl::InvalidArgumentError("body is not valid JSON");
-  return value;
-}
 
 namespace {
 
@@ -82,6 +42,7 @@ class BoundedDomBuilder {
   }
 
   const absl::Status& error() const { return error_; }
+  bool too_deep() const { return depth_ > kMaxJsonDepth; }
 
  private:
   bool Count() {
@@ -117,6 +78,20 @@ absl::StatusOr<nlohmann::json> ParseClientJson(std::string_view body, size_t max
   return value;
 }
 
+absl::StatusOr<nlohmann::json> ParseJson(std::string_view body) {
+  // The same one pass as a client's body, without its value count: a backend's answer is
+  // already bounded in bytes (max_response_bytes), and nlohmann's parser keeps its own stack, so
+  // only what comes after parsing (copy, dump, destruction) recurses per level.
+  nlohmann::json value;
+  BoundedDomBuilder builder(&value, std::numeric_limits<size_t>::max());
+  if (nlohmann::json::sax_parse(body, &builder)) return value;
+  if (builder.too_deep()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JSON nests deeper than ", kMaxJsonDepth, " levels"));
+  }
+  return absl::InvalidArgumentError("body is not valid JSON");
+}
+
 absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collection) {
   absl::StatusOr<nlohmann::json> parsed = ParseJson(body);
   if (!parsed.ok()) return parsed.status();
@@ -138,7 +113,13 @@ absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collect
 }
 
 std::string RenderJson(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // dump() into one buffer that rarely grows: a typical answer fits in 512 bytes.
+  std::string out;
+  out.reserve(512);
+  nlohmann::detail::serializer<nlohmann::json> serializer(
+      nlohmann::detail::output_adapter<char>(out), ' ', nlohmann::json::error_handler_t::replace);
+  serializer.dump(value, false, false, 0);
+  return out;
 }
 
 }  // namespace sluice::encoding

@@ -19,11 +19,8 @@ inline constexpr std::string_view kJsonContentType = "application/json; charset=
 // 10000.
 inline constexpr int kMaxJsonDepth = 1000;
 
-// Fails (InvalidArgument) when `body` nests arrays/objects deeper than `max_depth`. A linear
-// scan that skips string contents; it does not otherwise validate the JSON.
-absl::Status CheckJsonDepth(std::string_view body, int max_depth = kMaxJsonDepth);
-
-// Parses any JSON value (object, array or scalar), depth-limited by kMaxJsonDepth. Never throws.
+// Parses any JSON value (object, array or scalar), depth-limited by kMaxJsonDepth in the same
+// pass (parsing stops at the first level over it). Never throws.
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view body);
 
 // Values (every object, array, string, number, bool and null) a client's request body may hold.
