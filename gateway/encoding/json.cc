@@ -85,6 +85,9 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view body) {
   nlohmann::json value;
   BoundedDomBuilder builder(&value, std::numeric_limits<size_t>::max());
   if (nlohmann::json::sax_parse(body, &builder)) return value;
+  // Parsing stops at the first level over the limit, so too deep is known exactly; a body that
+  // breaks its syntax before it gets that deep is "not valid JSON" (the old scan before the parse
+  // said "too deep" for such a body if it nested past the limit later on).
   if (builder.too_deep()) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nests deeper than ", kMaxJsonDepth, " levels"));
@@ -113,7 +116,9 @@ absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collect
 }
 
 std::string RenderJson(const nlohmann::json& value) {
-  // dump() into one buffer that rarely grows: a typical answer fits in 512 bytes.
+  // dump() into one buffer that rarely grows: a typical answer fits in 512 bytes. The serializer
+  // is nlohmann's detail API (what basic_json::dump uses inside, stable through 3.11); if an
+  // upgrade moves it, `value.dump(-1, ' ', false, error_handler_t::replace)` is the same output.
   std::string out;
   out.reserve(512);
   nlohmann::detail::serializer<nlohmann::json> serializer(

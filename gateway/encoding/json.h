@@ -13,10 +13,10 @@ namespace sluice::encoding {
 
 inline constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
 
-// Deepest array/object nesting a backend body may have. nlohmann's parser, copy and dump recurse
-// per level and a 10 MiB body of '[' overflows an 8 MiB stack (about 100k levels), so bodies
-// are bounded far below that. Real APIs nest < 50 levels; Go's encoding/json (KrakenD) stops at
-// 10000.
+// Deepest array/object nesting a backend body may have. nlohmann's copy, dump and destruction
+// recurse per level (its parser keeps its own stack) and a 10 MiB body of '[' overflows an 8 MiB
+// stack (about 100k levels), so bodies are bounded far below that. Real APIs nest < 50 levels; Go's
+// encoding/json (KrakenD) stops at 10000.
 inline constexpr int kMaxJsonDepth = 1000;
 
 // Parses any JSON value (object, array or scalar), depth-limited by kMaxJsonDepth in the same

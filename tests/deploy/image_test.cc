@@ -195,6 +195,19 @@ std::string EnvValue(const std::vector<std::string>& env, const std::string& key
   return "";
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
+TEST_F(ImageTest, MimallocServesTheDevelopmentBuildToo) {
+  // The sanitizer builds select it out (their allocator finds the bugs); every other build of
+  // //gateway:sluice loads it before glibc.
+  Command version;
+  version.argv = {Runfile("gateway/sluice"), "version"};
+  version.env = {"MIMALLOC_VERBOSE=1"};
+  Completed ran = RunToEnd(version);
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_THAT(ran.err, HasSubstr("mimalloc: process init")) << ran.err;
+}
+#endif
+
 TEST_F(ImageTest, UnpackedImageRunsAsItsUserWithTheBakedInConfig) {
   const std::string layout = CopyLayout("run.oci");
   Bundle bundle = Unpack(layout, TagOf(layout));
@@ -215,6 +228,18 @@ TEST_F(ImageTest, UnpackedImageRunsAsItsUserWithTheBakedInConfig) {
             ReadFile("/etc/ssl/certs/ca-certificates.crt"));
   EXPECT_THAT(ReadFile(bundle.rootfs + "/etc/passwd").value_or(""),
               HasSubstr("sluice:x:65532:65532:"));
+#if !defined(__SANITIZE_ADDRESS__)
+  // mimalloc, not glibc's malloc, serves the image's gateway (docs/performance.md): it must be
+  // in the image and come first in the load order.
+  Command version;
+  version.argv = {"/usr/bin/sluice", "version"};
+  version.env = {"MIMALLOC_VERBOSE=1"};
+  version.clear_env = true;
+  version.root = bundle.rootfs;
+  Completed ran = RunToEnd(version);
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_THAT(ran.err, HasSubstr("mimalloc: process init")) << ran.err;
+#endif
 
   // Start the entrypoint as a container runtime would: the image's root, user, cwd and
   // environment. The only additions are what an operator passes: the admin token, loopback

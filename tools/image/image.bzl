@@ -5,8 +5,8 @@
 
 Outputs `image.oci/` (an OCI image layout, tagged with the git revision), `image.oci.tar` (the same
 layout as a tar, skopeo's `oci-archive:`) and `image.digest` (the manifest digest). The image holds
-the statically linked `sluice` and `sluicectl`, glibc, the host's CA bundle, a non-root user
-(65532) and the configuration at /etc/sluice/sluice.json; the entrypoint is
+the statically linked `sluice` and `sluicectl`, glibc and mimalloc, the host's CA bundle, a
+non-root user (65532) and the configuration at /etc/sluice/sluice.json; the entrypoint is
 `sluice run -c /etc/sluice/sluice.json`. tools/image/build_image.py says how it stays
 reproducible.
 
@@ -22,7 +22,7 @@ HostFilesStamp = provider(
 def _host_files_stamp_impl(ctx):
     return HostFilesStamp(value = ctx.build_setting_value)
 
-# The CA bundle and glibc are copied from the host, and Bazel does not see them change. Every
+# The CA bundle, glibc and libmimalloc are copied from the host, and Bazel does not see them change. Every
 # commit rebuilds the image anyway (the revision is stamped into the binary); to rebuild the same
 # commit after `apt-get upgrade`, give this flag a new value:
 #   bazel build --//tools/image:host_files_stamp=$(date +%s) //deploy:image

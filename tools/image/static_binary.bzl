@@ -112,9 +112,10 @@ def _static_cc_binary_impl(ctx):
     args.add_all(["-static-libstdc++", "-static-libgcc"])
     first = [lib for lib in _DYNAMIC_FIRST_LIBS if "-l" + lib in user_link_flags]
     if first:
+        # This rule owns its whole link line, which never turns --as-needed on: say so for these
+        # libraries anyway, since nothing references them by name.
         args.add("-Wl,--no-as-needed")
         args.add_all(first, format_each = "-l%s")
-        args.add("-Wl,--as-needed")
     args.add_all(objects)
     args.add("-Wl,--whole-archive")
     args.add_all(alwayslink)
