@@ -28,7 +28,8 @@ _LIBS = {
     # The gateway's allocator (libmimalloc-dev; no .pc file): linked without --as-needed, since
     # nothing calls it by name, it replaces malloc/free for the whole process by coming before
     # glibc in the load order. Measured in docs/performance.md.
-    "mimalloc": ([], ["-Wl,--no-as-needed", "-lmimalloc", "-Wl,--as-needed"], []),
+    # SLUICE_MIMALLOC tells main.cc to set its options.
+    "mimalloc": ([], ["-Wl,--no-as-needed", "-lmimalloc", "-Wl,--as-needed"], ["SLUICE_MIMALLOC"]),
 }
 
 _HEADER_ONLY = {

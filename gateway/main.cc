@@ -17,6 +17,10 @@
 #include <thread>
 #include <vector>
 
+#ifdef SLUICE_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -500,6 +504,13 @@ int Main(int argc, char** argv) {
 }  // namespace sluice
 
 int main(int argc, char** argv) {
+#ifdef SLUICE_MIMALLOC
+  // Give freed memory back to the system at once (mimalloc waits 100 ms by default). Without it a
+  // backend answer growing toward the 64 MiB limit kept each outgrown buffer resident while the
+  // next one filled: peak RSS 160 MiB instead of 128 (security_test). No cost measured on the
+  // request path (json 41.0 vs 42.0 µs/req, within noise).
+  mi_option_set(mi_option_decommit_delay, 0);
+#endif
   // Debian builds Abseil without NDEBUG, so every absl::Mutex lock (gRPC takes many per call)
   // runs deadlock-cycle detection: ~2% of a gRPC-backed request's CPU. Our locks are few and
   // tested; the detector is a debugging aid.
