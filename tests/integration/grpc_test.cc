@@ -53,13 +53,6 @@ std::string NestedLabels(int levels) {
   return body + "}";
 }
 
-// A port nothing listens on: bound, read, closed.
-uint16_t ClosedPort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 std::string WriteConfig(const std::string& name, const std::string& json) {
   const char* dir = std::getenv("TEST_TMPDIR");
   const std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
@@ -162,7 +155,7 @@ class GrpcBackendTest : public ::testing::Test {
     gateway_ = new SluiceProcess(Fill(kConfig, {{"PROTOSET", Protoset()},
                                                 {"A", std::to_string(alpha_->port())},
                                                 {"B", std::to_string(beta_->port())},
-                                                {"CLOSED", std::to_string(ClosedPort())},
+                                                {"CLOSED", std::to_string(FreePort())},
                                                 {"REST", rest_->url()}}));
   }
   static void TearDownTestSuite() {
@@ -454,7 +447,7 @@ TEST(GrpcCatalogTest, CheckAcceptsAGoodCatalogAndDescribesTheMethod) {
 }
 
 TEST(GrpcCatalogTest, CheckReportsEachCatalogAndMethodError) {
-  const std::string closed = std::to_string(ClosedPort());
+  const std::string closed = std::to_string(FreePort());
   struct Row {
     std::string name;
     std::string catalog;  // JSON array
