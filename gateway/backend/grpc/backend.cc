@@ -115,14 +115,8 @@ absl::Status CheckWellKnownTypes(const gpb::Descriptor* type,
 // from one block on the stack (a typical message fits) and are freed together, instead of one
 // allocation and one free per field.
 struct Arena {
-  static gpb::ArenaOptions Options(char* block, size_t size) {
-    gpb::ArenaOptions options;
-    options.initial_block = block;
-    options.initial_block_size = size;
-    return options;
-  }
   alignas(8) char block[4096];
-  gpb::Arena arena{Options(block, sizeof block)};
+  gpb::Arena arena{block, sizeof block};
 };
 
 // One call in flight. Deleted by its completion, which may come after the stack that started it
@@ -311,7 +305,6 @@ absl::Status GrpcBackend::BuildRequest(const BackendRequest& request, gpb::Messa
       Put(from_params, resolved, value, /*append=*/false);
     }
   }
-  if (fields.empty() && from_params.empty()) return absl::OkStatus();
   fields.merge_patch(from_params);
   return JsonToMessage(fields, message);
 }
