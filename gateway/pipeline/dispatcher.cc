@@ -121,7 +121,8 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(
   const std::string config_dir =
       slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   auto grpc = backend::grpc::Channels::Create(
-      config->components.Get<components::grpc::Config>(components::grpc::kNamespace), config_dir);
+      config->components.Get<components::grpc::Config>(components::grpc::kNamespace), config_dir,
+      workers);
   if (!grpc.ok()) return grpc.status();
   up.grpc = std::move(*grpc);
   if (!transports) transports = DefaultTransports(up);

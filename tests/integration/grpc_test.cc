@@ -10,7 +10,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -417,6 +420,120 @@ TEST_F(GrpcBackendTest, HostileRequestBodiesAreRefusedWhileParsingWithBoundedMem
   EXPECT_LT(after - before, 150 * 1024 * kRssAllowanceFactor)
       << before << " KiB -> " << after << " KiB";
   EXPECT_EQ(Get("/p/1").body(), kProduct1) << "still serving";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection to a gRPC backend (gateway/backend/grpc/h2_client.h): a backend that dies,
+// restarts, stops gracefully, or does not speak gRPC at all.
+
+constexpr char kConnectionConfig[] = R"({
+  "version": 3, "name": "grpc connection test", "timeout": "3s",
+  "extra_config": {"grpc": {"catalog": ["{{PROTOSET}}"]}},
+  "endpoints": [
+    {"endpoint": "/p/{id}",
+     "backend": [{"host": ["127.0.0.1:{{A}}"], "url_pattern": "/shop.Shop/GetProduct",
+                  "extra_config": {"backend/grpc": {}}}]},
+    {"endpoint": "/slow/{delay_ms}",
+     "backend": [{"host": ["127.0.0.1:{{A}}"], "url_pattern": "/shop.Shop/Fail",
+                  "extra_config": {"backend/grpc": {}}}]},
+    {"endpoint": "/not-grpc/{id}",
+     "backend": [{"host": ["{{REST}}"], "url_pattern": "/shop.Shop/GetProduct",
+                  "extra_config": {"backend/grpc": {}}}]}
+  ]
+})";
+
+class GrpcConnectionTest : public ::testing::Test {
+ protected:
+  GrpcConnectionTest()
+      : port_(FreePort()),
+        rest_("tools/demo_backend/demo_backend", {"--port", "0"},
+              R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)") {
+    Start();
+    gateway_ = std::make_unique<SluiceProcess>(
+        Fill(kConnectionConfig, {{"PROTOSET", Protoset()},
+                                 {"A", std::to_string(port_)},
+                                 {"REST", "127.0.0.1:" + std::to_string(rest_.port())}}));
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "sluice log:\n" << gateway_->log();
+  }
+
+  void Start() {
+    backend_ = std::make_unique<ServerProcess>(
+        "tools/demo_grpc/demo_grpc", std::vector<std::string>{"--port", std::to_string(port_)},
+        kListening);
+  }
+  Response Get(const std::string& target) { return Fetch(gateway_->port(), "GET", target); }
+  // GET `target` on another thread, timed.
+  std::future<std::pair<Response, milliseconds>> GetLater(const std::string& target) {
+    return std::async(std::launch::async, [this, target] {
+      const auto start = steady_clock::now();
+      Response r = Get(target);
+      return std::make_pair(r,
+                            std::chrono::duration_cast<milliseconds>(steady_clock::now() - start));
+    });
+  }
+
+  const uint16_t port_;
+  ServerProcess rest_;  // HTTP/1.1 only: it closes a connection that starts with HTTP/2's preface
+  std::unique_ptr<ServerProcess> backend_;
+  std::unique_ptr<SluiceProcess> gateway_;
+};
+
+TEST_F(GrpcConnectionTest, ABackendKilledMidCallIs503AtOnceAndServesAgainSoonAfterItsRestart) {
+  ASSERT_EQ(Get("/p/1").body(), kProduct1);  // the connection is open
+  auto slow = GetLater("/slow/2500");
+  std::this_thread::sleep_for(milliseconds(300));
+  backend_->StopWith(SIGKILL);
+  auto [r, took] = slow.get();
+  EXPECT_EQ(r.result_int(), 503u);
+  EXPECT_EQ(r.body(), R"({"code":14,"message":"backend unavailable"})");
+  EXPECT_LT(took.count(), 1500) << "the lost connection fails the call, not its 3 s timeout";
+  EXPECT_EQ(Get("/p/1").result_int(), 503u) << "the backend is down";
+
+  Start();
+  const auto restarted = steady_clock::now();
+  Response back;
+  while (steady_clock::now() - restarted < std::chrono::seconds(3)) {
+    back = Get("/p/1");
+    if (back.result_int() == 200) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(back.body(), kProduct1);
+  EXPECT_LT(steady_clock::now() - restarted, milliseconds(1500))
+      << "a restarted backend is tried again within a second";
+}
+
+TEST_F(GrpcConnectionTest, CallsInFlightWhenTheBackendStopsGracefullyAreAnswered) {
+  ASSERT_EQ(Get("/p/1").body(), kProduct1);
+  // demo_grpc stops on SIGTERM with a 2 s grace: it sends GOAWAY and finishes the calls it has.
+  std::vector<std::future<std::pair<Response, milliseconds>>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(GetLater("/slow/800"));
+  std::this_thread::sleep_for(milliseconds(300));
+  std::thread stop([this] { backend_->StopWith(SIGTERM); });
+  for (auto& call : calls) {
+    auto [r, took] = call.get();
+    EXPECT_EQ(r.result_int(), 200u) << r.body();
+    EXPECT_EQ(r.body(), "{}");
+  }
+  stop.join();
+  Start();
+  Response r;
+  for (int i = 0; i < 60; ++i) {
+    r = Get("/p/2");
+    if (r.result_int() == 200) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(r.body(), kProduct2) << "a new connection after the GOAWAY";
+}
+
+TEST_F(GrpcConnectionTest, ABackendThatDoesNotSpeakGrpcIs503AndNothingElseSuffers) {
+  for (int i = 0; i < 3; ++i) {
+    Response r = Get("/not-grpc/1");
+    EXPECT_EQ(r.result_int(), 503u);
+    EXPECT_EQ(r.body(), R"({"code":14,"message":"backend unavailable"})");
+  }
+  EXPECT_EQ(Get("/p/1").body(), kProduct1);
 }
 
 // ---------------------------------------------------------------------------------------------

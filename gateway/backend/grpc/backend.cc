@@ -119,9 +119,49 @@ struct Arena {
   gpb::Arena arena{block, sizeof block};
 };
 
-// One call in flight. Deleted by its completion, which may come after the stack that started it
-// is gone (shutdown past max_shutdown_wait_time): it holds nothing of the stack's, only the
-// catalog's prototype and the channels' call registry, which outlive every call.
+// The backend's answer: a failed call's status, or the reply message (`parse` fills it) as JSON.
+// Whatever happens (even an allocation failure) it is an answer.
+template <typename Parse>
+BackendResponse Answer(int code, std::string message, const gpb::Message& prototype,
+                       const OutputOptions& output, Parse&& parse) {
+  BackendResponse result;
+  try {
+    if (code != 0) {
+      // UNAVAILABLE texts name backend addresses ("failed to connect to all addresses; ...
+      // ipv4:10.0.3.7:9001"): clients get a fixed message, the log the detail.
+      if (code == static_cast<int>(::grpc::StatusCode::UNAVAILABLE)) {
+        log::Debug("gRPC UNAVAILABLE: {}", message);
+        message = "backend unavailable";
+      }
+      result.error = Error::Grpc(code, std::move(message));
+      return result;
+    }
+    Arena arena;
+    gpb::Message* reply = prototype.New(&arena.arena);
+    if (!parse(reply)) {
+      result.error = Error::Of(
+          ErrorKind::kDecode,
+          absl::StrCat("the reply is not a valid ", prototype.GetDescriptor()->full_name()));
+      return result;
+    }
+    auto json = MessageToJson(*reply, output);
+    if (!json.ok()) {
+      result.error = Error::Of(ErrorKind::kDecode, std::string(json.status().message()));
+      return result;
+    }
+    result.status = 200;
+    result.data = std::move(*json);
+  } catch (const std::exception& e) {
+    result = {};
+    result.error = Error::Of(ErrorKind::kDecode, absl::StrCat("converting the reply: ", e.what()));
+  }
+  return result;
+}
+
+// One call in flight on a gRPC C++ channel (TLS backends). Deleted by its completion, which may
+// come after the stack that started it is gone (shutdown past max_shutdown_wait_time): it holds
+// nothing of the stack's, only the catalog's prototype and the channels' call registry, which
+// outlive every call.
 struct UnaryCall {
   ::grpc::ClientContext context;
   ::grpc::ByteBuffer request;
@@ -132,54 +172,18 @@ struct UnaryCall {
   OutputOptions output;
   Channels* channels = nullptr;
 
-  // Runs on a gRPC thread: the reply is converted here, then handed to the worker. Whatever
-  // happens (even an allocation failure), the worker gets a result and the registry its End.
+  // Runs on a gRPC thread: the reply is converted here, then handed to the worker.
   void Complete(const ::grpc::Status& status) {
-    BackendResponse result;
-    try {
-      result = Convert(status);
-    } catch (const std::exception& e) {
-      result = {};
-      result.error =
-          Error::Of(ErrorKind::kDecode, absl::StrCat("converting the reply: ", e.what()));
-    }
+    BackendResponse result = Answer(static_cast<int>(status.error_code()), status.error_message(),
+                                    *reply_prototype, output, [this](gpb::Message* message) {
+                                      ::grpc::ProtoBufferReader reader(&reply);
+                                      return message->ParseFromZeroCopyStream(&reader);
+                                    });
     boost::asio::post(*ioc, [done = std::move(done), result = std::move(result)]() mutable {
       done(std::move(result));
     });
     channels->End(&context);
     delete this;
-  }
-
-  BackendResponse Convert(const ::grpc::Status& status) {
-    BackendResponse result;
-    if (!status.ok()) {
-      // gRPC's own UNAVAILABLE text names backend addresses ("failed to connect to all
-      // addresses; ... ipv4:10.0.3.7:9001"): clients get a fixed message, the log the detail.
-      std::string message = status.error_message();
-      if (status.error_code() == ::grpc::StatusCode::UNAVAILABLE) {
-        log::Debug("gRPC UNAVAILABLE: {}", message);
-        message = "backend unavailable";
-      }
-      result.error = Error::Grpc(static_cast<int>(status.error_code()), std::move(message));
-      return result;
-    }
-    Arena arena;
-    gpb::Message* message = reply_prototype->New(&arena.arena);
-    ::grpc::ProtoBufferReader reader(&reply);
-    if (!message->ParseFromZeroCopyStream(&reader)) {
-      result.error = Error::Of(
-          ErrorKind::kDecode,
-          absl::StrCat("the reply is not a valid ", reply_prototype->GetDescriptor()->full_name()));
-      return result;
-    }
-    auto json = MessageToJson(*message, output);
-    if (!json.ok()) {
-      result.error = Error::Of(ErrorKind::kDecode, std::string(json.status().message()));
-      return result;
-    }
-    result.status = 200;
-    result.data = std::move(*json);
-    return result;
   }
 };
 
@@ -260,10 +264,14 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
     }
   }
   for (const config::HostAddress& h : b.hosts) {
-    backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(
-        channels.Channel(h, options.tls ? &*options.tls : nullptr)));
+    if (!options.tls && channels.has_clients()) {
+      backend->slots_.push_back(channels.RegisterHost(h));
+    } else {
+      backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(
+          channels.Channel(h, options.tls ? &*options.tls : nullptr)));
+    }
   }
-  if (backend->stubs_.empty()) {
+  if (backend->stubs_.empty() && backend->slots_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
   }
   return backend;
@@ -309,29 +317,10 @@ absl::Status GrpcBackend::BuildRequest(const BackendRequest& request, gpb::Messa
   return JsonToMessage(fields, message);
 }
 
-void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadline deadline,
-                       Done done) const {
-  Arena arena;
-  gpb::Message* message = request_prototype_->New(&arena.arena);
-  if (absl::Status s = BuildRequest(request, message); !s.ok()) {
-    // The client's input does not fit the message: answered as INVALID_ARGUMENT would be.
-    Error error = Error::Of(ErrorKind::kRequest, std::string(s.message()));
-    error.grpc_code = static_cast<int>(::grpc::StatusCode::INVALID_ARGUMENT);
-    return Fail(*ctx.ioc, std::move(done), std::move(error));
-  }
-  auto* call = new UnaryCall();
-  call->done = std::move(done);
-  call->ioc = ctx.ioc;
-  call->reply_prototype = reply_prototype_;
-  call->output = output_;
-  call->channels = channels_;
-  bool own_buffer = false;
-  ::grpc::GenericSerialize<::grpc::ProtoBufferWriter, gpb::Message>(*message, &call->request,
-                                                                    &own_buffer);
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             (deadline - std::chrono::steady_clock::now()));
+Metadata GrpcBackend::MetadataOf(const Fields& headers) const {
+  Metadata metadata;
   std::string key;
-  for (const auto& field : request.headers) {
+  for (const auto& field : headers) {
     const auto name = field.name_string();
     key.assign(name.begin(), name.end());
     absl::AsciiStrToLower(&key);
@@ -344,8 +333,49 @@ void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
     }
     if (key.rfind("grpc", 0) == 0) key.insert(0, "in-");  // grpc-* is reserved (as KrakenD)
     const std::string_view value(field.value().data(), field.value().size());
-    if (ValidMetadata(key, value)) call->context.AddMetadata(key, std::string(value));
+    if (ValidMetadata(key, value)) metadata.emplace_back(key, std::string(value));
   }
+  return metadata;
+}
+
+void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadline deadline,
+                       Done done) const {
+  Arena arena;
+  gpb::Message* message = request_prototype_->New(&arena.arena);
+  if (absl::Status s = BuildRequest(request, message); !s.ok()) {
+    // The client's input does not fit the message: answered as INVALID_ARGUMENT would be.
+    Error error = Error::Of(ErrorKind::kRequest, std::string(s.message()));
+    error.grpc_code = static_cast<int>(::grpc::StatusCode::INVALID_ARGUMENT);
+    return Fail(*ctx.ioc, std::move(done), std::move(error));
+  }
+  if (!slots_.empty()) {
+    std::string framed = FramedMessage(message->ByteSizeLong(), [message](char* out) {
+      message->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out));
+    });
+    channels_->client(ctx.worker)
+        .Call(slots_[request.host % slots_.size()], path_, MetadataOf(request.headers),
+              std::move(framed), deadline,
+              [done = std::move(done), prototype = reply_prototype_,
+               output = output_](UnaryReply&& reply) mutable {
+                done(Answer(reply.code, std::move(reply.message), *prototype, output,
+                            [&reply](gpb::Message* message) {
+                              return message->ParseFromString(reply.payload);
+                            }));
+              });
+    return;
+  }
+  auto* call = new UnaryCall();
+  call->done = std::move(done);
+  call->ioc = ctx.ioc;
+  call->reply_prototype = reply_prototype_;
+  call->output = output_;
+  call->channels = channels_;
+  bool own_buffer = false;
+  ::grpc::GenericSerialize<::grpc::ProtoBufferWriter, gpb::Message>(*message, &call->request,
+                                                                    &own_buffer);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             (deadline - std::chrono::steady_clock::now()));
+  for (auto& [key, value] : MetadataOf(request.headers)) call->context.AddMetadata(key, value);
   if (!channels_->Begin(&call->context)) {  // shutting down
     Error error = Error::Of(ErrorKind::kConnect, "the gateway is shutting down");
     error.source = ErrorSource::kGateway;

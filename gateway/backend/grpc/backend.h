@@ -42,6 +42,8 @@ class GrpcBackend final : public Backend {
  private:
   GrpcBackend() = default;
   std::string MappedName(std::string_view name) const;
+  // The forwarded headers as gRPC metadata: header_mapping applied, reserved ones left out.
+  Metadata MetadataOf(const Fields& headers) const;
 
   Channels* channels_ = nullptr;
   const google::protobuf::MethodDescriptor* method_ = nullptr;
@@ -50,7 +52,10 @@ class GrpcBackend final : public Backend {
   std::string path_;  // "/package.Service/Method"
   components::backend_grpc::Config options_;
   OutputOptions output_;
-  std::vector<std::unique_ptr<::grpc::GenericStub>> stubs_;  // one per host
+  // Plaintext hosts: their slots in the workers' H2Clients. TLS hosts (or no workers): one
+  // gRPC C++ stub each.
+  std::vector<int> slots_;
+  std::vector<std::unique_ptr<::grpc::GenericStub>> stubs_;
 };
 
 }  // namespace sluice::backend::grpc

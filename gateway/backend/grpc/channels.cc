@@ -1,6 +1,7 @@
 #include "gateway/backend/grpc/channels.h"
 
 #include "absl/strings/str_cat.h"
+#include "boost/asio/post.hpp"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -17,31 +18,45 @@ std::string Target(const config::HostAddress& h) {
                                                : absl::StrCat(h.host, ":", h.port);
 }
 
-absl::StatusOr<std::unique_ptr<Channels>> Channels::Create(const components::grpc::Config* catalog,
-                                                           const std::string& config_dir) {
+absl::StatusOr<std::unique_ptr<Channels>> Channels::Create(
+    const components::grpc::Config* catalog, const std::string& config_dir,
+    const std::vector<boost::asio::io_context*>& workers) {
   std::unique_ptr<Channels> channels(new Channels());
+  channels->workers_ = workers;
+  for (boost::asio::io_context* ioc : workers) {
+    channels->clients_.push_back(std::make_shared<H2Client>(*ioc, channels->catalog_));
+  }
   if (catalog == nullptr || catalog->catalog.empty()) return channels;
   for (size_t i = 0; i < catalog->catalog.size(); ++i) {
     std::string path = catalog->catalog[i];
     if (path.front() != '/') path = absl::StrCat(config_dir, "/", path);
-    if (absl::Status s = channels->catalog_.AddPath(path); !s.ok()) {
+    if (absl::Status s = channels->catalog_->AddPath(path); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("extra_config.grpc.catalog[", i, "]: ", s.message()));
     }
   }
-  if (absl::Status s = channels->catalog_.Build(); !s.ok()) {
+  if (absl::Status s = channels->catalog_->Build(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("extra_config.grpc.catalog: ", s.message()));
   }
   return channels;
 }
 
 Channels::~Channels() {
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    boost::asio::post(*workers_[i], [client = std::move(clients_[i])] { client->Close(); });
+  }
   absl::MutexLock lock(&mu_);
   closing_ = true;
   for (::grpc::ClientContext* call : live_) call->TryCancel();
   // Cancelled calls complete at once (CANCELLED), each posting its result and calling End.
   mu_.Await(absl::Condition(
       +[](std::set<::grpc::ClientContext*>* live) { return live->empty(); }, &live_));
+}
+
+int Channels::RegisterHost(const config::HostAddress& host) {
+  int slot = 0;
+  for (const auto& client : clients_) slot = client->RegisterHost(host);
+  return slot;
 }
 
 bool Channels::Begin(::grpc::ClientContext* call) {
