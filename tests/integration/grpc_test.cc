@@ -7,6 +7,7 @@
 // `sluice check`.
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "boost/asio/write.hpp"
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
 
@@ -101,7 +103,7 @@ constexpr char kConfig[] = R"({
                   "extra_config": {"backend/grpc": {"response_naming_convention": "camelCase"}}}]},
     {"endpoint": "/search", "method": "POST",
      "input_query_strings": ["q", "tags", "min", "filter.in_stock", "page_size", "kind"],
-     "input_headers": ["X-Tenant", "Grpc-Trace"],
+     "input_headers": ["X-Tenant", "Grpc-Trace", "X-Blob-Bin"],
      "backend": [{"host": ["127.0.0.1:{{A}}"], "url_pattern": "/shop.Shop/Search",
                   "extra_config": {"backend/grpc": {
                     "use_request_body": true,
@@ -246,16 +248,20 @@ TEST_F(GrpcBackendTest, EachOutputOption) {
 // Body, query strings (renamed and dotted), URL parameters and allow-listed headers all reach
 // the request message and its metadata; the service echoes what it received.
 TEST_F(GrpcBackendTest, BodyQueryAndHeadersBuildTheRequest) {
-  Response r = Post(
-      "/search?q=chess&tags=a&tags=b%20c&min=5&filter.in_stock=true&ignored=1",
-      R"({"page_size": 3, "since": "2026-01-01T00:00:00Z", "kind": "GAME"})",
-      {{"X-Tenant", "acme"}, {"Grpc-Trace", "t1"}, {"X-Secret", "no"}, {"X-Request-Id", "req-77"}});
+  Response r = Post("/search?q=chess&tags=a&tags=b%20c&min=5&filter.in_stock=true&ignored=1",
+                    R"({"page_size": 3, "since": "2026-01-01T00:00:00Z", "kind": "GAME"})",
+                    {{"X-Tenant", "acme"},
+                     {"Grpc-Trace", "t1"},
+                     {"X-Secret", "no"},
+                     {"X-Request-Id", "req-77"},
+                     {"X-Blob-Bin", "raw bytes"}});
   ASSERT_EQ(r.result_int(), 200u) << r.body();
   EXPECT_EQ(
       r.body(),
       R"({"echo":{"filter":{"in_stock":true,"price":{"max":0,"min":5}},"kind":2,)"
       R"("labels":null,"page_size":3,"query":"chess","since":{"nanos":0,"seconds":1767225600},)"
       R"("tags":["a","b c"]},"metadata":{"in-grpc-trace":"t1","tenant":"acme",)"
+      R"("x-blob-bin":"raw bytes",)"  // binary metadata: base64 on the wire, decoded by gRPC
       R"("x-forwarded-for":"127.0.0.1","x-forwarded-host":"gateway.test",)"
       R"("x-request-id":"req-77"},)"  // the client's request id travels as metadata
       R"("products":[{"dimensions":null,"id":2,"kind":2,"name":"Chess Set",)"
@@ -426,6 +432,38 @@ TEST_F(GrpcBackendTest, HostileRequestBodiesAreRefusedWhileParsingWithBoundedMem
 // The connection to a gRPC backend (gateway/backend/grpc/h2_client.h): a backend that dies,
 // restarts, stops gracefully, or does not speak gRPC at all.
 
+// A server that is not HTTP/2: it answers every connection at once with an HTTP/1.1 400 (as
+// nginx does to HTTP/2's preface) and keeps it open until destroyed.
+class Http1Only {
+ public:
+  Http1Only() : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        boost::asio::ip::tcp::socket socket(ioc_);
+        boost::system::error_code ec;
+        acceptor_.accept(socket, ec);
+        if (ec) return;
+        boost::asio::write(socket,
+                           boost::asio::buffer(std::string_view(
+                               "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")),
+                           ec);
+        open_.push_back(std::move(socket));
+      }
+    });
+  }
+  ~Http1Only() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // ends the blocking accept
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<boost::asio::ip::tcp::socket> open_;
+  std::thread thread_;
+};
+
 constexpr char kConnectionConfig[] = R"({
   "version": 3, "name": "grpc connection test", "timeout": "3s",
   "extra_config": {"grpc": {"catalog": ["{{PROTOSET}}"]}},
@@ -438,6 +476,12 @@ constexpr char kConnectionConfig[] = R"({
                   "extra_config": {"backend/grpc": {}}}]},
     {"endpoint": "/not-grpc/{id}",
      "backend": [{"host": ["{{REST}}"], "url_pattern": "/shop.Shop/GetProduct",
+                  "extra_config": {"backend/grpc": {}}}]},
+    {"endpoint": "/not-grpc-kept-open/{id}",
+     "backend": [{"host": ["{{HTTP1}}"], "url_pattern": "/shop.Shop/GetProduct",
+                  "extra_config": {"backend/grpc": {}}}]},
+    {"endpoint": "/silent/{id}", "timeout": "300ms",
+     "backend": [{"host": ["{{SILENT}}"], "url_pattern": "/shop.Shop/GetProduct",
                   "extra_config": {"backend/grpc": {}}}]}
   ]
 })";
@@ -447,12 +491,15 @@ class GrpcConnectionTest : public ::testing::Test {
   GrpcConnectionTest()
       : port_(FreePort()),
         rest_("tools/demo_backend/demo_backend", {"--port", "0"},
-              R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)") {
+              R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)"),
+        silent_([](const Request&) { return TestBackend::Json("{}"); }) {
     Start();
     gateway_ = std::make_unique<SluiceProcess>(
         Fill(kConnectionConfig, {{"PROTOSET", Protoset()},
                                  {"A", std::to_string(port_)},
-                                 {"REST", "127.0.0.1:" + std::to_string(rest_.port())}}));
+                                 {"REST", "127.0.0.1:" + std::to_string(rest_.port())},
+                                 {"HTTP1", "127.0.0.1:" + std::to_string(http1_.port())},
+                                 {"SILENT", "127.0.0.1:" + std::to_string(silent_.port())}}));
   }
   void TearDown() override {
     if (HasFailure()) std::cerr << "sluice log:\n" << gateway_->log();
@@ -476,6 +523,8 @@ class GrpcConnectionTest : public ::testing::Test {
 
   const uint16_t port_;
   ServerProcess rest_;  // HTTP/1.1 only: it closes a connection that starts with HTTP/2's preface
+  Http1Only http1_;
+  TestBackend silent_;  // HTTP/1.1 only: reads HTTP/2's preface, answers nothing, keeps it open
   std::unique_ptr<ServerProcess> backend_;
   std::unique_ptr<SluiceProcess> gateway_;
 };
@@ -527,13 +576,27 @@ TEST_F(GrpcConnectionTest, CallsInFlightWhenTheBackendStopsGracefullyAreAnswered
   EXPECT_EQ(r.body(), kProduct2) << "a new connection after the GOAWAY";
 }
 
-TEST_F(GrpcConnectionTest, ABackendThatDoesNotSpeakGrpcIs503AndNothingElseSuffers) {
-  for (int i = 0; i < 3; ++i) {
-    Response r = Get("/not-grpc/1");
-    EXPECT_EQ(r.result_int(), 503u);
-    EXPECT_EQ(r.body(), R"({"code":14,"message":"backend unavailable"})");
+TEST_F(GrpcConnectionTest, ABackendThatDoesNotSpeakGrpcIs503AtOnceAndNothingElseSuffers) {
+  ASSERT_EQ(Get("/p/1").body(), kProduct1);
+  const int fds_before = OpenFds(gateway_->pid());
+  for (const std::string target : {"/not-grpc/1", "/not-grpc-kept-open/1"}) {
+    for (int i = 0; i < 3; ++i) {
+      const auto start = steady_clock::now();
+      Response r = Get(target);
+      EXPECT_EQ(r.result_int(), 503u) << target;
+      EXPECT_EQ(r.body(), R"({"code":14,"message":"backend unavailable"})") << target;
+      EXPECT_LT(steady_clock::now() - start, milliseconds(1000))
+          << target << ": not at the 3 s endpoint timeout";
+    }
   }
   EXPECT_EQ(Get("/p/1").body(), kProduct1);
+  // Each failed attempt left nothing open (2: the other worker's connection to the gRPC
+  // backend, and a client connection still closing).
+  EXPECT_LE(OpenFds(gateway_->pid()), fds_before + 2);
+  // A peer that never answers: the call ends at its deadline (300 ms), as with gRPC C++.
+  Response silent = Get("/silent/1");
+  EXPECT_EQ(silent.result_int(), 504u);
+  EXPECT_EQ(silent.body(), R"({"code":4,"message":"Deadline Exceeded"})");
 }
 
 // ---------------------------------------------------------------------------------------------

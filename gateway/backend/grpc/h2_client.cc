@@ -6,6 +6,8 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/basic_stream_socket.hpp"
 #include "boost/asio/basic_waitable_timer.hpp"
@@ -35,6 +37,7 @@ using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Execut
 constexpr int kCancelled = 1;
 constexpr int kUnknown = 2;
 constexpr int kDeadlineExceeded = 4;
+constexpr int kPermissionDenied = 7;
 constexpr int kResourceExhausted = 8;
 constexpr int kInternal = 13;
 constexpr int kUnavailable = 14;
@@ -50,6 +53,9 @@ constexpr std::chrono::seconds kConnectTimeout{20};
 // WINDOW_UPDATE round trip, and several such replies share the connection.
 constexpr int32_t kStreamWindow = 4 * 1024 * 1024 + 5;
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
+// Times one call is sent again after backends refused it unprocessed (a rolling restart can
+// refuse it on more than one connection); gRPC C++ retries such calls transparently.
+constexpr int kMaxResends = 5;
 // Bytes read per read, and gathered per write.
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kWriteChunk = 64 * 1024;
@@ -108,7 +114,7 @@ int StatusOfHttp(int status) {
     case 401:
       return 16;  // UNAUTHENTICATED
     case 403:
-      return 7;  // PERMISSION_DENIED
+      return kPermissionDenied;
     case 404:
       return 12;  // UNIMPLEMENTED
     case 429:
@@ -147,7 +153,7 @@ struct H2Client::CallState {
   Timer timer;
   ReplyCallback done;
   bool answered = false;  // `done` ran
-  bool retried = false;   // sent again after the backend refused it unprocessed
+  int resent = 0;         // times sent again after the backend refused it unprocessed
 
   Connection* connection = nullptr;  // waiting for it to connect, or on a stream of it
   int32_t stream_id = -1;
@@ -180,13 +186,22 @@ struct H2Client::CallState {
     if (http_status != 0 && http_status != 200) {
       return {StatusOfHttp(http_status), absl::StrCat("the backend answered HTTP ", http_status)};
     }
-    if (error_code == NGHTTP2_REFUSED_STREAM) return {kUnavailable, "the backend refused the call"};
-    if (error_code == NGHTTP2_CANCEL) return {kCancelled, "the backend cancelled the call"};
-    if (error_code != NGHTTP2_NO_ERROR) {
-      return {kInternal,
-              absl::StrCat("the backend reset the call: ", nghttp2_http2_strerror(error_code))};
+    // A reset stream's code as gRPC maps it.
+    switch (error_code) {
+      case NGHTTP2_NO_ERROR:
+        return {kUnknown, "the answer ended without a grpc-status"};
+      case NGHTTP2_REFUSED_STREAM:
+        return {kUnavailable, "the backend refused the call"};
+      case NGHTTP2_CANCEL:
+        return {kCancelled, "the backend cancelled the call"};
+      case NGHTTP2_ENHANCE_YOUR_CALM:
+        return {kResourceExhausted, "the backend reset the call: ENHANCE_YOUR_CALM"};
+      case NGHTTP2_INADEQUATE_SECURITY:
+        return {kPermissionDenied, "the backend reset the call: INADEQUATE_SECURITY"};
+      default:
+        return {kInternal,
+                absl::StrCat("the backend reset the call: ", nghttp2_http2_strerror(error_code))};
     }
-    return {kInternal, "the answer ended without a grpc-status"};
   }
 };
 
@@ -274,10 +289,9 @@ void H2Client::Connection::Start() {
   timer_.expires_after(kConnectTimeout);
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->established_ || self->dead_) return;
-    if (self->ready_) return self->Fail("the backend sent no HTTP/2 SETTINGS: not a gRPC server?");
-    boost::system::error_code ignored;
-    self->socket_.cancel(ignored);
-    if (self->resolver_ != nullptr) self->resolver_->cancel();
+    // Fail closes the socket: a connect still trying the name's other addresses stops too.
+    self->Fail(self->ready_ ? "the backend sent no HTTP/2 SETTINGS: not a gRPC server?"
+                            : "connect: timed out");
   });
   boost::system::error_code ec;
   const asio::ip::address address = asio::ip::make_address(host_->name, ec);
@@ -305,8 +319,7 @@ void H2Client::Connection::Start() {
 void H2Client::Connection::Connect(const boost::system::error_code& ec) {
   if (dead_) return;
   if (ec) {
-    return Fail(ec == asio::error::operation_aborted ? "connect: timed out"
-                                                     : absl::StrCat("connect: ", ec.message()));
+    return Fail(absl::StrCat("connect: ", ec.message()));
   }
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
@@ -358,10 +371,12 @@ void H2Client::Connection::Pump() {
   starting_.clear();
   Flush();
   Deliver();
-  if (!dead_ && !writing_ && streams_ == 0 && waiting_.empty() &&
-      (goaway_ || !nghttp2_session_want_read(session_))) {
-    Leave();
-  }
+  if (dead_ || writing_) return;
+  const bool over = !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+  if (streams_ == 0 && waiting_.empty() && (goaway_ || over)) return Leave();
+  // nghttp2 ended the session itself (a protocol error: it sent GOAWAY and reads no more), with
+  // calls still on it: they fail now instead of at their deadline.
+  if (over) Fail("HTTP/2 protocol error: the session ended");
 }
 
 void H2Client::Connection::Submit(CallState* call) {
@@ -571,11 +586,11 @@ int H2Client::Connection::OnStreamClose(nghttp2_session* session, int32_t stream
   --self->streams_;
   call->connection = nullptr;
   call->stream_id = -1;
-  if (!call->answered && !call->retried && error_code == NGHTTP2_REFUSED_STREAM &&
+  if (!call->answered && call->resent < kMaxResends && error_code == NGHTTP2_REFUSED_STREAM &&
       call->http_status == 0) {
-    // Not processed (RFC 9113 8.7): safe to send again, once, on a new connection.
+    // Not processed (RFC 9113 8.7): safe to send again, on a new connection.
     self->Retire();
-    call->retried = true;
+    ++call->resent;
     call->sent = 0;
     call->grpc_status = -1;
     call->grpc_message.clear();
@@ -642,6 +657,12 @@ void H2Client::Call(int slot, std::string_view path, Metadata metadata, std::str
   call->host = host;
   call->path = path;
   call->metadata = std::move(metadata);
+  for (auto& [key, value] : call->metadata) {
+    if (absl::EndsWith(key, "-bin")) {  // binary metadata: base64 without padding on the wire
+      value = absl::Base64Escape(value);
+      while (!value.empty() && value.back() == '=') value.pop_back();
+    }
+  }
   call->body = std::move(framed);
   call->deadline = deadline;
   call->done = std::move(done);

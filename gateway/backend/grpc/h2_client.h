@@ -71,7 +71,8 @@ class H2Client {
   int RegisterHost(const config::HostAddress& host);
 
   // Calls `path` ("/package.Service/Method", which must outlive the call) on the host in `slot`
-  // with `framed` (FramedMessage) and `metadata` (valid lower-case keys and printable values).
+  // with `framed` (FramedMessage) and `metadata` (valid lower-case keys; the values of `-bin`
+  // keys are sent base64-encoded, as gRPC C++ does).
   // The call ends by `deadline` (DEADLINE_EXCEEDED after it; the backend is told with
   // grpc-timeout and the stream reset). `done` runs exactly once, later, on this client's loop,
   // unless the loop is destroyed first.
