@@ -480,6 +480,9 @@ constexpr char kConnectionConfig[] = R"({
     {"endpoint": "/not-grpc-kept-open/{id}",
      "backend": [{"host": ["{{HTTP1}}"], "url_pattern": "/shop.Shop/GetProduct",
                   "extra_config": {"backend/grpc": {}}}]},
+    {"endpoint": "/scripted/{id}", "input_headers": ["X-Mode", "X-Call"],
+     "backend": [{"host": ["{{SCRIPTED}}"], "url_pattern": "/shop.Shop/GetProduct",
+                  "extra_config": {"backend/grpc": {}}}]},
     {"endpoint": "/silent/{id}", "timeout": "300ms",
      "backend": [{"host": ["{{SILENT}}"], "url_pattern": "/shop.Shop/GetProduct",
                   "extra_config": {"backend/grpc": {}}}]}
@@ -492,14 +495,16 @@ class GrpcConnectionTest : public ::testing::Test {
       : port_(FreePort()),
         rest_("tools/demo_backend/demo_backend", {"--port", "0"},
               R"(demo_backend listening on 127\.0\.0\.1:(\d+)\n)"),
-        silent_([](const Request&) { return TestBackend::Json("{}"); }) {
+        silent_([](const Request&) { return TestBackend::Json("{}"); }),
+        scripted_("tests/integration/grpc_scripted_backend.py", {}, "listening on ([0-9]+)") {
     Start();
     gateway_ = std::make_unique<SluiceProcess>(
         Fill(kConnectionConfig, {{"PROTOSET", Protoset()},
                                  {"A", std::to_string(port_)},
                                  {"REST", "127.0.0.1:" + std::to_string(rest_.port())},
                                  {"HTTP1", "127.0.0.1:" + std::to_string(http1_.port())},
-                                 {"SILENT", "127.0.0.1:" + std::to_string(silent_.port())}}));
+                                 {"SILENT", "127.0.0.1:" + std::to_string(silent_.port())},
+                                 {"SCRIPTED", "127.0.0.1:" + std::to_string(scripted_.port())}}));
   }
   void TearDown() override {
     if (HasFailure()) std::cerr << "sluice log:\n" << gateway_->log();
@@ -524,7 +529,8 @@ class GrpcConnectionTest : public ::testing::Test {
   const uint16_t port_;
   ServerProcess rest_;  // HTTP/1.1 only: it closes a connection that starts with HTTP/2's preface
   Http1Only http1_;
-  TestBackend silent_;  // HTTP/1.1 only: reads HTTP/2's preface, answers nothing, keeps it open
+  TestBackend silent_;      // HTTP/1.1 only: reads HTTP/2's preface, answers nothing, keeps it open
+  ServerProcess scripted_;  // HTTP/2 by python3-h2, misbehaving as each call's x-mode asks
   std::unique_ptr<ServerProcess> backend_;
   std::unique_ptr<SluiceProcess> gateway_;
 };
@@ -597,6 +603,48 @@ TEST_F(GrpcConnectionTest, ABackendThatDoesNotSpeakGrpcIs503AtOnceAndNothingElse
   Response silent = Get("/silent/1");
   EXPECT_EQ(silent.result_int(), 504u);
   EXPECT_EQ(silent.body(), R"({"code":4,"message":"Deadline Exceeded"})");
+}
+
+// Every way the scripted backend ends a call, as the client sees it: gRPC's own mapping of
+// statuses, resets and HTTP answers; the 4 MiB reply limit; a percent-encoded grpc-message.
+TEST_F(GrpcConnectionTest, EveryWayABackendEndsACallIsMappedAsGrpcDoes) {
+  const struct {
+    std::string mode;
+    unsigned status;
+    std::string body;
+  } kCases[] = {
+      {"message", 400, R"({"code":3,"message":"café % done"})"},
+      {"no-status", 500, R"({"code":2,"message":"the answer ended without a grpc-status"})"},
+      {"http503", 503, R"({"code":14,"message":"backend unavailable"})"},
+      {"calm", 429, R"({"code":8,"message":"the backend reset the call: ENHANCE_YOUR_CALM"})"},
+      {"big", 429, R"({"code":8,"message":"the reply is larger than 4194304 bytes"})"},
+  };
+  auto call = [this](const std::string& mode, const std::string& id) {
+    return Fetch(gateway_->port(), "GET", "/scripted/1", {{"X-Mode", mode}, {"X-Call", id}});
+  };
+  Response ok = call("ok", "ok-1");
+  ASSERT_EQ(ok.result_int(), 200u) << ok.body();  // the scripted backend checked our headers
+  EXPECT_NE(ok.body().find(R"("id":0)"), std::string::npos) << ok.body();
+  for (const auto& c : kCases) {
+    Response r = call(c.mode, c.mode);
+    EXPECT_EQ(r.result_int(), c.status) << c.mode;
+    EXPECT_EQ(r.body(), c.body) << c.mode;
+    // The connection (or its replacement) serves the next call.
+    EXPECT_EQ(call("ok", "after-" + c.mode).result_int(), 200u) << "after " << c.mode;
+  }
+}
+
+// A call the backend refused without processing it (RST_STREAM REFUSED_STREAM, or a GOAWAY
+// below its stream) is sent again on a new connection: the client sees only the answer.
+TEST_F(GrpcConnectionTest, CallsTheBackendRefusedUnprocessedAreSentAgain) {
+  for (const std::string mode : {"refuse-once", "goaway-once"}) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string id = mode + "-" + std::to_string(i);
+      Response r =
+          Fetch(gateway_->port(), "GET", "/scripted/1", {{"X-Mode", mode}, {"X-Call", id}});
+      EXPECT_EQ(r.result_int(), 200u) << mode << ": " << r.body();
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
