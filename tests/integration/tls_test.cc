@@ -424,6 +424,30 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
   SluiceProcess gw(GrpcService("{}", grpc.port(), false));
   Response r = Fetch(gw.port(), "GET", "/p/1");
   EXPECT_GE(r.result_int(), 500u) << r.body();
+  {
+    // Trusted CA, but the certificate names another host (wrong.test): refused.
+    ServerProcess wrong("tools/demo_grpc/demo_grpc",
+                        {"--port", "0", "--tls", f.File("wrongname.pem"), f.File("wrongname.key")},
+                        R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)");
+    SluiceProcess named(GrpcService(trust, wrong.port(), false));
+    EXPECT_EQ(Fetch(named.port(), "GET", "/p/1").result_int(), 503u);
+  }
+  {
+    // A backend that requires a client certificate: served with client_certs, refused without.
+    ServerProcess mutual("tools/demo_grpc/demo_grpc",
+                         {"--port", "0", "--tls", f.File("server.pem"), f.File("server.key"),
+                          "--client-ca", f.File("ca.pem")},
+                         R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)");
+    const std::string with_cert =
+        R"({"ca_certs": [")" + f.File("ca.pem") + R"("], "client_certs": [{"certificate": ")" +
+        f.File("client.pem") + R"(", "private_key": ")" + f.File("client.key") + R"("}]})";
+    SluiceProcess served(GrpcService(with_cert, mutual.port(), false));
+    Response ok = Fetch(served.port(), "GET", "/p/1");
+    EXPECT_EQ(ok.result_int(), 200u) << served.log();
+    EXPECT_NE(ok.body().find("\"id\":1"), std::string::npos) << ok.body();
+    SluiceProcess refused(GrpcService(trust, mutual.port(), false));
+    EXPECT_EQ(Fetch(refused.port(), "GET", "/p/1").result_int(), 503u);
+  }
   // allow_insecure_connections cannot be honoured by gRPC's credentials: refused by check.
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/grpc-insecure.json";

@@ -7,9 +7,10 @@
 //               the request and the call's metadata
 //   Fail        waits delay_ms (at most 5000), then answers with status `code`
 //
-// Usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY]   (port 9001 by default, 0 lets the
-// kernel pick; NAME is returned by Search as `server`, default "demo_grpc"; --tls serves TLS with
-// that PEM certificate and key). Prints
+// Usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY [--client-ca CA]]   (port 9001 by
+// default, 0 lets the kernel pick; NAME is returned by Search as `server`, default "demo_grpc";
+// --tls serves TLS with that PEM certificate and key; --client-ca then requires a client
+// certificate signed by CA). Prints
 // "demo_grpc listening on 127.0.0.1:PORT" once serving; SIGTERM or SIGINT stops it.
 
 #include <signal.h>
@@ -127,6 +128,7 @@ int main(int argc, char** argv) {
   std::string name = "demo_grpc";
   std::string cert_file;
   std::string key_file;
+  std::string client_ca_file;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
       port = std::atoi(argv[++i]);
@@ -135,8 +137,11 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
       cert_file = argv[++i];
       key_file = argv[++i];
+    } else if (std::strcmp(argv[i], "--client-ca") == 0 && i + 1 < argc) {
+      client_ca_file = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY]\n");
+      std::fprintf(stderr,
+                   "usage: demo_grpc [--port N] [--name NAME] [--tls CERT KEY [--client-ca CA]]\n");
       return 2;
     }
   }
@@ -159,6 +164,11 @@ int main(int argc, char** argv) {
     };
     grpc::SslServerCredentialsOptions options;
     options.pem_key_cert_pairs.push_back({read(key_file), read(cert_file)});
+    if (!client_ca_file.empty()) {  // clients must present a certificate signed by CA
+      options.pem_root_certs = read(client_ca_file);
+      options.client_certificate_request =
+          GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     credentials = grpc::SslServerCredentials(options);
   }
   builder.AddListeningPort("127.0.0.1:" + std::to_string(port), credentials, &bound);

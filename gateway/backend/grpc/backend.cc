@@ -9,9 +9,7 @@
 #include "gateway/common/logging.h"
 #include "gateway/encoding/json.h"
 #include "google/protobuf/arena.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
-#include "grpcpp/support/proto_buffer_reader.h"
-#include "grpcpp/support/proto_buffer_writer.h"
+#include "grpcpp/support/status_code_enum.h"
 
 namespace sluice::backend::grpc {
 
@@ -158,35 +156,6 @@ BackendResponse Answer(int code, std::string message, const gpb::Message& protot
   return result;
 }
 
-// One call in flight on a gRPC C++ channel (TLS backends). Deleted by its completion, which may
-// come after the stack that started it is gone (shutdown past max_shutdown_wait_time): it holds
-// nothing of the stack's, only the catalog's prototype and the channels' call registry, which
-// outlive every call.
-struct UnaryCall {
-  ::grpc::ClientContext context;
-  ::grpc::ByteBuffer request;
-  ::grpc::ByteBuffer reply;
-  Done done;
-  boost::asio::io_context* ioc = nullptr;
-  const gpb::Message* reply_prototype = nullptr;
-  OutputOptions output;
-  Channels* channels = nullptr;
-
-  // Runs on a gRPC thread: the reply is converted here, then handed to the worker.
-  void Complete(const ::grpc::Status& status) {
-    BackendResponse result = Answer(static_cast<int>(status.error_code()), status.error_message(),
-                                    *reply_prototype, output, [this](gpb::Message* message) {
-                                      ::grpc::ProtoBufferReader reader(&reply);
-                                      return message->ParseFromZeroCopyStream(&reader);
-                                    });
-    boost::asio::post(*ioc, [done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
-    channels->End(&context);
-    delete this;
-  }
-};
-
 // Answers a call that cannot start, on the worker's loop (never inside Call).
 void Fail(boost::asio::io_context& ioc, Done done, Error error) {
   BackendResponse result;
@@ -264,14 +233,11 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
     }
   }
   for (const config::HostAddress& h : b.hosts) {
-    if (!options.tls && channels.has_clients()) {
-      backend->slots_.push_back(channels.RegisterHost(h));
-    } else {
-      backend->stubs_.push_back(std::make_unique<::grpc::GenericStub>(
-          channels.Channel(h, options.tls ? &*options.tls : nullptr)));
-    }
+    auto slot = channels.RegisterHost(h, options.tls ? &*options.tls : nullptr);
+    if (!slot.ok()) return KeyError(b, "client_tls", std::string(slot.status().message()));
+    backend->slots_.push_back(*slot);
   }
-  if (backend->stubs_.empty() && backend->slots_.empty()) {
+  if (backend->slots_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
   }
   return backend;
@@ -348,45 +314,19 @@ void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
     error.grpc_code = static_cast<int>(::grpc::StatusCode::INVALID_ARGUMENT);
     return Fail(*ctx.ioc, std::move(done), std::move(error));
   }
-  if (!slots_.empty()) {
-    std::string framed = FramedMessage(message->ByteSizeLong(), [message](char* out) {
-      message->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out));
-    });
-    channels_->client(ctx.worker)
-        .Call(slots_[request.host % slots_.size()], path_, MetadataOf(request.headers),
-              std::move(framed), deadline,
-              [done = std::move(done), prototype = reply_prototype_,
-               output = output_](UnaryReply&& reply) mutable {
-                done(Answer(reply.code, std::move(reply.message), *prototype, output,
-                            [&reply](gpb::Message* message) {
-                              return message->ParseFromString(reply.payload);
-                            }));
-              });
-    return;
-  }
-  auto* call = new UnaryCall();
-  call->done = std::move(done);
-  call->ioc = ctx.ioc;
-  call->reply_prototype = reply_prototype_;
-  call->output = output_;
-  call->channels = channels_;
-  bool own_buffer = false;
-  ::grpc::GenericSerialize<::grpc::ProtoBufferWriter, gpb::Message>(*message, &call->request,
-                                                                    &own_buffer);
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             (deadline - std::chrono::steady_clock::now()));
-  for (auto& [key, value] : MetadataOf(request.headers)) call->context.AddMetadata(key, value);
-  if (!channels_->Begin(&call->context)) {  // shutting down
-    Error error = Error::Of(ErrorKind::kConnect, "the gateway is shutting down");
-    error.source = ErrorSource::kGateway;
-    error.grpc_code = static_cast<int>(::grpc::StatusCode::UNAVAILABLE);
-    Done pending = std::move(call->done);
-    delete call;
-    return Fail(*ctx.ioc, std::move(pending), std::move(error));
-  }
-  stubs_[request.host % stubs_.size()]->UnaryCall(
-      &call->context, path_, ::grpc::StubOptions(), &call->request, &call->reply,
-      [call](::grpc::Status status) { call->Complete(status); });
+  std::string framed = FramedMessage(message->ByteSizeLong(), [message](char* out) {
+    message->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out));
+  });
+  channels_->client(ctx.worker)
+      .Call(slots_[request.host % slots_.size()], path_, MetadataOf(request.headers),
+            std::move(framed), deadline,
+            [done = std::move(done), prototype = reply_prototype_,
+             output = output_](UnaryReply&& reply) mutable {
+              done(Answer(reply.code, std::move(reply.message), *prototype, output,
+                          [&reply](gpb::Message* message) {
+                            return message->ParseFromString(reply.payload);
+                          }));
+            });
 }
 
 }  // namespace sluice::backend::grpc

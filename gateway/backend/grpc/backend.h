@@ -17,7 +17,6 @@
 #include "gateway/backend/grpc/transcode.h"
 #include "gateway/components/backend/grpc/config.h"
 #include "gateway/config/config.h"
-#include "grpcpp/generic/generic_stub.h"
 
 namespace sluice::backend::grpc {
 
@@ -52,10 +51,7 @@ class GrpcBackend final : public Backend {
   std::string path_;  // "/package.Service/Method"
   components::backend_grpc::Config options_;
   OutputOptions output_;
-  // Plaintext hosts: their slots in the workers' H2Clients. TLS hosts (or no workers): one
-  // gRPC C++ stub each.
-  std::vector<int> slots_;
-  std::vector<std::unique_ptr<::grpc::GenericStub>> stubs_;
+  std::vector<int> slots_;  // each host's slot in the workers' H2Clients
 };
 
 }  // namespace sluice::backend::grpc

@@ -1,17 +1,57 @@
 #include "gateway/backend/grpc/channels.h"
 
+#include <openssl/ssl.h>
+
 #include "absl/strings/str_cat.h"
+#include "boost/asio/buffer.hpp"
 #include "boost/asio/post.hpp"
-#include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/support/channel_arguments.h"
 
 namespace sluice::backend::grpc {
 
-// A restarted backend is retried within a second, not after gRPC's default backoff (up to 120 s,
-// during which every call fails at once).
-constexpr int kInitialReconnectBackoffMs = 250;
-constexpr int kMaxReconnectBackoffMs = 1000;
+namespace {
+
+// The TLS context of gRPC backends with `tls`, as gRPC C++ made its credentials: the roots when
+// given (and then only them), else the system's; the client certificate when given; TLS 1.2 or
+// 1.3; ALPN h2, which gRPC servers require.
+absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> TlsContext(
+    const components::backend_grpc::Config::Tls& tls) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1 | ssl::context::no_compression,
+                       ec);
+  if (!ec) context->set_verify_mode(ssl::verify_peer, ec);
+  if (!ec) {
+    if (tls.roots.empty()) {
+      context->set_default_verify_paths(ec);
+    } else {
+      context->add_certificate_authority(boost::asio::buffer(tls.roots), ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("ca_certs: ", ec.message()));
+    }
+  }
+  if (!ec && !tls.certificate_chain.empty()) {
+    context->use_certificate_chain(boost::asio::buffer(tls.certificate_chain), ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("client_certs[0].certificate: ", ec.message()));
+    }
+    context->use_private_key(boost::asio::buffer(tls.private_key), ssl::context::pem, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("client_certs[0].private_key: ", ec.message()));
+    }
+  }
+  if (ec) return absl::InternalError(absl::StrCat("tls: ", ec.message()));
+  static const unsigned char kAlpn[] = {2, 'h', '2'};
+  if (SSL_CTX_set_alpn_protos(context->native_handle(), kAlpn, sizeof kAlpn) != 0) {
+    return absl::InternalError("tls: cannot offer ALPN h2");
+  }
+  return context;
+}
+
+}  // namespace
 
 std::string Target(const config::HostAddress& h) {
   return h.host.find(':') != std::string::npos ? absl::StrCat("[", h.host, "]:", h.port)
@@ -45,30 +85,27 @@ Channels::~Channels() {
   for (size_t i = 0; i < clients_.size(); ++i) {
     boost::asio::post(*workers_[i], [client = std::move(clients_[i])] { client->Close(); });
   }
-  absl::MutexLock lock(&mu_);
-  closing_ = true;
-  for (::grpc::ClientContext* call : live_) call->TryCancel();
-  // Cancelled calls complete at once (CANCELLED), each posting its result and calling End.
-  mu_.Await(absl::Condition(
-      +[](std::set<::grpc::ClientContext*>* live) { return live->empty(); }, &live_));
 }
 
-int Channels::RegisterHost(const config::HostAddress& host) {
+absl::StatusOr<int> Channels::RegisterHost(const config::HostAddress& host,
+                                           const components::backend_grpc::Config::Tls* tls) {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  if (tls != nullptr) {
+    const std::string key =
+        absl::StrCat(tls->roots, "|", tls->certificate_chain, "|", tls->private_key);
+    for (const auto& [k, made] : tls_) {
+      if (k == key) context = made;
+    }
+    if (context == nullptr) {
+      auto made = TlsContext(*tls);
+      if (!made.ok()) return made.status();
+      context = *made;
+      tls_.emplace_back(key, context);
+    }
+  }
   int slot = 0;
-  for (const auto& client : clients_) slot = client->RegisterHost(host);
+  for (const auto& client : clients_) slot = client->RegisterHost(host, context);
   return slot;
-}
-
-bool Channels::Begin(::grpc::ClientContext* call) {
-  absl::MutexLock lock(&mu_);
-  if (closing_) return false;
-  live_.insert(call);
-  return true;
-}
-
-void Channels::End(::grpc::ClientContext* call) {
-  absl::MutexLock lock(&mu_);
-  live_.erase(call);
 }
 
 std::shared_ptr<::grpc::ChannelCredentials> Credentials(
@@ -79,24 +116,6 @@ std::shared_ptr<::grpc::ChannelCredentials> Credentials(
   options.pem_private_key = tls->private_key;
   options.pem_cert_chain = tls->certificate_chain;
   return ::grpc::SslCredentials(options);
-}
-
-std::shared_ptr<::grpc::Channel> Channels::Channel(
-    const config::HostAddress& host, const components::backend_grpc::Config::Tls* tls) {
-  const std::string target = Target(host);
-  // Backends with the same host but other TLS settings get their own channel.
-  const std::string key =
-      tls == nullptr ? target : absl::StrCat(target, "|tls|", tls->roots, tls->certificate_chain);
-  for (const auto& [k, channel] : channels_) {
-    if (k == key) return channel;
-  }
-  ::grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
-  auto channel = ::grpc::CreateCustomChannel(target, Credentials(tls), args);
-  channels_.emplace_back(key, channel);
-  return channel;
 }
 
 }  // namespace sluice::backend::grpc

@@ -1,26 +1,23 @@
 #pragma once
 
-// Process-wide state of gRPC backends: the schema catalog, one H2Client per worker for plaintext
-// backends (gateway/backend/grpc/h2_client.h), and for TLS backends one gRPC C++ channel per host
-// (thread-safe, shared by every worker) with the calls in flight on them, which shutdown must
-// cancel before anything they touch goes away.
+// Process-wide state of gRPC backends: the schema catalog, and one H2Client per worker
+// (gateway/backend/grpc/h2_client.h) with every backend host registered in each, plaintext or
+// over TLS. gRPC C++ itself is used only to fetch descriptors by server reflection at start.
 
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "gateway/backend/grpc/catalog.h"
 #include "gateway/backend/grpc/h2_client.h"
 #include "gateway/components/backend/grpc/config.h"
 #include "gateway/components/grpc/config.h"
 #include "gateway/config/config.h"
-#include "grpcpp/channel.h"
-#include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 
 namespace sluice::backend::grpc {
 
@@ -32,45 +29,33 @@ class Channels {
   static absl::StatusOr<std::unique_ptr<Channels>> Create(
       const components::grpc::Config* catalog, const std::string& config_dir,
       const std::vector<boost::asio::io_context*>& workers = {});
-  // Cancels the calls still in flight on gRPC C++ channels and waits for their completions,
-  // which use the catalog and post to worker event loops: nothing of a call may outlive this.
-  // Each worker's H2Client is closed on its own loop (it keeps the catalog until then).
+  // Each worker's H2Client is closed on its own loop (calls still in flight end CANCELLED); it
+  // keeps the catalog, which its calls' replies are read with, until then.
   ~Channels();
 
   Catalog& catalog() { return *catalog_; }
 
-  // The H2Clients, one per worker (empty: none, calls go through gRPC C++).
-  bool has_clients() const { return !clients_.empty(); }
   H2Client& client(int worker) const { return *clients_[worker]; }
-  // Registers a plaintext host with every worker's client; the slot is the same in each.
-  int RegisterHost(const config::HostAddress& host);
-  // The channel to `host`, over TLS with `tls` (null: plaintext), created on first use (creating
-  // does not connect).
-  std::shared_ptr<::grpc::Channel> Channel(const config::HostAddress& host,
-                                           const components::backend_grpc::Config::Tls* tls);
-
-  // A call starts and ends (its completion has posted its result). Begin is false once shutdown
-  // has begun: the call must not start.
-  bool Begin(::grpc::ClientContext* call);
-  void End(::grpc::ClientContext* call);
+  // Registers `host` with every worker's client, over TLS with `tls` (null: plaintext); the slot
+  // is the same in each. Fails when `tls` cannot be loaded (a PEM that does not parse), with
+  // OpenSSL's reason. Backends with the same TLS settings share one TLS context.
+  absl::StatusOr<int> RegisterHost(const config::HostAddress& host,
+                                   const components::backend_grpc::Config::Tls* tls);
 
  private:
   Channels() = default;
   std::shared_ptr<Catalog> catalog_ = std::make_shared<Catalog>();
   std::vector<boost::asio::io_context*> workers_;
   std::vector<std::shared_ptr<H2Client>> clients_;
-  std::vector<std::pair<std::string, std::shared_ptr<::grpc::Channel>>> channels_;
-  // Calls in flight, to cancel at shutdown. One short lock at each call's start and end: gRPC
-  // takes dozens per call, and shutdown has no other way to reach a call.
-  absl::Mutex mu_;
-  std::set<::grpc::ClientContext*> live_ ABSL_GUARDED_BY(mu_);
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // TLS contexts by their settings (roots, certificate chain, key).
+  std::vector<std::pair<std::string, std::shared_ptr<boost::asio::ssl::context>>> tls_;
 };
 
-// "host:port" (IPv6 in brackets) as gRPC names a target.
+// "host:port" (IPv6 in brackets) as gRPC names a target (server reflection).
 std::string Target(const config::HostAddress& host);
 
-// gRPC's TLS credentials from a backend's client_tls, or plaintext ones for null.
+// gRPC's TLS credentials from a backend's client_tls, or plaintext ones for null (server
+// reflection).
 std::shared_ptr<::grpc::ChannelCredentials> Credentials(
     const components::backend_grpc::Config::Tls* tls);
 

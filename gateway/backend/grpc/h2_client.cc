@@ -15,9 +15,11 @@
 #include "boost/asio/ip/basic_resolver.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/http/tls.h"
 
 namespace sluice::backend::grpc {
 
@@ -30,6 +32,8 @@ namespace {
 // Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
+using TlsSocket = asio::ssl::stream<Socket>;
+using Stream = http::MaybeTls<Socket, TlsSocket>;
 using Resolver = asio::ip::basic_resolver<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
@@ -132,8 +136,9 @@ int StatusOfHttp(int status) {
 struct H2Client::Host {
   std::string name;  // as configured; IPv6 without brackets
   uint16_t port = 0;
-  std::string authority;             // :authority, "host:port"
-  std::shared_ptr<Connection> live;  // new calls go here
+  std::string authority;                    // :authority, "host:port"
+  std::shared_ptr<asio::ssl::context> tls;  // null: plaintext
+  std::shared_ptr<Connection> live;         // new calls go here
   // Connections that take no new calls (GOAWAY, stream ids spent) until their streams end.
   std::vector<std::shared_ptr<Connection>> retired;
   Clock::time_point retry_at{};  // after a failed connect: calls fail at once until then
@@ -212,7 +217,10 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
   Connection(H2Client* client, Host* host)
       : client_(client),
         host_(host),
-        socket_(client->ioc_.get_executor()),
+        stream_(host->tls == nullptr
+                    ? Stream(std::in_place, client->ioc_.get_executor())
+                    : Stream(std::make_unique<TlsSocket>(client->ioc_.get_executor(), *host->tls),
+                             nullptr)),
         timer_(client->ioc_.get_executor()) {}
   ~Connection() {
     if (session_ != nullptr) nghttp2_session_del(session_);
@@ -228,7 +236,7 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
   void Shutdown() {
     dead_ = true;
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    socket().close(ignored);
     timer_.cancel();
     if (resolver_ != nullptr) resolver_->cancel();
   }
@@ -266,7 +274,14 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
 
   H2Client* client_;
   Host* host_;
-  Socket socket_;
+  Socket& socket() {
+    return stream_.tls() != nullptr ? stream_.tls()->next_layer() : stream_.plain();
+  }
+  // After the TCP connect: the TLS handshake (ALPN h2), then the session.
+  void Handshake();
+  void Established();
+
+  Stream stream_;
   Timer timer_;  // the connect timeout
   std::unique_ptr<Resolver> resolver_;
   nghttp2_session* session_ = nullptr;
@@ -296,7 +311,7 @@ void H2Client::Connection::Start() {
   boost::system::error_code ec;
   const asio::ip::address address = asio::ip::make_address(host_->name, ec);
   if (!ec) {
-    socket_.async_connect(
+    socket().async_connect(
         tcp::endpoint(address, host_->port),
         [self = shared_from_this()](const boost::system::error_code& ec) { self->Connect(ec); });
     return;
@@ -309,7 +324,7 @@ void H2Client::Connection::Start() {
         if (self->dead_) return;
         if (ec)
           return self->Fail(absl::StrCat("resolving ", self->host_->name, ": ", ec.message()));
-        asio::async_connect(self->socket_, results,
+        asio::async_connect(self->socket(), results,
                             [self](const boost::system::error_code& ec, const tcp::endpoint&) {
                               self->Connect(ec);
                             });
@@ -322,8 +337,33 @@ void H2Client::Connection::Connect(const boost::system::error_code& ec) {
     return Fail(absl::StrCat("connect: ", ec.message()));
   }
   boost::system::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  socket().set_option(tcp::no_delay(true), ignored);
+  if (stream_.tls() == nullptr) return Established();
+  Handshake();
+}
 
+void H2Client::Connection::Handshake() {
+  SSL* ssl = stream_.tls()->native_handle();
+  if (absl::Status s = http::PrepareClientConnection(ssl, host_->name); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  stream_.tls()->async_handshake(
+      asio::ssl::stream_base::client,
+      [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (self->dead_) return;
+        SSL* ssl = self->stream_.tls()->native_handle();
+        if (ec) return self->Fail(http::HandshakeError(ssl, ec));
+        const unsigned char* protocol = nullptr;
+        unsigned int length = 0;
+        SSL_get0_alpn_selected(ssl, &protocol, &length);
+        if (std::string_view(reinterpret_cast<const char*>(protocol), length) != "h2") {
+          return self->Fail("tls: the backend did not agree to HTTP/2 (ALPN h2)");
+        }
+        self->Established();
+      });
+}
+
+void H2Client::Connection::Established() {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return Fail("out of memory");
   nghttp2_session_callbacks_set_on_header_callback(cbs, &OnHeader);
@@ -359,7 +399,7 @@ void H2Client::Connection::Add(CallState* call) {
 void H2Client::Connection::Kick() {
   if (kicked_) return;
   kicked_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(client_->ioc_, [self = shared_from_this()] {
     self->kicked_ = false;
     if (!self->dead_) self->Pump();
   });
@@ -390,7 +430,7 @@ void H2Client::Connection::Submit(CallState* call) {
   std::vector<nghttp2_nv> headers;
   headers.reserve(8 + call->metadata.size());
   headers.push_back(Header(":method", "POST"));
-  headers.push_back(Header(":scheme", "http"));
+  headers.push_back(Header(":scheme", stream_.tls() != nullptr ? "https" : "http"));
   headers.push_back(Header(":path", call->path));
   headers.push_back(Header(":authority", host_->authority));
   headers.push_back(Header("content-type", "application/grpc"));
@@ -437,7 +477,7 @@ void H2Client::Connection::Flush() {
   if (out_.empty()) {
     writing_ = false;
   } else {
-    asio::async_write(socket_, asio::buffer(out_),
+    asio::async_write(stream_, asio::buffer(out_),
                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                         self->writing_ = false;
                         if (self->dead_) return;
@@ -448,7 +488,7 @@ void H2Client::Connection::Flush() {
 }
 
 void H2Client::Connection::Read() {
-  socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](
+  stream_.async_read_some(asio::buffer(in_), [self = shared_from_this()](
                                                  const boost::system::error_code& ec, size_t n) {
     if (self->dead_) return;
     if (ec) {
@@ -623,15 +663,18 @@ H2Client::~H2Client() {
   }
 }
 
-int H2Client::RegisterHost(const config::HostAddress& address) {
+int H2Client::RegisterHost(const config::HostAddress& address,
+                           std::shared_ptr<asio::ssl::context> tls) {
   for (size_t i = 0; i < hosts_.size(); ++i) {
-    if (hosts_[i]->name == address.host && hosts_[i]->port == address.port) {
+    if (hosts_[i]->name == address.host && hosts_[i]->port == address.port &&
+        hosts_[i]->tls == tls) {
       return static_cast<int>(i);
     }
   }
   auto host = std::make_unique<Host>();
   host->name = address.host;
   host->port = address.port;
+  host->tls = std::move(tls);
   host->authority = address.host.find(':') != std::string::npos
                         ? absl::StrCat("[", address.host, "]:", address.port)
                         : absl::StrCat(address.host, ":", address.port);

@@ -1,6 +1,6 @@
 #pragma once
 
-// A unary gRPC client of Sluice's own: HTTP/2 (nghttp2) over plaintext TCP on one worker's event
+// A unary gRPC client of Sluice's own: HTTP/2 (nghttp2) over TCP or TLS on one worker's event
 // loop. gRPC C++ runs calls on its own threads (a completion thread reads and parses, the worker
 // hands the call over and is handed the answer back); here the worker that serves the request
 // writes its frames and reads its answer, so a call takes no lock and no thread hand-off.
@@ -9,8 +9,8 @@
 // shared by every call of that worker to that host. A host that cannot be reached fails calls at
 // once (UNAVAILABLE) and is tried again after a backoff of 250 ms doubling to 1 s (as the gRPC C++
 // channels were configured). Streams the backend refuses unprocessed (REFUSED_STREAM, or above a
-// GOAWAY's last stream) are sent once more on a new connection. TLS backends keep gRPC C++
-// (gateway/backend/grpc/channels.h).
+// GOAWAY's last stream) are sent again on a new connection (up to 5 times). Over TLS the backend
+// must agree to HTTP/2 by ALPN, and its certificate must carry the host's name or IP.
 
 #include <chrono>
 #include <cstdint>
@@ -23,6 +23,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "gateway/config/config.h"
 
 namespace sluice::backend::grpc {
@@ -66,9 +67,11 @@ class H2Client {
   H2Client(const H2Client&) = delete;
   H2Client& operator=(const H2Client&) = delete;
 
-  // Registers a backend host at start-up; returns its slot for Call(). Hosts are registered in
-  // the same order in every worker's client, so a slot number serves them all.
-  int RegisterHost(const config::HostAddress& host);
+  // Registers a backend host at start-up, over TLS with `tls` (null: plaintext); returns its slot
+  // for Call(). Hosts are registered in the same order in every worker's client, so a slot
+  // number serves them all.
+  int RegisterHost(const config::HostAddress& host,
+                   std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
   // Calls `path` ("/package.Service/Method", which must outlive the call) on the host in `slot`
   // with `framed` (FramedMessage) and `metadata` (valid lower-case keys; the values of `-bin`
