@@ -239,7 +239,9 @@ absl::StatusOr<std::unique_ptr<ServerTls::Certificate>> LoadPair(const config::T
   auto pem = ReadPem(key_path, pair.private_key);
   if (!pem.ok()) return pem.status();
   BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  out->key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  // An empty passphrase, never OpenSSL's default of asking on the terminal: an encrypted key
+  // fails here instead of blocking start-up (or a reload) on a prompt.
+  out->key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(""));
   if (out->key == nullptr) {
     ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(

@@ -457,6 +457,22 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
   EXPECT_NE(check.err.find("client_tls.allow_insecure_connections: not supported for gRPC"),
             std::string::npos)
       << check.err;
+  // An encrypted client key: refused by check, naming the key (never a passphrase prompt).
+  const std::string encrypted = std::string(tmp != nullptr ? tmp : "/tmp") + "/client-enc.key";
+  ASSERT_EQ(RunCommand({"openssl", "pkey", "-in", f.File("client.key"), "-aes256", "-passout",
+                        "pass:secret", "-out", encrypted})
+                .exit_code,
+            0);
+  std::ofstream(path) << GrpcService(
+      R"({"ca_certs": [")" + f.File("ca.pem") + R"("], "client_certs": [{"certificate": ")" +
+          f.File("client.pem") + R"(", "private_key": ")" + encrypted + R"("}]})",
+      grpc.port(), false);
+  check = RunSluice({"check", "-c", path});
+  EXPECT_NE(check.exit_code, 0);
+  EXPECT_NE(check.err.find("backend/grpc.client_tls.client_certs[0].private_key: not a private "
+                           "key OpenSSL can read (encrypted keys are not supported)"),
+            std::string::npos)
+      << check.err;
 }
 
 }  // namespace

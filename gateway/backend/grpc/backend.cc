@@ -179,11 +179,22 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
   }
   const std::string service = pattern.substr(1, slash - 1);
   const std::string method = pattern.substr(slash + 1);
+  // The hosts first: a client_tls that does not load is reported as such, not as a failed
+  // reflection over it.
+  std::vector<int> slots;
+  for (const config::HostAddress& h : b.hosts) {
+    auto slot = channels.RegisterHost(h, options.tls ? &*options.tls : nullptr);
+    if (!slot.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(b.json_path, ".extra_config.backend/grpc.", slot.status().message()));
+    }
+    slots.push_back(*slot);
+  }
+  if (slots.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
+  }
   Catalog& catalog = channels.catalog();
   if (catalog.pool().FindServiceByName(service) == nullptr && options.reflection) {
-    if (b.hosts.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
-    }
     absl::Status s = catalog.AddFromReflection(Target(b.hosts[0]),
                                                Credentials(options.tls ? &*options.tls : nullptr),
                                                service, absl::Seconds(5));
@@ -232,14 +243,7 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
                       absl::StrCat(Quote(to), " is not a field of ", m->input_type()->full_name()));
     }
   }
-  for (const config::HostAddress& h : b.hosts) {
-    auto slot = channels.RegisterHost(h, options.tls ? &*options.tls : nullptr);
-    if (!slot.ok()) return KeyError(b, "client_tls", std::string(slot.status().message()));
-    backend->slots_.push_back(*slot);
-  }
-  if (backend->slots_.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
-  }
+  backend->slots_ = std::move(slots);
   return backend;
 }
 

@@ -220,7 +220,7 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
         stream_(host->tls == nullptr
                     ? Stream(std::in_place, client->ioc_.get_executor())
                     : Stream(std::make_unique<TlsSocket>(client->ioc_.get_executor(), *host->tls),
-                             nullptr)),
+                             host->tls)),
         timer_(client->ioc_.get_executor()) {}
   ~Connection() {
     if (session_ != nullptr) nghttp2_session_del(session_);
