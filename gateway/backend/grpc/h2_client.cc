@@ -242,7 +242,13 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  Socket& socket() {
+    return stream_.tls() != nullptr ? stream_.tls()->next_layer() : stream_.plain();
+  }
   void Connect(const boost::system::error_code& ec);
+  // After the TCP connect: the TLS handshake (ALPN h2), then the session.
+  void Handshake();
+  void Established();
   void Read();
   // Pump on the next turn of the loop (once, however many calls ask).
   void Kick();
@@ -274,15 +280,8 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
 
   H2Client* client_;
   Host* host_;
-  Socket& socket() {
-    return stream_.tls() != nullptr ? stream_.tls()->next_layer() : stream_.plain();
-  }
-  // After the TCP connect: the TLS handshake (ALPN h2), then the session.
-  void Handshake();
-  void Established();
-
   Stream stream_;
-  Timer timer_;  // the connect timeout
+  Timer timer_;  // kConnectTimeout: the connect, the TLS handshake and the backend's SETTINGS
   std::unique_ptr<Resolver> resolver_;
   nghttp2_session* session_ = nullptr;
   bool ready_ = false;        // connected, the session made
@@ -322,8 +321,9 @@ void H2Client::Connection::Start() {
       [self = shared_from_this()](const boost::system::error_code& ec,
                                   const Resolver::results_type& results) {
         if (self->dead_) return;
-        if (ec)
+        if (ec) {
           return self->Fail(absl::StrCat("resolving ", self->host_->name, ": ", ec.message()));
+        }
         asio::async_connect(self->socket(), results,
                             [self](const boost::system::error_code& ec, const tcp::endpoint&) {
                               self->Connect(ec);
@@ -333,9 +333,7 @@ void H2Client::Connection::Start() {
 
 void H2Client::Connection::Connect(const boost::system::error_code& ec) {
   if (dead_) return;
-  if (ec) {
-    return Fail(absl::StrCat("connect: ", ec.message()));
-  }
+  if (ec) return Fail(absl::StrCat("connect: ", ec.message()));
   boost::system::error_code ignored;
   socket().set_option(tcp::no_delay(true), ignored);
   if (stream_.tls() == nullptr) return Established();
