@@ -15,6 +15,7 @@ it (the gateway sends a refused call again):
   calm          RST_STREAM ENHANCE_YOUR_CALM
   refuse-once   RST_STREAM REFUSED_STREAM
   goaway-once   GOAWAY below this stream, then the connection is closed
+  hang          nothing (until the client resets the stream)
 
 A call without `te: trailers`, a gRPC content-type or grpc-timeout is answered grpc-status 13.
 """
@@ -115,6 +116,8 @@ class Connection:
             self.flush()
             self.sock.close()
             return True
+        if mode == "hang":
+            return False
         if mode == "calm":
             self.conn.reset_stream(sid, h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
             return False
