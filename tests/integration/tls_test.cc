@@ -431,6 +431,8 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
                         R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)");
     SluiceProcess named(GrpcService(trust, wrong.port(), false));
     EXPECT_EQ(Fetch(named.port(), "GET", "/p/1").result_int(), 503u);
+    // The client gets "backend unavailable"; the log says why.
+    EXPECT_NE(named.log().find("hostname mismatch"), std::string::npos) << named.log();
   }
   {
     // A backend that requires a client certificate: served with client_certs, refused without.

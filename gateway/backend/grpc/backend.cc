@@ -125,10 +125,11 @@ BackendResponse Answer(int code, std::string message, const gpb::Message& protot
   BackendResponse result;
   try {
     if (code != 0) {
-      // UNAVAILABLE texts name backend addresses ("failed to connect to all addresses; ...
-      // ipv4:10.0.3.7:9001"): clients get a fixed message, the log the detail.
+      // UNAVAILABLE texts name backend addresses and say why a connection failed ("connect:
+      // Connection refused", "tls: ... hostname mismatch"): clients get a fixed message, the log
+      // the detail (as a REST backend's failure is logged).
       if (code == static_cast<int>(::grpc::StatusCode::UNAVAILABLE)) {
-        log::Debug("gRPC UNAVAILABLE: {}", message);
+        log::Warn("gRPC backend unavailable: {}", message);
         message = "backend unavailable";
       }
       result.error = Error::Grpc(code, std::move(message));

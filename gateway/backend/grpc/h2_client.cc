@@ -545,7 +545,7 @@ void H2Client::Connection::Leave() {
 
 void H2Client::Connection::Fail(std::string why) {
   auto self = shared_from_this();
-  log::Debug("gRPC backend {}: {}", host_->authority, why);
+  why = absl::StrCat(host_->authority, ": ", why);  // every failed call's message names the host
   if (!established_) {  // a failed connect: calls fail at once until the backoff passes
     host_->retry_at = Clock::now() + host_->backoff;
     host_->backoff = std::min(host_->backoff * 2, kMaxBackoff);
