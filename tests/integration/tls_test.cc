@@ -393,15 +393,16 @@ TEST(TlsBackendTest, AnUntrustedBackendIsA5xxWithTheReasonInTheLog) {
 }
 
 // gRPC backends over TLS: demo_grpc with a certificate of the test CA.
-std::string GrpcService(const std::string& client_tls, uint16_t port, bool reflection) {
+std::string GrpcService(const std::string& client_tls, uint16_t port, bool reflection,
+                        const std::string& host = "localhost") {
   return R"({"version": 3, "timeout": "3s",
     "extra_config": {"telemetry/logging": {"level": "WARNING"})" +
          (reflection
               ? std::string()
               : R"(, "grpc": {"catalog": [")" + Runfile("proto/shop/shop.protoset") + R"("]})") +
          R"(},
-    "endpoints": [{"endpoint": "/p/{id}", "backend": [{"host": ["localhost:)" +
-         std::to_string(port) + R"("], "url_pattern": "/shop.Shop/GetProduct",
+    "endpoints": [{"endpoint": "/p/{id}", "backend": [{"host": [")" +
+         host + ":" + std::to_string(port) + R"("], "url_pattern": "/shop.Shop/GetProduct",
       "extra_config": {"backend/grpc": {)" +
          (reflection ? R"("descriptor_source": "reflection", )" : "") + R"("client_tls": )" +
          client_tls + "}}}]}]}";
@@ -420,6 +421,11 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
     EXPECT_EQ(r.result_int(), 200u) << gw.log();
     EXPECT_NE(r.body().find("\"id\":1"), std::string::npos) << r.body();
   }
+  {
+    // By IP literal: no SNI, and the certificate's IP address is what is checked.
+    SluiceProcess by_ip(GrpcService(trust, grpc.port(), false, "127.0.0.1"));
+    EXPECT_EQ(Fetch(by_ip.port(), "GET", "/p/1").result_int(), 200u) << by_ip.log();
+  }
   // Not trusted (the system pool lacks the test CA): a 5xx, never a plaintext call.
   SluiceProcess gw(GrpcService("{}", grpc.port(), false));
   Response r = Fetch(gw.port(), "GET", "/p/1");
@@ -433,6 +439,9 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
     EXPECT_EQ(Fetch(named.port(), "GET", "/p/1").result_int(), 503u);
     // The client gets "backend unavailable"; the log says why.
     EXPECT_NE(named.log().find("hostname mismatch"), std::string::npos) << named.log();
+    SluiceProcess by_ip(GrpcService(trust, wrong.port(), false, "127.0.0.1"));
+    EXPECT_EQ(Fetch(by_ip.port(), "GET", "/p/1").result_int(), 503u) << "no IP SAN: refused";
+    EXPECT_NE(by_ip.log().find("IP address mismatch"), std::string::npos) << by_ip.log();
   }
   {
     // A backend that requires a client certificate: served with client_certs, refused without.
