@@ -459,13 +459,24 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
     SluiceProcess refused(GrpcService(trust, mutual.port(), false));
     EXPECT_EQ(Fetch(refused.port(), "GET", "/p/1").result_int(), 503u);
   }
-  // allow_insecure_connections cannot be honoured by gRPC's credentials: refused by check.
+  // allow_insecure_connections: a certificate for another name is served, and said loudly at
+  // start; with reflection (gRPC C++'s credentials always verify) check refuses it.
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/grpc-insecure.json";
-  std::ofstream(path) << GrpcService(R"({"allow_insecure_connections": true})", grpc.port(), false);
+  {
+    ServerProcess wrong("tools/demo_grpc/demo_grpc",
+                        {"--port", "0", "--tls", f.File("wrongname.pem"), f.File("wrongname.key")},
+                        R"(demo_grpc listening on 127\.0\.0\.1:(\d+)\n)");
+    SluiceProcess insecure(
+        GrpcService(R"({"allow_insecure_connections": true})", wrong.port(), false));
+    EXPECT_EQ(Fetch(insecure.port(), "GET", "/p/1").result_int(), 200u) << insecure.log();
+    EXPECT_NE(insecure.log().find("certificate is NOT verified"), std::string::npos);
+  }
+  std::ofstream(path) << GrpcService(R"({"allow_insecure_connections": true})", grpc.port(), true);
   CommandResult check = RunSluice({"check", "-c", path});
   EXPECT_NE(check.exit_code, 0);
-  EXPECT_NE(check.err.find("client_tls.allow_insecure_connections: not supported for gRPC"),
+  EXPECT_NE(check.err.find("client_tls.allow_insecure_connections: not supported with "
+                           "\"descriptor_source\": \"reflection\""),
             std::string::npos)
       << check.err;
   // An encrypted client key: refused by check, naming the key (never a passphrase prompt).

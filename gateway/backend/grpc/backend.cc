@@ -194,6 +194,12 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
   if (slots.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(b.json_path, ".host: no backend host"));
   }
+  if (options.tls && options.tls->insecure && channels.serving()) {
+    log::Warn(
+        "{}.extra_config.backend/grpc.client_tls.allow_insecure_connections: the gRPC backend's "
+        "certificate is NOT verified; anyone on the path to it can read and change the traffic",
+        b.json_path);
+  }
   Catalog& catalog = channels.catalog();
   if (catalog.pool().FindServiceByName(service) == nullptr && options.reflection) {
     absl::Status s = catalog.AddFromReflection(Target(b.hosts[0]),

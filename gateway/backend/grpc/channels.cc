@@ -38,7 +38,7 @@ absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> TlsContext(
     context->set_password_callback(
         [](std::size_t, ssl::context::password_purpose) { return std::string(); }, ec);
   }
-  if (!ec) context->set_verify_mode(ssl::verify_peer, ec);
+  if (!ec) context->set_verify_mode(tls.insecure ? ssl::verify_none : ssl::verify_peer, ec);
   if (!ec) {
     if (tls.roots.empty()) {
       context->set_default_verify_paths(ec);
@@ -113,8 +113,8 @@ absl::StatusOr<int> Channels::RegisterHost(const config::HostAddress& host,
                                            const components::backend_grpc::Config::Tls* tls) {
   std::shared_ptr<boost::asio::ssl::context> context;
   if (tls != nullptr) {
-    const std::string key =
-        absl::StrCat(tls->roots, "|", tls->certificate_chain, "|", tls->private_key);
+    const std::string key = absl::StrCat(tls->insecure, "|", tls->roots, "|",
+                                         tls->certificate_chain, "|", tls->private_key);
     for (const auto& [k, made] : tls_) {
       if (k == key) context = made;
     }

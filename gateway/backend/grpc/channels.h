@@ -36,6 +36,8 @@ class Channels {
   Catalog& catalog() { return *catalog_; }
 
   H2Client& client(int worker) const { return *clients_[worker]; }
+  // Whether calls will be made (there are workers), as opposed to checking a config.
+  bool serving() const { return !clients_.empty(); }
   // Registers `host` with every worker's client, over TLS with `tls` (null: plaintext); the slot
   // is the same in each. Fails when `tls` cannot be loaded (a PEM that does not parse), with
   // OpenSSL's reason. Backends with the same TLS settings share one TLS context.

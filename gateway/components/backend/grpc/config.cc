@@ -47,11 +47,7 @@ Config::Tls ParseTls(config::ObjectReader& reader) {
                     "allow_insecure_connections", "min_version", "max_version", "cipher_suites",
                     "curve_preferences"});
   Config::Tls tls;
-  if (reader.Bool("allow_insecure_connections").value_or(false)) {
-    reader.Error("allow_insecure_connections",
-                 "not supported for gRPC backends: gRPC's TLS always verifies the certificate "
-                 "(trust its CA with ca_certs instead)");
-  }
+  tls.insecure = reader.Bool("allow_insecure_connections").value_or(false);
   for (std::string_view key :
        {"min_version", "max_version", "cipher_suites", "curve_preferences"}) {
     if (reader.Has(key)) {
@@ -123,7 +119,15 @@ std::shared_ptr<const Config> Parse(config::ObjectReader& reader) {
     }
     c->reflection = *v == "reflection";
   }
-  if (auto tls = reader.Object("client_tls")) c->tls = ParseTls(*tls);
+  if (auto tls = reader.Object("client_tls")) {
+    c->tls = ParseTls(*tls);
+    if (c->tls->insecure && c->reflection) {
+      tls->Error("allow_insecure_connections",
+                 "not supported with \"descriptor_source\": \"reflection\" (gRPC's credentials "
+                 "always verify the certificate): list the service's descriptor set in "
+                 "extra_config.grpc.catalog, or trust the backend's CA with ca_certs");
+    }
+  }
   return c;
 }
 

@@ -7,9 +7,10 @@
 //   output_enum_as_string, output_timestamp_as_string, output_duration_as_string,
 //   output_remove_unset_values (bool); request_naming_convention, response_naming_convention
 //   ("snake_case" or "camelCase"); descriptor_source ("catalog" or "reflection")
-//   client_tls {ca_certs, client_certs[{certificate, private_key}], disable_system_ca_pool}: TLS
-//   to the backend (gRPC's own TLS, versions 1.2 and 1.3; allow_insecure_connections is refused:
-//   gRPC's credentials always verify).
+//   client_tls {ca_certs, client_certs[{certificate, private_key}], disable_system_ca_pool,
+//   allow_insecure_connections}: TLS 1.2 or 1.3 to the backend (allow_insecure_connections skips
+//   the certificate's verification; refused with descriptor_source "reflection", whose gRPC C++
+//   credentials always verify).
 
 #include <memory>
 #include <optional>
@@ -39,6 +40,7 @@ struct Config : config::ComponentConfig {
     std::string roots;
     std::string private_key;
     std::string certificate_chain;
+    bool insecure = false;  // allow_insecure_connections: the certificate is not verified
   };
   std::optional<Tls> tls;
 };
