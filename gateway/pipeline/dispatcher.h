@@ -3,7 +3,7 @@
 // The request handler behind the HTTP front: gives each request an id, routes it to its
 // endpoint's stack or to a built-in endpoint (/__health, /__debug/), and answers router misses
 // (404/405) as KrakenD does. Owns the stacks and what their backends share (per-worker REST
-// clients, gRPC channels).
+// clients, gRPC clients).
 
 #include <atomic>
 #include <memory>

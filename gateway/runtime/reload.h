@@ -24,7 +24,7 @@ namespace sluice::runtime {
 class LiveHandler final : public http::Handler {
  public:
   // `workers` are the event loops requests run on (index = worker index); `reaper` is where a
-  // replaced dispatcher is released (the main loop), so that tearing one down (gRPC channels,
+  // replaced dispatcher is released (the main loop), so that tearing one down (gRPC clients,
   // JWK fetchers) never runs on a worker.
   LiveHandler(std::vector<boost::asio::io_context*> workers, boost::asio::io_context* reaper);
 

@@ -438,9 +438,15 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
     SluiceProcess named(GrpcService(trust, wrong.port(), false));
     EXPECT_EQ(Fetch(named.port(), "GET", "/p/1").result_int(), 503u);
     // The client gets "backend unavailable"; the log says why.
+    named.ReadLogUntil(
+        [](const std::string& log) { return log.find("hostname mismatch") != std::string::npos; },
+        std::chrono::milliseconds(5000));
     EXPECT_NE(named.log().find("hostname mismatch"), std::string::npos) << named.log();
     SluiceProcess by_ip(GrpcService(trust, wrong.port(), false, "127.0.0.1"));
     EXPECT_EQ(Fetch(by_ip.port(), "GET", "/p/1").result_int(), 503u) << "no IP SAN: refused";
+    by_ip.ReadLogUntil(
+        [](const std::string& log) { return log.find("IP address mismatch") != std::string::npos; },
+        std::chrono::milliseconds(5000));
     EXPECT_NE(by_ip.log().find("IP address mismatch"), std::string::npos) << by_ip.log();
   }
   {
@@ -470,6 +476,11 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
     SluiceProcess insecure(
         GrpcService(R"({"allow_insecure_connections": true})", wrong.port(), false));
     EXPECT_EQ(Fetch(insecure.port(), "GET", "/p/1").result_int(), 200u) << insecure.log();
+    insecure.ReadLogUntil(
+        [](const std::string& log) {
+          return log.find("certificate is NOT verified") != std::string::npos;
+        },
+        std::chrono::milliseconds(5000));
     EXPECT_NE(insecure.log().find("certificate is NOT verified"), std::string::npos);
   }
   std::ofstream(path) << GrpcService(R"({"allow_insecure_connections": true})", grpc.port(), true);

@@ -1,6 +1,5 @@
 #include "gateway/backend/grpc/backend.h"
 
-#include <chrono>
 #include <set>
 
 #include "absl/strings/ascii.h"

@@ -17,7 +17,6 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
-#include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
 #include "gateway/http/tls.h"
 

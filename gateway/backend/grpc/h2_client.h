@@ -10,7 +10,8 @@
 // once (UNAVAILABLE) and is tried again after a backoff of 250 ms doubling to 1 s (as the gRPC C++
 // channels were configured). Streams the backend refuses unprocessed (REFUSED_STREAM, or above a
 // GOAWAY's last stream) are sent again on a new connection (up to 5 times). Over TLS the backend
-// must agree to HTTP/2 by ALPN, and its certificate must carry the host's name or IP.
+// must agree to HTTP/2 by ALPN, and its certificate is verified as the TLS context says
+// (gateway/backend/grpc/channels.cc: the host's name or IP, unless allow_insecure_connections).
 
 #include <chrono>
 #include <cstdint>

@@ -2,7 +2,7 @@
 
 // KrakenD Enterprise's service-level `grpc`: where gRPC backends' schemas come from.
 //   catalog: [descriptor-set files or folders], relative to the config file's folder
-// The files are read when the gRPC channels are built (gateway/backend/grpc/channels.h).
+// The files are read when the gRPC backends' state is built (gateway/backend/grpc/channels.h).
 
 #include <memory>
 #include <string>

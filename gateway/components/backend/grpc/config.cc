@@ -52,8 +52,8 @@ Config::Tls ParseTls(config::ObjectReader& reader) {
        {"min_version", "max_version", "cipher_suites", "curve_preferences"}) {
     if (reader.Has(key)) {
       reader.Warn(key,
-                  "warning: not applied to gRPC backends: gRPC negotiates TLS 1.2 or 1.3 "
-                  "with its own algorithms");
+                  "warning: not applied to gRPC backends: they negotiate TLS 1.2 (with gRPC's "
+                  "ECDHE-AES-GCM suites) or TLS 1.3");
     }
   }
   const auto ca_certs = reader.Strings("ca_certs").value_or(std::vector<std::string>{});
