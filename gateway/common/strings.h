@@ -5,6 +5,7 @@
 // speaks std::string_view and converts at these edges.
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "absl/strings/ascii.h"
@@ -46,6 +47,32 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+// Decodes %XX escapes; malformed escapes are kept literally. '+' is not special (paths,
+// grpc-message); query strings treat it themselves.
+inline std::string PercentDecode(std::string_view in) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size()) {
+      const int hi = hex(in[i + 1]);
+      const int lo = hex(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(in[i]);
+  }
+  return out;
 }
 
 }  // namespace sluice

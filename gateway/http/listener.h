@@ -15,15 +15,13 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/basic_stream.hpp"
 #include "boost/beast/core/error.hpp"
+#include "gateway/http/executor.h"
 #include "gateway/http/server.h"
 #include "gateway/http/tls.h"
 
 namespace sluice::http {
 
-// Each worker's objects are bound to its io_context's concrete executor type: the type-erased
-// any_io_executor of beast::tcp_stream costs a copy and a destroy per asynchronous operation.
-using Executor = boost::asio::io_context::executor_type;
-using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+// Executor and Socket: gateway/http/executor.h.
 using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
 // A socket with Beast's per-operation deadlines (the HTTP/1.1 session's timeouts).
 using TcpStream =

@@ -188,7 +188,7 @@ std::string FilterQuery(std::string_view raw_query, const config::AllowList& all
     if (amp == std::string_view::npos) amp = raw_query.size();
     std::string_view pair = raw_query.substr(pos, amp - pos);
     std::string_view key = pair.substr(0, pair.find('='));
-    if (!key.empty() && AllowedQueryKey(allow, router::PercentDecode(key))) {
+    if (!key.empty() && AllowedQueryKey(allow, PercentDecode(key))) {
       if (!out.empty()) out.push_back('&');
       out.append(pair);
     }
@@ -209,12 +209,11 @@ void DecodeQuery(std::string_view query, std::vector<std::pair<std::string, std:
     pair.assign(query.substr(pos, amp - pos));
     for (char& c : pair) c = c == '+' ? ' ' : c;
     const size_t eq = pair.find('=');
-    std::string key = router::PercentDecode(std::string_view(pair).substr(0, eq));
+    std::string key = PercentDecode(std::string_view(pair).substr(0, eq));
     if (!key.empty()) {
-      out->emplace_back(std::move(key),
-                        eq == std::string::npos
-                            ? std::string()
-                            : router::PercentDecode(std::string_view(pair).substr(eq + 1)));
+      out->emplace_back(std::move(key), eq == std::string::npos
+                                            ? std::string()
+                                            : PercentDecode(std::string_view(pair).substr(eq + 1)));
     }
     pos = amp + 1;
   }

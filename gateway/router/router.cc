@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/common/strings.h"
 
 namespace sluice::router {
 
@@ -32,13 +33,6 @@ struct Router::Node {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool IsParamSegment(std::string_view s) {
   return s.size() >= 3 && s.front() == '{' && s.back() == '}';
 }
@@ -63,24 +57,6 @@ SegmentList Segments(std::string_view path) {
 }
 
 }  // namespace
-
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size()) {
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(in[i]);
-  }
-  return out;
-}
 
 Router::Router(std::unique_ptr<Node> root) : root_(std::move(root)) {}
 Router::Router(Router&&) noexcept = default;

@@ -56,7 +56,4 @@ class Router {
 // gin's CleanPath: "//" collapsed, "." and ".." resolved; a trailing slash kept.
 std::string CleanPath(std::string_view path);
 
-// Decodes %XX escapes; malformed escapes are kept literally. '+' is not special in paths.
-std::string PercentDecode(std::string_view in);
-
 }  // namespace sluice::router

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "gateway/common/strings.h"
 #include "gateway/router/router.h"
 
 namespace {
@@ -34,6 +35,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TheRouter().FixedPath(method, path, true);
   TheRouter().FixedPath(method, path, false);
   sluice::router::CleanPath(path);
-  sluice::router::PercentDecode(path);
+  sluice::PercentDecode(path);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/write.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/executor.h"
 #include "gateway/http/tls.h"
 
 namespace sluice::backend::grpc {
@@ -28,13 +29,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
-using Executor = asio::io_context::executor_type;
-using Socket = asio::basic_stream_socket<tcp, Executor>;
+using http::Executor;
+using http::Socket;
+using http::Timer;
 using TlsSocket = asio::ssl::stream<Socket>;
 using Stream = http::MaybeTls<Socket, TlsSocket>;
 using Resolver = asio::ip::basic_resolver<tcp, Executor>;
-using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 // gRPC status codes this client produces itself.
 constexpr int kCancelled = 1;
@@ -73,31 +73,6 @@ nghttp2_nv Header(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// grpc-message is percent-encoded (gRPC's PROTOCOL-HTTP2); a malformed escape stays as it is.
-std::string PercentDecode(std::string_view in) {
-  std::string out;
-  out.reserve(std::min(in.size(), kMaxStatusMessage));
-  for (size_t i = 0; i < in.size() && out.size() < kMaxStatusMessage; ++i) {
-    int hi = 0;
-    int lo = 0;
-    if (in[i] == '%' && i + 2 < in.size() && (hi = HexDigit(in[i + 1])) >= 0 &&
-        (lo = HexDigit(in[i + 2])) >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
 }
 
 // grpc-timeout: at most 8 digits and a unit; milliseconds rounded up, seconds past 8 digits.
@@ -294,6 +269,7 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
   std::vector<CallState*> starting_;
   std::vector<CallState*> ended_;
   std::vector<CallState*> refused_;
+  std::vector<nghttp2_nv> headers_;  // Submit's request headers (nghttp2 copies them)
   std::string out_;
   std::array<uint8_t, kReadChunk> in_;
 };
@@ -424,8 +400,8 @@ void H2Client::Connection::Submit(CallState* call) {
     return;
   }
   const std::string timeout = Timeout(call->deadline - now);
-  std::vector<nghttp2_nv> headers;
-  headers.reserve(8 + call->metadata.size());
+  std::vector<nghttp2_nv>& headers = headers_;  // reused: no allocation per call
+  headers.clear();
   headers.push_back(Header(":method", "POST"));
   headers.push_back(Header(":scheme", stream_.tls() != nullptr ? "https" : "http"));
   headers.push_back(Header(":path", call->path));
@@ -582,7 +558,8 @@ int H2Client::Connection::OnHeader(nghttp2_session* session, const nghttp2_frame
     uint32_t code = 0;
     call->grpc_status = ParseUint(text, &code) && code <= 16 ? static_cast<int>(code) : kUnknown;
   } else if (key == "grpc-message") {
-    call->grpc_message = PercentDecode(text);
+    call->grpc_message = PercentDecode(text.substr(0, 3 * kMaxStatusMessage));
+    if (call->grpc_message.size() > kMaxStatusMessage) call->grpc_message.resize(kMaxStatusMessage);
   }
   return 0;
 }

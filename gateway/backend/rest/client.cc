@@ -25,6 +25,7 @@
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/executor.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
@@ -37,11 +38,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Bound to the worker's concrete executor type (see gateway/http/server.cc for why).
-using Executor = asio::io_context::executor_type;
-using Socket = asio::basic_stream_socket<tcp, Executor>;
-using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using http::Socket;
+using http::Timer;
 
 // Read buffer per backend connection: a typical API response (head and body) fits in one read,
 // where Beast's default growth from 512 bytes costs several reads per response.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/common/strings.h"
 #include "gtest/gtest.h"
 
 namespace sluice::router {
@@ -273,7 +274,7 @@ TEST(RouterTest, BracesThatAreNotAWholeSegmentAreLiteral) {
   EXPECT_EQ(Match(router, "GET", "/b/x1"), kNotFound);
 }
 
-// ----- PercentDecode ----------------------------------------------------------------------------
+// ----- PercentDecode (gateway/common/strings.h, which decodes the router's params) --------------
 
 TEST(PercentDecodeTest, DecodesEscapesInEitherCase) {
   EXPECT_EQ(PercentDecode(""), "");

@@ -44,9 +44,10 @@ class H2ClientTest : public ::testing::Test {
     slot_ = client_.RegisterHost(Local(backend_.port()));
   }
 
-  // Starts a call in `mode`; its reply lands in `replies_` (with how often done ran).
-  void Start(const std::string& mode, milliseconds timeout, size_t* runs) {
-    client_.Call(slot_, "/shop.Shop/GetProduct", {{"x-mode", mode}}, Empty(),
+  // Starts a call in `mode` on the host in `slot` (default: the scripted backend); its reply
+  // lands in `replies_`, and `runs` counts how often its done ran.
+  void Start(const std::string& mode, milliseconds timeout, size_t* runs, int slot = -1) {
+    client_.Call(slot < 0 ? slot_ : slot, "/shop.Shop/GetProduct", {{"x-mode", mode}}, Empty(),
                  steady_clock::now() + timeout, [this, runs](UnaryReply&& reply) {
                    ++*runs;
                    replies_.push_back(std::move(reply));
@@ -79,21 +80,13 @@ TEST_F(H2ClientTest, DoneRunsOnceLaterOnTheLoopNeverInsideCall) {
   // A host nobody listens on fails at once, and still later, not inside Call.
   const int closed = client_.RegisterHost(Local(sluice::testing::FreePort()));
   size_t failed_runs = 0;
-  client_.Call(closed, "/shop.Shop/GetProduct", {}, Empty(),
-               steady_clock::now() + milliseconds(3000), [&](UnaryReply&& reply) {
-                 ++failed_runs;
-                 replies_.push_back(std::move(reply));
-               });
+  Start("ok", milliseconds(3000), &failed_runs, closed);
   EXPECT_EQ(failed_runs, 0u);
   RunUntil(2, milliseconds(3000));
   ASSERT_EQ(failed_runs, 1u);
   EXPECT_EQ(replies_[1].code, kUnavailable);
   // During the backoff the next call fails too, again on the loop, not inside Call.
-  client_.Call(closed, "/shop.Shop/GetProduct", {}, Empty(),
-               steady_clock::now() + milliseconds(3000), [&](UnaryReply&& reply) {
-                 ++failed_runs;
-                 replies_.push_back(std::move(reply));
-               });
+  Start("ok", milliseconds(3000), &failed_runs, closed);
   EXPECT_EQ(failed_runs, 1u);
   RunUntil(3, milliseconds(1000));
   EXPECT_EQ(failed_runs, 2u);
