@@ -234,6 +234,9 @@ int Check(const Flags& flags) {
 }
 
 int Run(const Flags& flags) {
+  // The file's identity as it is read (sluice/reload watch): taken before reading, so a change
+  // made while the gateway starts is a change the watch sees, not its starting point.
+  std::string watched = runtime::FileIdentity(flags.config);
   std::shared_ptr<const config::ServiceConfig> cfg = Load(flags);
   if (cfg == nullptr) return kExitConfigError;
   log::Init(flags.debug ? "DEBUG" : cfg->logging.level);
@@ -397,7 +400,6 @@ int Run(const Flags& flags) {
   // sluice/reload watch: the config file's identity (through symlinks) checked every interval;
   // a change reloads. Follows the live config, so a reload can turn it on or off.
   boost::asio::steady_timer config_watch(main_ctx);
-  std::string watched = runtime::FileIdentity(cfg->file_path);
   std::function<void()> watch_config = [&] {
     const config::ReloadSettings settings = state.config()->reload;
     config_watch.expires_after(absl::ToChronoNanoseconds(settings.interval));
