@@ -57,6 +57,9 @@ struct BackendResponse {
   Fields headers;
   std::string body;
   std::optional<nlohmann::json> data;
+  // Set by the decode stage's direct path (pipeline/decode.h): `body` holds the answer already
+  // rendered as the endpoint's JSON, and `data` stays empty.
+  bool rendered_json = false;
   std::string url;  // REST answers whose status is not 200/201: the URL that gave it
 };
 

@@ -43,4 +43,11 @@ absl::StatusOr<nlohmann::json> DecodeJson(std::string_view body, bool is_collect
 // strings is replaced rather than failing the response.
 std::string RenderJson(const nlohmann::json& value);
 
+// RenderJson(*DecodeJson(body, false)) in one pass over the bytes, without building the tree:
+// the fast path for an answer nothing shapes. Writes the rendering to `out` and returns true, or
+// returns false for a body it leaves to the tree (which then decides: an error or the same
+// output): anything invalid, not an object, duplicate keys, nesting deeper than 64 levels,
+// numbers out of a double's range, bodies over 1 MiB. Never throws.
+bool RenderJsonObjectDirect(std::string_view body, std::string* out);
+
 }  // namespace sluice::encoding

@@ -7,6 +7,7 @@
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
 #include "gateway/encoding/decoders.h"
+#include "gateway/encoding/json.h"
 
 namespace sluice::pipeline {
 
@@ -19,8 +20,27 @@ std::string LogPrefix(const config::Endpoint& e, const config::Backend& b) {
   return absl::StrCat("[ENDPOINT: ", e.path, "][BACKEND: ", b.url_pattern, "]");
 }
 
+namespace {
+
+// Only the headers passed to the client stay (sluice/backend return_headers), in the policy's
+// order, then the backend's.
+void KeepReturnHeaders(const BackendPolicy& policy, BackendResponse* answer) {
+  backend::Fields kept;
+  for (const std::string& name : policy.return_headers) {
+    for (const auto& field : answer->headers) {
+      if (EqualsIgnoreCase(Sv(field.name_string()), name)) {
+        kept.insert(field.name_string(), field.value());
+      }
+    }
+  }
+  answer->headers = std::move(kept);
+}
+
+}  // namespace
+
 void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
-                  const shaping::BackendShaper* shaper, BackendResponse* answer) {
+                  const shaping::BackendShaper* shaper, BackendResponse* answer,
+                  bool render_direct) {
   if (!answer->ok()) return;
   if (cfg.encoding == config::BackendEncoding::kNoOp) {
     // Lura's no-op parser in a merging endpoint: any status, nothing decoded or shaped, an empty
@@ -50,6 +70,15 @@ void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
     }
     return;
   }
+  if (render_direct && !answer->data) {
+    std::string rendered;
+    if (encoding::RenderJsonObjectDirect(answer->body, &rendered)) {
+      answer->body = std::move(rendered);
+      answer->rendered_json = true;
+      KeepReturnHeaders(policy, answer);
+      return;
+    }
+  }
   // A gRPC answer comes decoded.
   auto decoded = answer->data ? absl::StatusOr<nlohmann::json>(std::move(*answer->data))
                               : encoding::Decode(cfg.encoding, answer->body, cfg.is_collection);
@@ -68,26 +97,17 @@ void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
   answer->data = std::move(*decoded);
   std::string().swap(answer->body);
   if (shaper != nullptr) shaper->Apply(*answer->data);
-  // Only the headers passed to the client stay (sluice/backend return_headers), in the policy's
-  // order, then the backend's.
-  backend::Fields kept;
-  for (const std::string& name : policy.return_headers) {
-    for (const auto& field : answer->headers) {
-      if (EqualsIgnoreCase(Sv(field.name_string()), name)) {
-        kept.insert(field.name_string(), field.value());
-      }
-    }
-  }
-  answer->headers = std::move(kept);
+  KeepReturnHeaders(policy, answer);
 }
 
 Decode::Decode(backend::BackendPtr next, const config::Endpoint& endpoint,
                const config::Backend& backend, BackendPolicy policy,
-               std::optional<shaping::BackendShaper> shaper)
+               std::optional<shaping::BackendShaper> shaper, bool render_direct)
     : next_(std::move(next)),
       config_(backend),
       policy_(std::move(policy)),
       shaper_(std::move(shaper)),
+      render_direct_(render_direct),
       log_prefix_(LogPrefix(endpoint, backend)) {}
 
 void Decode::Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
@@ -95,7 +115,7 @@ void Decode::Call(backend::BackendRequest&& request, const backend::CallContext&
   next_->Call(
       std::move(request), ctx, deadline,
       [this, id = ctx.request_id, done = std::move(done)](BackendResponse&& a) mutable {
-        DecodeAnswer(config_, policy_, shaper_ ? &*shaper_ : nullptr, &a);
+        DecodeAnswer(config_, policy_, shaper_ ? &*shaper_ : nullptr, &a, render_direct_);
         if (a.error.kind == ErrorKind::kRequest) {
           // The client's mistake, answered 400: at debug level, so clients cannot
           // flood the log.

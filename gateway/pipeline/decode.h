@@ -20,15 +20,21 @@ namespace sluice::pipeline {
 // return_headers; failure -> `error` says why
 // (a failed status keeps its body for return_error_msg, and with return_error_details `data`
 // holds the "error_<alias>" object). `shaper` may be null (identity). Pure: no I/O, no clock.
+// `render_direct` (a json backend, unshaped, the only one of a JSON endpoint that nothing
+// between reads `data`): a successful answer's body is rendered as the endpoint's answer in one
+// pass (encoding::RenderJsonObjectDirect), `body` holds that and `rendered_json` is set; a body
+// the direct pass declines is decoded as above.
 void DecodeAnswer(const config::Backend& backend, const BackendPolicy& policy,
-                  const shaping::BackendShaper* shaper, backend::BackendResponse* answer);
+                  const shaping::BackendShaper* shaper, backend::BackendResponse* answer,
+                  bool render_direct = false);
 
 // The backend-level stage that runs DecodeAnswer on each answer of the backend below it, and
 // logs failures ([ENDPOINT: ...][BACKEND: ...] with the request id).
 class Decode final : public backend::Backend {
  public:
   Decode(backend::BackendPtr next, const config::Endpoint& endpoint, const config::Backend& backend,
-         BackendPolicy policy, std::optional<shaping::BackendShaper> shaper);
+         BackendPolicy policy, std::optional<shaping::BackendShaper> shaper,
+         bool render_direct = false);
 
   void Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
             backend::Deadline deadline, backend::Done done) const override;
@@ -38,6 +44,7 @@ class Decode final : public backend::Backend {
   const config::Backend& config_;
   BackendPolicy policy_;
   std::optional<shaping::BackendShaper> shaper_;
+  bool render_direct_;
   std::string log_prefix_;
 };
 

@@ -6,6 +6,7 @@
 #include "boost/beast/http/field.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
+#include "gateway/encoding/json.h"
 #include "gateway/encoding/renderers.h"
 #include "gateway/http/wire.h"
 
@@ -33,6 +34,11 @@ void Merge::OnResponse(RequestContext& ctx) const {
         ctx.headers.emplace_back(std::string(Sv(field.name_string())),
                                  std::string(Sv(field.value())));
       }
+    }
+    if (answer.rendered_json) {  // the endpoint's only backend, rendered by the decode stage
+      any_data = true;
+      ctx.rendered_json = std::move(answer.body);
+      continue;
     }
     if (!answer.data) continue;
     any_data = true;
@@ -73,8 +79,12 @@ void Render::OnResponse(RequestContext& ctx) const {
   if (ctx.response || !ctx.has_data) return;
   const http::Request& req = ctx.request();
   auto accept = req.find(bhttp::field::accept);
-  auto rendered = encoding::Render(endpoint_.output_encoding, ctx.data,
-                                   accept == req.end() ? std::string_view() : Sv(accept->value()));
+  const bool direct = !ctx.rendered_json.empty();
+  auto rendered =
+      direct ? absl::StatusOr<encoding::Rendered>(encoding::Rendered{
+                   std::string(encoding::kJsonContentType), std::move(ctx.rendered_json)})
+             : encoding::Render(endpoint_.output_encoding, ctx.data,
+                                accept == req.end() ? std::string_view() : Sv(accept->value()));
   if (!rendered.ok()) {
     log::Warn("[{}] [ENDPOINT: {}] render: {}", ctx.request_id, endpoint_.path,
               std::string(rendered.status().message()));
@@ -91,7 +101,8 @@ void Render::OnResponse(RequestContext& ctx) const {
   }
   // Lura's handler calls an answer complete only when it has data: `{}` (every backend's
   // answer empty, or a no-op backend's) is marked incomplete and not cacheable.
-  const bool complete = ctx.complete && !(ctx.data.is_object() && ctx.data.empty());
+  const bool empty = direct ? rendered->body == "{}" : ctx.data.is_object() && ctx.data.empty();
+  const bool complete = ctx.complete && !empty;
   res.set(Bv(http::kCompletedHeader), complete ? "true" : "false");
   if (complete && !cache_control_.empty()) res.set(bhttp::field::cache_control, cache_control_);
   res.body() = std::move(rendered->body);

@@ -139,13 +139,22 @@ backend::BackendPtr WrapWith(WrapHook components::Component::*wrap, const BuildC
   return b;
 }
 
+// How a backend's answers reach the endpoint.
+enum class Answers {
+  kRaw,     // untouched (no-op endpoints)
+  kDecode,  // status policy, decoder and shaper
+  // The same, except that a JSON body nothing shapes is rendered as the endpoint's answer at once
+  // (DecodeAnswer's render_direct): the only backend of a JSON endpoint that reads no `data`.
+  kDecodeOrRender,
+};
+
 // A backend's stack, bottom first: transport -> transport components (HTTP cache) -> round
 // robin over its hosts -> status policy, decoder and shaper (merging endpoints) -> backend-level
 // components -> metrics -> concurrent calls. A layer whose feature is off is not there.
 absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfig& service,
                                                       const config::Endpoint& endpoint,
-                                                      const config::Backend& backend, bool merging,
-                                                      int backend_id, int workers,
+                                                      const config::Backend& backend,
+                                                      Answers answers, int backend_id, int workers,
                                                       const TransportFactory& transports,
                                                       metrics::Registry* registry) {
   absl::StatusOr<backend::BackendPtr> transport = transports(endpoint, backend);
@@ -156,15 +165,18 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
   if (GrpcOptions(backend) == nullptr)
     b = WrapWith(&components::Component::wrap_transport, ctx, std::move(b));
   b = std::make_unique<RoundRobin>(std::move(b), workers);
-  if (merging) {
+  if (answers != Answers::kRaw) {
     auto shaper = shaping::BackendShaper::Create(backend);
     if (!shaper.ok()) return shaper.status();
     std::optional<shaping::BackendShaper> maybe;
     if (!shaper->is_identity()) maybe = std::move(*shaper);
     BackendPolicy policy = BackendPolicy::FromConfig(backend);
     policy.status_error_prefix = StatusErrorPrefix(endpoint, backend);
+    const bool direct = answers == Answers::kDecodeOrRender && !maybe &&
+                        backend.encoding == config::BackendEncoding::kJson &&
+                        !backend.is_collection && GrpcOptions(backend) == nullptr;
     b = std::make_unique<Decode>(std::move(b), endpoint, backend, std::move(policy),
-                                 std::move(maybe));
+                                 std::move(maybe), direct);
   }
   b = WrapWith(&components::Component::wrap_backend, ctx, std::move(b));
   if (registry != nullptr) b = std::make_unique<RecordBackend>(std::move(b), *registry, backend_id);
@@ -221,6 +233,15 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
     stages.push_back(std::make_unique<NotImplemented>());
     return std::make_unique<const Stack>(std::move(stages));
   }
+  const BuildContext ctx{service, endpoint, nullptr, workers, registry};
+  // Stages that read the merged data (static data, the signer) come between merge and render.
+  std::vector<StagePtr> data_stages;
+  if (!no_op) AddComponentStages(Phase::kData, ctx, &data_stages);
+  Answers answers = no_op ? Answers::kRaw : Answers::kDecode;
+  if (!no_op && endpoint.backends.size() == 1 && data_stages.empty() && !IsSequential(endpoint) &&
+      endpoint.output_encoding == config::OutputEncoding::kJson) {
+    answers = Answers::kDecodeOrRender;
+  }
   std::vector<BackendCall> calls;
   std::vector<bool> return_error_code;
   for (size_t i = 0; i < endpoint.backends.size(); ++i) {
@@ -234,7 +255,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
     }
     absl::StatusOr<BackendCall> call = Recipe(endpoint, b, grpc);
     if (!call.ok()) return call.status();
-    auto stack = BuildBackendStack(service, endpoint, b, !no_op, backend_slots[i], workers,
+    auto stack = BuildBackendStack(service, endpoint, b, answers, backend_slots[i], workers,
                                    transports, registry);
     if (!stack.ok()) return stack.status();
     call->stack = std::move(*stack);
@@ -243,7 +264,6 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
 
   // Top to bottom.
-  const BuildContext ctx{service, endpoint, nullptr, workers, registry};
   std::vector<StagePtr> stages;
   if (registry != nullptr)
     stages.push_back(std::make_unique<RecordEndpoint>(*registry, endpoint_slot));
@@ -258,7 +278,7 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
     return std::make_unique<const Stack>(std::move(stages));
   }
   stages.push_back(std::make_unique<Render>(endpoint));
-  AddComponentStages(Phase::kData, ctx, &stages);
+  for (StagePtr& stage : data_stages) stages.push_back(std::move(stage));
   stages.push_back(
       std::make_unique<Merge>(std::move(return_error_code), FailureOptionsOf(service)));
   if (IsSequential(endpoint)) {

@@ -72,6 +72,8 @@ class RequestContext : public std::enable_shared_from_this<RequestContext> {
   // Filled by stages.
   std::vector<backend::BackendResponse> answers;  // one per backend, in declaration order
   nlohmann::json data;                            // merged (and shaped) data of the answers
+  // Instead of `data`, when the decode stage rendered the only backend's answer directly.
+  std::string rendered_json;
   bool has_data = false;
   bool complete = false;                                     // every backend answered successfully
   std::vector<std::pair<std::string, std::string>> headers;  // answer headers passed on

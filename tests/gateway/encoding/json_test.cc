@@ -83,7 +83,8 @@ TEST(DecodeJsonTest, ScalarsAreRejectedNamingTheirType) {
 // ----- ParseClientJson --------------------------------------------------------------------------
 
 TEST(ParseClientJsonTest, ParsesAnyValueAsNlohmannDoes) {
-  for (const char* body : {R"({"a":[1,2.5,"x",null,true,{"b":{}}]})", "[]", "3", "\"s\"", " null "}) {
+  for (const char* body :
+       {R"({"a":[1,2.5,"x",null,true,{"b":{}}]})", "[]", "3", "\"s\"", " null "}) {
     absl::StatusOr<Json> v = ParseClientJson(body);
     ASSERT_TRUE(v.ok()) << body << ": " << v.status();
     EXPECT_EQ(*v, Json::parse(body)) << body;
@@ -102,7 +103,8 @@ TEST(ParseClientJsonTest, SyntaxErrorsAreErrorsNotExceptions) {
 TEST(ParseClientJsonTest, DepthIsBoundedWhileParsing) {
   const std::string ok = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
   EXPECT_TRUE(ParseClientJson(ok).ok());
-  const std::string deep = std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
+  const std::string deep =
+      std::string(kMaxJsonDepth + 1, '[') + std::string(kMaxJsonDepth + 1, ']');
   EXPECT_EQ(Message(ParseClientJson(deep).status()), "nests deeper than 1000 levels");
   // 10 MiB of '[' (the attack that held a worker for 2.4 s): refused at level 1001, at once.
   const std::string flood(10 << 20, '[');
@@ -158,6 +160,90 @@ TEST(RenderJsonTest, RoundTripsADecodedBody) {
   absl::StatusOr<Json> v = DecodeJson(body, false);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(RenderJson(*v), R"({"a":"v","b":[{"x":1,"y":2}]})");
+}
+
+// ----- RenderJsonObjectDirect -------------------------------------------------------------------
+
+// What the tree renders: DecodeJson, then RenderJson.
+std::string ThroughTheTree(const std::string& body) {
+  absl::StatusOr<Json> v = DecodeJson(body, false);
+  return v.ok() ? RenderJson(*v) : "error: " + Message(v.status());
+}
+
+TEST(RenderJsonObjectDirectTest, RendersWhatTheTreeRenders) {
+  const std::string bodies[] = {
+      R"({"zeta": 1, "alpha": {"y": [1, "two", null], "b": true}, "mid": 2.5})",
+      " {}\n",
+      R"({"a":[],"b":{},"c":[[],[{}]],"d":[{"z":1,"a":2}]})",
+      // Numbers as nlohmann keeps them: -0 is the integer 0, -0.0 a double; past 64 bits an
+      // integer is a double; doubles in their shortest form.
+      R"({"n":[0,-0,-0.0,1.0,1e21,1E-7,2.5e+3,98.6,0.1,123456789012345678,-9223372036854775808,
+      18446744073709551615,18446744073709551616,-9223372036854775809,1e-300,5e-324]})",
+      // Escapes resolved, then written as nlohmann writes them: / and é plain, controls \u00xx.
+      R"({"s":"q\" b\\ s\/ \b\f\n\r\t \u0001 \u001F \u007f \u00e9 \u20AC \ud83d\ude00 \u0000"})",
+      "{\"raw\":\"\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \x7F\"}",
+      // Keys sorted by their bytes once decoded: \u0041 is "A", sorted before "a" and "é".
+      "{\"\xC3\xA9\":1,\"a\":2,\"\\u0041\":3,\"\":4,\"a\\u0000\":5}",
+      R"({"t":true,"f":false,"z":null})",
+  };
+  for (const std::string& body : bodies) {
+    std::string direct;
+    EXPECT_TRUE(RenderJsonObjectDirect(body, &direct)) << body;
+    EXPECT_EQ(direct, ThroughTheTree(body)) << body;
+  }
+  std::string out;
+  ASSERT_TRUE(RenderJsonObjectDirect(bodies[0], &out));
+  EXPECT_EQ(out, R"({"alpha":{"b":true,"y":[1,"two",null]},"mid":2.5,"zeta":1})");
+}
+
+TEST(RenderJsonObjectDirectTest, LeavesToTheTreeWhatItCannotRenderTheSame) {
+  std::string deep = "{\"a\":";
+  for (int i = 0; i < 70; ++i) deep += "[";
+  for (int i = 0; i < 70; ++i) deep += "]";
+  deep += "}";
+  const std::string bodies[] = {
+      R"({"a":1,"a":2})",        // duplicate keys: the tree keeps the last
+      R"({"a":{"k":1,"k":2}})",  // ... at any depth
+      deep,                      // deeper than the direct pass goes (the tree allows it)
+      "[1,2]",
+      "\"s\"",
+      "1",
+      "",                // not an object
+      "\xEF\xBB\xBF{}",  // a byte order mark
+      R"({"a":1} x)",
+      R"({"a":1,})",  // not JSON
+      R"({"a":01})",
+      R"({"a":1.})",
+      R"({"a":.5})",
+      R"({"a":+1})",
+      R"({"a":-})",
+      R"({"a":1e400})",
+      R"({"a":1e-400})",  // out of a double's range
+      R"({"a":tru})",
+      R"({"a":nul})",
+      R"({"a":"\x"})",
+      R"({"a":"\u12"})",
+      R"({"a":"\ud800"})",
+      R"({"a":"\udc00"})",
+      R"({"a":"\ud800\u0041"})",
+      "{\"a\":\"\x01\"}",  // a raw control character
+      "{\"a\":\"\xC0\xAF\"}",
+      "{\"a\":\"\xED\xA0\x80\"}",  // overlong, a surrogate
+      "{\"a\":\"\xF4\x90\x80\x80\"}",
+      "{\"a\":\"\xC3\"}",  // past U+10FFFF, cut short
+      "{\"a\":\"unterminated",
+  };
+  for (const std::string& body : bodies) {
+    std::string out;
+    EXPECT_FALSE(RenderJsonObjectDirect(body, &out)) << body << " -> " << out;
+  }
+  // Over 1 MiB: the tree's (each object level of the direct pass copies its members again).
+  const std::string big = "{\"a\":\"" + std::string(1 << 20, 'x') + "\"}";
+  std::string out;
+  EXPECT_FALSE(RenderJsonObjectDirect(big, &out));
+  EXPECT_TRUE(RenderJsonObjectDirect(big.substr(0, 1000) + "\"}", &out));
+  EXPECT_EQ(ThroughTheTree(R"({"a":1,"a":2})"), R"({"a":2})");
+  EXPECT_EQ(ThroughTheTree(deep), deep);
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ class MergeStage {
   }
 
   size_t backends() const { return runner_->backends(); }
+  const fakes::StackRunner& runner() const { return *runner_; }
 
   // DecodeAnswer of backend i, as backend i's decode stage runs it.
   Part Decode(size_t i, CallResult answer) const {
@@ -558,6 +559,30 @@ const std::vector<Case>& BackendEncodingCases() {
        "",
        {200, {kJsonCt, kIncomplete}, R"({"a":1})"}},
       {"InvalidJsonAloneIs500", File(Ep({Be()})), {Ok(R"({"a": 1)")}, "", {500, {kIncomplete}, ""}},
+      // A lone json backend nothing shapes is rendered straight from its bytes (DecodeAnswer's
+      // render_direct): the same answer as through the tree, keys sorted, numbers and strings
+      // as nlohmann writes them.
+      {"JsonAloneRenderedAsTheTreeWould",
+       File(Ep({Be()})),
+       {Ok(R"({"z": [1.50, -0, 1E3, "\u00e9\/\u0001"], "a": {"y": null, "b": true}})")},
+       "",
+       {200, {kJsonCt, kComplete}, R"({"a":{"b":true,"y":null},"z":[1.5,0,1000.0,"é/\u0001"]})"}},
+      {"JsonAloneEmptyObjectIsIncomplete",
+       File(Ep({Be()})),
+       {Ok(" { } ")},
+       "",
+       {200, {kJsonCt, kIncomplete}, "{}"}},
+      {"JsonAloneDuplicateKeysTheLastWins",
+       File(Ep({Be()})),
+       {Ok(R"({"k": 1, "k": {"x": 2}})")},
+       "",
+       {200, {kJsonCt, kComplete}, R"({"k":{"x":2}})"}},
+      {"JsonAloneTrailingDataIs500",
+       File(Ep({Be()})),
+       {Ok(R"({"b": 2} {"c": 3})")},
+       "",
+       {500, {kIncomplete}, ""}},
+      {"JsonAloneArrayIs500", File(Ep({Be()})), {Ok("[1, 2]")}, "", {500, {kIncomplete}, ""}},
       {"JsonTrailingDataIsAFailedPart",
        File(Ep({Be(), Be()})),
        {Ok(R"({"a": 1})"), Ok(R"({"b": 2} {"c": 3})")},
@@ -821,6 +846,36 @@ TEST(DecodeAnswerTest, SuccessIsShapedData) {
   ASSERT_TRUE(part.data.has_value());
   EXPECT_EQ(*part.data, nlohmann::json::parse(R"({"g": {"b": 1}})"));
   EXPECT_EQ(part.headers, (Headers{{"x-A", "1"}}));
+}
+
+TEST(DecodeAnswerTest, RenderDirectLeavesTheRenderedAnswerInBody) {
+  auto stage = MergeStage::Build(File(Ep({Be(SluiceBackend(R"("return_headers": ["x-a"])"))})));
+  ASSERT_TRUE(stage.ok()) << stage.status();
+  const config::Backend& cfg = (*stage)->runner().endpoint().backends.at(0);
+  CallResult answer =
+      Reply(200, R"({"b": [2, 1], "a": 1.0})", kJsonType, {{"x-A", "1"}, {"X-B", "2"}});
+  DecodeAnswer(cfg, BackendPolicy::FromConfig(cfg), nullptr, &answer, /*render_direct=*/true);
+  EXPECT_TRUE(answer.ok());
+  EXPECT_TRUE(answer.rendered_json);
+  EXPECT_EQ(answer.body, R"({"a":1.0,"b":[2,1]})");
+  EXPECT_FALSE(answer.data.has_value());
+  ASSERT_EQ(answer.headers.count("x-a"), 1u);
+  EXPECT_EQ(std::distance(answer.headers.begin(), answer.headers.end()), 1);
+
+  // A body the direct pass declines (duplicate keys) is decoded into `data` as without it.
+  CallResult twice = Reply(200, R"({"k": 1, "k": 2})");
+  DecodeAnswer(cfg, BackendPolicy::FromConfig(cfg), nullptr, &twice, /*render_direct=*/true);
+  EXPECT_TRUE(twice.ok());
+  EXPECT_FALSE(twice.rendered_json);
+  ASSERT_TRUE(twice.data.has_value());
+  EXPECT_EQ(*twice.data, nlohmann::json::parse(R"({"k": 2})"));
+
+  // A failed status is still a failure with its body, not rendered.
+  CallResult failed = Reply(503, R"({"busy": true})");
+  DecodeAnswer(cfg, BackendPolicy::FromConfig(cfg), nullptr, &failed, /*render_direct=*/true);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(failed.rendered_json);
+  EXPECT_EQ(failed.body, R"({"busy": true})");
 }
 
 }  // namespace

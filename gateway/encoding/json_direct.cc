@@ -1,0 +1,442 @@
+// RenderJsonObjectDirect: a backend's JSON object re-rendered the way RenderJson(DecodeJson(...))
+// renders it (keys sorted bytewise, compact, nlohmann's number and string forms), in one pass
+// over the bytes and without nlohmann's tree. Whatever this pass is not certain to render the
+// same (duplicate keys, deep nesting, numbers out of range, anything invalid) it leaves to the
+// tree: it returns false and writes nothing the caller keeps.
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/encoding/json.h"
+#include "nlohmann/json.hpp"
+
+namespace sluice::encoding {
+
+namespace {
+
+// Deeper bodies take the tree (which allows kMaxJsonDepth); real answers nest < 20 levels.
+constexpr int kMaxDirectDepth = 64;
+// So do larger ones: each object level copies its members once more, and the scratch below
+// should not grow toward max_response_bytes.
+constexpr size_t kMaxDirectBytes = 1 << 20;
+// Scratch buffers grown past these are released after the body, so a thread does not keep
+// what its largest answer needed.
+constexpr size_t kKeptBufferBytes = 64 << 10;
+constexpr size_t kKeptMembers = 1024;
+
+// One member of an object being rendered: its decoded key and its rendered value, as ranges of
+// the object's level buffer.
+struct Member {
+  size_t key_begin;
+  size_t key_size;
+  size_t value_begin;
+  size_t value_size;
+};
+
+// Reused by every body a thread renders: a buffer and a member list per nesting level (the
+// members of an object are rendered there, then copied out in key order).
+struct Scratch {
+  std::array<std::string, kMaxDirectDepth> levels;
+  std::array<std::vector<Member>, kMaxDirectDepth> members;
+  std::string text;  // a string value, decoded
+  int deepest = -1;  // the deepest level the current body used
+
+  void Trim() {
+    for (int i = 0; i <= deepest; ++i) {
+      if (levels[i].capacity() > kKeptBufferBytes) std::string().swap(levels[i]);
+      if (members[i].capacity() > kKeptMembers) std::vector<Member>().swap(members[i]);
+    }
+    if (text.capacity() > kKeptBufferBytes) std::string().swap(text);
+    deepest = -1;
+  }
+};
+
+bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// A decoded string as nlohmann's serializer writes it (ensure_ascii off): quoted, with `"`, `\`
+// and the control characters escaped, everything else (valid UTF-8 here) as it is.
+void AppendQuoted(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the bytes not written yet
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    out->push_back('\\');
+    switch (c) {
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '\b':
+        out->push_back('b');
+        break;
+      case '\t':
+        out->push_back('t');
+        break;
+      case '\n':
+        out->push_back('n');
+        break;
+      case '\f':
+        out->push_back('f');
+        break;
+      case '\r':
+        out->push_back('r');
+        break;
+      default:
+        out->append("u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xF]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+class DirectRenderer {
+ public:
+  DirectRenderer(std::string_view in, Scratch& scratch) : in_(in), s_(scratch) {}
+
+  bool Document(std::string* out) {
+    SkipSpace();
+    if (Peek() != '{' || !Object(out, 0)) return false;
+    SkipSpace();
+    return pos_ == in_.size();
+  }
+
+ private:
+  char Peek() const { return pos_ < in_.size() ? in_[pos_] : '\0'; }
+
+  void SkipSpace() {
+    while (pos_ < in_.size() &&
+           (in_[pos_] == ' ' || in_[pos_] == '\n' || in_[pos_] == '\r' || in_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+
+  bool Value(std::string* out, int depth) {
+    SkipSpace();
+    switch (Peek()) {
+      case '{':
+        return Object(out, depth);
+      case '[':
+        return Array(out, depth);
+      case '"': {
+        s_.text.clear();
+        if (!String(&s_.text)) return false;
+        AppendQuoted(s_.text, out);
+        return true;
+      }
+      case 't':
+        return Literal("true", out);
+      case 'f':
+        return Literal("false", out);
+      case 'n':
+        return Literal("null", out);
+      default:
+        return Number(out);
+    }
+  }
+
+  bool Literal(std::string_view word, std::string* out) {
+    if (in_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    out->append(word);
+    return true;
+  }
+
+  bool Object(std::string* out, int depth) {
+    if (depth >= kMaxDirectDepth) return false;
+    ++pos_;  // '{'
+    std::string& buffer = s_.levels[depth];
+    std::vector<Member>& members = s_.members[depth];
+    s_.deepest = std::max(s_.deepest, depth);
+    buffer.clear();
+    members.clear();
+    SkipSpace();
+    if (Peek() == '}') {
+      ++pos_;
+      out->append("{}");
+      return true;
+    }
+    while (true) {
+      SkipSpace();
+      if (Peek() != '"') return false;
+      Member m{};
+      m.key_begin = buffer.size();
+      if (!String(&buffer)) return false;
+      m.key_size = buffer.size() - m.key_begin;
+      SkipSpace();
+      if (Peek() != ':') return false;
+      ++pos_;
+      m.value_begin = buffer.size();
+      if (!Value(&buffer, depth + 1)) return false;
+      m.value_size = buffer.size() - m.value_begin;
+      members.push_back(m);
+      SkipSpace();
+      const char next = Peek();
+      ++pos_;
+      if (next == '}') break;
+      if (next != ',') return false;
+    }
+    const std::string_view all = buffer;
+    auto key = [all](const Member& m) { return all.substr(m.key_begin, m.key_size); };
+    std::sort(members.begin(), members.end(),
+              [&key](const Member& a, const Member& b) { return key(a) < key(b); });
+    out->push_back('{');
+    for (size_t i = 0; i < members.size(); ++i) {
+      // nlohmann keeps the last of equal keys; which one was last is gone after the sort.
+      if (i > 0 && key(members[i - 1]) == key(members[i])) return false;
+      if (i > 0) out->push_back(',');
+      AppendQuoted(key(members[i]), out);
+      out->push_back(':');
+      out->append(all.substr(members[i].value_begin, members[i].value_size));
+    }
+    out->push_back('}');
+    return true;
+  }
+
+  bool Array(std::string* out, int depth) {
+    if (depth >= kMaxDirectDepth) return false;
+    ++pos_;  // '['
+    out->push_back('[');
+    SkipSpace();
+    if (Peek() == ']') {
+      ++pos_;
+      out->push_back(']');
+      return true;
+    }
+    while (true) {
+      if (!Value(out, depth + 1)) return false;
+      SkipSpace();
+      const char next = Peek();
+      ++pos_;
+      if (next == ']') break;
+      if (next != ',') return false;
+      out->push_back(',');
+    }
+    out->push_back(']');
+    return true;
+  }
+
+  // A JSON string at pos_ (its opening quote), decoded into `out`: escapes resolved, UTF-8
+  // checked as nlohmann's lexer checks it (no overlong forms, no surrogates, at most U+10FFFF).
+  bool String(std::string* out) {
+    ++pos_;  // '"'
+    size_t run = pos_;
+    while (pos_ < in_.size()) {
+      const auto c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        out->append(in_.data() + run, pos_ - run);
+        ++pos_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        out->append(in_.data() + run, pos_ - run);
+        if (!Escape(out)) return false;
+        run = pos_;
+        continue;
+      }
+      if (c < 0x80) {
+        ++pos_;
+        continue;
+      }
+      if (!Utf8Sequence(c)) return false;
+    }
+    return false;
+  }
+
+  bool Utf8Sequence(unsigned char lead) {
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    size_t n = 0;                        // bytes after the lead
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      n = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      n = 2;
+      if (lead == 0xE0) lo = 0xA0;
+      if (lead == 0xED) hi = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      n = 3;
+      if (lead == 0xF0) lo = 0x90;
+      if (lead == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (pos_ + n >= in_.size()) return false;
+    const auto second = static_cast<unsigned char>(in_[pos_ + 1]);
+    if (second < lo || second > hi) return false;
+    for (size_t i = 2; i <= n; ++i) {
+      if (!IsContinuation(static_cast<unsigned char>(in_[pos_ + i]))) return false;
+    }
+    pos_ += n + 1;
+    return true;
+  }
+
+  bool Escape(std::string* out) {
+    ++pos_;  // '\'
+    const char c = Peek();
+    ++pos_;
+    switch (c) {
+      case '"':
+        out->push_back('"');
+        return true;
+      case '\\':
+        out->push_back('\\');
+        return true;
+      case '/':
+        out->push_back('/');
+        return true;
+      case 'b':
+        out->push_back('\b');
+        return true;
+      case 'f':
+        out->push_back('\f');
+        return true;
+      case 'n':
+        out->push_back('\n');
+        return true;
+      case 'r':
+        out->push_back('\r');
+        return true;
+      case 't':
+        out->push_back('\t');
+        return true;
+      case 'u':
+        break;
+      default:
+        return false;
+    }
+    uint32_t cp = 0;
+    if (!Hex4(&cp)) return false;
+    if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate first
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      uint32_t low = 0;
+      if (in_.substr(pos_, 2) != "\\u") return false;
+      pos_ += 2;
+      if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    }
+    AppendUtf8(cp, out);
+    return true;
+  }
+
+  bool Hex4(uint32_t* cp) {
+    if (pos_ + 4 > in_.size()) return false;
+    for (int i = 0; i < 4; ++i) {
+      const char h = in_[pos_++];
+      uint32_t digit;
+      if (h >= '0' && h <= '9') {
+        digit = h - '0';
+      } else if (h >= 'a' && h <= 'f') {
+        digit = h - 'a' + 10;
+      } else if (h >= 'A' && h <= 'F') {
+        digit = h - 'A' + 10;
+      } else {
+        return false;
+      }
+      *cp = (*cp << 4) | digit;
+    }
+    return true;
+  }
+
+  // A number as nlohmann stores and prints it: an integer that fits int64 (negative) or uint64
+  // as its decimal digits (so "-0" is 0), anything else as the nearest double in the shortest
+  // form that reads back the same (nlohmann's to_chars: "1.0", "1e+21").
+  bool Number(std::string* out) {
+    const size_t start = pos_;
+    if (Peek() == '-') ++pos_;
+    if (Peek() == '0') {
+      ++pos_;
+    } else if (Peek() >= '1' && Peek() <= '9') {
+      while (Peek() >= '0' && Peek() <= '9') ++pos_;
+    } else {
+      return false;
+    }
+    bool integer = true;
+    if (Peek() == '.') {
+      integer = false;
+      ++pos_;
+      if (!(Peek() >= '0' && Peek() <= '9')) return false;
+      while (Peek() >= '0' && Peek() <= '9') ++pos_;
+    }
+    if (Peek() == 'e' || Peek() == 'E') {
+      integer = false;
+      ++pos_;
+      if (Peek() == '+' || Peek() == '-') ++pos_;
+      if (!(Peek() >= '0' && Peek() <= '9')) return false;
+      while (Peek() >= '0' && Peek() <= '9') ++pos_;
+    }
+    const char* first = in_.data() + start;
+    const char* last = in_.data() + pos_;
+    char digits[64];
+    if (integer) {
+      std::to_chars_result printed{};
+      if (*first == '-') {
+        int64_t v = 0;
+        const auto [end, ec] = std::from_chars(first, last, v);
+        if (ec == std::errc() && end == last) printed = std::to_chars(digits, digits + 64, v);
+      } else {
+        uint64_t v = 0;
+        const auto [end, ec] = std::from_chars(first, last, v);
+        if (ec == std::errc() && end == last) printed = std::to_chars(digits, digits + 64, v);
+      }
+      if (printed.ptr != nullptr) {
+        out->append(digits, printed.ptr);
+        return true;
+      }
+      // Out of 64-bit range: nlohmann reads it as a double, as below.
+    }
+    double v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v);
+    if (ec != std::errc() || end != last || !std::isfinite(v)) return false;
+    out->append(digits, nlohmann::detail::to_chars(digits, digits + 64, v));
+    return true;
+  }
+
+  std::string_view in_;
+  size_t pos_ = 0;
+  Scratch& s_;
+};
+
+}  // namespace
+
+bool RenderJsonObjectDirect(std::string_view body, std::string* out) {
+  if (body.size() > kMaxDirectBytes) return false;
+  thread_local Scratch scratch;
+  out->clear();
+  out->reserve(body.size() + 16);
+  const bool rendered = DirectRenderer(body, scratch).Document(out);
+  scratch.Trim();
+  return rendered;
+}
+
+}  // namespace sluice::encoding
