@@ -37,6 +37,7 @@ struct Member {
   size_t key_size;
   size_t value_begin;
   size_t value_size;
+  bool plain;  // the key had no escapes: its bytes need none either
 };
 
 // Reused by every body a thread renders: a buffer and a member list per nesting level (the
@@ -150,9 +151,16 @@ class DirectRenderer {
       case '[':
         return Array(out, depth);
       case '"': {
+        const size_t start = pos_;
         s_.text.clear();
         if (!String(&s_.text)) return false;
-        AppendQuoted(s_.text, out);
+        // Without escapes the string is written as it came (it holds no `"`, `\` or control
+        // character); with them, decoded and written as nlohmann writes it.
+        if (!escaped_) {
+          out->append(in_.data() + start, pos_ - start);
+        } else {
+          AppendQuoted(s_.text, out);
+        }
         return true;
       }
       case 't':
@@ -194,6 +202,7 @@ class DirectRenderer {
       m.key_begin = buffer.size();
       if (!String(&buffer)) return false;
       m.key_size = buffer.size() - m.key_begin;
+      m.plain = !escaped_;
       SkipSpace();
       if (Peek() != ':') return false;
       ++pos_;
@@ -216,7 +225,13 @@ class DirectRenderer {
       // nlohmann keeps the last of equal keys; which one was last is gone after the sort.
       if (i > 0 && key(members[i - 1]) == key(members[i])) return false;
       if (i > 0) out->push_back(',');
-      AppendQuoted(key(members[i]), out);
+      if (members[i].plain) {
+        out->push_back('"');
+        out->append(key(members[i]));
+        out->push_back('"');
+      } else {
+        AppendQuoted(key(members[i]), out);
+      }
       out->push_back(':');
       out->append(all.substr(members[i].value_begin, members[i].value_size));
     }
@@ -249,8 +264,10 @@ class DirectRenderer {
 
   // A JSON string at pos_ (its opening quote), decoded into `out`: escapes resolved, UTF-8
   // checked as nlohmann's lexer checks it (no overlong forms, no surrogates, at most U+10FFFF).
+  // escaped_ says whether it had escapes.
   bool String(std::string* out) {
     ++pos_;  // '"'
+    escaped_ = false;
     size_t run = pos_;
     while (pos_ < in_.size()) {
       const auto c = static_cast<unsigned char>(in_[pos_]);
@@ -262,6 +279,7 @@ class DirectRenderer {
       if (c < 0x20) return false;
       if (c == '\\') {
         out->append(in_.data() + run, pos_ - run);
+        escaped_ = true;
         if (!Escape(out)) return false;
         run = pos_;
         continue;
@@ -424,6 +442,7 @@ class DirectRenderer {
 
   std::string_view in_;
   size_t pos_ = 0;
+  bool escaped_ = false;  // the last string read had escapes
   Scratch& s_;
 };
 
