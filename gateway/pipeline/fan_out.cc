@@ -80,10 +80,20 @@ StageResult NoOpProxy::OnRequest(RequestContext& ctx) const {
                          out.result(answer.status);
                          // Lura's handler marks any answer without decoded data incomplete, then
                          // the no-op render adds the backend's headers.
-                         out.set(Bv(http::kCompletedHeader), "false");
-                         for (const auto& field : answer.headers) {
-                           if (http::IsHopByHop(field.name())) continue;
-                           out.insert(field.name_string(), field.value());
+                         if (answer.headers.count(Bv(http::kCompletedHeader)) == 0) {
+                           // The backend's fields moved rather than copied one by one (the
+                           // marker's value cannot follow a backend's own here).
+                           static_cast<backend::Fields&>(out) = std::move(answer.headers);
+                           for (auto it = out.begin(); it != out.end();) {
+                             it = http::IsHopByHop(it->name()) ? out.erase(it) : std::next(it);
+                           }
+                           out.insert(Bv(http::kCompletedHeader), "false");
+                         } else {
+                           out.set(Bv(http::kCompletedHeader), "false");
+                           for (const auto& field : answer.headers) {
+                             if (http::IsHopByHop(field.name())) continue;
+                             out.insert(field.name_string(), field.value());
+                           }
                          }
                          out.body() = std::move(answer.body);
                          self->response = std::move(out);

@@ -246,6 +246,25 @@ TEST(EndpointStackTest, NoOpPassesTheBackendAnswerThrough) {
   EXPECT_EQ(res.count("Set-Cookie"), 2u);
   EXPECT_EQ(res.count("Connection"), 0u) << "hop-by-hop headers stay on their hop";
   EXPECT_EQ(Header(res, "X-Krakend-Completed"), "false");  // Lura: no decoded data
+  // Every header but the hop-by-hop ones, in the backend's order, values and all.
+  std::vector<std::string> lines;
+  for (const auto& f : res)
+    lines.push_back(std::string(Sv(f.name_string())) + ": " + std::string(Sv(f.value())));
+  EXPECT_THAT(lines, ElementsAre("Content-Type: text/plain", "Set-Cookie: a=1", "Set-Cookie: b=2",
+                                 "X-Krakend-Completed: false"));
+
+  // A backend's own marker (a gateway behind this one) follows Lura's, as KrakenD adds it (Beast
+  // keeps fields of one name together).
+  r->Start(Get("/n"));
+  r->backend(0).Answer(Reply(200, "{}", "application/json",
+                             {{"X-Krakend-Completed", "true"}, {"Transfer-Encoding", "chunked"}}));
+  ASSERT_TRUE(r->response());
+  lines.clear();
+  for (const auto& f : *r->response())
+    lines.push_back(std::string(Sv(f.name_string())) + ": " + std::string(Sv(f.value())));
+  EXPECT_THAT(lines, ElementsAre("X-Krakend-Completed: false", "X-Krakend-Completed: true",
+                                 "Content-Type: application/json"));
+
   r->Start(Get("/n"));
   r->backend(0).Answer(Down(ErrorKind::kConnect, "refused"));
   ASSERT_TRUE(r->response());
