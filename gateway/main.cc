@@ -254,6 +254,11 @@ int Run(const Flags& flags) {
   for (int i = 0; i < pool.size(); ++i) loops.push_back(&pool.context(i));
   // The main thread's loop: signals, reloads, and the teardown of replaced configurations.
   boost::asio::io_context main_ctx(1);
+  // The signals are caught from here on, before anything listens: a SIGTERM (or SIGHUP) that
+  // arrives once the port is open but before the loop below waits for it is held for that wait,
+  // instead of killing the process by the default action with connections open.
+  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  boost::asio::signal_set reload_signal(main_ctx, SIGHUP);
   auto rest = pipeline::Dispatcher::MakeRestClients(*cfg, loops);
   if (!rest.ok()) {
     std::cerr << flags.config << ": " << rest.status().message() << "\n";
@@ -361,7 +366,6 @@ int Run(const Flags& flags) {
   // SIGHUP: the configuration file and the certificates are read again. Certificates are also
   // read when their files change (a Kubernetes secret update swaps a symlink): new handshakes
   // use the new ones, open connections keep theirs.
-  boost::asio::signal_set reload_signal(main_ctx, SIGHUP);
   boost::asio::steady_timer tls_watch(main_ctx);
   std::function<void(bool)> reload_tls = [&](bool force) {
     if (tls == nullptr) return;
@@ -416,7 +420,6 @@ int Run(const Flags& flags) {
     });
   };
   watch_config();
-  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   boost::asio::steady_timer poll(main_ctx);
   std::chrono::steady_clock::time_point give_up = std::chrono::steady_clock::time_point::max();
   std::function<void()> wait_for_drain = [&] {

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <regex>
 #include <string>
@@ -714,6 +716,36 @@ TEST(GatewayTest, AStderrNobodyReadsBlocksNeitherRequestsNorShutdown) {
   const auto stop = steady_clock::now();
   EXPECT_EQ(gw.StopWith(SIGTERM), 0);
   EXPECT_LT(steady_clock::now() - stop, std::chrono::seconds(5));
+}
+
+// A SIGTERM that arrives as soon as the port accepts connections drains and exits 0. The
+// handlers used to be installed after the admin plane had started, while the listener already
+// served, and a signal in between killed the process by its default action (h2_test's SIGTERM
+// test failed 1 run in 6 that way). A shell starts the gateway on a free port, polls the port and
+// signals at the first connection it gets.
+TEST(GatewayTest, SigtermAsSoonAsThePortOpensDrainsAndExitsZero) {
+  const std::string config = ::testing::TempDir() + "early-signal.json";
+  const std::string script_file = ::testing::TempDir() + "early-signal.sh";
+  for (int i = 0; i < 5; ++i) {
+    const uint16_t port = FreePort();
+    std::ofstream(config) << R"({"version": 3, "endpoints": [], "port": )" << port << "}";
+    const std::string script =
+        "SLUICE_ADMIN_ADDRESS=127.0.0.1:0 SLUICE_METRICS_ADDRESS=127.0.0.1:0 '" + SluiceBinary() +
+        "' run -c '" + config +
+        "' 2>/dev/null & pid=$!\n"
+        "for _ in $(seq 2000); do (exec 3<>/dev/tcp/127.0.0.1/" +
+        std::to_string(port) +
+        ") 2>/dev/null && break; sleep 0.005; done\n"
+        "kill -TERM $pid; wait $pid; echo \"exit $?\"\n";
+    std::ofstream(script_file) << script;
+    FILE* shell = popen(("bash '" + script_file + "'").c_str(), "r");
+    ASSERT_NE(shell, nullptr);
+    std::string out;
+    char buf[256];
+    while (fgets(buf, sizeof buf, shell) != nullptr) out += buf;
+    pclose(shell);
+    EXPECT_EQ(out, "exit 0\n") << "run " << i << " (exit 143: killed by the signal)";
+  }
 }
 
 TEST(GatewayTest, MaxShutdownWaitTimeBoundsTheDrain) {
