@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -49,5 +50,14 @@ std::string RenderJson(const nlohmann::json& value);
 // output): anything invalid, not an object, duplicate keys, nesting deeper than 64 levels,
 // numbers out of a double's range, bodies over 1 MiB. Never throws.
 bool RenderJsonObjectDirect(std::string_view body, std::string* out);
+
+// What the tree's merge of several objects renders (each object's members, a key in several
+// taken from the last object that has it, keys sorted), for objects RenderJsonObjectDirect (or
+// WrapRenderedObject) rendered: it relies on their form and checks nothing.
+std::string MergeRenderedObjects(const std::vector<std::string_view>& objects);
+
+// `{"<key>":<rendered>}`: an object RenderJsonObjectDirect rendered, wrapped under `key` (valid
+// UTF-8) as a backend's `group` wraps it.
+std::string WrapRenderedObject(std::string_view key, std::string_view rendered);
 
 }  // namespace sluice::encoding

@@ -126,6 +126,9 @@ class DirectRenderer {
  public:
   DirectRenderer(std::string_view in, Scratch& scratch) : in_(in), s_(scratch) {}
 
+  // The string at the start of the input, decoded.
+  bool Key(std::string* out) { return String(out); }
+
   bool Document(std::string* out) {
     SkipSpace();
     if (Peek() != '{' || !Object(out, 0)) return false;
@@ -447,6 +450,100 @@ class DirectRenderer {
 };
 
 }  // namespace
+
+namespace {
+
+// The members of an object RenderJsonObjectDirect rendered, for merging.
+struct RenderedMember {
+  std::string_view key;   // decoded
+  std::string_view text;  // `"key":value` as rendered
+  size_t object;          // which object it came from
+};
+
+// Past a rendered string at `pos` (its opening quote).
+size_t SkipString(std::string_view s, size_t pos) {
+  for (++pos; s[pos] != '"'; ++pos) {
+    if (s[pos] == '\\') ++pos;
+  }
+  return pos + 1;
+}
+
+// Past a rendered value at `pos`.
+size_t SkipValue(std::string_view s, size_t pos) {
+  if (s[pos] == '"') return SkipString(s, pos);
+  if (s[pos] != '{' && s[pos] != '[') {
+    while (pos < s.size() && s[pos] != ',' && s[pos] != '}' && s[pos] != ']') ++pos;
+    return pos;
+  }
+  int depth = 0;
+  do {
+    if (s[pos] == '"') {
+      pos = SkipString(s, pos);
+      continue;
+    }
+    if (s[pos] == '{' || s[pos] == '[') ++depth;
+    if (s[pos] == '}' || s[pos] == ']') --depth;
+    ++pos;
+  } while (depth > 0);
+  return pos;
+}
+
+}  // namespace
+
+std::string MergeRenderedObjects(const std::vector<std::string_view>& objects) {
+  thread_local std::vector<RenderedMember> members;
+  thread_local std::string keys;  // keys with escapes, decoded
+  members.clear();
+  keys.clear();
+  size_t size = 2;
+  for (std::string_view o : objects) size += o.size();
+  keys.reserve(size);  // string_views into it stay valid
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const std::string_view o = objects[i];
+    size_t pos = 1;  // past '{'
+    while (o[pos] == '"') {
+      const size_t key_end = SkipString(o, pos);
+      const size_t end = SkipValue(o, key_end + 1);  // past ':'
+      std::string_view key = o.substr(pos + 1, key_end - pos - 2);
+      if (key.find('\\') != std::string_view::npos) {
+        // Rendered keys escape only what JSON requires; decoding them takes the full reader.
+        std::string decoded;
+        Scratch scratch;
+        const std::string quoted(o.substr(pos, key_end - pos));
+        DirectRenderer(quoted, scratch).Key(&decoded);
+        const size_t at = keys.size();
+        keys.append(decoded);
+        key = std::string_view(keys).substr(at, decoded.size());
+      }
+      members.push_back({key, o.substr(pos, end - pos), i});
+      pos = end + (o[end] == ',' ? 1 : 0);
+    }
+  }
+  // Equal keys in object order, so the last of each run is the one that stays.
+  std::stable_sort(members.begin(), members.end(),
+                   [](const RenderedMember& a, const RenderedMember& b) { return a.key < b.key; });
+  std::string out;
+  out.reserve(size);
+  out.push_back('{');
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].key == members[i].key) continue;
+    if (out.size() > 1) out.push_back(',');
+    out.append(members[i].text);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string WrapRenderedObject(std::string_view key, std::string_view rendered) {
+  std::string out;
+  out.reserve(key.size() + rendered.size() + 8);
+  out.push_back('{');
+  AppendQuoted(key, &out);
+  out.push_back(':');
+  out.append(rendered);
+  out.push_back('}');
+  return out;
+}
 
 bool RenderJsonObjectDirect(std::string_view body, std::string* out) {
   if (body.size() > kMaxDirectBytes) return false;

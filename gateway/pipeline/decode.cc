@@ -70,10 +70,12 @@ void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
     }
     return;
   }
-  if (render_direct && !answer->data) {
+  const std::string* group = shaper != nullptr ? shaper->group_only() : nullptr;
+  if (render_direct && !answer->data && (shaper == nullptr || group != nullptr)) {
     std::string rendered;
     if (encoding::RenderJsonObjectDirect(answer->body, &rendered)) {
-      answer->body = std::move(rendered);
+      answer->body =
+          group != nullptr ? encoding::WrapRenderedObject(*group, rendered) : std::move(rendered);
       answer->rendered_json = true;
       KeepReturnHeaders(policy, answer);
       return;

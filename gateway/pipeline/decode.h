@@ -20,10 +20,10 @@ namespace sluice::pipeline {
 // return_headers; failure -> `error` says why
 // (a failed status keeps its body for return_error_msg, and with return_error_details `data`
 // holds the "error_<alias>" object). `shaper` may be null (identity). Pure: no I/O, no clock.
-// `render_direct` (a json backend, unshaped, the only one of a JSON endpoint that nothing
-// between reads `data`): a successful answer's body is rendered as the endpoint's answer in one
-// pass (encoding::RenderJsonObjectDirect), `body` holds that and `rendered_json` is set; a body
-// the direct pass declines is decoded as above.
+// `render_direct` (a json backend that nothing shapes but a `group`, of a JSON endpoint where
+// nothing between reads `data`): a successful answer's body is rendered in one pass
+// (encoding::RenderJsonObjectDirect, then wrapped under the group), `body` holds that and
+// `rendered_json` is set; a body the direct pass declines is decoded as above.
 void DecodeAnswer(const config::Backend& backend, const BackendPolicy& policy,
                   const shaping::BackendShaper* shaper, backend::BackendResponse* answer,
                   bool render_direct = false);

@@ -1,6 +1,9 @@
 #include "gateway/pipeline/merge.h"
 
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "boost/beast/http/field.hpp"
@@ -23,9 +26,24 @@ void Merge::OnResponse(RequestContext& ctx) const {
       return;
     }
   }
+  // The decode stages rendered the answers (encoding::RenderJsonObjectDirect) unless a body was
+  // left to the tree or a failure carries error details: then every part goes through the tree.
+  bool any_tree = false;
+  std::vector<std::string_view> rendered;
+  for (const BackendResponse& answer : ctx.answers) {
+    any_tree |= answer.data.has_value();
+    if (answer.rendered_json) rendered.push_back(answer.body);
+  }
+  const bool direct = !rendered.empty() && !any_tree;
+  if (direct && rendered.size() > 1) ctx.rendered_json = encoding::MergeRenderedObjects(rendered);
+  if (direct && rendered.size() == 1) {
+    for (BackendResponse& answer : ctx.answers) {
+      if (answer.rendered_json) ctx.rendered_json = std::move(answer.body);
+    }
+  }
   nlohmann::json merged = nlohmann::json::object();
   size_t ok = 0;
-  bool any_data = false;
+  bool any_data = direct;
   for (BackendResponse& answer : ctx.answers) {
     if (answer.ok()) {
       ++ok;
@@ -35,10 +53,10 @@ void Merge::OnResponse(RequestContext& ctx) const {
                                  std::string(Sv(field.value())));
       }
     }
-    if (answer.rendered_json) {  // the endpoint's only backend, rendered by the decode stage
-      any_data = true;
-      ctx.rendered_json = std::move(answer.body);
-      continue;
+    if (direct) continue;
+    if (answer.rendered_json) {
+      auto parsed = encoding::ParseJson(answer.body);  // rendered by us: valid
+      if (parsed.ok()) answer.data = std::move(*parsed);
     }
     if (!answer.data) continue;
     any_data = true;

@@ -1,5 +1,6 @@
 #include "gateway/pipeline/stack.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -143,10 +144,21 @@ backend::BackendPtr WrapWith(WrapHook components::Component::*wrap, const BuildC
 enum class Answers {
   kRaw,     // untouched (no-op endpoints)
   kDecode,  // status policy, decoder and shaper
-  // The same, except that a JSON body nothing shapes is rendered as the endpoint's answer at once
-  // (DecodeAnswer's render_direct): the only backend of a JSON endpoint that reads no `data`.
+  // The same, except that a JSON body is rendered for the client at once (DecodeAnswer's
+  // render_direct): where every backend RendersDirect and nothing between reads `data`.
   kDecodeOrRender,
 };
+
+// A json backend whose answer the decode stage can render as it comes: nothing shapes it but a
+// `group`, and it is not a collection or a gRPC reply.
+bool RendersDirect(const config::Backend& backend) {
+  if (backend.encoding != config::BackendEncoding::kJson || backend.is_collection ||
+      GrpcOptions(backend) != nullptr) {
+    return false;
+  }
+  auto shaper = shaping::BackendShaper::Create(backend);
+  return shaper.ok() && (shaper->is_identity() || shaper->group_only() != nullptr);
+}
 
 // A backend's stack, bottom first: transport -> transport components (HTTP cache) -> round
 // robin over its hosts -> status policy, decoder and shaper (merging endpoints) -> backend-level
@@ -172,11 +184,8 @@ absl::StatusOr<backend::BackendPtr> BuildBackendStack(const config::ServiceConfi
     if (!shaper->is_identity()) maybe = std::move(*shaper);
     BackendPolicy policy = BackendPolicy::FromConfig(backend);
     policy.status_error_prefix = StatusErrorPrefix(endpoint, backend);
-    const bool direct = answers == Answers::kDecodeOrRender && !maybe &&
-                        backend.encoding == config::BackendEncoding::kJson &&
-                        !backend.is_collection && GrpcOptions(backend) == nullptr;
     b = std::make_unique<Decode>(std::move(b), endpoint, backend, std::move(policy),
-                                 std::move(maybe), direct);
+                                 std::move(maybe), answers == Answers::kDecodeOrRender);
   }
   b = WrapWith(&components::Component::wrap_backend, ctx, std::move(b));
   if (registry != nullptr) b = std::make_unique<RecordBackend>(std::move(b), *registry, backend_id);
@@ -238,8 +247,9 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   std::vector<StagePtr> data_stages;
   if (!no_op) AddComponentStages(Phase::kData, ctx, &data_stages);
   Answers answers = no_op ? Answers::kRaw : Answers::kDecode;
-  if (!no_op && endpoint.backends.size() == 1 && data_stages.empty() && !IsSequential(endpoint) &&
-      endpoint.output_encoding == config::OutputEncoding::kJson) {
+  if (!no_op && data_stages.empty() && !IsSequential(endpoint) &&
+      endpoint.output_encoding == config::OutputEncoding::kJson &&
+      std::all_of(endpoint.backends.begin(), endpoint.backends.end(), &RendersDirect)) {
     answers = Answers::kDecodeOrRender;
   }
   std::vector<BackendCall> calls;

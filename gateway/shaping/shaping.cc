@@ -77,6 +77,13 @@ bool BackendShaper::is_identity() const {
   return target_.empty() && !allow_ && !deny_ && mapping_.empty() && !flatmap_ && !group_;
 }
 
+const std::string* BackendShaper::group_only() const {
+  if (!group_ || !target_.empty() || allow_ || deny_ || !mapping_.empty() || flatmap_) {
+    return nullptr;
+  }
+  return &*group_;
+}
+
 void BackendShaper::Keep(Json& object, const FieldTree& tree) {
   // In place, walking the object's keys and the sorted names together: both are in std::string
   // order, so this is one linear pass that frees what goes and never copies what stays.

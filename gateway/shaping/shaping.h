@@ -50,6 +50,9 @@ class BackendShaper {
 
   // True when Apply would change nothing, so the pipeline can leave the stage out.
   bool is_identity() const;
+  // The group name when wrapping under it is all Apply does (no target, allow, deny, mapping or
+  // flatmap), else nullptr.
+  const std::string* group_only() const;
 
  private:
   // A set of dot paths as a tree. `whole` marks a listed path: the node's value is kept (allow)
