@@ -29,6 +29,10 @@ constexpr size_t kMaxDirectBytes = 1 << 20;
 // what its largest answer needed.
 constexpr size_t kKeptBufferBytes = 64 << 10;
 constexpr size_t kKeptMembers = 1024;
+// Each object level copies its rendered members into the level above, so a body nesting its
+// bulk deep would be copied once per level (63 levels around 1 MiB: 64 MiB copied, against the
+// tree's 1). The copying stops at this many times the body's size, and the tree takes over.
+constexpr size_t kCopiesPerByte = 8;
 
 // One member of an object being rendered: its decoded key and its rendered value, as ranges of
 // the object's level buffer.
@@ -124,7 +128,8 @@ void AppendQuoted(std::string_view s, std::string* out) {
 
 class DirectRenderer {
  public:
-  DirectRenderer(std::string_view in, Scratch& scratch) : in_(in), s_(scratch) {}
+  DirectRenderer(std::string_view in, Scratch& scratch)
+      : in_(in), s_(scratch), copy_budget_(kCopiesPerByte * in.size() + 4096) {}
 
   // The string at the start of the input, decoded.
   bool Key(std::string* out) { return String(out); }
@@ -220,6 +225,8 @@ class DirectRenderer {
       if (next != ',') return false;
     }
     const std::string_view all = buffer;
+    if (all.size() > copy_budget_) return false;
+    copy_budget_ -= all.size();
     auto key = [all](const Member& m) { return all.substr(m.key_begin, m.key_size); };
     std::sort(members.begin(), members.end(),
               [&key](const Member& a, const Member& b) { return key(a) < key(b); });
@@ -445,8 +452,9 @@ class DirectRenderer {
 
   std::string_view in_;
   size_t pos_ = 0;
-  bool escaped_ = false;  // the last string read had escapes
   Scratch& s_;
+  size_t copy_budget_;    // bytes object levels may still copy upward
+  bool escaped_ = false;  // the last string read had escapes
 };
 
 }  // namespace
@@ -488,6 +496,11 @@ size_t SkipValue(std::string_view s, size_t pos) {
   return pos;
 }
 
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
 }  // namespace
 
 std::string MergeRenderedObjects(const std::vector<std::string_view>& objects) {
@@ -497,7 +510,6 @@ std::string MergeRenderedObjects(const std::vector<std::string_view>& objects) {
   keys.clear();
   size_t size = 2;
   for (std::string_view o : objects) size += o.size();
-  keys.reserve(size);  // string_views into it stay valid
   for (size_t i = 0; i < objects.size(); ++i) {
     const std::string_view o = objects[i];
     size_t pos = 1;  // past '{'
@@ -508,9 +520,10 @@ std::string MergeRenderedObjects(const std::vector<std::string_view>& objects) {
       if (key.find('\\') != std::string_view::npos) {
         // Rendered keys escape only what JSON requires; decoding them takes the full reader.
         std::string decoded;
-        Scratch scratch;
         const std::string quoted(o.substr(pos, key_end - pos));
-        DirectRenderer(quoted, scratch).Key(&decoded);
+        DirectRenderer(quoted, ThreadScratch()).Key(&decoded);  // Key uses no scratch
+        // Reserved before the first view into it, so the views stay valid.
+        if (keys.empty()) keys.reserve(size);
         const size_t at = keys.size();
         keys.append(decoded);
         key = std::string_view(keys).substr(at, decoded.size());
@@ -531,6 +544,8 @@ std::string MergeRenderedObjects(const std::vector<std::string_view>& objects) {
     out.append(members[i].text);
   }
   out.push_back('}');
+  if (members.capacity() > kKeptMembers) std::vector<RenderedMember>().swap(members);
+  if (keys.capacity() > kKeptBufferBytes) std::string().swap(keys);
   return out;
 }
 
@@ -547,7 +562,7 @@ std::string WrapRenderedObject(std::string_view key, std::string_view rendered) 
 
 bool RenderJsonObjectDirect(std::string_view body, std::string* out) {
   if (body.size() > kMaxDirectBytes) return false;
-  thread_local Scratch scratch;
+  Scratch& scratch = ThreadScratch();
   out->clear();
   out->reserve(body.size() + 16);
   const bool rendered = DirectRenderer(body, scratch).Document(out);

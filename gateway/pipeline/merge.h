@@ -18,10 +18,14 @@ namespace sluice::pipeline {
 class Merge final : public Stage {
  public:
   // `return_error_code[i]` is backend i's backend/http return_error_code.
-  Merge(std::vector<bool> return_error_code, FailureOptions failure_options)
-      : return_error_code_(std::move(return_error_code)), failure_options_(failure_options) {}
+  // `rendered`: the backends' decode stages render their answers (Answers::kDecodeOrRender in
+  // stack.cc); only the stage's name says so, the merge handles both forms either way.
+  Merge(std::vector<bool> return_error_code, FailureOptions failure_options, bool rendered = false)
+      : return_error_code_(std::move(return_error_code)),
+        failure_options_(failure_options),
+        rendered_(rendered) {}
 
-  std::string_view name() const override { return "merge"; }
+  std::string_view name() const override { return rendered_ ? "merge-rendered" : "merge"; }
   StageResult OnRequest(RequestContext&) const override { return StageResult::kContinue; }
   // Declaration order: a later backend's key overwrites an earlier one's, deterministically
   // (KrakenD merges in arrival order). A request no backend could take (a client mistake the
@@ -35,6 +39,7 @@ class Merge final : public Stage {
 
   std::vector<bool> return_error_code_;
   FailureOptions failure_options_;
+  bool rendered_;
 };
 
 class Render final : public Stage {

@@ -289,8 +289,8 @@ absl::StatusOr<std::unique_ptr<const Stack>> BuildEndpointStack(
   }
   stages.push_back(std::make_unique<Render>(endpoint));
   for (StagePtr& stage : data_stages) stages.push_back(std::move(stage));
-  stages.push_back(
-      std::make_unique<Merge>(std::move(return_error_code), FailureOptionsOf(service)));
+  stages.push_back(std::make_unique<Merge>(std::move(return_error_code), FailureOptionsOf(service),
+                                           answers == Answers::kDecodeOrRender));
   if (IsSequential(endpoint)) {
     stages.push_back(std::make_unique<SequentialFanOut>(std::move(calls)));
   } else {

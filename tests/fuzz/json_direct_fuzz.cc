@@ -33,7 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!sluice::encoding::RenderJsonObjectDirect(bodies[i], &direct)) return 0;
     auto tree = sluice::encoding::DecodeJson(bodies[i], false);
     if (!tree.ok() || sluice::encoding::RenderJson(*tree) != direct) __builtin_trap();
-    const std::string group = (groups & 1u << i) != 0 ? "g\"" : "";
+    // Bits 0-2: which bodies are grouped; bits 3-4: under which name (escapes, UTF-8, a key the
+    // bodies may hold too).
+    static const char* const kGroups[] = {"g\"", "\xC3\xA9", "a\\b\x01", "k"};
+    const std::string group = (groups & 1u << i) != 0 ? kGroups[(groups >> 3) & 3] : "";
     if (!group.empty()) {
       direct = sluice::encoding::WrapRenderedObject(group, direct);
       *tree = nlohmann::json{{group, std::move(*tree)}};

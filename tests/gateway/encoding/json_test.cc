@@ -226,17 +226,28 @@ TEST(RenderJsonObjectDirectTest, LeavesToTheTreeWhatItCannotRenderTheSame) {
       R"({"a":"\ud800"})",
       R"({"a":"\udc00"})",
       R"({"a":"\ud800\u0041"})",
-      "{\"a\":\"\x01\"}",  // a raw control character
-      "{\"a\":\"\xC0\xAF\"}",
-      "{\"a\":\"\xED\xA0\x80\"}",  // overlong, a surrogate
-      "{\"a\":\"\xF4\x90\x80\x80\"}",
-      "{\"a\":\"\xC3\"}",  // past U+10FFFF, cut short
+      "{\"a\":\"\x01\"}",              // a raw control character
+      "{\"a\":\"\xC0\xAF\"}",          // an overlong form
+      "{\"a\":\"\xED\xA0\x80\"}",      // a surrogate
+      "{\"a\":\"\xF4\x90\x80\x80\"}",  // past U+10FFFF
+      "{\"a\":\"\xC3\"}",              // cut short
       "{\"a\":\"unterminated",
   };
   for (const std::string& body : bodies) {
     std::string out;
     EXPECT_FALSE(RenderJsonObjectDirect(body, &out)) << body << " -> " << out;
   }
+  // Bulk nested deep: each object level would copy it once more, so past 8 copies the tree
+  // takes it (same answer); the same bulk a few levels down stays direct.
+  const std::string bulk = "\"" + std::string(100 << 10, 'x') + "\"";
+  std::string deep_bulk = bulk, shallow_bulk = bulk;
+  for (int i = 0; i < 40; ++i) deep_bulk = "{\"k\":" + deep_bulk + "}";
+  for (int i = 0; i < 5; ++i) shallow_bulk = "{\"k\":" + shallow_bulk + "}";
+  std::string rendered;
+  EXPECT_FALSE(RenderJsonObjectDirect(deep_bulk, &rendered));
+  EXPECT_EQ(ThroughTheTree(deep_bulk), deep_bulk);
+  EXPECT_TRUE(RenderJsonObjectDirect(shallow_bulk, &rendered));
+  EXPECT_EQ(rendered, shallow_bulk);
   // Over 1 MiB: the tree's (each object level of the direct pass copies its members again).
   const std::string big = "{\"a\":\"" + std::string(1 << 20, 'x') + "\"}";
   std::string out;

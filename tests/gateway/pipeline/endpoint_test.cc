@@ -50,7 +50,7 @@ std::string Header(const http::Response& r, const char* name) {
 TEST(EndpointStackTest, StagesReadTopToBottom) {
   auto merging = Runner(File(R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}]})"));
   EXPECT_THAT(StageNames(merging->stack()),
-              ElementsAre("metrics", "error-mapping", "render", "merge", "fan-out"));
+              ElementsAre("metrics", "error-mapping", "render", "merge-rendered", "fan-out"));
   auto with_static = Runner(File(R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}],
       "extra_config": {"proxy": {"static": {"strategy": "always", "data": {"s": 1}}}}})"));
   EXPECT_THAT(StageNames(with_static->stack()), ElementsAre("metrics", "error-mapping", "render",
@@ -66,7 +66,49 @@ TEST(EndpointStackTest, StagesReadTopToBottom) {
   auto no_metrics = Runner(File(R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}]})",
                                 R"("extra_config": {"sluice/http": {"metrics": false}})"));
   EXPECT_THAT(StageNames(no_metrics->stack()),
-              ElementsAre("error-mapping", "render", "merge", "fan-out"));
+              ElementsAre("error-mapping", "render", "merge-rendered", "fan-out"));
+}
+
+// Where the decode stages render json answers straight from their bytes (merge-rendered) and
+// where the tree is needed (merge): what shapes an answer or reads the merged data, another
+// encoding in or out, a collection, a sequence.
+TEST(EndpointStackTest, AnswersRenderedDirectlyOnlyWhereNothingReadsTheTree) {
+  struct Row {
+    const char* endpoint;
+    const char* merge;
+  };
+  const Row rows[] = {
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}, {"url_pattern": "/b"}]})",
+       "merge-rendered"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "group": "g"},
+          {"url_pattern": "/b", "group": "h"}]})",
+       "merge-rendered"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "group": "g"},
+          {"url_pattern": "/b", "allow": ["x"]}]})",
+       "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "deny": ["x"]}]})", "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "target": "d"}]})", "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "mapping": {"a": "b"}}]})", "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "is_collection": true}]})", "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a", "encoding": "xml"}]})", "merge"},
+      {R"({"endpoint": "/e", "output_encoding": "xml", "backend": [{"url_pattern": "/a"}]})",
+       "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a",
+          "extra_config": {"proxy": {"flatmap_filter": [{"type": "del", "args": ["x"]}]}}}]})",
+       "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}],
+          "extra_config": {"proxy": {"static": {"strategy": "always", "data": {"s": 1}}}}})",
+       "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}, {"url_pattern": "/b"}],
+          "extra_config": {"proxy": {"sequential": true}}})",
+       "merge"},
+  };
+  for (const Row& row : rows) {
+    auto r = Runner(File(row.endpoint));
+    ASSERT_NE(r, nullptr) << row.endpoint;
+    const std::vector<std::string> names = StageNames(r->stack());
+    EXPECT_THAT(names, testing::Contains(std::string(row.merge))) << row.endpoint;
+  }
 }
 
 TEST(EndpointStackTest, AssemblyErrorsNameTheJsonPath) {
