@@ -65,9 +65,18 @@ class BoundedDomBuilder {
   absl::Status error_;
 };
 
+// nlohmann's lexer reads a NUL byte as the end of the input, so `{"a":1}\0anything` would parse
+// as {"a":1}. JSON has no place for a raw NUL (inside strings it must be escaped), and Go's
+// encoding/json (KrakenD) rejects such a body: so does this. Returns the NUL's offset, or npos.
+size_t RawNul(std::string_view body) { return body.find('\0'); }
+
 }  // namespace
 
 absl::StatusOr<nlohmann::json> ParseClientJson(std::string_view body, size_t max_values) {
+  if (const size_t nul = RawNul(body); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid JSON (syntax error at byte ", nul + 1, ")"));
+  }
   nlohmann::json value;
   BoundedDomBuilder builder(&value, max_values);
   const bool ok = nlohmann::json::sax_parse(body, &builder);
@@ -82,6 +91,9 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view body) {
   // The same one pass as a client's body, without its value count: a backend's answer is
   // already bounded in bytes (max_response_bytes), and nlohmann's parser keeps its own stack, so
   // only what comes after parsing (copy, dump, destruction) recurses per level.
+  if (RawNul(body) != std::string_view::npos) {
+    return absl::InvalidArgumentError("body is not valid JSON");
+  }
   nlohmann::json value;
   BoundedDomBuilder builder(&value, std::numeric_limits<size_t>::max());
   if (nlohmann::json::sax_parse(body, &builder)) return value;

@@ -62,6 +62,27 @@ TEST(DecodeJsonTest, InvalidJsonIsAnErrorNotAnException) {
   }
 }
 
+// nlohmann's lexer takes a NUL byte for the end of the input; JSON has no raw NUL anywhere, and
+// KrakenD (Go) rejects what follows one, so the body is invalid, not cut short.
+TEST(DecodeJsonTest, ARawNulIsInvalidNotTheEnd) {
+  const std::string bodies[] = {std::string("{\"a\":1}\0garbage", 15),
+                                std::string("{\"a\":1}\0", 8), std::string("\0{}", 3)};
+  for (const std::string& body : bodies) {
+    absl::StatusOr<Json> v = DecodeJson(body, false);
+    ASSERT_FALSE(v.ok()) << body;
+    EXPECT_EQ(Message(v.status()), "body is not valid JSON");
+    absl::StatusOr<Json> client = ParseClientJson(body);
+    ASSERT_FALSE(client.ok());
+    EXPECT_THAT(Message(client.status()), ::testing::HasSubstr("not valid JSON (syntax error"));
+  }
+  EXPECT_EQ(Message(ParseClientJson(bodies[0]).status()),
+            "not valid JSON (syntax error at byte 8)");
+  // Escaped, a NUL is an ordinary character.
+  absl::StatusOr<Json> escaped = DecodeJson(R"({"a":"x\u0000y"})", false);
+  ASSERT_TRUE(escaped.ok()) << escaped.status();
+  EXPECT_EQ((*escaped)["a"].get<std::string>(), std::string("x\0y", 3));
+}
+
 TEST(DecodeJsonTest, ScalarsAreRejectedNamingTheirType) {
   struct Case {
     const char* body;
