@@ -56,6 +56,10 @@ TEST(JsonSchemaTest, OnlyBodiesTheSchemaAcceptsReachTheBackend) {
       {R"({"name":"alice","age":1,"tags":["a","b","c","d"]})", "too many tags"},
       {R"({"name":"alice","age":1,"admin":true})", "an extra property"},
       {"[1,2]", "not an object"},
+      // A valid body, a raw NUL, then anything: the parser used to stop at the NUL and pass the
+      // schema, while the whole body went on to the backend.
+      {std::string(R"({"name":"alice","age":30})") + '\0' + R"(,"admin":true})",
+       "bytes after a NUL"},
   };
   for (const auto& [body, what] : bad) {
     Response r = Post(gw.port(), body);
