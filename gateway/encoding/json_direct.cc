@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gateway/encoding/json.h"
+#include "gateway/encoding/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::encoding {
@@ -62,26 +63,6 @@ struct Scratch {
   }
 };
 
-bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // A decoded string as nlohmann's serializer writes it (ensure_ascii off): quoted, with `"`, `\`
 // and the control characters escaped, everything else (valid UTF-8 here) as it is.
 void AppendQuoted(std::string_view s, std::string* out) {
@@ -94,33 +75,15 @@ void AppendQuoted(std::string_view s, std::string* out) {
     out->append(s.data() + run, i - run);
     run = i + 1;
     out->push_back('\\');
-    switch (c) {
-      case '"':
-        out->push_back('"');
-        break;
-      case '\\':
-        out->push_back('\\');
-        break;
-      case '\b':
-        out->push_back('b');
-        break;
-      case '\t':
-        out->push_back('t');
-        break;
-      case '\n':
-        out->push_back('n');
-        break;
-      case '\f':
-        out->push_back('f');
-        break;
-      case '\r':
-        out->push_back('r');
-        break;
-      default:
-        out->append("u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xF]);
+    // nlohmann's short escapes, else \u00XX.
+    static constexpr std::string_view kRaw("\"\\\b\t\n\f\r", 7), kShort = "\"\\btnfr";
+    if (const size_t k = kRaw.find(static_cast<char>(c)); k != std::string_view::npos) {
+      out->push_back(kShort[k]);
+      continue;
     }
+    out->append("u00");
+    out->push_back(kHex[c >> 4]);
+    out->push_back(kHex[c & 0xF]);
   }
   out->append(s.data() + run, s.size() - run);
   out->push_back('"');
@@ -298,76 +261,31 @@ class DirectRenderer {
         ++pos_;
         continue;
       }
-      if (!Utf8Sequence(c)) return false;
+      // nlohmann's lexer takes the same strict UTF-8 as DecodeUtf8: no overlong forms, no
+      // surrogates, nothing past U+10FFFF.
+      char32_t cp = 0;
+      const size_t n = DecodeUtf8(in_, pos_, &cp);
+      if (n == 0) return false;
+      pos_ += n;
     }
     return false;
-  }
-
-  bool Utf8Sequence(unsigned char lead) {
-    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-    size_t n = 0;                        // bytes after the lead
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      n = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      n = 2;
-      if (lead == 0xE0) lo = 0xA0;
-      if (lead == 0xED) hi = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      n = 3;
-      if (lead == 0xF0) lo = 0x90;
-      if (lead == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (pos_ + n >= in_.size()) return false;
-    const auto second = static_cast<unsigned char>(in_[pos_ + 1]);
-    if (second < lo || second > hi) return false;
-    for (size_t i = 2; i <= n; ++i) {
-      if (!IsContinuation(static_cast<unsigned char>(in_[pos_ + i]))) return false;
-    }
-    pos_ += n + 1;
-    return true;
   }
 
   bool Escape(std::string* out) {
     ++pos_;  // '\'
     const char c = Peek();
     ++pos_;
-    switch (c) {
-      case '"':
-        out->push_back('"');
-        return true;
-      case '\\':
-        out->push_back('\\');
-        return true;
-      case '/':
-        out->push_back('/');
-        return true;
-      case 'b':
-        out->push_back('\b');
-        return true;
-      case 'f':
-        out->push_back('\f');
-        return true;
-      case 'n':
-        out->push_back('\n');
-        return true;
-      case 'r':
-        out->push_back('\r');
-        return true;
-      case 't':
-        out->push_back('\t');
-        return true;
-      case 'u':
-        break;
-      default:
-        return false;
+    static constexpr std::string_view kShort = "\"\\/bfnrt", kRaw = "\"\\/\b\f\n\r\t";
+    if (const size_t k = kShort.find(c); k != std::string_view::npos) {
+      out->push_back(kRaw[k]);
+      return true;
     }
-    uint32_t cp = 0;
+    if (c != 'u') return false;
+    char32_t cp = 0;
     if (!Hex4(&cp)) return false;
     if (cp >= 0xDC00 && cp <= 0xDFFF) return false;  // a low surrogate first
     if (cp >= 0xD800 && cp <= 0xDBFF) {
-      uint32_t low = 0;
+      char32_t low = 0;
       if (in_.substr(pos_, 2) != "\\u") return false;
       pos_ += 2;
       if (!Hex4(&low) || low < 0xDC00 || low > 0xDFFF) return false;
@@ -377,22 +295,15 @@ class DirectRenderer {
     return true;
   }
 
-  bool Hex4(uint32_t* cp) {
+  // Four hex digits at pos_ (no sign, no prefix: from_chars into an unsigned type takes none).
+  bool Hex4(char32_t* cp) {
     if (pos_ + 4 > in_.size()) return false;
-    for (int i = 0; i < 4; ++i) {
-      const char h = in_[pos_++];
-      uint32_t digit;
-      if (h >= '0' && h <= '9') {
-        digit = h - '0';
-      } else if (h >= 'a' && h <= 'f') {
-        digit = h - 'a' + 10;
-      } else if (h >= 'A' && h <= 'F') {
-        digit = h - 'A' + 10;
-      } else {
-        return false;
-      }
-      *cp = (*cp << 4) | digit;
-    }
+    uint32_t value = 0;
+    const char* first = in_.data() + pos_;
+    const auto [end, ec] = std::from_chars(first, first + 4, value, 16);
+    if (ec != std::errc() || end != first + 4) return false;
+    pos_ += 4;
+    *cp = value;
     return true;
   }
 

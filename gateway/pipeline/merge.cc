@@ -29,17 +29,24 @@ void Merge::OnResponse(RequestContext& ctx) const {
   // The decode stages rendered the answers (encoding::RenderJsonObjectDirect) unless a body was
   // left to the tree or a failure carries error details: then every part goes through the tree.
   bool any_tree = false;
-  std::vector<std::string_view> rendered;
-  for (const BackendResponse& answer : ctx.answers) {
+  size_t rendered = 0;
+  BackendResponse* last_rendered = nullptr;
+  for (BackendResponse& answer : ctx.answers) {
     any_tree |= answer.data.has_value();
-    if (answer.rendered_json) rendered.push_back(answer.body);
-  }
-  const bool direct = !rendered.empty() && !any_tree;
-  if (direct && rendered.size() > 1) ctx.rendered_json = encoding::MergeRenderedObjects(rendered);
-  if (direct && rendered.size() == 1) {
-    for (BackendResponse& answer : ctx.answers) {
-      if (answer.rendered_json) ctx.rendered_json = std::move(answer.body);
+    if (answer.rendered_json) {
+      ++rendered;
+      last_rendered = &answer;
     }
+  }
+  const bool direct = rendered > 0 && !any_tree;
+  if (direct && rendered == 1) ctx.rendered_json = std::move(last_rendered->body);
+  if (direct && rendered > 1) {
+    std::vector<std::string_view> objects;
+    objects.reserve(rendered);
+    for (const BackendResponse& answer : ctx.answers) {
+      if (answer.rendered_json) objects.push_back(answer.body);
+    }
+    ctx.rendered_json = encoding::MergeRenderedObjects(objects);
   }
   nlohmann::json merged = nlohmann::json::object();
   size_t ok = 0;
@@ -98,11 +105,14 @@ void Render::OnResponse(RequestContext& ctx) const {
   const http::Request& req = ctx.request();
   auto accept = req.find(bhttp::field::accept);
   const bool direct = !ctx.rendered_json.empty();
-  auto rendered =
-      direct ? absl::StatusOr<encoding::Rendered>(encoding::Rendered{
-                   std::string(encoding::kJsonContentType), std::move(ctx.rendered_json)})
-             : encoding::Render(endpoint_.output_encoding, ctx.data,
+  // The decode stages' JSON as it is (no content-type string built per request), or the tree's.
+  absl::StatusOr<encoding::Rendered> rendered;
+  if (direct) {
+    rendered = encoding::Rendered{{}, std::move(ctx.rendered_json)};
+  } else {
+    rendered = encoding::Render(endpoint_.output_encoding, ctx.data,
                                 accept == req.end() ? std::string_view() : Sv(accept->value()));
+  }
   if (!rendered.ok()) {
     log::Warn("[{}] [ENDPOINT: {}] render: {}", ctx.request_id, endpoint_.path,
               std::string(rendered.status().message()));
@@ -113,7 +123,8 @@ void Render::OnResponse(RequestContext& ctx) const {
   }
   http::Response res(bhttp::status::ok, 11);
   for (const auto& [name, value] : ctx.headers) res.insert(Bv(name), Bv(value));
-  res.set(bhttp::field::content_type, rendered->content_type);
+  res.set(bhttp::field::content_type,
+          direct ? Bv(encoding::kJsonContentType) : Bv(rendered->content_type));
   if (endpoint_.output_encoding == config::OutputEncoding::kNegotiate) {
     res.set(bhttp::field::vary, "Accept");  // caches must key the answer by Accept
   }

@@ -72,7 +72,7 @@ class RequestContext : public std::enable_shared_from_this<RequestContext> {
   // Filled by stages.
   std::vector<backend::BackendResponse> answers;  // one per backend, in declaration order
   nlohmann::json data;                            // merged (and shaped) data of the answers
-  // Instead of `data`, when the decode stage rendered the only backend's answer directly.
+  // Instead of `data`, when the decode stages rendered the answers (merged when several).
   std::string rendered_json;
   bool has_data = false;
   bool complete = false;                                     // every backend answered successfully
