@@ -44,6 +44,9 @@ struct BackendRequest {
   std::string body;  // empty for methods without a body
   const Params* params = nullptr;  // the endpoint's {params}; outlives the call
   uint32_t host = 0;               // which of the backend's hosts (set by the balancer)
+  // Set by a decode stage that renders answers directly (pipeline/decode.h): a backend whose
+  // answers come structured (gRPC) may then answer with `rendered_json` instead of `data`.
+  bool render_json = false;
 };
 
 // A backend's answer: a status, headers and body, or, for backends whose answer is already
@@ -57,8 +60,9 @@ struct BackendResponse {
   Fields headers;
   std::string body;
   std::optional<nlohmann::json> data;
-  // Set by the decode stage's direct path (pipeline/decode.h): `body` holds the answer already
-  // rendered as the endpoint's JSON, and `data` stays empty.
+  // Set by the decode stage's direct path (pipeline/decode.h), or by a gRPC backend the request
+  // asked to `render_json`: `body` holds the answer already rendered as the endpoint's JSON
+  // object, and `data` stays empty.
   bool rendered_json = false;
   std::string url;  // REST answers whose status is not 200/201: the URL that gave it
 };

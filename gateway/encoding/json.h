@@ -56,6 +56,10 @@ bool RenderJsonObjectDirect(std::string_view body, std::string* out);
 // WrapRenderedObject) rendered: it relies on their form and checks nothing.
 std::string MergeRenderedObjects(const std::vector<std::string_view>& objects);
 
+// `s` (valid UTF-8) as a JSON string, the way RenderJson writes strings: quoted, with `"`, `\`
+// and the control characters escaped, everything else as it is.
+void AppendJsonString(std::string_view s, std::string* out);
+
 // `{"<key>":<rendered>}`: an object RenderJsonObjectDirect rendered, wrapped under `key` (valid
 // UTF-8) as a backend's `group` wraps it.
 std::string WrapRenderedObject(std::string_view key, std::string_view rendered);

@@ -63,31 +63,6 @@ struct Scratch {
   }
 };
 
-// A decoded string as nlohmann's serializer writes it (ensure_ascii off): quoted, with `"`, `\`
-// and the control characters escaped, everything else (valid UTF-8 here) as it is.
-void AppendQuoted(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run = 0;  // start of the bytes not written yet
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    out->push_back('\\');
-    // nlohmann's short escapes, else \u00XX.
-    static constexpr std::string_view kRaw("\"\\\b\t\n\f\r", 7), kShort = "\"\\btnfr";
-    if (const size_t k = kRaw.find(static_cast<char>(c)); k != std::string_view::npos) {
-      out->push_back(kShort[k]);
-      continue;
-    }
-    out->append("u00");
-    out->push_back(kHex[c >> 4]);
-    out->push_back(kHex[c & 0xF]);
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
 
 class DirectRenderer {
  public:
@@ -130,7 +105,7 @@ class DirectRenderer {
         if (!escaped_) {
           out->append(in_.data() + start, pos_ - start);
         } else {
-          AppendQuoted(s_.text, out);
+          AppendJsonString(s_.text, out);
         }
         return true;
       }
@@ -203,7 +178,7 @@ class DirectRenderer {
         out->append(key(members[i]));
         out->push_back('"');
       } else {
-        AppendQuoted(key(members[i]), out);
+        AppendJsonString(key(members[i]), out);
       }
       out->push_back(':');
       out->append(all.substr(members[i].value_begin, members[i].value_size));
@@ -464,11 +439,35 @@ std::string WrapRenderedObject(std::string_view key, std::string_view rendered) 
   std::string out;
   out.reserve(key.size() + rendered.size() + 8);
   out.push_back('{');
-  AppendQuoted(key, &out);
+  AppendJsonString(key, &out);
   out.push_back(':');
   out.append(rendered);
   out.push_back('}');
   return out;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;  // start of the bytes not written yet
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    out->push_back('\\');
+    // nlohmann's short escapes, else \u00XX.
+    static constexpr std::string_view kRaw("\"\\\b\t\n\f\r", 7), kShort = "\"\\btnfr";
+    if (const size_t k = kRaw.find(static_cast<char>(c)); k != std::string_view::npos) {
+      out->push_back(kShort[k]);
+      continue;
+    }
+    out->append("u00");
+    out->push_back(kHex[c >> 4]);
+    out->push_back(kHex[c & 0xF]);
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
 }
 
 bool RenderJsonObjectDirect(std::string_view body, std::string* out) {

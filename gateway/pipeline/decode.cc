@@ -71,6 +71,11 @@ void DecodeAnswer(const config::Backend& cfg, const BackendPolicy& policy,
     return;
   }
   const std::string* group = shaper != nullptr ? shaper->group_only() : nullptr;
+  if (answer->rendered_json) {  // a gRPC reply the request asked rendered (render_json)
+    if (group != nullptr) answer->body = encoding::WrapRenderedObject(*group, answer->body);
+    KeepReturnHeaders(policy, answer);
+    return;
+  }
   if (render_direct && !answer->data && (shaper == nullptr || group != nullptr)) {
     std::string rendered;
     if (encoding::RenderJsonObjectDirect(answer->body, &rendered)) {
@@ -114,6 +119,7 @@ Decode::Decode(backend::BackendPtr next, const config::Endpoint& endpoint,
 
 void Decode::Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
                   backend::Deadline deadline, backend::Done done) const {
+  request.render_json = render_direct_;
   next_->Call(
       std::move(request), ctx, deadline,
       [this, id = ctx.request_id, done = std::move(done)](BackendResponse&& a) mutable {

@@ -23,7 +23,9 @@ namespace sluice::pipeline {
 // `render_direct` (a json backend that nothing shapes but a `group`, of a JSON endpoint where
 // nothing between reads `data`): a successful answer's body is rendered in one pass
 // (encoding::RenderJsonObjectDirect, then wrapped under the group), `body` holds that and
-// `rendered_json` is set; a body the direct pass declines is decoded as above.
+// `rendered_json` is set; a body the direct pass declines is decoded as above. An answer that
+// comes rendered (a gRPC reply: the Decode stage asks for it with the request's `render_json`)
+// is only wrapped under the group.
 void DecodeAnswer(const config::Backend& backend, const BackendPolicy& policy,
                   const shaping::BackendShaper* shaper, backend::BackendResponse* answer,
                   bool render_direct = false);

@@ -149,13 +149,10 @@ enum class Answers {
   kDecodeOrRender,
 };
 
-// A json backend whose answer the decode stage can render as it comes: nothing shapes it but a
-// `group`, and it is not a collection or a gRPC reply.
+// A json backend whose answer can be rendered as it comes (a body by the decode stage, a gRPC
+// reply by the backend): nothing shapes it but a `group`, and it is not a collection.
 bool RendersDirect(const config::Backend& backend) {
-  if (backend.encoding != config::BackendEncoding::kJson || backend.is_collection ||
-      GrpcOptions(backend) != nullptr) {
-    return false;
-  }
+  if (backend.encoding != config::BackendEncoding::kJson || backend.is_collection) return false;
   auto shaper = shaping::BackendShaper::Create(backend);
   return shaper.ok() && (shaper->is_identity() || shaper->group_only() != nullptr);
 }

@@ -3,15 +3,18 @@
 // byte picks the message type and the output options; the rest is read as JSON (JsonToMessage,
 // then MessageToJson of the result) and as protobuf wire bytes (parsed, then MessageToJson, then
 // JsonToMessage of that JSON into a fresh message). Nothing may crash or run away; the JSON a
-// message renders with proto names must read back.
+// message renders with proto names must read back; the direct render (RenderMessageJson) must
+// write what the tree renders, or fail with the same error.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "gateway/backend/grpc/transcode.h"
+#include "gateway/encoding/json.h"
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "proto/shop/shop.pb.h"
@@ -19,13 +22,15 @@
 namespace {
 
 std::unique_ptr<google::protobuf::Message> NewMessage(uint8_t which) {
-  switch (which % 3) {
+  switch (which % 4) {
     case 0:
       return std::make_unique<shop::Product>();
     case 1:
       return std::make_unique<shop::SearchRequest>();
-    default:
+    case 2:
       return std::make_unique<shop::GetProductRequest>();
+    default:
+      return std::make_unique<shop::SearchReply>();  // products, a map, a Struct inside
   }
 }
 
@@ -56,6 +61,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<google::protobuf::Message> reply = NewMessage(control);
   if (reply->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     auto rendered = grpc::MessageToJson(*reply, options);
+    std::string direct;
+    const absl::Status direct_status = grpc::RenderMessageJson(*reply, options, &direct);
+    if (direct_status.ok() != rendered.ok() ||
+        (rendered.ok() && direct != sluice::encoding::RenderJson(*rendered)) ||
+        (!rendered.ok() && direct_status.message() != rendered.status().message())) {
+      std::abort();
+    }
     if (rendered.ok()) {
       std::unique_ptr<google::protobuf::Message> again = NewMessage(control);
       const bool read_back = grpc::JsonToMessage(*rendered, again.get()).ok();

@@ -116,11 +116,12 @@ struct Arena {
   gpb::Arena arena{block, sizeof block};
 };
 
-// The backend's answer: a failed call's status, or the reply message (`parse` fills it) as JSON.
-// Whatever happens (even an allocation failure) it is an answer.
+// The backend's answer: a failed call's status, or the reply message (`parse` fills it) as JSON,
+// in `data` or, when `render`, rendered in `body`. Whatever happens (even an allocation
+// failure) it is an answer.
 template <typename Parse>
 BackendResponse Answer(int code, std::string message, const gpb::Message& prototype,
-                       const OutputOptions& output, Parse&& parse) {
+                       const OutputOptions& output, bool render, Parse&& parse) {
   BackendResponse result;
   try {
     if (code != 0) {
@@ -140,6 +141,15 @@ BackendResponse Answer(int code, std::string message, const gpb::Message& protot
       result.error = Error::Of(
           ErrorKind::kDecode,
           absl::StrCat("the reply is not a valid ", prototype.GetDescriptor()->full_name()));
+      return result;
+    }
+    if (render) {
+      if (absl::Status s = RenderMessageJson(*reply, output, &result.body); !s.ok()) {
+        result.error = Error::Of(ErrorKind::kDecode, std::string(s.message()));
+        return result;
+      }
+      result.status = 200;
+      result.rendered_json = true;
       return result;
     }
     auto json = MessageToJson(*reply, output);
@@ -243,6 +253,7 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
   backend->output_.timestamps_as_strings = options.timestamps_as_strings;
   backend->output_.durations_as_strings = options.durations_as_strings;
   backend->output_.omit_unset = options.omit_unset;
+  backend->renders_as_object_ = RendersAsObject(m->output_type(), backend->output_);
   for (const auto& [from, to] : backend->options_.input_mapping) {
     if (ResolvePath(m->input_type(), to).empty()) {
       return KeyError(b, absl::StrCat("input_mapping.", from),
@@ -330,9 +341,9 @@ void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
   channels_->client(ctx.worker)
       .Call(slots_[request.host % slots_.size()], path_, MetadataOf(request.headers),
             std::move(framed), deadline,
-            [done = std::move(done), prototype = reply_prototype_,
-             output = output_](UnaryReply&& reply) mutable {
-              done(Answer(reply.code, std::move(reply.message), *prototype, output,
+            [done = std::move(done), prototype = reply_prototype_, output = output_,
+             render = request.render_json && renders_as_object_](UnaryReply&& reply) mutable {
+              done(Answer(reply.code, std::move(reply.message), *prototype, output, render,
                           [&reply](gpb::Message* message) {
                             return message->ParseFromString(reply.payload);
                           }));

@@ -1,15 +1,18 @@
 #include "gateway/backend/grpc/transcode.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "gateway/encoding/json.h"
 #include "gateway/encoding/utf8.h"
 
 namespace sluice::backend::grpc {
@@ -229,6 +232,179 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
   }
   return FieldsToJson(m, o);
 }
+
+// ------------------------------------------------------------------------ output, direct
+
+// Writes what RenderJson(MessageValue(m)) writes, without the tree: members in the tree's key
+// order (bytewise; of fields sharing a JSON name, or map entries sharing a key, the last, as
+// the tree's assignments leave it), numbers and strings in its serializer's forms. Well-known
+// types and floating-point values, rare in replies and subtle in form, are rendered from the
+// tree's own value for them.
+class DirectWriter {
+ public:
+  DirectWriter(const OutputOptions& o, std::string* out)
+      : o_(o), out_(*out),
+        serializer_(nlohmann::detail::output_adapter<char>(*out), ' ',
+                    json::error_handler_t::replace) {}
+
+  void Message(const gpb::Message& m) {
+    const gpb::Descriptor* d = m.GetDescriptor();
+    if (HasOwnForm(d, o_)) return Leaf(MessageValue(m, o_));
+    Fields(m);
+  }
+
+  // Whether MessageValue gives messages of type `d` a form of their own (not their fields).
+  static bool HasOwnForm(const gpb::Descriptor* d, const OutputOptions& o) {
+    return (Name(d) == kTimestamp && o.timestamps_as_strings) ||
+           (Name(d) == kDuration && o.durations_as_strings) || IsWrapper(d) ||
+           Name(d) == kStruct || Name(d) == kListValue || Name(d) == kValue;
+  }
+
+ private:
+  struct Member {
+    std::string_view name;
+    const FieldDescriptor* field;
+  };
+
+  // FieldsToJson's members and budget, written in key order.
+  void Fields(const gpb::Message& m) {
+    const gpb::Descriptor* d = m.GetDescriptor();
+    const gpb::Reflection* r = m.GetReflection();
+    t_values_left -= d->field_count();
+    if (t_values_left < 0) return;  // the caller fails the whole reply
+    absl::InlinedVector<Member, 16> members;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->is_repeated() ? r->FieldSize(m, f) == 0 && o_.omit_unset
+                           : !r->HasField(m, f) &&
+                                 (o_.omit_unset || f->real_containing_oneof() != nullptr)) {
+        continue;
+      }
+      members.push_back({o_.camel_case ? f->json_name() : f->name(), f});
+    }
+    std::stable_sort(members.begin(), members.end(),
+                     [](const Member& a, const Member& b) { return a.name < b.name; });
+    out_.push_back('{');
+    bool first = true;
+    for (size_t i = 0; i < members.size(); ++i) {
+      // A member the next one replaces is still rendered (then dropped): the tree spends its
+      // values on it too.
+      const size_t mark = out_.size();
+      const bool replaced = i + 1 < members.size() && members[i + 1].name == members[i].name;
+      if (!first) out_.push_back(',');
+      String(members[i].name);
+      out_.push_back(':');
+      const FieldDescriptor* f = members[i].field;
+      if (f->is_map()) {
+        Map(m, f);
+      } else if (f->is_repeated()) {
+        const int n = r->FieldSize(m, f);
+        t_values_left -= n;
+        if (t_values_left < 0) return;
+        out_.push_back('[');
+        for (int k = 0; k < n; ++k) {
+          if (k > 0) out_.push_back(',');
+          Value(m, f, k);
+        }
+        out_.push_back(']');
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !r->HasField(m, f)) {
+        out_.append("null");
+      } else {
+        Value(m, f, -1);
+      }
+      if (t_values_left < 0) return;
+      if (replaced) {
+        out_.resize(mark);
+      } else {
+        first = false;
+      }
+    }
+    out_.push_back('}');
+  }
+
+  void Map(const gpb::Message& m, const FieldDescriptor* f) {
+    const gpb::Reflection* r = m.GetReflection();
+    const int n = r->FieldSize(m, f);
+    t_values_left -= n;
+    if (t_values_left < 0) return;
+    const FieldDescriptor* key = f->message_type()->map_key();
+    const FieldDescriptor* value = f->message_type()->map_value();
+    std::vector<std::pair<std::string, const gpb::Message*>> entries;
+    entries.reserve(n);
+    for (int k = 0; k < n; ++k) {
+      const gpb::Message& entry = r->GetRepeatedMessage(m, f, k);
+      entries.emplace_back(MapKey(entry, key), &entry);
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    out_.push_back('{');
+    bool first = true;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const size_t mark = out_.size();
+      const bool replaced = i + 1 < entries.size() && entries[i + 1].first == entries[i].first;
+      if (!first) out_.push_back(',');
+      String(entries[i].first);
+      out_.push_back(':');
+      Value(*entries[i].second, value, -1);
+      if (t_values_left < 0) return;
+      if (replaced) {
+        out_.resize(mark);
+      } else {
+        first = false;
+      }
+    }
+    out_.push_back('}');
+  }
+
+  // FieldValue's value, written.
+  void Value(const gpb::Message& m, const FieldDescriptor* f, int index) {
+    const gpb::Reflection* r = m.GetReflection();
+    const bool rep = index >= 0;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32:
+        return Integer(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+      case FieldDescriptor::CPPTYPE_INT64:
+        return Integer(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+      case FieldDescriptor::CPPTYPE_BOOL:
+        out_.append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
+        return;
+      case FieldDescriptor::CPPTYPE_STRING: {
+        if (f->type() == FieldDescriptor::TYPE_BYTES) break;
+        std::string scratch;
+        String(rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
+                   : r->GetStringReference(m, f, &scratch));
+        return;
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return Message(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
+      default:
+        break;
+    }
+    Leaf(FieldValue(m, f, index, o_));  // floating point, enums, bytes
+  }
+
+  template <typename Int>
+  void Integer(Int v) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, end);
+  }
+
+  void String(std::string_view s) {
+    if (encoding::IsValidUtf8(s)) return encoding::AppendJsonString(s, &out_);
+    Leaf(json(std::string(s)));  // the serializer's replacement characters
+  }
+
+  void Leaf(const json& v) { serializer_.dump(v, false, false, 0); }
+
+  const OutputOptions& o_;
+  std::string& out_;
+  nlohmann::detail::serializer<json> serializer_;
+};
 
 // ------------------------------------------------------------------------------------ input
 
@@ -523,6 +699,22 @@ absl::StatusOr<json> MessageToJson(const gpb::Message& message, const OutputOpti
         absl::StrCat("the reply would render more than ", max_values, " JSON values"));
   }
   return out;
+}
+
+bool RendersAsObject(const gpb::Descriptor* type, const OutputOptions& options) {
+  return !DirectWriter::HasOwnForm(type, options);
+}
+
+absl::Status RenderMessageJson(const gpb::Message& message, const OutputOptions& options,
+                               std::string* out, int64_t max_values) {
+  t_values_left = max_values;
+  DirectWriter(options, out).Message(message);
+  if (t_values_left < 0) {
+    out->clear();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the reply would render more than ", max_values, " JSON values"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status JsonToMessage(const json& j, gpb::Message* message) {

@@ -34,6 +34,14 @@ absl::StatusOr<nlohmann::json> MessageToJson(const google::protobuf::Message& me
                                              const OutputOptions& options,
                                              int64_t max_values = kMaxReplyValues);
 
+// What encoding::RenderJson(*MessageToJson(message, options, max_values)) writes, written
+// without the tree, for a reply whose type RendersAsObject (not a well-known type with a JSON
+// form of its own). The same ResourceExhausted error past `max_values`.
+bool RendersAsObject(const google::protobuf::Descriptor* type, const OutputOptions& options);
+absl::Status RenderMessageJson(const google::protobuf::Message& message,
+                               const OutputOptions& options, std::string* out,
+                               int64_t max_values = kMaxReplyValues);
+
 // Fills `message` from a JSON object. Field names may be proto names or JSON (lowerCamel)
 // names. An unknown field or a value of the wrong type is InvalidArgument naming the field by
 // its dotted path ("filter.price.min").

@@ -102,12 +102,32 @@ TEST(EndpointStackTest, AnswersRenderedDirectlyOnlyWhereNothingReadsTheTree) {
       {R"({"endpoint": "/e", "backend": [{"url_pattern": "/a"}, {"url_pattern": "/b"}],
           "extra_config": {"proxy": {"sequential": true}}})",
        "merge"},
+      // gRPC replies: rendered by the backend when the request asks (render_json); another
+      // `encoding` declared (no-op empties the answer) keeps the tree.
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/p.S/M", "group": "g",
+          "extra_config": {"backend/grpc": {}}}, {"url_pattern": "/b"}]})",
+       "merge-rendered"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/p.S/M", "encoding": "xml",
+          "extra_config": {"backend/grpc": {}}}]})",
+       "merge"},
+      {R"({"endpoint": "/e", "backend": [{"url_pattern": "/p.S/M", "mapping": {"a": "b"},
+          "extra_config": {"backend/grpc": {}}}]})",
+       "merge"},
+      {R"({"endpoint": "/e", "output_encoding": "xml", "backend": [{"url_pattern": "/p.S/M",
+          "extra_config": {"backend/grpc": {}}}]})",
+       "merge"},
   };
   for (const Row& row : rows) {
     auto r = Runner(File(row.endpoint));
     ASSERT_NE(r, nullptr) << row.endpoint;
     const std::vector<std::string> names = StageNames(r->stack());
     EXPECT_THAT(names, testing::Contains(std::string(row.merge))) << row.endpoint;
+    // What the decode stages ask of the backends below them (a sequence calls the first).
+    r->Start(Get("/e"));
+    ASSERT_GE(r->backend(0).received().size(), 1u) << row.endpoint;
+    EXPECT_EQ(r->backend(0).received().front().render_json,
+              std::string_view(row.merge) == "merge-rendered")
+        << row.endpoint;
   }
 }
 

@@ -911,5 +911,40 @@ TEST(DecodeAnswerTest, RenderDirectLeavesTheRenderedAnswerInBody) {
   EXPECT_EQ(failed.body, R"({"busy": true})");
 }
 
+TEST(DecodeAnswerTest, AnAnswerThatComesRenderedIsOnlyWrappedUnderItsGroup) {
+  // A gRPC backend asked to render_json answers with its reply rendered in `body`.
+  auto stage =
+      MergeStage::Build(File(Ep({Be(R"("group": "g", "extra_config": {"backend/grpc": {}})"),
+                                 Be(R"("extra_config": {"backend/grpc": {}})")})));
+  ASSERT_TRUE(stage.ok()) << stage.status();
+  auto rendered = [] {
+    CallResult answer;
+    answer.status = 200;
+    answer.body = R"({"id":7,"name":"x"})";
+    answer.rendered_json = true;
+    return answer;
+  };
+  const config::Backend& grouped = (*stage)->runner().endpoint().backends.at(0);
+  auto shaper = shaping::BackendShaper::Create(grouped);
+  ASSERT_TRUE(shaper.ok());
+  CallResult answer = rendered();
+  DecodeAnswer(grouped, BackendPolicy::FromConfig(grouped), &*shaper, &answer, true);
+  EXPECT_TRUE(answer.ok());
+  EXPECT_TRUE(answer.rendered_json);
+  EXPECT_EQ(answer.body, R"({"g":{"id":7,"name":"x"}})");
+  EXPECT_FALSE(answer.data.has_value());
+
+  const config::Backend& plain = (*stage)->runner().endpoint().backends.at(1);
+  CallResult as_is = rendered();
+  DecodeAnswer(plain, BackendPolicy::FromConfig(plain), nullptr, &as_is, true);
+  EXPECT_TRUE(as_is.rendered_json);
+  EXPECT_EQ(as_is.body, R"({"id":7,"name":"x"})");
+
+  // Through the stack: merged with the other part as rendered parts merge.
+  http::Response res = (*stage)->Answer({rendered(), rendered()}, "");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), R"({"g":{"id":7,"name":"x"},"id":7,"name":"x"})");
+}
+
 }  // namespace
 }  // namespace sluice::pipeline
