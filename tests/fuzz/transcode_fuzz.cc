@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reply->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     auto rendered = grpc::MessageToJson(*reply, options);
     std::string direct;
-    const absl::Status direct_status = grpc::RenderMessageJson(*reply, options, &direct);
+    auto layout = grpc::JsonLayout::Create(reply->GetDescriptor(), options);
+    const absl::Status direct_status = grpc::RenderMessageJson(*reply, *layout, &direct);
     if (direct_status.ok() != rendered.ok() ||
         (rendered.ok() && direct != sluice::encoding::RenderJson(*rendered)) ||
         (!rendered.ok() && direct_status.message() != rendered.status().message())) {

@@ -117,11 +117,11 @@ struct Arena {
 };
 
 // The backend's answer: a failed call's status, or the reply message (`parse` fills it) as JSON,
-// in `data` or, when `render`, rendered in `body`. Whatever happens (even an allocation
+// in `data` or, given a `layout`, rendered in `body`. Whatever happens (even an allocation
 // failure) it is an answer.
 template <typename Parse>
 BackendResponse Answer(int code, std::string message, const gpb::Message& prototype,
-                       const OutputOptions& output, bool render, Parse&& parse) {
+                       const OutputOptions& output, const JsonLayout* layout, Parse&& parse) {
   BackendResponse result;
   try {
     if (code != 0) {
@@ -143,8 +143,9 @@ BackendResponse Answer(int code, std::string message, const gpb::Message& protot
           absl::StrCat("the reply is not a valid ", prototype.GetDescriptor()->full_name()));
       return result;
     }
-    if (render) {
-      if (absl::Status s = RenderMessageJson(*reply, output, &result.body); !s.ok()) {
+    if (layout != nullptr) {
+      result.body.reserve(512);
+      if (absl::Status s = RenderMessageJson(*reply, *layout, &result.body); !s.ok()) {
         result.error = Error::Of(ErrorKind::kDecode, std::string(s.message()));
         return result;
       }
@@ -253,7 +254,7 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
   backend->output_.timestamps_as_strings = options.timestamps_as_strings;
   backend->output_.durations_as_strings = options.durations_as_strings;
   backend->output_.omit_unset = options.omit_unset;
-  backend->renders_as_object_ = RendersAsObject(m->output_type(), backend->output_);
+  backend->layout_ = JsonLayout::Create(m->output_type(), backend->output_);
   for (const auto& [from, to] : backend->options_.input_mapping) {
     if (ResolvePath(m->input_type(), to).empty()) {
       return KeyError(b, absl::StrCat("input_mapping.", from),
@@ -342,8 +343,8 @@ void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
       .Call(slots_[request.host % slots_.size()], path_, MetadataOf(request.headers),
             std::move(framed), deadline,
             [done = std::move(done), prototype = reply_prototype_, output = output_,
-             render = request.render_json && renders_as_object_](UnaryReply&& reply) mutable {
-              done(Answer(reply.code, std::move(reply.message), *prototype, output, render,
+             layout = request.render_json ? layout_.get() : nullptr](UnaryReply&& reply) mutable {
+              done(Answer(reply.code, std::move(reply.message), *prototype, output, layout,
                           [&reply](gpb::Message* message) {
                             return message->ParseFromString(reply.payload);
                           }));

@@ -51,8 +51,8 @@ class GrpcBackend final : public Backend {
   std::string path_;  // "/package.Service/Method"
   components::backend_grpc::Config options_;
   OutputOptions output_;
-  bool renders_as_object_ = false;  // replies can be rendered directly (RenderMessageJson)
-  std::vector<int> slots_;          // each host's slot in the workers' H2Clients
+  std::unique_ptr<const JsonLayout> layout_;  // null: replies are not rendered directly
+  std::vector<int> slots_;                    // each host's slot in the workers' H2Clients
 };
 
 }  // namespace sluice::backend::grpc

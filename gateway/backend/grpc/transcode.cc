@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <optional>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
@@ -235,36 +237,30 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
 
 // ------------------------------------------------------------------------ output, direct
 
+// Whether MessageValue gives messages of type `d` a form of their own (not their fields).
+bool HasOwnForm(const gpb::Descriptor* d, const OutputOptions& o) {
+  return (Name(d) == kTimestamp && o.timestamps_as_strings) ||
+         (Name(d) == kDuration && o.durations_as_strings) || IsWrapper(d) ||
+         Name(d) == kStruct || Name(d) == kListValue || Name(d) == kValue;
+}
+
 // Writes what RenderJson(MessageValue(m)) writes, without the tree: members in the tree's key
 // order (bytewise; of fields sharing a JSON name, or map entries sharing a key, the last, as
 // the tree's assignments leave it), numbers and strings in its serializer's forms. Well-known
-// types and floating-point values, rare in replies and subtle in form, are rendered from the
-// tree's own value for them.
+// types with a form of their own, and strings that are not UTF-8, are rare in replies: they
+// are written from the tree's own value for them.
 class DirectWriter {
  public:
-  DirectWriter(const OutputOptions& o, std::string* out)
-      : o_(o), out_(*out),
-        serializer_(nlohmann::detail::output_adapter<char>(*out), ' ',
-                    json::error_handler_t::replace) {}
+  DirectWriter(const JsonLayout& layout, std::string* out)
+      : layout_(layout), o_(layout.options()), out_(*out) {}
 
   void Message(const gpb::Message& m) {
-    const gpb::Descriptor* d = m.GetDescriptor();
-    if (HasOwnForm(d, o_)) return Leaf(MessageValue(m, o_));
+    if (HasOwnForm(m.GetDescriptor(), o_)) return Leaf(MessageValue(m, o_));
     Fields(m);
   }
 
-  // Whether MessageValue gives messages of type `d` a form of their own (not their fields).
-  static bool HasOwnForm(const gpb::Descriptor* d, const OutputOptions& o) {
-    return (Name(d) == kTimestamp && o.timestamps_as_strings) ||
-           (Name(d) == kDuration && o.durations_as_strings) || IsWrapper(d) ||
-           Name(d) == kStruct || Name(d) == kListValue || Name(d) == kValue;
-  }
-
  private:
-  struct Member {
-    std::string_view name;
-    const FieldDescriptor* field;
-  };
+  using Member = JsonLayout::Member;
 
   // FieldsToJson's members and budget, written in key order.
   void Fields(const gpb::Message& m) {
@@ -272,29 +268,34 @@ class DirectWriter {
     const gpb::Reflection* r = m.GetReflection();
     t_values_left -= d->field_count();
     if (t_values_left < 0) return;  // the caller fails the whole reply
-    absl::InlinedVector<Member, 16> members;
-    for (int i = 0; i < d->field_count(); ++i) {
-      const FieldDescriptor* f = d->field(i);
+    const std::vector<Member>* order = layout_.MembersOf(d);
+    std::vector<Member> own;  // a type the layout does not hold (a name that is not UTF-8)
+    if (order == nullptr) order = &(own = JsonLayout::SortedMembers(d, o_));
+    absl::InlinedVector<const Member*, 16> members;
+    for (const Member& member : *order) {
+      const FieldDescriptor* f = member.field;
       if (f->is_repeated() ? r->FieldSize(m, f) == 0 && o_.omit_unset
                            : !r->HasField(m, f) &&
                                  (o_.omit_unset || f->real_containing_oneof() != nullptr)) {
         continue;
       }
-      members.push_back({o_.camel_case ? f->json_name() : f->name(), f});
+      members.push_back(&member);
     }
-    std::stable_sort(members.begin(), members.end(),
-                     [](const Member& a, const Member& b) { return a.name < b.name; });
     out_.push_back('{');
     bool first = true;
     for (size_t i = 0; i < members.size(); ++i) {
       // A member the next one replaces is still rendered (then dropped): the tree spends its
       // values on it too.
       const size_t mark = out_.size();
-      const bool replaced = i + 1 < members.size() && members[i + 1].name == members[i].name;
+      const bool replaced = i + 1 < members.size() && members[i + 1]->name == members[i]->name;
       if (!first) out_.push_back(',');
-      String(members[i].name);
+      if (own.empty()) {
+        encoding::AppendJsonString(members[i]->name, &out_);  // checked UTF-8 (JsonLayout)
+      } else {
+        String(members[i]->name);
+      }
       out_.push_back(':');
-      const FieldDescriptor* f = members[i].field;
+      const FieldDescriptor* f = members[i]->field;
       if (f->is_map()) {
         Map(m, f);
       } else if (f->is_repeated()) {
@@ -369,22 +370,38 @@ class DirectWriter {
         return Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
       case FieldDescriptor::CPPTYPE_UINT64:
         return Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        return Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        return Double(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
       case FieldDescriptor::CPPTYPE_BOOL:
         out_.append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
         return;
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
+        if (f->enum_type()->full_name() == "google.protobuf.NullValue") {
+          out_.append("null");
+          return;
+        }
+        if (o_.enums_as_strings) {
+          if (const auto* v = f->enum_type()->FindValueByNumber(number)) return String(v->name());
+        }
+        return Integer(number);
+      }
       case FieldDescriptor::CPPTYPE_STRING: {
-        if (f->type() == FieldDescriptor::TYPE_BYTES) break;
         std::string scratch;
-        String(rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
-                   : r->GetStringReference(m, f, &scratch));
+        const std::string& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
+                                   : r->GetStringReference(m, f, &scratch);
+        if (f->type() != FieldDescriptor::TYPE_BYTES) return String(s);
+        out_.push_back('"');
+        absl::StrAppend(&out_, absl::Base64Escape(s));  // nothing in base64 needs escaping
+        out_.push_back('"');
         return;
       }
       case FieldDescriptor::CPPTYPE_MESSAGE:
         return Message(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
-      default:
-        break;
     }
-    Leaf(FieldValue(m, f, index, o_));  // floating point, enums, bytes
+    out_.append("null");
   }
 
   template <typename Int>
@@ -394,16 +411,31 @@ class DirectWriter {
     out_.append(buf, end);
   }
 
+  // FloatToJson's value as the serializer prints it.
+  void Double(double v) {
+    if (std::isnan(v)) return out_.append("\"NaN\""), void();
+    if (std::isinf(v)) return out_.append(v > 0 ? "\"Infinity\"" : "\"-Infinity\""), void();
+    char buf[64];
+    out_.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, v));
+  }
+
   void String(std::string_view s) {
     if (encoding::IsValidUtf8(s)) return encoding::AppendJsonString(s, &out_);
     Leaf(json(std::string(s)));  // the serializer's replacement characters
   }
 
-  void Leaf(const json& v) { serializer_.dump(v, false, false, 0); }
+  void Leaf(const json& v) {
+    if (!serializer_) {
+      serializer_.emplace(nlohmann::detail::output_adapter<char>(out_), ' ',
+                          json::error_handler_t::replace);
+    }
+    serializer_->dump(v, false, false, 0);
+  }
 
+  const JsonLayout& layout_;
   const OutputOptions& o_;
   std::string& out_;
-  nlohmann::detail::serializer<json> serializer_;
+  std::optional<nlohmann::detail::serializer<json>> serializer_;  // made on first use
 };
 
 // ------------------------------------------------------------------------------------ input
@@ -701,14 +733,58 @@ absl::StatusOr<json> MessageToJson(const gpb::Message& message, const OutputOpti
   return out;
 }
 
-bool RendersAsObject(const gpb::Descriptor* type, const OutputOptions& options) {
-  return !DirectWriter::HasOwnForm(type, options);
+std::unique_ptr<const JsonLayout> JsonLayout::Create(const gpb::Descriptor* type,
+                                                     const OutputOptions& options) {
+  if (HasOwnForm(type, options)) return nullptr;
+  auto layout = std::unique_ptr<JsonLayout>(new JsonLayout());
+  layout->options_ = options;
+  layout->Add(type);
+  return layout;
 }
 
-absl::Status RenderMessageJson(const gpb::Message& message, const OutputOptions& options,
+std::vector<JsonLayout::Member> JsonLayout::SortedMembers(const gpb::Descriptor* d,
+                                                          const OutputOptions& options) {
+  std::vector<Member> members;
+  members.reserve(d->field_count());
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    members.push_back({options.camel_case ? f->json_name() : f->name(), f});
+  }
+  // The tree's key order; of members sharing a name, field order (the tree keeps the last).
+  std::stable_sort(members.begin(), members.end(),
+                   [](const Member& a, const Member& b) { return a.name < b.name; });
+  return members;
+}
+
+void JsonLayout::Add(const gpb::Descriptor* d) {
+  // Well-known types with a form of their own are written from their tree value.
+  if (HasOwnForm(d, options_) || !visited_.insert(d).second) return;
+  std::vector<Member> members = SortedMembers(d, options_);
+  // A hand-made descriptor could name a field anything: such a type is left out, and its
+  // names are checked as they are written.
+  if (std::all_of(members.begin(), members.end(),
+                  [](const Member& m) { return encoding::IsValidUtf8(m.name); })) {
+    members_.emplace(d, std::move(members));
+  }
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->is_map()) {
+      if (const gpb::Descriptor* value = f->message_type()->map_value()->message_type()) Add(value);
+    } else if (const gpb::Descriptor* sub = f->message_type()) {
+      Add(sub);
+    }
+  }
+}
+
+const std::vector<JsonLayout::Member>* JsonLayout::MembersOf(const gpb::Descriptor* d) const {
+  auto it = members_.find(d);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+absl::Status RenderMessageJson(const gpb::Message& message, const JsonLayout& layout,
                                std::string* out, int64_t max_values) {
   t_values_left = max_values;
-  DirectWriter(options, out).Message(message);
+  DirectWriter(layout, out).Message(message);
   if (t_values_left < 0) {
     out->clear();
     return absl::ResourceExhaustedError(

@@ -7,10 +7,13 @@
 // need it: any scalar may be given as a string ("42", "true", "RED").
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
@@ -34,13 +37,42 @@ absl::StatusOr<nlohmann::json> MessageToJson(const google::protobuf::Message& me
                                              const OutputOptions& options,
                                              int64_t max_values = kMaxReplyValues);
 
-// What encoding::RenderJson(*MessageToJson(message, options, max_values)) writes, written
-// without the tree, for a reply whose type RendersAsObject (not a well-known type with a JSON
-// form of its own). The same ResourceExhausted error past `max_values`.
-bool RendersAsObject(const google::protobuf::Descriptor* type, const OutputOptions& options);
-absl::Status RenderMessageJson(const google::protobuf::Message& message,
-                               const OutputOptions& options, std::string* out,
-                               int64_t max_values = kMaxReplyValues);
+// How RenderMessageJson writes one reply type: the members of each message type reachable
+// from it, in the order the rendered objects list them, worked out once.
+class JsonLayout {
+ public:
+  struct Member {
+    std::string_view name;  // the field's JSON key (proto or lowerCamel name)
+    const google::protobuf::FieldDescriptor* field;
+  };
+
+  // Null for a type with a JSON form of its own (a well-known type: Struct, Value, ListValue,
+  // wrappers, Timestamp and Duration as strings), whose replies take MessageToJson. The
+  // descriptors must outlive the layout.
+  static std::unique_ptr<const JsonLayout> Create(const google::protobuf::Descriptor* type,
+                                                  const OutputOptions& options);
+
+  const OutputOptions& options() const { return options_; }
+  // `d`'s fields sorted by key (bytewise; fields sharing a key in field order); null for a
+  // type the layout does not hold.
+  const std::vector<Member>* MembersOf(const google::protobuf::Descriptor* d) const;
+  static std::vector<Member> SortedMembers(const google::protobuf::Descriptor* d,
+                                           const OutputOptions& options);
+
+ private:
+  JsonLayout() = default;
+  void Add(const google::protobuf::Descriptor* d);
+
+  OutputOptions options_;
+  absl::flat_hash_map<const google::protobuf::Descriptor*, std::vector<Member>> members_;
+  absl::flat_hash_set<const google::protobuf::Descriptor*> visited_;
+};
+
+// What encoding::RenderJson(*MessageToJson(message, layout.options(), max_values)) writes,
+// written without the tree, for a reply of the type `layout` was made for: the same bytes, or
+// the same ResourceExhausted error past `max_values`.
+absl::Status RenderMessageJson(const google::protobuf::Message& message, const JsonLayout& layout,
+                               std::string* out, int64_t max_values = kMaxReplyValues);
 
 // Fills `message` from a JSON object. Field names may be proto names or JSON (lowerCamel)
 // names. An unknown field or a value of the wrong type is InvalidArgument naming the field by

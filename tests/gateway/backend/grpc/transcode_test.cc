@@ -91,9 +91,10 @@ std::string Tree(const google::protobuf::Message& m, OutputOptions o, int64_t bu
 }
 
 std::string Direct(const google::protobuf::Message& m, OutputOptions o, int64_t budget) {
-  std::string out = "stale";  // replaced, not appended to
-  out.clear();
-  absl::Status s = RenderMessageJson(m, o, &out, budget);
+  auto layout = JsonLayout::Create(m.GetDescriptor(), o);
+  if (layout == nullptr) return "no layout";
+  std::string out;
+  absl::Status s = RenderMessageJson(m, *layout, &out, budget);
   return s.ok() ? out : "error: " + std::string(s.message());
 }
 
@@ -189,7 +190,8 @@ TEST(TranscodeTest, RenderMessageJsonReplacesInvalidUtf8AsTheTreeDoes) {
 
 TEST(TranscodeTest, RenderMessageJsonKeepsTheLastOfFieldsSharingAJsonName) {
   // proto2 allows two fields whose lowerCamel names collide ("foo_bar", "fooBar"): with
-  // camel_case the tree's later assignment wins, and the loser's values still count.
+  // camel_case the tree's later assignment wins, and the loser's values still count. A
+  // json_name may be any bytes.
   google::protobuf::FileDescriptorProto file;
   file.set_name("collide.proto");
   file.set_package("collide");
@@ -206,6 +208,8 @@ TEST(TranscodeTest, RenderMessageJsonKeepsTheLastOfFieldsSharingAJsonName) {
   add("foo_bar", 1, true);
   add("fooBar", 2, false);
   add("a", 3, false);
+  add("b", 4, false);
+  message->mutable_field(3)->set_json_name("b\xff");  // not UTF-8: replaced, as the tree does
   google::protobuf::DescriptorPool pool;
   const google::protobuf::FileDescriptor* built = pool.BuildFile(file);
   ASSERT_NE(built, nullptr);
@@ -218,8 +222,8 @@ TEST(TranscodeTest, RenderMessageJsonKeepsTheLastOfFieldsSharingAJsonName) {
   r->SetInt32(m.get(), type->field(2), 1);
   OutputOptions camel;
   camel.camel_case = true;
-  EXPECT_EQ(Direct(*m, camel, kMaxReplyValues), R"({"a":1,"fooBar":9})");
-  EXPECT_EQ(Direct(*m, {}, kMaxReplyValues), R"({"a":1,"fooBar":9,"foo_bar":[0,1,2,3,4]})");
+  EXPECT_EQ(Direct(*m, camel, kMaxReplyValues), "{\"a\":1,\"b\xef\xbf\xbd\":0,\"fooBar\":9}");
+  EXPECT_EQ(Direct(*m, {}, kMaxReplyValues), R"({"a":1,"b":0,"fooBar":9,"foo_bar":[0,1,2,3,4]})");
   for (int bits = 0; bits < 32; ++bits) {
     for (int64_t budget = 0; budget <= 10; ++budget) {
       EXPECT_EQ(Direct(*m, Options(bits), budget), Tree(*m, Options(bits), budget))
@@ -232,14 +236,14 @@ TEST(TranscodeTest, OnlyRepliesRenderedAsObjectsTakeTheDirectRender) {
   OutputOptions strings;
   strings.timestamps_as_strings = true;
   strings.durations_as_strings = true;
-  EXPECT_TRUE(RendersAsObject(shop::Product::descriptor(), {}));
-  EXPECT_TRUE(RendersAsObject(google::protobuf::Timestamp::descriptor(), {}));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::Timestamp::descriptor(), strings));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::Duration::descriptor(), strings));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::Struct::descriptor(), {}));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::Value::descriptor(), {}));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::ListValue::descriptor(), {}));
-  EXPECT_FALSE(RendersAsObject(google::protobuf::Int64Value::descriptor(), {}));
+  EXPECT_NE(JsonLayout::Create(shop::Product::descriptor(), {}), nullptr);
+  EXPECT_NE(JsonLayout::Create(google::protobuf::Timestamp::descriptor(), {}), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::Timestamp::descriptor(), strings), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::Duration::descriptor(), strings), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::Struct::descriptor(), {}), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::Value::descriptor(), {}), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::ListValue::descriptor(), {}), nullptr);
+  EXPECT_EQ(JsonLayout::Create(google::protobuf::Int64Value::descriptor(), {}), nullptr);
 }
 
 TEST(TranscodeTest, ScalarsFromStringsAndNumbers) {
