@@ -4,7 +4,8 @@
 // then MessageToJson of the result) and as protobuf wire bytes (parsed, then MessageToJson, then
 // JsonToMessage of that JSON into a fresh message). Nothing may crash or run away; the JSON a
 // message renders with proto names must read back; the direct render (RenderMessageJson) must
-// write what the tree renders, or fail with the same error.
+// write what the tree renders, or fail with the same error; and what RenderWireJson writes
+// from the bytes must be what the tree renders for the message they parse into.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "gateway/backend/grpc/transcode.h"
 #include "gateway/encoding/json.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "proto/shop/shop.pb.h"
@@ -57,7 +59,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // As wire bytes (a backend's reply).
+  // As wire bytes (a backend's reply), first as the backend reads them: straight to JSON where
+  // RenderWireJson can, which must then be what the tree path gives for the parsed reply (a
+  // DynamicMessage, as the backend's catalog makes them).
+  static google::protobuf::DynamicMessageFactory factory;
+  const google::protobuf::Message* dynamic =
+      factory.GetPrototype(NewMessage(control)->GetDescriptor());
+  auto wire_layout = grpc::JsonLayout::Create(dynamic->GetDescriptor(), options, &factory);
+  std::string wire;
+  if (grpc::RenderWireJson(bytes, *wire_layout, &wire)) {
+    std::unique_ptr<google::protobuf::Message> parsed(dynamic->New());
+    if (!parsed->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) std::abort();
+    auto tree = grpc::MessageToJson(*parsed, options);
+    if (!tree.ok() || wire != sluice::encoding::RenderJson(*tree)) std::abort();
+  } else if (!wire.empty()) {
+    std::abort();  // a declined render leaves `out` as it was
+  }
+
   std::unique_ptr<google::protobuf::Message> reply = NewMessage(control);
   if (reply->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     auto rendered = grpc::MessageToJson(*reply, options);

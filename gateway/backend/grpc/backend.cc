@@ -116,12 +116,12 @@ struct Arena {
   gpb::Arena arena{block, sizeof block};
 };
 
-// The backend's answer: a failed call's status, or the reply message (`parse` fills it) as JSON,
-// in `data` or, given a `layout`, rendered in `body`. Whatever happens (even an allocation
-// failure) it is an answer.
-template <typename Parse>
+// The backend's answer: a failed call's status, or the reply (its wire bytes, `payload`) as
+// JSON, in `data` or, given a `layout`, rendered in `body` (straight from the bytes where
+// RenderWireJson can). Whatever happens (even an allocation failure) it is an answer.
 BackendResponse Answer(int code, std::string message, const gpb::Message& prototype,
-                       const OutputOptions& output, const JsonLayout* layout, Parse&& parse) {
+                       const OutputOptions& output, const JsonLayout* layout,
+                       std::string_view payload) {
   BackendResponse result;
   try {
     if (code != 0) {
@@ -135,16 +135,24 @@ BackendResponse Answer(int code, std::string message, const gpb::Message& protot
       result.error = Error::Grpc(code, std::move(message));
       return result;
     }
+    if (layout != nullptr) {
+      result.body.reserve(512);
+      if (RenderWireJson(payload, *layout, &result.body)) {
+        result.status = 200;
+        result.rendered_json = true;
+        return result;
+      }
+    }
     Arena arena;
     gpb::Message* reply = prototype.New(&arena.arena);
-    if (!parse(reply)) {
+    if (payload.size() > INT32_MAX ||
+        !reply->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
       result.error = Error::Of(
           ErrorKind::kDecode,
           absl::StrCat("the reply is not a valid ", prototype.GetDescriptor()->full_name()));
       return result;
     }
     if (layout != nullptr) {
-      result.body.reserve(512);
       if (absl::Status s = RenderMessageJson(*reply, *layout, &result.body); !s.ok()) {
         result.error = Error::Of(ErrorKind::kDecode, std::string(s.message()));
         return result;
@@ -254,7 +262,9 @@ absl::StatusOr<std::unique_ptr<GrpcBackend>> GrpcBackend::Create(
   backend->output_.timestamps_as_strings = options.timestamps_as_strings;
   backend->output_.durations_as_strings = options.durations_as_strings;
   backend->output_.omit_unset = options.omit_unset;
-  backend->layout_ = JsonLayout::Create(m->output_type(), backend->output_);
+  backend->layout_ =
+      JsonLayout::Create(m->output_type(), backend->output_,
+                         backend->reply_prototype_->GetReflection()->GetMessageFactory());
   for (const auto& [from, to] : backend->options_.input_mapping) {
     if (ResolvePath(m->input_type(), to).empty()) {
       return KeyError(b, absl::StrCat("input_mapping.", from),
@@ -345,9 +355,7 @@ void GrpcBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadlin
             [done = std::move(done), prototype = reply_prototype_, output = output_,
              layout = request.render_json ? layout_.get() : nullptr](UnaryReply&& reply) mutable {
               done(Answer(reply.code, std::move(reply.message), *prototype, output, layout,
-                          [&reply](gpb::Message* message) {
-                            return message->ParseFromString(reply.payload);
-                          }));
+                          reply.payload));
             });
 }
 

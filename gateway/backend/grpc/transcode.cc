@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gateway/encoding/json.h"
+#include "google/protobuf/arena.h"
 #include "gateway/encoding/utf8.h"
 
 namespace sluice::backend::grpc {
@@ -244,18 +246,69 @@ bool HasOwnForm(const gpb::Descriptor* d, const OutputOptions& o) {
          Name(d) == kStruct || Name(d) == kListValue || Name(d) == kValue;
 }
 
+// Appends JSON text as RenderJson writes the same values.
+class JsonText {
+ protected:
+  explicit JsonText(std::string* out) : out_(*out) {}
+
+  template <typename Int>
+  bool Integer(Int v) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, end);
+    return true;
+  }
+
+  // FloatToJson's value as the serializer prints it.
+  bool Double(double v) {
+    if (std::isnan(v)) {
+      out_.append("\"NaN\"");
+    } else if (std::isinf(v)) {
+      out_.append(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    } else {
+      char buf[64];
+      out_.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, v));
+    }
+    return true;
+  }
+
+  void Bytes(std::string_view s) {
+    out_.push_back('"');
+    absl::StrAppend(&out_, absl::Base64Escape(absl::string_view(s.data(), s.size())));
+    out_.push_back('"');  // nothing in base64 needs escaping
+  }
+
+  // A tree value, through nlohmann's serializer (made on first use: it allocates).
+  bool Leaf(const json& v) {
+    if (!serializer_) {
+      serializer_.emplace(nlohmann::detail::output_adapter<char>(out_), ' ',
+                          json::error_handler_t::replace);
+    }
+    serializer_->dump(v, false, false, 0);
+    return true;
+  }
+
+  std::string& out_;
+
+ private:
+  std::optional<nlohmann::detail::serializer<json>> serializer_;
+};
+
 // Writes what RenderJson(MessageValue(m)) writes, without the tree: members in the tree's key
 // order (bytewise; of fields sharing a JSON name, or map entries sharing a key, the last, as
 // the tree's assignments leave it), numbers and strings in its serializer's forms. Well-known
 // types with a form of their own, and strings that are not UTF-8, are rare in replies: they
 // are written from the tree's own value for them.
-class DirectWriter {
+class DirectWriter : JsonText {
  public:
   DirectWriter(const JsonLayout& layout, std::string* out)
-      : layout_(layout), o_(layout.options()), out_(*out) {}
+      : JsonText(out), layout_(layout), o_(layout.options()) {}
 
   void Message(const gpb::Message& m) {
-    if (HasOwnForm(m.GetDescriptor(), o_)) return Leaf(MessageValue(m, o_));
+    if (HasOwnForm(m.GetDescriptor(), o_)) {
+      Leaf(MessageValue(m, o_));
+      return;
+    }
     Fields(m);
   }
 
@@ -363,17 +416,23 @@ class DirectWriter {
     const bool rep = index >= 0;
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32:
-        return Integer(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+        Integer(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
+        return;
       case FieldDescriptor::CPPTYPE_INT64:
-        return Integer(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+        Integer(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
+        return;
       case FieldDescriptor::CPPTYPE_UINT32:
-        return Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+        Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
+        return;
       case FieldDescriptor::CPPTYPE_UINT64:
-        return Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+        Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
+        return;
       case FieldDescriptor::CPPTYPE_DOUBLE:
-        return Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+        Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
+        return;
       case FieldDescriptor::CPPTYPE_FLOAT:
-        return Double(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
+        Double(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
+        return;
       case FieldDescriptor::CPPTYPE_BOOL:
         out_.append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
         return;
@@ -386,17 +445,15 @@ class DirectWriter {
         if (o_.enums_as_strings) {
           if (const auto* v = f->enum_type()->FindValueByNumber(number)) return String(v->name());
         }
-        return Integer(number);
+        Integer(number);
+        return;
       }
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
         const std::string& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
                                    : r->GetStringReference(m, f, &scratch);
         if (f->type() != FieldDescriptor::TYPE_BYTES) return String(s);
-        out_.push_back('"');
-        absl::StrAppend(&out_, absl::Base64Escape(s));  // nothing in base64 needs escaping
-        out_.push_back('"');
-        return;
+        return Bytes(s);
       }
       case FieldDescriptor::CPPTYPE_MESSAGE:
         return Message(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
@@ -404,38 +461,13 @@ class DirectWriter {
     out_.append("null");
   }
 
-  template <typename Int>
-  void Integer(Int v) {
-    char buf[24];
-    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, end);
-  }
-
-  // FloatToJson's value as the serializer prints it.
-  void Double(double v) {
-    if (std::isnan(v)) return out_.append("\"NaN\""), void();
-    if (std::isinf(v)) return out_.append(v > 0 ? "\"Infinity\"" : "\"-Infinity\""), void();
-    char buf[64];
-    out_.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, v));
-  }
-
   void String(std::string_view s) {
     if (encoding::IsValidUtf8(s)) return encoding::AppendJsonString(s, &out_);
     Leaf(json(std::string(s)));  // the serializer's replacement characters
   }
 
-  void Leaf(const json& v) {
-    if (!serializer_) {
-      serializer_.emplace(nlohmann::detail::output_adapter<char>(out_), ' ',
-                          json::error_handler_t::replace);
-    }
-    serializer_->dump(v, false, false, 0);
-  }
-
   const JsonLayout& layout_;
   const OutputOptions& o_;
-  std::string& out_;
-  std::optional<nlohmann::detail::serializer<json>> serializer_;  // made on first use
 };
 
 // ------------------------------------------------------------------------------------ input
@@ -720,6 +752,519 @@ absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path
   return absl::OkStatus();
 }
 
+// What protobuf's parser reads for field `f` from one field record: its wire type and bytes.
+struct Record {
+  const FieldDescriptor* f;
+  int wire_type;
+  uint64_t number;        // varint and fixed wire types
+  std::string_view data;  // length-delimited
+};
+
+// The wire type a non-packed value of `f` has.
+int WireTypeOf(const FieldDescriptor* f) {
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_DOUBLE:
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      return 1;
+    case FieldDescriptor::TYPE_FLOAT:
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      return 5;
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES:
+    case FieldDescriptor::TYPE_MESSAGE:
+      return 2;
+    case FieldDescriptor::TYPE_GROUP:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+// Reads protobuf's wire format as far as it is unambiguous. Every reader returns false where
+// protobuf's parser might read the bytes differently (or fail): the caller then parses.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+
+  // A varint of at most `max_bytes` bytes (10: any) whose value fits 64 bits.
+  bool Varint(uint64_t* v, int max_bytes = 10) {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
+      if (pos_ == in_.size()) return false;
+      const auto byte = static_cast<uint8_t>(in_[pos_++]);
+      if (shift == 63 && byte > 1) return false;
+      value |= uint64_t{byte & 0x7Fu} << shift;
+      if (byte < 0x80) {
+        *v = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool Fixed(int bytes, uint64_t* v) {
+    if (in_.size() - pos_ < static_cast<size_t>(bytes)) return false;
+    uint64_t value = 0;
+    for (int i = bytes - 1; i >= 0; --i) value = value << 8 | static_cast<uint8_t>(in_[pos_ + i]);
+    pos_ += bytes;
+    *v = value;
+    return true;
+  }
+
+  bool Bytes(std::string_view* data) {
+    uint64_t size = 0;
+    // Sizes and tags are read as 32-bit varints, at most 5 bytes.
+    if (!Varint(&size, 5) || size > in_.size() - pos_ || size > INT32_MAX) return false;
+    *data = in_.substr(pos_, size);
+    pos_ += size;
+    return true;
+  }
+
+  // The next record's field number and wire type, and its value.
+  bool Next(uint32_t* number, Record* r) {
+    uint64_t tag = 0;
+    if (!Varint(&tag, 5) || tag > UINT32_MAX) return false;
+    *number = static_cast<uint32_t>(tag >> 3);
+    r->wire_type = static_cast<int>(tag & 7);
+    if (*number == 0) return false;
+    switch (r->wire_type) {
+      case 0:
+        return Varint(&r->number);
+      case 1:
+        return Fixed(8, &r->number);
+      case 2:
+        return Bytes(&r->data);
+      case 5:
+        return Fixed(4, &r->number);
+      default:  // groups, invalid wire types
+        return false;
+    }
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+// A reply's wire bytes written as DirectWriter writes the message protobuf parses from them,
+// without parsing it: each message's records read into a list, then written in the layout's
+// member order. Whatever protobuf's parser might read differently is declined (Render returns
+// false): a singular field or a oneof given twice, a field with another wire type than its
+// own, groups, a string that is not UTF-8, a closed enum's unknown value, nesting past 64
+// levels, a well-known type with a form of its own; so is a reply over the value budget, whose
+// error the parser's path reports in its order.
+class WireWriter : JsonText {
+ public:
+  WireWriter(const JsonLayout& layout, std::string* out)
+      : JsonText(out), layout_(layout), o_(layout.options()) {}
+
+  bool Render(const gpb::Descriptor* d, std::string_view bytes) {
+    return Message(d, bytes, 0) && t_values_left >= 0;
+  }
+
+ private:
+  using Member = JsonLayout::Member;
+  static constexpr int kMaxDepth = 64;
+
+  bool Message(const gpb::Descriptor* d, std::string_view bytes, int depth) {
+    if (depth > kMaxDepth) return false;
+    if (HasOwnForm(d, o_)) return OwnForm(d, bytes, depth);
+    const std::vector<Member>* members = layout_.MembersOf(d);
+    if (members == nullptr) return false;  // names shared or not UTF-8: DirectWriter's care
+    t_values_left -= d->field_count();
+    if (t_values_left < 0) return false;
+    // The records, grouped by field (wire order kept within a field).
+    absl::InlinedVector<Record, 16> records;
+    WireReader reader(bytes);
+    while (!reader.done()) {
+      uint32_t number = 0;
+      Record r{};
+      if (!reader.Next(&number, &r)) return false;
+      r.f = d->FindFieldByNumber(static_cast<int>(number));
+      if (r.f == nullptr) continue;  // an unknown field: kept by the parser, never printed
+      if (r.wire_type != WireTypeOf(r.f) &&
+          !(r.wire_type == 2 && r.f->is_repeated() && r.f->is_packable())) {
+        return false;
+      }
+      records.push_back(r);
+    }
+    std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
+      return a.f->index() < b.f->index();
+    });
+    for (size_t i = 1; i < records.size(); ++i) {
+      // A singular field given twice: protobuf merges (messages) or keeps the last.
+      if (records[i - 1].f == records[i].f && !records[i].f->is_repeated()) return false;
+    }
+    // Two members of one oneof: the last one set wins.
+    for (size_t i = 0; i < records.size(); ++i) {
+      const gpb::OneofDescriptor* oneof = records[i].f->real_containing_oneof();
+      if (oneof == nullptr) continue;
+      for (size_t j = i + 1; j < records.size(); ++j) {
+        if (records[j].f != records[i].f && records[j].f->real_containing_oneof() == oneof) {
+          return false;
+        }
+      }
+    }
+
+    out_.push_back('{');
+    bool first = true;
+    for (size_t m = 0; m < members->size(); ++m) {
+      const FieldDescriptor* f = (*members)[m].field;
+      auto range = std::equal_range(records.begin(), records.end(), Record{f, 0, 0, {}},
+                                    [](const Record& a, const Record& b) {
+                                      return a.f->index() < b.f->index();
+                                    });
+      const Record* begin = records.data() + (range.first - records.begin());
+      const size_t count = static_cast<size_t>(range.second - range.first);
+      if (count == 0 && f->is_required()) return false;  // the parser fails
+      if (f->is_repeated()) {
+        if (count == 0 && o_.omit_unset) continue;
+      } else if (count == 0) {
+        if (o_.omit_unset || f->real_containing_oneof() != nullptr) continue;
+      } else if (!f->has_presence() && o_.omit_unset) {
+        bool present = false;
+        if (!ImplicitPresence(begin[0], &present)) return false;
+        if (!present) continue;
+      }
+      if (!first) out_.push_back(',');
+      encoding::AppendJsonString((*members)[m].name, &out_);
+      out_.push_back(':');
+      bool ok = true;
+      if (f->is_map()) {
+        ok = Map(f, begin, count, depth);
+      } else if (f->is_repeated()) {
+        ok = Repeated(f, begin, count, depth);
+      } else if (count == 0) {
+        ok = Default(f);
+      } else {
+        ok = Value(f, begin[0], depth);
+      }
+      if (!ok || t_values_left < 0) return false;
+      first = false;
+    }
+    out_.push_back('}');
+    return true;
+  }
+
+  // A well-known type with a form of its own (rare, and small): parsed on its own and written
+  // from its tree value. Parsed on its own it gets the parser's whole nesting allowance (100
+  // levels), which the reply's parse would have spent partly above it: it is kept only if it
+  // nests no deeper than this writer allows, and holds no unknown fields (groups among them
+  // nest as well).
+  bool OwnForm(const gpb::Descriptor* d, std::string_view bytes, int depth) {
+    const gpb::Message* prototype = layout_.PrototypeOf(d);
+    if (prototype == nullptr || bytes.size() > INT32_MAX) return false;
+    gpb::Arena arena;
+    gpb::Message* m = prototype->New(&arena);
+    if (!m->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !Shallow(*m, kMaxDepth - depth)) {
+      return false;
+    }
+    return Leaf(MessageValue(*m, o_));
+  }
+
+  // Whether `m` nests at most `levels` more messages and has no unknown fields.
+  static bool Shallow(const gpb::Message& m, int levels) {
+    if (levels < 0) return false;
+    const gpb::Reflection* r = m.GetReflection();
+    if (!r->GetUnknownFields(m).empty()) return false;
+    std::vector<const FieldDescriptor*> fields;
+    r->ListFields(m, &fields);
+    for (const FieldDescriptor* f : fields) {
+      if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (!Shallow(r->GetRepeatedMessage(m, f, i), levels - 1)) return false;
+        }
+      } else if (!Shallow(r->GetMessage(m, f), levels - 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // HasField of a proto3 field without presence: its value is not the default. Zero floats
+  // are left to the parser (whether -0.0 counts is its reflection's business).
+  bool ImplicitPresence(const Record& r, bool* present) {
+    if (r.f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ||
+        r.f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+      const uint64_t magnitude =
+          r.f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ? r.number << 1 : (r.number << 33);
+      if (magnitude == 0) return false;  // 0.0 or -0.0
+      *present = true;
+      return true;
+    }
+    if (r.wire_type == 2) {
+      *present = !r.data.empty();
+      return true;
+    }
+    // Integers, enums and bools as stored: the truncation the parser applies decides.
+    switch (r.f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_UINT32:
+      case FieldDescriptor::CPPTYPE_ENUM:
+        *present = static_cast<uint32_t>(r.number) != 0;
+        return true;
+      default:
+        *present = r.number != 0;
+        return true;
+    }
+  }
+
+  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
+    // Count the elements first: the budget is spent before they are written.
+    int64_t n = 0;
+    for (size_t i = 0; i < count; ++i) {
+      if (records[i].wire_type == 2 && f->is_packable()) {
+        const int64_t in_record = PackedCount(f, records[i].data);
+        if (in_record < 0) return false;
+        n += in_record;
+      } else {
+        ++n;
+      }
+    }
+    t_values_left -= n;
+    if (t_values_left < 0) return false;
+    out_.push_back('[');
+    bool first = true;
+    for (size_t i = 0; i < count; ++i) {
+      if (records[i].wire_type == 2 && f->is_packable()) {
+        WireReader packed(records[i].data);
+        while (!packed.done()) {
+          Record element{f, WireTypeOf(f), 0, {}};
+          const bool read = element.wire_type == 0   ? packed.Varint(&element.number)
+                            : element.wire_type == 1 ? packed.Fixed(8, &element.number)
+                                                     : packed.Fixed(4, &element.number);
+          if (!read) return false;
+          if (!first) out_.push_back(',');
+          first = false;
+          if (!Value(f, element, depth)) return false;
+        }
+      } else {
+        if (!first) out_.push_back(',');
+        first = false;
+        if (!Value(f, records[i], depth)) return false;
+      }
+    }
+    out_.push_back(']');
+    return true;
+  }
+
+  // The elements in a packed record; -1 when it is not a whole number of them.
+  static int64_t PackedCount(const FieldDescriptor* f, std::string_view data) {
+    switch (WireTypeOf(f)) {
+      case 1:
+        return data.size() % 8 == 0 ? static_cast<int64_t>(data.size() / 8) : -1;
+      case 5:
+        return data.size() % 4 == 0 ? static_cast<int64_t>(data.size() / 4) : -1;
+      default: {
+        if (!data.empty() && static_cast<uint8_t>(data.back()) >= 0x80) return -1;
+        int64_t n = 0;
+        for (char c : data) n += static_cast<uint8_t>(c) < 0x80;
+        return n;
+      }
+    }
+  }
+
+  bool Map(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
+    const gpb::Descriptor* entry_type = f->message_type();
+    const FieldDescriptor* key_field = entry_type->map_key();
+    const FieldDescriptor* value_field = entry_type->map_value();
+    struct Entry {
+      std::string key;
+      Record value;
+      bool has_value;
+    };
+    std::vector<Entry> entries;
+    entries.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      Record key{key_field, WireTypeOf(key_field), 0, {}};
+      Record value{value_field, WireTypeOf(value_field), 0, {}};
+      bool has_key = false, has_value = false;
+      WireReader reader(records[i].data);
+      while (!reader.done()) {
+        uint32_t number = 0;
+        Record r{};
+        if (!reader.Next(&number, &r)) return false;
+        Record& slot = number == 1 ? key : value;
+        bool& seen = number == 1 ? has_key : has_value;
+        if ((number != 1 && number != 2) || seen || r.wire_type != slot.wire_type) return false;
+        seen = true;
+        slot.number = r.number;
+        slot.data = r.data;
+      }
+      Entry e{{}, value, has_value};
+      if (!MapKey(key, has_key, &e.key)) return false;
+      entries.push_back(std::move(e));
+    }
+    // The map keeps the last entry of a key; the tree lists keys sorted.
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const Entry& a, const Entry& b) { return a.key < b.key; });
+    int64_t unique = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      unique += i + 1 == entries.size() || entries[i + 1].key != entries[i].key;
+    }
+    t_values_left -= unique;
+    if (t_values_left < 0) return false;
+    out_.push_back('{');
+    bool first = true;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) continue;
+      if (!first) out_.push_back(',');
+      first = false;
+      encoding::AppendJsonString(entries[i].key, &out_);  // UTF-8: checked by MapKey
+      out_.push_back(':');
+      const bool ok = entries[i].has_value ? Value(value_field, entries[i].value, depth)
+                                           : Default(value_field, depth);
+      if (!ok || t_values_left < 0) return false;
+    }
+    out_.push_back('}');
+    return true;
+  }
+
+  // The key's text as the tree's MapKey gives it.
+  bool MapKey(const Record& key, bool has_key, std::string* text) {
+    const FieldDescriptor* f = key.f;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      if (has_key && !encoding::IsValidUtf8(key.data)) return false;
+      text->assign(has_key ? key.data : std::string_view());
+      return true;
+    }
+    const size_t mark = out_.size();
+    const bool ok = has_key ? Scalar(f, key) : Default(f);
+    text->assign(out_, mark, std::string::npos);
+    out_.resize(mark);
+    return ok;
+  }
+
+  bool Value(const FieldDescriptor* f, const Record& r, int depth) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Message(f->message_type(), r.data, depth + 1);
+    }
+    return Scalar(f, r);
+  }
+
+  // A scalar as FieldValue gives it, from its wire value.
+  bool Scalar(const FieldDescriptor* f, const Record& r) {
+    const uint64_t v = r.number;
+    switch (f->type()) {
+      case FieldDescriptor::TYPE_INT32:
+      case FieldDescriptor::TYPE_SFIXED32:
+        return Integer(static_cast<int32_t>(static_cast<uint32_t>(v)));
+      case FieldDescriptor::TYPE_SINT32: {
+        const auto u = static_cast<uint32_t>(v);
+        return Integer(static_cast<int32_t>((u >> 1) ^ (~(u & 1) + 1)));
+      }
+      case FieldDescriptor::TYPE_UINT32:
+      case FieldDescriptor::TYPE_FIXED32:
+        return Integer(static_cast<uint32_t>(v));
+      case FieldDescriptor::TYPE_INT64:
+      case FieldDescriptor::TYPE_SFIXED64:
+        return Integer(static_cast<int64_t>(v));
+      case FieldDescriptor::TYPE_SINT64:
+        return Integer(static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)));
+      case FieldDescriptor::TYPE_UINT64:
+      case FieldDescriptor::TYPE_FIXED64:
+        return Integer(v);
+      case FieldDescriptor::TYPE_BOOL:
+        out_.append(v != 0 ? "true" : "false");
+        return true;
+      case FieldDescriptor::TYPE_DOUBLE: {
+        double d = 0;
+        std::memcpy(&d, &v, sizeof d);
+        return Double(d);
+      }
+      case FieldDescriptor::TYPE_FLOAT: {
+        float x = 0;
+        const auto bits = static_cast<uint32_t>(v);
+        std::memcpy(&x, &bits, sizeof x);
+        return Double(ShortestDouble(x));
+      }
+      case FieldDescriptor::TYPE_ENUM:
+        return Enum(f, static_cast<int32_t>(static_cast<uint32_t>(v)));
+      case FieldDescriptor::TYPE_STRING:
+        if (!encoding::IsValidUtf8(r.data)) return false;
+        encoding::AppendJsonString(r.data, &out_);
+        return true;
+      case FieldDescriptor::TYPE_BYTES:
+        Bytes(r.data);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  bool Enum(const FieldDescriptor* f, int number) {
+    const gpb::EnumDescriptor* type = f->enum_type();
+    const gpb::EnumValueDescriptor* named = type->FindValueByNumber(number);
+    // A closed (proto2) enum keeps an unknown number among the unknown fields.
+    if (named == nullptr && type->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
+      return false;
+    }
+    if (type->full_name() == "google.protobuf.NullValue") {
+      out_.append("null");
+      return true;
+    }
+    if (o_.enums_as_strings && named != nullptr) {
+      if (!encoding::IsValidUtf8(named->name())) return false;
+      encoding::AppendJsonString(named->name(), &out_);
+      return true;
+    }
+    return Integer(number);
+  }
+
+  // An absent singular field as the tree prints it: a message null, a scalar its default.
+  bool Default(const FieldDescriptor* f) {
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        out_.append("null");
+        return true;
+      case FieldDescriptor::CPPTYPE_INT32:
+        return Integer(f->default_value_int32());
+      case FieldDescriptor::CPPTYPE_INT64:
+        return Integer(f->default_value_int64());
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return Integer(f->default_value_uint32());
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return Integer(f->default_value_uint64());
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        return Double(f->default_value_double());
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        return Double(ShortestDouble(f->default_value_float()));
+      case FieldDescriptor::CPPTYPE_BOOL:
+        out_.append(f->default_value_bool() ? "true" : "false");
+        return true;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        return Enum(f, f->default_value_enum()->number());
+      case FieldDescriptor::CPPTYPE_STRING: {
+        const std::string& s = f->default_value_string();
+        if (f->type() == FieldDescriptor::TYPE_BYTES) {
+          Bytes(s);
+          return true;
+        }
+        if (!encoding::IsValidUtf8(s)) return false;
+        encoding::AppendJsonString(s, &out_);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A map entry without its value: the value type's default; a message's is its empty form.
+  bool Default(const FieldDescriptor* f, int depth) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Message(f->message_type(), std::string_view(), depth + 1);
+    }
+    return Default(f);
+  }
+
+  const JsonLayout& layout_;
+  const OutputOptions& o_;
+};
+
 }  // namespace
 
 absl::StatusOr<json> MessageToJson(const gpb::Message& message, const OutputOptions& options,
@@ -734,10 +1279,13 @@ absl::StatusOr<json> MessageToJson(const gpb::Message& message, const OutputOpti
 }
 
 std::unique_ptr<const JsonLayout> JsonLayout::Create(const gpb::Descriptor* type,
-                                                     const OutputOptions& options) {
+                                                     const OutputOptions& options,
+                                                     gpb::MessageFactory* factory) {
   if (HasOwnForm(type, options)) return nullptr;
   auto layout = std::unique_ptr<JsonLayout>(new JsonLayout());
   layout->options_ = options;
+  layout->factory_ = factory;
+  layout->type_ = type;
   layout->Add(type);
   return layout;
 }
@@ -757,13 +1305,23 @@ std::vector<JsonLayout::Member> JsonLayout::SortedMembers(const gpb::Descriptor*
 }
 
 void JsonLayout::Add(const gpb::Descriptor* d) {
-  // Well-known types with a form of their own are written from their tree value.
-  if (HasOwnForm(d, options_) || !visited_.insert(d).second) return;
+  if (!visited_.insert(d).second) return;
+  // Well-known types with a form of their own are written from their tree value: RenderWireJson
+  // parses them with their prototype.
+  if (HasOwnForm(d, options_)) {
+    if (factory_ != nullptr) prototypes_.emplace(d, factory_->GetPrototype(d));
+    return;
+  }
   std::vector<Member> members = SortedMembers(d, options_);
-  // A hand-made descriptor could name a field anything: such a type is left out, and its
-  // names are checked as they are written.
-  if (std::all_of(members.begin(), members.end(),
-                  [](const Member& m) { return encoding::IsValidUtf8(m.name); })) {
+  // A hand-made descriptor could name a field anything, or two fields alike (proto2): such a
+  // type is left out, and DirectWriter checks its names as it writes them.
+  const bool shared = std::adjacent_find(members.begin(), members.end(),
+                                         [](const Member& a, const Member& b) {
+                                           return a.name == b.name;
+                                         }) != members.end();
+  if (!shared && std::all_of(members.begin(), members.end(), [](const Member& m) {
+        return encoding::IsValidUtf8(m.name);
+      })) {
     members_.emplace(d, std::move(members));
   }
   for (int i = 0; i < d->field_count(); ++i) {
@@ -774,6 +1332,11 @@ void JsonLayout::Add(const gpb::Descriptor* d) {
       Add(sub);
     }
   }
+}
+
+const gpb::Message* JsonLayout::PrototypeOf(const gpb::Descriptor* d) const {
+  auto it = prototypes_.find(d);
+  return it == prototypes_.end() ? nullptr : it->second;
 }
 
 const std::vector<JsonLayout::Member>* JsonLayout::MembersOf(const gpb::Descriptor* d) const {
@@ -791,6 +1354,15 @@ absl::Status RenderMessageJson(const gpb::Message& message, const JsonLayout& la
         absl::StrCat("the reply would render more than ", max_values, " JSON values"));
   }
   return absl::OkStatus();
+}
+
+bool RenderWireJson(std::string_view bytes, const JsonLayout& layout, std::string* out,
+                    int64_t max_values) {
+  t_values_left = max_values;
+  const size_t start = out->size();
+  if (WireWriter(layout, out).Render(layout.type(), bytes)) return true;
+  out->resize(start);
+  return false;
 }
 
 absl::Status JsonToMessage(const json& j, gpb::Message* message) {

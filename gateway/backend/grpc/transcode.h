@@ -47,15 +47,22 @@ class JsonLayout {
   };
 
   // Null for a type with a JSON form of its own (a well-known type: Struct, Value, ListValue,
-  // wrappers, Timestamp and Duration as strings), whose replies take MessageToJson. The
-  // descriptors must outlive the layout.
-  static std::unique_ptr<const JsonLayout> Create(const google::protobuf::Descriptor* type,
-                                                  const OutputOptions& options);
+  // wrappers, Timestamp and Duration as strings), whose replies take MessageToJson. `factory`
+  // (the reply's) gives RenderWireJson the prototypes of such types inside a reply; without it
+  // RenderWireJson declines replies holding one. The descriptors and the factory must outlive
+  // the layout.
+  static std::unique_ptr<const JsonLayout> Create(
+      const google::protobuf::Descriptor* type, const OutputOptions& options,
+      google::protobuf::MessageFactory* factory = nullptr);
 
   const OutputOptions& options() const { return options_; }
+  const google::protobuf::Descriptor* type() const { return type_; }  // the reply type
   // `d`'s fields sorted by key (bytewise; fields sharing a key in field order); null for a
   // type the layout does not hold.
   const std::vector<Member>* MembersOf(const google::protobuf::Descriptor* d) const;
+  // The prototype of a well-known type with a form of its own, reachable from the reply type;
+  // null without a factory.
+  const google::protobuf::Message* PrototypeOf(const google::protobuf::Descriptor* d) const;
   static std::vector<Member> SortedMembers(const google::protobuf::Descriptor* d,
                                            const OutputOptions& options);
 
@@ -64,6 +71,10 @@ class JsonLayout {
   void Add(const google::protobuf::Descriptor* d);
 
   OutputOptions options_;
+  const google::protobuf::Descriptor* type_ = nullptr;
+  google::protobuf::MessageFactory* factory_ = nullptr;
+  absl::flat_hash_map<const google::protobuf::Descriptor*, const google::protobuf::Message*>
+      prototypes_;
   absl::flat_hash_map<const google::protobuf::Descriptor*, std::vector<Member>> members_;
   absl::flat_hash_set<const google::protobuf::Descriptor*> visited_;
 };
@@ -73,6 +84,15 @@ class JsonLayout {
 // the same ResourceExhausted error past `max_values`.
 absl::Status RenderMessageJson(const google::protobuf::Message& message, const JsonLayout& layout,
                                std::string* out, int64_t max_values = kMaxReplyValues);
+
+// The reply's wire bytes (of layout.type()) written as RenderMessageJson writes the message
+// protobuf parses from them, without parsing it; the fast path for replies. False, with `out`
+// as it was, wherever protobuf's parser might read the bytes differently or fail (anything
+// invalid, a singular field or a oneof given twice, groups, strings that are not UTF-8,
+// closed enums' unknown values, well-known types with a form of their own, deep nesting) and
+// for a reply past `max_values`: the caller then parses and renders the message.
+bool RenderWireJson(std::string_view bytes, const JsonLayout& layout, std::string* out,
+                    int64_t max_values = kMaxReplyValues);
 
 // Fills `message` from a JSON object. Field names may be proto names or JSON (lowerCamel)
 // names. An unknown field or a value of the wrong type is InvalidArgument naming the field by

@@ -5,8 +5,10 @@
 #include "gateway/backend/grpc/transcode.h"
 
 #include <cmath>
+#include <memory>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "gateway/encoding/json.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/duration.pb.h"
@@ -229,6 +231,220 @@ TEST(TranscodeTest, RenderMessageJsonKeepsTheLastOfFieldsSharingAJsonName) {
       EXPECT_EQ(Direct(*m, Options(bits), budget), Tree(*m, Options(bits), budget))
           << "budget " << budget << ", options " << bits;
     }
+  }
+}
+
+// Wire bytes from a literal, NULs included.
+template <size_t N>
+std::string_view B(const char (&bytes)[N]) {
+  return {bytes, N - 1};
+}
+
+// RenderWireJson of `bytes` as a `type` reply, "declined" when it leaves them to the parser.
+std::string Wire(std::string_view bytes, const google::protobuf::Message& prototype,
+                 OutputOptions o, int64_t budget = kMaxReplyValues) {
+  auto layout = JsonLayout::Create(prototype.GetDescriptor(), o,
+                                   prototype.GetReflection()->GetMessageFactory());
+  if (layout == nullptr) return "no layout";
+  std::string out = "kept|";
+  if (!RenderWireJson(bytes, *layout, &out, budget)) {
+    return out == "kept|" ? "declined" : "declined, but wrote " + out;
+  }
+  return out.substr(5);
+}
+
+// What the tree path answers for `bytes`: the parse, then MessageToJson and RenderJson.
+std::string Parsed(std::string_view bytes, const google::protobuf::Message& prototype,
+                   OutputOptions o, int64_t budget = kMaxReplyValues) {
+  std::unique_ptr<google::protobuf::Message> m(prototype.New());
+  if (!m->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return "invalid";
+  return Tree(*m, o, budget);
+}
+
+// The property the backend relies on: whatever RenderWireJson writes, the tree path writes
+// too (and the bytes parse).
+void ExpectAgreement(std::string_view bytes, const google::protobuf::Message& prototype,
+                     OutputOptions o, bool accepted, int64_t budget = kMaxReplyValues) {
+  const std::string wire = Wire(bytes, prototype, o, budget);
+  if (accepted) {
+    EXPECT_EQ(wire, Parsed(bytes, prototype, o, budget))
+        << absl::CEscape(absl::string_view(bytes.data(), bytes.size()));
+  } else {
+    EXPECT_EQ(wire, "declined") << absl::CEscape(absl::string_view(bytes.data(), bytes.size()));
+  }
+}
+
+TEST(TranscodeTest, RenderWireJsonWritesWhatTheParsedReplyRendersUnderEveryOption) {
+  shop::SearchReply reply = FullReply();
+  reply.mutable_products(0)->mutable_dimensions()->set_height_cm(2.5);  // -0.0: below
+  reply.mutable_products(1)->mutable_updated_at()->set_seconds(86400);
+  const std::string bytes = reply.SerializeAsString();
+  for (int bits = 0; bits < 32; ++bits) {
+    const OutputOptions o = Options(bits);
+    // Struct, Timestamp and Duration inside: parsed on their own where they print as strings.
+    EXPECT_EQ(Wire(bytes, reply, o), Tree(reply, o, kMaxReplyValues)) << bits;
+    EXPECT_EQ(Wire("", reply, o), Tree(shop::SearchReply(), o, kMaxReplyValues)) << bits;
+  }
+  // The budget: a reply over it is left to the parser's path, which reports it.
+  for (int64_t budget = 0; budget <= 80; ++budget) {
+    const std::string wire = Wire(bytes, reply, {}, budget);
+    const std::string tree = Tree(reply, {}, budget);
+    if (tree.rfind("error", 0) == 0) {
+      EXPECT_EQ(wire, "declined") << budget;
+    } else {
+      EXPECT_EQ(wire, tree) << budget;
+    }
+  }
+}
+
+TEST(TranscodeTest, RenderWireJsonLeavesToTheParserWhatItMightReadOtherwise) {
+  const shop::Product product;
+  OutputOptions omit;
+  omit.omit_unset = true;
+  // id (field 1, varint) and name (field 2) are singular; price (6) and unavailable_reason
+  // (7) share a oneof; dimensions (9) is a message whose width_cm (1) is a proto3 double.
+  for (const std::string_view declined : {
+           B("\x08\x01\x08\x02"),                      // a singular field twice
+           B("\x32\x00\x3a\x01x"),                     // two members of a oneof
+           B("\x09\x01\x02\x03\x04\x05\x06\x07\x08"),  // another wire type
+           B("\x0b\x0c"),                              // a group
+           B("\x12\x05"
+             "ab"),                                            // cut short
+           B("\x88\x80\x80\x80\x80\x00\x01"),                  // a tag of 6 bytes
+           B("\x12\x01\xff"),                                  // a string not UTF-8
+           B("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"),  // > 64 bits
+       }) {
+    ExpectAgreement(declined, product, {}, false);
+  }
+  // A Struct (labels, field 7 of SearchRequest) a zero tag ends early: parsed on its own it
+  // would read as empty; inside the reply it makes the reply invalid.
+  ExpectAgreement(B("\x3a\x04\x00\x1a\x00\x1a"), shop::SearchRequest(), {}, false);
+  ExpectAgreement(B("\x3a\x00"), shop::SearchRequest(), {}, true);
+  // A proto3 double zero given on the wire: whether -0.0 is "set" is the parser's business.
+  const std::string negative_zero(B("\x4a\x09\x09\x00\x00\x00\x00\x00\x00\x00\x80"));
+  ExpectAgreement(negative_zero, product, omit, false);
+  ExpectAgreement(negative_zero, product, {}, true);
+  for (const std::string_view accepted : {
+           B("\x08\x07\xa0\x06\x01\xaa\x06\x02hi"),            // unknown fields skipped
+           B("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"),  // id -1
+           B("\x18\x80\x80\x80\x80\x10"),                      // kind: 2^32, an int32 0
+           B("\x18\x07"),                                      // kind 7: proto3 enums are open
+           B("\x08\x00\x12\x00"),                              // zeros given: "unset" in proto3
+           // stock (map 5): a key twice (the last wins), an entry without value, one without key
+           B("\x2a\x05\x0a\x01"
+             "a\x10\x01\x2a\x05\x0a\x01"
+             "a\x10\x02"
+             "\x2a\x03\x0a\x01"
+             "b\x2a\x02\x10\x05"),
+       }) {
+    for (int bits : {0, 2, 16, 18}) ExpectAgreement(accepted, product, Options(bits), true);
+  }
+}
+
+// A proto2 type built at run time: closed enums, custom defaults, every scalar encoding,
+// packed and unpacked repeated fields, maps with scalar and message values.
+class Proto2Wire : public testing::Test {
+ protected:
+  void SetUp() override {
+    using FD = google::protobuf::FieldDescriptorProto;
+    google::protobuf::FileDescriptorProto file;
+    file.set_name("wire2.proto");
+    file.set_package("wire2");
+    file.set_syntax("proto2");
+    auto* e = file.add_enum_type();
+    e->set_name("E");
+    for (auto [name, number] : {std::pair{"X", 1}, std::pair{"Y", 2}}) {
+      auto* v = e->add_value();
+      v->set_name(name);
+      v->set_number(number);
+    }
+    auto* m = file.add_message_type();
+    m->set_name("W");
+    auto add = [&](const char* name, int number, FD::Type type, FD::Label label,
+                   const char* default_value = nullptr, const char* type_name = nullptr) {
+      auto* f = m->add_field();
+      f->set_name(name);
+      f->set_number(number);
+      f->set_type(type);
+      f->set_label(label);
+      if (default_value != nullptr) f->set_default_value(default_value);
+      if (type_name != nullptr) f->set_type_name(type_name);
+      return f;
+    };
+    add("a", 1, FD::TYPE_INT32, FD::LABEL_OPTIONAL, "-5");
+    add("b", 2, FD::TYPE_SINT32, FD::LABEL_OPTIONAL);
+    add("c", 3, FD::TYPE_SINT64, FD::LABEL_OPTIONAL);
+    add("d", 4, FD::TYPE_FIXED32, FD::LABEL_OPTIONAL);
+    add("e", 5, FD::TYPE_SFIXED64, FD::LABEL_OPTIONAL);
+    add("f", 6, FD::TYPE_FLOAT, FD::LABEL_OPTIONAL, "1.5");
+    add("g", 7, FD::TYPE_BOOL, FD::LABEL_OPTIONAL, "true");
+    add("h", 8, FD::TYPE_ENUM, FD::LABEL_OPTIONAL, "Y", ".wire2.E");
+    add("ri", 9, FD::TYPE_INT32, FD::LABEL_REPEATED);
+    add("rd", 10, FD::TYPE_DOUBLE, FD::LABEL_REPEATED);
+    add("rs", 11, FD::TYPE_SINT32, FD::LABEL_REPEATED)->mutable_options()->set_packed(true);
+    add("s", 12, FD::TYPE_STRING, FD::LABEL_OPTIONAL, "dflt");
+    add("by", 13, FD::TYPE_BYTES, FD::LABEL_OPTIONAL, "\\001z");
+    add("re", 16, FD::TYPE_ENUM, FD::LABEL_REPEATED, nullptr, ".wire2.E");
+    add("sub", 17, FD::TYPE_MESSAGE, FD::LABEL_OPTIONAL, nullptr, ".wire2.W");
+    auto map_entry = [&](const char* name, FD::Type key, FD::Type value, const char* value_type) {
+      auto* entry = m->add_nested_type();
+      entry->set_name(name);
+      entry->mutable_options()->set_map_entry(true);
+      auto* k = entry->add_field();
+      k->set_name("key");
+      k->set_number(1);
+      k->set_type(key);
+      k->set_label(FD::LABEL_OPTIONAL);
+      auto* v = entry->add_field();
+      v->set_name("value");
+      v->set_number(2);
+      v->set_type(value);
+      v->set_label(FD::LABEL_OPTIONAL);
+      if (value_type != nullptr) v->set_type_name(value_type);
+    };
+    map_entry("MEntry", FD::TYPE_INT32, FD::TYPE_STRING, nullptr);
+    map_entry("MwEntry", FD::TYPE_BOOL, FD::TYPE_MESSAGE, ".wire2.W");
+    add("m", 14, FD::TYPE_MESSAGE, FD::LABEL_REPEATED, nullptr, ".wire2.W.MEntry");
+    add("mw", 15, FD::TYPE_MESSAGE, FD::LABEL_REPEATED, nullptr, ".wire2.W.MwEntry");
+    const google::protobuf::FileDescriptor* built = pool_.BuildFile(file);
+    ASSERT_NE(built, nullptr);
+    prototype_ = factory_.GetPrototype(built->message_type(0));
+  }
+
+  google::protobuf::DescriptorPool pool_;
+  google::protobuf::DynamicMessageFactory factory_{&pool_};
+  const google::protobuf::Message* prototype_ = nullptr;
+};
+
+TEST_F(Proto2Wire, EveryEncodingAgreesWithTheParsedReply) {
+  for (const std::string_view accepted : {
+           B(""),  // every default: -5, 1.5, true, Y, "dflt", "AXo="
+           B("\x08\x80\x80\x80\x80\x10\x10\x03\x18\x04\x25\xff\xff\xff\xff"
+             "\x29\xfe\xff\xff\xff\xff\xff\xff\xff\x35\x00\x00\xc0\x7f\x38\x02"
+             "\x40\x01"),  // a: 2^32 -> 0, zigzags, fixed, NaN, g, h = X
+           B("\x4a\x03\x01\x02\x03\x48\x04\x4a\x00"),  // packed, then not
+           B("\x51\x00\x00\x00\x00\x00\x00\xf0\x7f\x52\x08"
+             "\x00\x00\x00\x00\x00\x00\xf0\xbf"),  // Infinity, -1.0
+           B("\x5a\x02\x01\x03\x58\x05"),          // packed sint32 also unpacked
+           B("\x82\x01\x02\x01\x02\x80\x01\x01"),  // re: packed and not
+           B("\x72\x05\x08\x01\x12\x01"
+             "a\x72\x05\x08\x01\x12\x01"
+             "b"
+             "\x72\x02\x08\x02\x72\x00"),                          // m: 1 twice, no value, no key
+           B("\x7a\x02\x08\x01\x7a\x06\x12\x04\x08\x03\x10\x01"),  // mw
+           B("\x8a\x01\x05\x8a\x01\x02\x08\x07"),                      // sub: a sub inside a sub
+           B("\x62\x00\x6a\x00"),  // s and by set empty: "" not the default
+       }) {
+    for (int bits : {0, 2, 16, 18}) ExpectAgreement(accepted, *prototype_, Options(bits), true);
+  }
+  for (const std::string_view declined : {
+           B("\x40\x07"),                  // h: a closed enum's unknown value
+           B("\x82\x01\x01\x09"),          // re: the same, packed
+           B("\x72\x03\x18\x01\x00"),      // a map entry with another field
+           B("\x4a\x02\x01\x80"),          // a packed varint cut short
+           B("\x52\x04\x00\x00\x00\x00"),  // packed doubles: 4 bytes
+       }) {
+    ExpectAgreement(declined, *prototype_, {}, false);
   }
 }
 
