@@ -884,7 +884,11 @@ class WireWriter : JsonText {
       Record r{};
       if (!reader.Next(&number, &r)) return false;
       r.f = d->FindFieldByNumber(static_cast<int>(number));
-      if (r.f == nullptr) continue;  // an unknown field: kept by the parser, never printed
+      if (r.f == nullptr) {
+        // An extension the pool may know: the parser reads (and checks) it.
+        if (d->IsExtensionNumber(static_cast<int>(number))) return false;
+        continue;  // an unknown field: kept by the parser, never printed
+      }
       if (r.wire_type != WireTypeOf(r.f) &&
           !(r.wire_type == 2 && r.f->is_repeated() && r.f->is_packable())) {
         return false;
@@ -921,7 +925,13 @@ class WireWriter : JsonText {
       const size_t count = static_cast<size_t>(range.second - range.first);
       if (count == 0 && f->is_required()) return false;  // the parser fails
       if (f->is_repeated()) {
-        if (count == 0 && o_.omit_unset) continue;
+        if (o_.omit_unset && !f->is_map()) {
+          int64_t elements = 0;
+          if (!Elements(f, begin, count, &elements)) return false;
+          if (elements == 0) continue;  // FieldSize 0: empty packed records add nothing
+        } else if (count == 0 && o_.omit_unset) {
+          continue;
+        }
       } else if (count == 0) {
         if (o_.omit_unset || f->real_containing_oneof() != nullptr) continue;
       } else if (!f->has_presence() && o_.omit_unset) {
@@ -1014,18 +1024,26 @@ class WireWriter : JsonText {
     }
   }
 
-  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
-    // Count the elements first: the budget is spent before they are written.
-    int64_t n = 0;
+  // The elements of a repeated field's records (FieldSize): packed records hold any number.
+  static bool Elements(const FieldDescriptor* f, const Record* records, size_t count,
+                       int64_t* n) {
+    *n = 0;
     for (size_t i = 0; i < count; ++i) {
       if (records[i].wire_type == 2 && f->is_packable()) {
         const int64_t in_record = PackedCount(f, records[i].data);
         if (in_record < 0) return false;
-        n += in_record;
+        *n += in_record;
       } else {
-        ++n;
+        ++*n;
       }
     }
+    return true;
+  }
+
+  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
+    // Count the elements first: the budget is spent before they are written.
+    int64_t n = 0;
+    if (!Elements(f, records, count, &n)) return false;
     t_values_left -= n;
     if (t_values_left < 0) return false;
     out_.push_back('[');
@@ -1100,25 +1118,25 @@ class WireWriter : JsonText {
       if (!MapKey(key, has_key, &e.key)) return false;
       entries.push_back(std::move(e));
     }
-    // The map keeps the last entry of a key; the tree lists keys sorted.
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const Entry& a, const Entry& b) { return a.key < b.key; });
-    int64_t unique = 0;
-    for (size_t i = 0; i < entries.size(); ++i) {
-      unique += i + 1 == entries.size() || entries[i + 1].key != entries[i].key;
+    // The tree lists keys sorted. A key given twice is declined: the parser keeps every entry
+    // (each checked, each counted) in its reflection's view of the map.
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.key < b.key; });
+    for (size_t i = 1; i < entries.size(); ++i) {
+      if (entries[i - 1].key == entries[i].key) return false;
     }
-    t_values_left -= unique;
+    t_values_left -= static_cast<int64_t>(entries.size());
     if (t_values_left < 0) return false;
     out_.push_back('{');
     bool first = true;
     for (size_t i = 0; i < entries.size(); ++i) {
-      if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) continue;
       if (!first) out_.push_back(',');
       first = false;
       encoding::AppendJsonString(entries[i].key, &out_);  // UTF-8: checked by MapKey
       out_.push_back(':');
-      const bool ok = entries[i].has_value ? Value(value_field, entries[i].value, depth)
-                                           : Default(value_field, depth);
+      // The entry is a message: its value nests one level deeper than the entry.
+      const bool ok = entries[i].has_value ? Value(value_field, entries[i].value, depth + 1)
+                                           : Default(value_field, depth + 1);
       if (!ok || t_values_left < 0) return false;
     }
     out_.push_back('}');
@@ -1200,8 +1218,9 @@ class WireWriter : JsonText {
   bool Enum(const FieldDescriptor* f, int number) {
     const gpb::EnumDescriptor* type = f->enum_type();
     const gpb::EnumValueDescriptor* named = type->FindValueByNumber(number);
-    // A closed (proto2) enum keeps an unknown number among the unknown fields.
-    if (named == nullptr && type->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
+    // A field of a proto2 file treats its enum as closed (whatever the enum's own file): an
+    // unknown number goes among the unknown fields.
+    if (named == nullptr && f->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
       return false;
     }
     if (type->full_name() == "google.protobuf.NullValue") {

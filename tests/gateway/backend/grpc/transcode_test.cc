@@ -18,6 +18,7 @@
 #include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
 #include "proto/shop/shop.pb.h"
+#include "proto/wire/wire.pb.h"
 
 namespace sluice::backend::grpc {
 namespace {
@@ -320,6 +321,17 @@ TEST(TranscodeTest, RenderWireJsonLeavesToTheParserWhatItMightReadOtherwise) {
   // would read as empty; inside the reply it makes the reply invalid.
   ExpectAgreement(B("\x3a\x04\x00\x1a\x00\x1a"), shop::SearchRequest(), {}, false);
   ExpectAgreement(B("\x3a\x00"), shop::SearchRequest(), {}, true);
+  // A map key given twice: the parser keeps (and checks) every entry, here a value that is
+  // not UTF-8 (metadata, field 2 of SearchReply; stock, field 5 of Product).
+  ExpectAgreement(B("\x12\x06\x0a\x01"
+                    "a\x12\x01\xff\x12\x06\x0a\x01"
+                    "a\x12\x01"
+                    "b"),
+                  shop::SearchReply(), {}, false);
+  ExpectAgreement(B("\x2a\x05\x0a\x01"
+                    "a\x10\x01\x2a\x05\x0a\x01"
+                    "a\x10\x02"),
+                  product, {}, false);
   // A proto3 double zero given on the wire: whether -0.0 is "set" is the parser's business.
   const std::string negative_zero(B("\x4a\x09\x09\x00\x00\x00\x00\x00\x00\x00\x80"));
   ExpectAgreement(negative_zero, product, omit, false);
@@ -330,90 +342,21 @@ TEST(TranscodeTest, RenderWireJsonLeavesToTheParserWhatItMightReadOtherwise) {
            B("\x18\x80\x80\x80\x80\x10"),                      // kind: 2^32, an int32 0
            B("\x18\x07"),                                      // kind 7: proto3 enums are open
            B("\x08\x00\x12\x00"),                              // zeros given: "unset" in proto3
-           // stock (map 5): a key twice (the last wins), an entry without value, one without key
-           B("\x2a\x05\x0a\x01"
-             "a\x10\x01\x2a\x05\x0a\x01"
-             "a\x10\x02"
-             "\x2a\x03\x0a\x01"
+           // stock (map 5): an entry without value, one without key
+           B("\x2a\x03\x0a\x01"
              "b\x2a\x02\x10\x05"),
        }) {
     for (int bits : {0, 2, 16, 18}) ExpectAgreement(accepted, product, Options(bits), true);
   }
 }
 
-// A proto2 type built at run time: closed enums, custom defaults, every scalar encoding,
-// packed and unpacked repeated fields, maps with scalar and message values.
+// proto/wire's W (proto2: closed enums, custom defaults, every scalar encoding, packed and
+// unpacked repeated fields, maps with message values, a required field, an extension) as the
+// backends' catalogs make messages: a DynamicMessage.
 class Proto2Wire : public testing::Test {
  protected:
-  void SetUp() override {
-    using FD = google::protobuf::FieldDescriptorProto;
-    google::protobuf::FileDescriptorProto file;
-    file.set_name("wire2.proto");
-    file.set_package("wire2");
-    file.set_syntax("proto2");
-    auto* e = file.add_enum_type();
-    e->set_name("E");
-    for (auto [name, number] : {std::pair{"X", 1}, std::pair{"Y", 2}}) {
-      auto* v = e->add_value();
-      v->set_name(name);
-      v->set_number(number);
-    }
-    auto* m = file.add_message_type();
-    m->set_name("W");
-    auto add = [&](const char* name, int number, FD::Type type, FD::Label label,
-                   const char* default_value = nullptr, const char* type_name = nullptr) {
-      auto* f = m->add_field();
-      f->set_name(name);
-      f->set_number(number);
-      f->set_type(type);
-      f->set_label(label);
-      if (default_value != nullptr) f->set_default_value(default_value);
-      if (type_name != nullptr) f->set_type_name(type_name);
-      return f;
-    };
-    add("a", 1, FD::TYPE_INT32, FD::LABEL_OPTIONAL, "-5");
-    add("b", 2, FD::TYPE_SINT32, FD::LABEL_OPTIONAL);
-    add("c", 3, FD::TYPE_SINT64, FD::LABEL_OPTIONAL);
-    add("d", 4, FD::TYPE_FIXED32, FD::LABEL_OPTIONAL);
-    add("e", 5, FD::TYPE_SFIXED64, FD::LABEL_OPTIONAL);
-    add("f", 6, FD::TYPE_FLOAT, FD::LABEL_OPTIONAL, "1.5");
-    add("g", 7, FD::TYPE_BOOL, FD::LABEL_OPTIONAL, "true");
-    add("h", 8, FD::TYPE_ENUM, FD::LABEL_OPTIONAL, "Y", ".wire2.E");
-    add("ri", 9, FD::TYPE_INT32, FD::LABEL_REPEATED);
-    add("rd", 10, FD::TYPE_DOUBLE, FD::LABEL_REPEATED);
-    add("rs", 11, FD::TYPE_SINT32, FD::LABEL_REPEATED)->mutable_options()->set_packed(true);
-    add("s", 12, FD::TYPE_STRING, FD::LABEL_OPTIONAL, "dflt");
-    add("by", 13, FD::TYPE_BYTES, FD::LABEL_OPTIONAL, "\\001z");
-    add("re", 16, FD::TYPE_ENUM, FD::LABEL_REPEATED, nullptr, ".wire2.E");
-    add("sub", 17, FD::TYPE_MESSAGE, FD::LABEL_OPTIONAL, nullptr, ".wire2.W");
-    auto map_entry = [&](const char* name, FD::Type key, FD::Type value, const char* value_type) {
-      auto* entry = m->add_nested_type();
-      entry->set_name(name);
-      entry->mutable_options()->set_map_entry(true);
-      auto* k = entry->add_field();
-      k->set_name("key");
-      k->set_number(1);
-      k->set_type(key);
-      k->set_label(FD::LABEL_OPTIONAL);
-      auto* v = entry->add_field();
-      v->set_name("value");
-      v->set_number(2);
-      v->set_type(value);
-      v->set_label(FD::LABEL_OPTIONAL);
-      if (value_type != nullptr) v->set_type_name(value_type);
-    };
-    map_entry("MEntry", FD::TYPE_INT32, FD::TYPE_STRING, nullptr);
-    map_entry("MwEntry", FD::TYPE_BOOL, FD::TYPE_MESSAGE, ".wire2.W");
-    add("m", 14, FD::TYPE_MESSAGE, FD::LABEL_REPEATED, nullptr, ".wire2.W.MEntry");
-    add("mw", 15, FD::TYPE_MESSAGE, FD::LABEL_REPEATED, nullptr, ".wire2.W.MwEntry");
-    const google::protobuf::FileDescriptor* built = pool_.BuildFile(file);
-    ASSERT_NE(built, nullptr);
-    prototype_ = factory_.GetPrototype(built->message_type(0));
-  }
-
-  google::protobuf::DescriptorPool pool_;
-  google::protobuf::DynamicMessageFactory factory_{&pool_};
-  const google::protobuf::Message* prototype_ = nullptr;
+  google::protobuf::DynamicMessageFactory factory_;
+  const google::protobuf::Message* prototype_ = factory_.GetPrototype(wire::W::descriptor());
 };
 
 TEST_F(Proto2Wire, EveryEncodingAgreesWithTheParsedReply) {
@@ -427,12 +370,12 @@ TEST_F(Proto2Wire, EveryEncodingAgreesWithTheParsedReply) {
              "\x00\x00\x00\x00\x00\x00\xf0\xbf"),  // Infinity, -1.0
            B("\x5a\x02\x01\x03\x58\x05"),          // packed sint32 also unpacked
            B("\x82\x01\x02\x01\x02\x80\x01\x01"),  // re: packed and not
-           B("\x72\x05\x08\x01\x12\x01"
+           B("\x72\x05\x08\x03\x12\x01"
              "a\x72\x05\x08\x01\x12\x01"
              "b"
-             "\x72\x02\x08\x02\x72\x00"),                          // m: 1 twice, no value, no key
+             "\x72\x02\x08\x02\x72\x00"),  // m: unsorted, one without value, one without key
            B("\x7a\x02\x08\x01\x7a\x06\x12\x04\x08\x03\x10\x01"),  // mw
-           B("\x8a\x01\x05\x8a\x01\x02\x08\x07"),                      // sub: a sub inside a sub
+           B("\x8a\x01\x05\x8a\x01\x02\x08\x07"),                  // sub: a sub inside a sub
            B("\x62\x00\x6a\x00"),  // s and by set empty: "" not the default
        }) {
     for (int bits : {0, 2, 16, 18}) ExpectAgreement(accepted, *prototype_, Options(bits), true);
@@ -443,8 +386,37 @@ TEST_F(Proto2Wire, EveryEncodingAgreesWithTheParsedReply) {
            B("\x72\x03\x18\x01\x00"),      // a map entry with another field
            B("\x4a\x02\x01\x80"),          // a packed varint cut short
            B("\x52\x04\x00\x00\x00\x00"),  // packed doubles: 4 bytes
+           B("\x90\x01\x05"),              // nv: a proto3 enum, closed in this proto2 field
+           B("\xa2\x06\x02\x08\x01"),      // the extension: the parser reads and checks it
+           B("\xa2\x06\x01\x08"),          // ... and fails on this one
+           B("\xa2\x01\x00"),              // req without its required field
+           B("\x72\x03\x08\x01\x12\x72\x03\x08\x01\x12"),  // m: key 1 twice (cut short)
+           B("\x72\x02\x08\x01\x72\x02\x08\x01"),          // m: key 1 twice: every entry counts
        }) {
     ExpectAgreement(declined, *prototype_, {}, false);
+  }
+  OutputOptions omit;
+  omit.omit_unset = true;
+  // An empty packed record holds no element: FieldSize 0, so omitted.
+  ExpectAgreement(B("\x52\x00"), *prototype_, omit, true);
+  EXPECT_EQ(Wire(B("\x52\x00"), *prototype_, omit), "{}");
+  ExpectAgreement(B("\x52\x00\x51\x00\x00\x00\x00\x00\x00\xf0\x3f"), *prototype_, omit, true);
+}
+
+TEST_F(Proto2Wire, NestingThroughMapsCountsTheEntriesAsTheParserDoes) {
+  // tree (map<string, W>) nested n deep: each level is an entry and a W, two for the parser,
+  // which refuses more than 100.
+  for (int n : {10, 30, 31, 49, 51}) {
+    wire::W w;
+    wire::W* at = &w;
+    for (int i = 0; i < n; ++i) at = &(*at->mutable_tree())["k"];
+    at->set_a(n);
+    const std::string bytes = w.SerializeAsString();
+    const std::string wire = Wire(bytes, *prototype_, {});
+    if (wire != "declined") {
+      EXPECT_EQ(wire, Parsed(bytes, *prototype_, {})) << n;
+    }
+    EXPECT_EQ(wire == "declined", 2 * n > 64) << n;  // the writer allows 64 levels
   }
 }
 
