@@ -16,8 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gateway/encoding/json.h"
-#include "google/protobuf/arena.h"
 #include "gateway/encoding/utf8.h"
+#include "google/protobuf/arena.h"
 
 namespace sluice::backend::grpc {
 
@@ -157,6 +157,19 @@ std::string MapKey(const gpb::Message& entry, const FieldDescriptor* key) {
   return k.dump();  // numbers and booleans: their JSON text
 }
 
+// A map field's entries as an object; of entries sharing a key, the last one's value.
+json MapValue(const gpb::Message& m, const FieldDescriptor* f, const OutputOptions& o) {
+  const gpb::Reflection* r = m.GetReflection();
+  const FieldDescriptor* key = f->message_type()->map_key();
+  const FieldDescriptor* value = f->message_type()->map_value();
+  json obj = json::object();
+  for (int k = 0; k < r->FieldSize(m, f); ++k) {
+    const gpb::Message& entry = r->GetRepeatedMessage(m, f, k);
+    obj[MapKey(entry, key)] = FieldValue(entry, value, -1, o);
+  }
+  return obj;
+}
+
 json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
   json out = json::object();
   const gpb::Descriptor* d = m.GetDescriptor();
@@ -171,14 +184,7 @@ json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
       if (n == 0 && o.omit_unset) continue;
       t_values_left -= n;
       if (t_values_left < 0) return out;
-      json obj = json::object();
-      const FieldDescriptor* key = f->message_type()->map_key();
-      const FieldDescriptor* value = f->message_type()->map_value();
-      for (int k = 0; k < n; ++k) {
-        const gpb::Message& entry = r->GetRepeatedMessage(m, f, k);
-        obj[MapKey(entry, key)] = FieldValue(entry, value, -1, o);
-      }
-      out[name] = std::move(obj);
+      out[name] = MapValue(m, f, o);
     } else if (f->is_repeated()) {
       const int n = r->FieldSize(m, f);
       if (n == 0 && o.omit_unset) continue;
@@ -214,16 +220,7 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
     if (Name(d) == kDuration && ValidDuration(seconds, nanos)) return FormatDuration(seconds, nanos);
   }
   if (IsWrapper(d)) return FieldValue(m, field(1), -1, o);
-  if (Name(d) == kStruct) {
-    json obj = json::object();
-    const FieldDescriptor* fields = field(1);
-    for (int k = 0; k < r->FieldSize(m, fields); ++k) {
-      const gpb::Message& entry = r->GetRepeatedMessage(m, fields, k);
-      const gpb::Descriptor* ed = entry.GetDescriptor();
-      obj[MapKey(entry, ed->map_key())] = FieldValue(entry, ed->map_value(), -1, o);
-    }
-    return obj;
-  }
+  if (Name(d) == kStruct) return MapValue(m, field(1), o);
   if (Name(d) == kListValue) {
     json arr = json::array();
     for (int k = 0; k < r->FieldSize(m, field(1)); ++k) arr.push_back(FieldValue(m, field(1), k, o));
@@ -252,15 +249,14 @@ class JsonText {
   explicit JsonText(std::string* out) : out_(*out) {}
 
   template <typename Int>
-  bool Integer(Int v) {
+  void Integer(Int v) {
     char buf[24];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out_.append(buf, end);
-    return true;
   }
 
   // FloatToJson's value as the serializer prints it.
-  bool Double(double v) {
+  void Double(double v) {
     if (std::isnan(v)) {
       out_.append("\"NaN\"");
     } else if (std::isinf(v)) {
@@ -269,8 +265,9 @@ class JsonText {
       char buf[64];
       out_.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, v));
     }
-    return true;
   }
+
+  void Bool(bool v) { out_.append(v ? "true" : "false"); }
 
   void Bytes(std::string_view s) {
     out_.push_back('"');
@@ -278,14 +275,32 @@ class JsonText {
     out_.push_back('"');  // nothing in base64 needs escaping
   }
 
+  // A string as it is when UTF-8, else with the serializer's replacement characters.
+  void Text(std::string_view s) {
+    if (encoding::IsValidUtf8(s)) return encoding::AppendJsonString(s, &out_);
+    Leaf(json(std::string(s)));
+  }
+
+  // FieldValue's enum: null for NullValue, the value's name if `names` and it has one, else
+  // the number.
+  void Enum(const FieldDescriptor* f, int number, bool names) {
+    if (f->enum_type()->full_name() == "google.protobuf.NullValue") {
+      out_.append("null");
+      return;
+    }
+    if (names) {
+      if (const auto* v = f->enum_type()->FindValueByNumber(number)) return Text(v->name());
+    }
+    Integer(number);
+  }
+
   // A tree value, through nlohmann's serializer (made on first use: it allocates).
-  bool Leaf(const json& v) {
+  void Leaf(const json& v) {
     if (!serializer_) {
       serializer_.emplace(nlohmann::detail::output_adapter<char>(out_), ' ',
                           json::error_handler_t::replace);
     }
     serializer_->dump(v, false, false, 0);
-    return true;
   }
 
   std::string& out_;
@@ -294,61 +309,40 @@ class JsonText {
   std::optional<nlohmann::detail::serializer<json>> serializer_;
 };
 
-// Writes what RenderJson(MessageValue(m)) writes, without the tree: members in the tree's key
-// order (bytewise; of fields sharing a JSON name, or map entries sharing a key, the last, as
-// the tree's assignments leave it), numbers and strings in its serializer's forms. Well-known
-// types with a form of their own, and strings that are not UTF-8, are rare in replies: they
-// are written from the tree's own value for them.
+// Writes what RenderJson(MessageValue(m)) writes, without the tree: members in the layout's
+// order (the tree's), numbers and strings in its serializer's forms. What the layout does not
+// hold (well-known types with a form of their own, types whose field names are shared or not
+// UTF-8) and maps with a key given twice are written from the tree's own value for them.
 class DirectWriter : JsonText {
  public:
   DirectWriter(const JsonLayout& layout, std::string* out)
       : JsonText(out), layout_(layout), o_(layout.options()) {}
 
   void Message(const gpb::Message& m) {
-    if (HasOwnForm(m.GetDescriptor(), o_)) {
-      Leaf(MessageValue(m, o_));
-      return;
-    }
-    Fields(m);
+    const std::vector<JsonLayout::Member>* members = layout_.MembersOf(m.GetDescriptor());
+    if (members == nullptr) return Leaf(MessageValue(m, o_));
+    Fields(m, *members);
   }
 
  private:
-  using Member = JsonLayout::Member;
-
   // FieldsToJson's members and budget, written in key order.
-  void Fields(const gpb::Message& m) {
-    const gpb::Descriptor* d = m.GetDescriptor();
+  void Fields(const gpb::Message& m, const std::vector<JsonLayout::Member>& members) {
     const gpb::Reflection* r = m.GetReflection();
-    t_values_left -= d->field_count();
+    t_values_left -= m.GetDescriptor()->field_count();
     if (t_values_left < 0) return;  // the caller fails the whole reply
-    const std::vector<Member>* order = layout_.MembersOf(d);
-    std::vector<Member> own;  // a type the layout does not hold (a name that is not UTF-8)
-    if (order == nullptr) order = &(own = JsonLayout::SortedMembers(d, o_));
-    absl::InlinedVector<const Member*, 16> members;
-    for (const Member& member : *order) {
+    out_.push_back('{');
+    bool first = true;
+    for (const JsonLayout::Member& member : members) {
       const FieldDescriptor* f = member.field;
       if (f->is_repeated() ? r->FieldSize(m, f) == 0 && o_.omit_unset
                            : !r->HasField(m, f) &&
                                  (o_.omit_unset || f->real_containing_oneof() != nullptr)) {
         continue;
       }
-      members.push_back(&member);
-    }
-    out_.push_back('{');
-    bool first = true;
-    for (size_t i = 0; i < members.size(); ++i) {
-      // A member the next one replaces is still rendered (then dropped): the tree spends its
-      // values on it too.
-      const size_t mark = out_.size();
-      const bool replaced = i + 1 < members.size() && members[i + 1]->name == members[i]->name;
       if (!first) out_.push_back(',');
-      if (own.empty()) {
-        encoding::AppendJsonString(members[i]->name, &out_);  // checked UTF-8 (JsonLayout)
-      } else {
-        String(members[i]->name);
-      }
+      first = false;
+      encoding::AppendJsonString(member.name, &out_);  // UTF-8: checked by JsonLayout
       out_.push_back(':');
-      const FieldDescriptor* f = members[i]->field;
       if (f->is_map()) {
         Map(m, f);
       } else if (f->is_repeated()) {
@@ -367,11 +361,6 @@ class DirectWriter : JsonText {
         Value(m, f, -1);
       }
       if (t_values_left < 0) return;
-      if (replaced) {
-        out_.resize(mark);
-      } else {
-        first = false;
-      }
     }
     out_.push_back('}');
   }
@@ -382,30 +371,25 @@ class DirectWriter : JsonText {
     t_values_left -= n;
     if (t_values_left < 0) return;
     const FieldDescriptor* key = f->message_type()->map_key();
-    const FieldDescriptor* value = f->message_type()->map_value();
     std::vector<std::pair<std::string, const gpb::Message*>> entries;
     entries.reserve(n);
     for (int k = 0; k < n; ++k) {
       const gpb::Message& entry = r->GetRepeatedMessage(m, f, k);
       entries.emplace_back(MapKey(entry, key), &entry);
     }
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 1; i < entries.size(); ++i) {
+      if (entries[i - 1].first == entries[i].first) return Leaf(MapValue(m, f, o_));
+    }
+    const FieldDescriptor* value = f->message_type()->map_value();
     out_.push_back('{');
-    bool first = true;
     for (size_t i = 0; i < entries.size(); ++i) {
-      const size_t mark = out_.size();
-      const bool replaced = i + 1 < entries.size() && entries[i + 1].first == entries[i].first;
-      if (!first) out_.push_back(',');
-      String(entries[i].first);
+      if (i > 0) out_.push_back(',');
+      Text(entries[i].first);
       out_.push_back(':');
       Value(*entries[i].second, value, -1);
       if (t_values_left < 0) return;
-      if (replaced) {
-        out_.resize(mark);
-      } else {
-        first = false;
-      }
     }
     out_.push_back('}');
   }
@@ -416,54 +400,31 @@ class DirectWriter : JsonText {
     const bool rep = index >= 0;
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32:
-        Integer(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
-        return;
+        return Integer(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f));
       case FieldDescriptor::CPPTYPE_INT64:
-        Integer(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
-        return;
+        return Integer(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f));
       case FieldDescriptor::CPPTYPE_UINT32:
-        Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
-        return;
+        return Integer(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f));
       case FieldDescriptor::CPPTYPE_UINT64:
-        Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
-        return;
+        return Integer(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f));
       case FieldDescriptor::CPPTYPE_DOUBLE:
-        Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
-        return;
+        return Double(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
       case FieldDescriptor::CPPTYPE_FLOAT:
-        Double(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
-        return;
+        return Double(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
       case FieldDescriptor::CPPTYPE_BOOL:
-        out_.append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
-        return;
-      case FieldDescriptor::CPPTYPE_ENUM: {
-        const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
-        if (f->enum_type()->full_name() == "google.protobuf.NullValue") {
-          out_.append("null");
-          return;
-        }
-        if (o_.enums_as_strings) {
-          if (const auto* v = f->enum_type()->FindValueByNumber(number)) return String(v->name());
-        }
-        Integer(number);
-        return;
-      }
+        return Bool(rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f));
+      case FieldDescriptor::CPPTYPE_ENUM:
+        return Enum(f, rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f),
+                    o_.enums_as_strings);
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
         const std::string& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
                                    : r->GetStringReference(m, f, &scratch);
-        if (f->type() != FieldDescriptor::TYPE_BYTES) return String(s);
-        return Bytes(s);
+        return f->type() == FieldDescriptor::TYPE_BYTES ? Bytes(s) : Text(s);
       }
       case FieldDescriptor::CPPTYPE_MESSAGE:
         return Message(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
     }
-    out_.append("null");
-  }
-
-  void String(std::string_view s) {
-    if (encoding::IsValidUtf8(s)) return encoding::AppendJsonString(s, &out_);
-    Leaf(json(std::string(s)));  // the serializer's replacement characters
   }
 
   const JsonLayout& layout_;
@@ -867,13 +828,14 @@ class WireWriter : JsonText {
 
  private:
   using Member = JsonLayout::Member;
-  static constexpr int kMaxDepth = 64;
+  static constexpr int kMaxNesting = 64;  // protobuf's parser allows 100
 
   bool Message(const gpb::Descriptor* d, std::string_view bytes, int depth) {
-    if (depth > kMaxDepth) return false;
-    if (HasOwnForm(d, o_)) return OwnForm(d, bytes, depth);
+    if (depth > kMaxNesting) return false;
     const std::vector<Member>* members = layout_.MembersOf(d);
-    if (members == nullptr) return false;  // names shared or not UTF-8: DirectWriter's care
+    // Not in the layout: a well-known type with a form of its own, or a type whose names are
+    // shared or not UTF-8 (declined: OwnForm has no prototype for it).
+    if (members == nullptr) return OwnForm(d, bytes, depth);
     t_values_left -= d->field_count();
     if (t_values_left < 0) return false;
     // The records, grouped by field (wire order kept within a field).
@@ -924,14 +886,11 @@ class WireWriter : JsonText {
       const Record* begin = records.data() + (range.first - records.begin());
       const size_t count = static_cast<size_t>(range.second - range.first);
       if (count == 0 && f->is_required()) return false;  // the parser fails
+      // FieldSize of a repeated field: packed records hold any number of elements, even none.
+      int64_t elements = static_cast<int64_t>(count);
+      if (f->is_repeated() && !f->is_map() && !Elements(f, begin, count, &elements)) return false;
       if (f->is_repeated()) {
-        if (o_.omit_unset && !f->is_map()) {
-          int64_t elements = 0;
-          if (!Elements(f, begin, count, &elements)) return false;
-          if (elements == 0) continue;  // FieldSize 0: empty packed records add nothing
-        } else if (count == 0 && o_.omit_unset) {
-          continue;
-        }
+        if (elements == 0 && o_.omit_unset) continue;
       } else if (count == 0) {
         if (o_.omit_unset || f->real_containing_oneof() != nullptr) continue;
       } else if (!f->has_presence() && o_.omit_unset) {
@@ -946,9 +905,9 @@ class WireWriter : JsonText {
       if (f->is_map()) {
         ok = Map(f, begin, count, depth);
       } else if (f->is_repeated()) {
-        ok = Repeated(f, begin, count, depth);
+        ok = Repeated(f, begin, count, elements, depth);
       } else if (count == 0) {
-        ok = Default(f);
+        Default(f);
       } else {
         ok = Value(f, begin[0], depth);
       }
@@ -970,10 +929,11 @@ class WireWriter : JsonText {
     gpb::Arena arena;
     gpb::Message* m = prototype->New(&arena);
     if (!m->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        !Shallow(*m, kMaxDepth - depth)) {
+        !Shallow(*m, kMaxNesting - depth)) {
       return false;
     }
-    return Leaf(MessageValue(*m, o_));
+    Leaf(MessageValue(*m, o_));
+    return true;
   }
 
   // Whether `m` nests at most `levels` more messages and has no unknown fields.
@@ -1040,10 +1000,9 @@ class WireWriter : JsonText {
     return true;
   }
 
-  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
-    // Count the elements first: the budget is spent before they are written.
-    int64_t n = 0;
-    if (!Elements(f, records, count, &n)) return false;
+  // `n` elements (Elements) in `count` records; the budget is spent before they are written.
+  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int64_t n,
+                int depth) {
     t_values_left -= n;
     if (t_values_left < 0) return false;
     out_.push_back('[');
@@ -1136,7 +1095,7 @@ class WireWriter : JsonText {
       out_.push_back(':');
       // The entry is a message: its value nests one level deeper than the entry.
       const bool ok = entries[i].has_value ? Value(value_field, entries[i].value, depth + 1)
-                                           : Default(value_field, depth + 1);
+                                           : AbsentValue(value_field, depth + 1);
       if (!ok || t_values_left < 0) return false;
     }
     out_.push_back('}');
@@ -1151,8 +1110,14 @@ class WireWriter : JsonText {
       text->assign(has_key ? key.data : std::string_view());
       return true;
     }
+    // Numbers and bools: their JSON text, written here and taken back.
     const size_t mark = out_.size();
-    const bool ok = has_key ? Scalar(f, key) : Default(f);
+    bool ok = true;
+    if (has_key) {
+      ok = Scalar(f, key);
+    } else {
+      Default(f);
+    }
     text->assign(out_, mark, std::string::npos);
     out_.resize(mark);
     return ok;
@@ -1165,9 +1130,39 @@ class WireWriter : JsonText {
     return Scalar(f, r);
   }
 
-  // A scalar as FieldValue gives it, from its wire value.
+  // A scalar as FieldValue gives it, from its wire value; false where the parser would fail
+  // (a string that is not UTF-8) or keep it among the unknown fields (a closed enum's unknown
+  // number: a field of a proto2 file treats its enum as closed, whatever the enum's own file).
   bool Scalar(const FieldDescriptor* f, const Record& r) {
     const uint64_t v = r.number;
+    switch (f->type()) {
+      case FieldDescriptor::TYPE_STRING:
+        if (!encoding::IsValidUtf8(r.data)) return false;
+        encoding::AppendJsonString(r.data, &out_);
+        return true;
+      case FieldDescriptor::TYPE_BYTES:
+        Bytes(r.data);
+        return true;
+      case FieldDescriptor::TYPE_ENUM: {
+        const auto number = static_cast<int32_t>(static_cast<uint32_t>(v));
+        if (f->enum_type()->FindValueByNumber(number) == nullptr &&
+            f->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
+          return false;
+        }
+        Enum(f, number, o_.enums_as_strings);
+        return true;
+      }
+      case FieldDescriptor::TYPE_MESSAGE:
+      case FieldDescriptor::TYPE_GROUP:
+        return false;
+      default:
+        Number(f, v);
+        return true;
+    }
+  }
+
+  // A number or bool from its varint or fixed wire value.
+  void Number(const FieldDescriptor* f, uint64_t v) {
     switch (f->type()) {
       case FieldDescriptor::TYPE_INT32:
       case FieldDescriptor::TYPE_SFIXED32:
@@ -1184,12 +1179,8 @@ class WireWriter : JsonText {
         return Integer(static_cast<int64_t>(v));
       case FieldDescriptor::TYPE_SINT64:
         return Integer(static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)));
-      case FieldDescriptor::TYPE_UINT64:
-      case FieldDescriptor::TYPE_FIXED64:
-        return Integer(v);
       case FieldDescriptor::TYPE_BOOL:
-        out_.append(v != 0 ? "true" : "false");
-        return true;
+        return Bool(v != 0);
       case FieldDescriptor::TYPE_DOUBLE: {
         double d = 0;
         std::memcpy(&d, &v, sizeof d);
@@ -1201,46 +1192,17 @@ class WireWriter : JsonText {
         std::memcpy(&x, &bits, sizeof x);
         return Double(ShortestDouble(x));
       }
-      case FieldDescriptor::TYPE_ENUM:
-        return Enum(f, static_cast<int32_t>(static_cast<uint32_t>(v)));
-      case FieldDescriptor::TYPE_STRING:
-        if (!encoding::IsValidUtf8(r.data)) return false;
-        encoding::AppendJsonString(r.data, &out_);
-        return true;
-      case FieldDescriptor::TYPE_BYTES:
-        Bytes(r.data);
-        return true;
-      default:
-        return false;
+      default:  // TYPE_UINT64, TYPE_FIXED64
+        return Integer(v);
     }
-  }
-
-  bool Enum(const FieldDescriptor* f, int number) {
-    const gpb::EnumDescriptor* type = f->enum_type();
-    const gpb::EnumValueDescriptor* named = type->FindValueByNumber(number);
-    // A field of a proto2 file treats its enum as closed (whatever the enum's own file): an
-    // unknown number goes among the unknown fields.
-    if (named == nullptr && f->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
-      return false;
-    }
-    if (type->full_name() == "google.protobuf.NullValue") {
-      out_.append("null");
-      return true;
-    }
-    if (o_.enums_as_strings && named != nullptr) {
-      if (!encoding::IsValidUtf8(named->name())) return false;
-      encoding::AppendJsonString(named->name(), &out_);
-      return true;
-    }
-    return Integer(number);
   }
 
   // An absent singular field as the tree prints it: a message null, a scalar its default.
-  bool Default(const FieldDescriptor* f) {
+  void Default(const FieldDescriptor* f) {
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_MESSAGE:
         out_.append("null");
-        return true;
+        return;
       case FieldDescriptor::CPPTYPE_INT32:
         return Integer(f->default_value_int32());
       case FieldDescriptor::CPPTYPE_INT64:
@@ -1254,30 +1216,23 @@ class WireWriter : JsonText {
       case FieldDescriptor::CPPTYPE_FLOAT:
         return Double(ShortestDouble(f->default_value_float()));
       case FieldDescriptor::CPPTYPE_BOOL:
-        out_.append(f->default_value_bool() ? "true" : "false");
-        return true;
+        return Bool(f->default_value_bool());
       case FieldDescriptor::CPPTYPE_ENUM:
-        return Enum(f, f->default_value_enum()->number());
+        return Enum(f, f->default_value_enum()->number(), o_.enums_as_strings);
       case FieldDescriptor::CPPTYPE_STRING: {
         const std::string& s = f->default_value_string();
-        if (f->type() == FieldDescriptor::TYPE_BYTES) {
-          Bytes(s);
-          return true;
-        }
-        if (!encoding::IsValidUtf8(s)) return false;
-        encoding::AppendJsonString(s, &out_);
-        return true;
+        return f->type() == FieldDescriptor::TYPE_BYTES ? Bytes(s) : Text(s);
       }
     }
-    return false;
   }
 
   // A map entry without its value: the value type's default; a message's is its empty form.
-  bool Default(const FieldDescriptor* f, int depth) {
+  bool AbsentValue(const FieldDescriptor* f, int depth) {
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       return Message(f->message_type(), std::string_view(), depth + 1);
     }
-    return Default(f);
+    Default(f);
+    return true;
   }
 
   const JsonLayout& layout_;
@@ -1303,37 +1258,31 @@ std::unique_ptr<const JsonLayout> JsonLayout::Create(const gpb::Descriptor* type
   if (HasOwnForm(type, options)) return nullptr;
   auto layout = std::unique_ptr<JsonLayout>(new JsonLayout());
   layout->options_ = options;
-  layout->factory_ = factory;
   layout->type_ = type;
-  layout->Add(type);
+  absl::flat_hash_set<const gpb::Descriptor*> visited;
+  layout->Add(type, factory, &visited);
   return layout;
 }
 
-std::vector<JsonLayout::Member> JsonLayout::SortedMembers(const gpb::Descriptor* d,
-                                                          const OutputOptions& options) {
+void JsonLayout::Add(const gpb::Descriptor* d, gpb::MessageFactory* factory,
+                     absl::flat_hash_set<const gpb::Descriptor*>* visited) {
+  if (!visited->insert(d).second) return;
+  // Well-known types with a form of their own are written from their tree value: RenderWireJson
+  // parses them with their prototype.
+  if (HasOwnForm(d, options_)) {
+    if (factory != nullptr) prototypes_.emplace(d, factory->GetPrototype(d));
+    return;
+  }
   std::vector<Member> members;
   members.reserve(d->field_count());
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    members.push_back({options.camel_case ? f->json_name() : f->name(), f});
+    members.push_back({options_.camel_case ? f->json_name() : f->name(), f});
   }
-  // The tree's key order; of members sharing a name, field order (the tree keeps the last).
-  std::stable_sort(members.begin(), members.end(),
-                   [](const Member& a, const Member& b) { return a.name < b.name; });
-  return members;
-}
-
-void JsonLayout::Add(const gpb::Descriptor* d) {
-  if (!visited_.insert(d).second) return;
-  // Well-known types with a form of their own are written from their tree value: RenderWireJson
-  // parses them with their prototype.
-  if (HasOwnForm(d, options_)) {
-    if (factory_ != nullptr) prototypes_.emplace(d, factory_->GetPrototype(d));
-    return;
-  }
-  std::vector<Member> members = SortedMembers(d, options_);
-  // A hand-made descriptor could name a field anything, or two fields alike (proto2): such a
-  // type is left out, and DirectWriter checks its names as it writes them.
+  std::sort(members.begin(), members.end(),
+            [](const Member& a, const Member& b) { return a.name < b.name; });
+  // A hand-made descriptor could give two fields one JSON name (proto2) or name one anything:
+  // such a type is left out, and the writers take the tree's way for it.
   const bool shared = std::adjacent_find(members.begin(), members.end(),
                                          [](const Member& a, const Member& b) {
                                            return a.name == b.name;
@@ -1345,11 +1294,8 @@ void JsonLayout::Add(const gpb::Descriptor* d) {
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    if (f->is_map()) {
-      if (const gpb::Descriptor* value = f->message_type()->map_value()->message_type()) Add(value);
-    } else if (const gpb::Descriptor* sub = f->message_type()) {
-      Add(sub);
-    }
+    if (f->is_map()) f = f->message_type()->map_value();
+    if (const gpb::Descriptor* sub = f->message_type()) Add(sub, factory, visited);
   }
 }
 

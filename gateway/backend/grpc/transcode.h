@@ -57,26 +57,23 @@ class JsonLayout {
 
   const OutputOptions& options() const { return options_; }
   const google::protobuf::Descriptor* type() const { return type_; }  // the reply type
-  // `d`'s fields sorted by key (bytewise; fields sharing a key in field order); null for a
-  // type the layout does not hold.
+  // `d`'s fields sorted by key (bytewise); null for a type the layout does not hold: one with
+  // a JSON form of its own, or whose fields share a JSON name or have one that is not UTF-8.
   const std::vector<Member>* MembersOf(const google::protobuf::Descriptor* d) const;
   // The prototype of a well-known type with a form of its own, reachable from the reply type;
   // null without a factory.
   const google::protobuf::Message* PrototypeOf(const google::protobuf::Descriptor* d) const;
-  static std::vector<Member> SortedMembers(const google::protobuf::Descriptor* d,
-                                           const OutputOptions& options);
 
  private:
   JsonLayout() = default;
-  void Add(const google::protobuf::Descriptor* d);
+  void Add(const google::protobuf::Descriptor* d, google::protobuf::MessageFactory* factory,
+           absl::flat_hash_set<const google::protobuf::Descriptor*>* visited);
 
   OutputOptions options_;
   const google::protobuf::Descriptor* type_ = nullptr;
-  google::protobuf::MessageFactory* factory_ = nullptr;
   absl::flat_hash_map<const google::protobuf::Descriptor*, const google::protobuf::Message*>
       prototypes_;
   absl::flat_hash_map<const google::protobuf::Descriptor*, std::vector<Member>> members_;
-  absl::flat_hash_set<const google::protobuf::Descriptor*> visited_;
 };
 
 // What encoding::RenderJson(*MessageToJson(message, layout.options(), max_values)) writes,
