@@ -15,6 +15,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core/basic_stream.hpp"
 #include "boost/beast/core/error.hpp"
+#include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
 #include "gateway/http/server.h"
 #include "gateway/http/tls.h"
@@ -23,7 +24,7 @@ namespace sluice::http {
 
 // Executor and Socket: gateway/http/executor.h.
 using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
-// A socket with Beast's per-operation deadlines (the HTTP/1.1 session's timeouts).
+// A socket as Beast wraps it (its per-operation deadlines unused: the session arms Deadlines).
 using TcpStream =
     boost::beast::basic_stream<boost::asio::ip::tcp, Executor, boost::beast::unlimited_rate_policy>;
 // TLS over it. HTTP/2 connections take it over from the session that made the handshake.
@@ -53,7 +54,8 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
       : server(s),
         worker(index),
         acceptor(s.workers_.context(index).get_executor()),
-        retry_timer(s.workers_.context(index)) {}
+        retry_timer(s.workers_.context(index)),
+        deadlines(Deadlines::Of(s.workers_.context(index))) {}
 
   void DoAccept();
   void OnAccept(boost::beast::error_code ec, Socket socket);
@@ -75,6 +77,7 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   int worker;
   Acceptor acceptor;
   boost::asio::steady_timer retry_timer;
+  Deadlines& deadlines;                     // the worker's: every session's timeouts
   bool draining = false;                    // touched only on this worker's thread
   bool at_limit = false;                    // paused at max_connections (this worker's thread)
   std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker

@@ -136,7 +136,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
       : stream_(MakeClientStream(std::move(socket), std::move(tls))),
         listener_(std::move(listener)),
         options_(options),
-        handler_(handler) {
+        handler_(handler),
+        deadline_(listener_->deadlines, [this] { Close(); }) {
     beast::error_code ec;
     tcp::endpoint remote = tcp_stream().socket().remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
@@ -192,6 +193,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void ReadHeader();
   void OnHeader(beast::error_code ec, std::size_t bytes);
   void ReadBody();
+  // The limit on what the connection does next (idle wait, head, body, write): when it passes,
+  // the connection closes and the pending read or write fails. Zero: no limit.
   void ExpireAfter(absl::Duration limit);
   void OnReadBody(beast::error_code ec, std::size_t bytes);
   void OnRequest();
@@ -212,6 +215,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   Handler& handler_;
   std::list<Session*>::iterator self_in_list_;
+  Deadlines::Entry deadline_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
   std::chrono::steady_clock::time_point started_;
@@ -272,7 +276,7 @@ void Session::OnHandshake(beast::error_code ec) {
 }
 
 void Session::HandOffToH2(std::optional<Request> upgrade) {
-  tcp_stream().expires_never();
+  deadline_.Disarm();
   state_ = State::kClosed;
   const auto data = buffer_.data();
   std::string_view received(static_cast<const char*>(data.data()), data.size());
@@ -359,9 +363,9 @@ void Session::ReadBody() {
 void Session::ExpireAfter(absl::Duration limit) {
   // A zero limit in the config means "no limit", as in Go's http.Server.
   if (limit <= absl::ZeroDuration()) {
-    tcp_stream().expires_never();
+    deadline_.Disarm();
   } else {
-    tcp_stream().expires_after(ToChrono(limit));
+    deadline_.ArmAfter(ToChrono(limit));
   }
 }
 
@@ -371,7 +375,7 @@ void Session::OnReadBody(beast::error_code ec, std::size_t) {
 }
 
 void Session::OnRequest() {
-  tcp_stream().expires_never();
+  deadline_.Disarm();
   request_ = parser_->release();
   if (options_.use_h2c && stream_.tls() == nullptr && IsH2cUpgrade(request_))
     return HandOffToH2(std::move(request_));
@@ -444,6 +448,7 @@ void Session::OnWrite(beast::error_code ec, std::size_t) {
 void Session::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  deadline_.Disarm();
   beast::error_code ignored;
   tcp_stream().socket().close(ignored);
 }

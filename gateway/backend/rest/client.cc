@@ -14,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "boost/asio/basic_stream_socket.hpp"
-#include "boost/asio/basic_waitable_timer.hpp"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/write.hpp"
@@ -25,6 +24,7 @@
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "gateway/common/strings.h"
+#include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
@@ -39,7 +39,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 using http::Socket;
-using http::Timer;
 
 // Read buffer per backend connection: a typical API response (head and body) fits in one read,
 // where Beast's default growth from 512 bytes costs several reads per response.
@@ -271,8 +270,9 @@ struct Client::HostPool {
   bool https() const { return address.scheme == "https"; }
 };
 
-// One backend exchange, including retries on stale connections and redirects. Its deadline
-// timer holds it alive until the call completes; every handler checks `timed_out_` first.
+// One backend exchange, including retries on stale connections and redirects. Its pending
+// operation (there is always one until it completes) holds it alive; when the deadline passes,
+// the operation is made to fail, and every handler checks `timed_out_` first.
 class Client::Call : public std::enable_shared_from_this<Client::Call> {
  public:
   Call(Client& client, int slot, Request&& request, Deadline deadline, Callback done)
@@ -280,10 +280,9 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
         pool_(client.hosts_[slot].get()),
         first_(pool_),
         request_(std::move(request)),
-        deadline_(client.ioc_.get_executor()),
-        done_(std::move(done)) {
-    deadline_.expires_at(deadline);
-  }
+        deadline_at_(deadline),
+        deadline_(client.deadlines_, [this] { OnDeadline(); }),
+        done_(std::move(done)) {}
 
   void Start() {
     request_.set(bhttp::field::host, pool_->host_header);
@@ -301,16 +300,15 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
       request_.set(bhttp::field::accept_encoding, "gzip");
       decompress_ = true;
     }
-    deadline_.async_wait(
-        [self = shared_from_this()](beast::error_code ec) { self->OnDeadline(ec); });
+    deadline_.Arm(deadline_at_);
     TakeConnection();
   }
 
  private:
   // The endpoint deadline passed: close the connection (or stop resolving), so the pending
   // operation completes at once with an error, whatever it was waiting for.
-  void OnDeadline(beast::error_code ec) {
-    if (ec || finished_) return;
+  void OnDeadline() {
+    if (finished_) return;
     timed_out_ = true;
     beast::error_code ignored;
     if (conn_) conn_->socket().close(ignored);
@@ -640,7 +638,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void Complete(CallResult&& result) {
     finished_ = true;
-    deadline_.cancel();
+    deadline_.Disarm();
     done_(std::move(result));
   }
 
@@ -650,7 +648,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   std::unique_ptr<HostPool> redirect_pool_;
   Request request_;
   std::string head_;  // serialised head of request_
-  Timer deadline_;
+  const Deadline deadline_at_;
+  http::Deadlines::Entry deadline_;
   Callback done_;
   std::optional<tcp::resolver> resolver_;
   std::unique_ptr<Connection> conn_;
@@ -667,7 +666,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   int redirects_ = 0;
 };
 
-Client::Client(asio::io_context& ioc, ClientOptions options) : ioc_(ioc), options_(options) {}
+Client::Client(asio::io_context& ioc, ClientOptions options)
+    : ioc_(ioc), deadlines_(http::Deadlines::Of(ioc)), options_(options) {}
 
 Client::~Client() = default;
 

@@ -17,6 +17,7 @@
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend/error.h"
 #include "gateway/config/config.h"
+#include "gateway/http/deadlines.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::backend::rest {
@@ -74,12 +75,13 @@ class Client {
   int RegisterHost(const config::HostAddress& host);
 
   // Sends `request` to the host in `slot`, following redirects, with the whole exchange bounded
-  // by `deadline` (one timer per call closes its connection when it passes, whatever the reads
-  // are doing). Sets the Host header. `done` runs exactly once, later, on this client's
-  // io_context. A reused keep-alive connection that turns out closed is retried once on a fresh
-  // one. Informational answers (1xx but 101) are skipped; HEAD, 204 and 304 answers have no body.
-  // A connection goes back to the pool only when its answer was framed exactly: keep-alive, no
-  // byte left over after it, no 1xx before it, no 204 declaring a body.
+  // by `deadline` (when it passes, the worker's deadline sweep closes the call's connection,
+  // whatever the reads are doing; at most http::Deadlines::kResolution late). Sets the Host header.
+  // `done` runs exactly once, later, on this client's io_context. A reused keep-alive connection
+  // that turns out closed is retried once on a fresh one. Informational answers (1xx but 101) are
+  // skipped; HEAD, 204 and 304 answers have no body. A connection goes back to the pool only when
+  // its answer was framed exactly: keep-alive, no byte left over after it, no 1xx before it, no 204
+  // declaring a body.
   void Send(int slot, Request&& request, Deadline deadline, Callback done);
 
   // Idle connections currently pooled (all hosts), for tests and metrics.
@@ -91,6 +93,7 @@ class Client {
  private:
   friend class Call;
   boost::asio::io_context& ioc_;
+  http::Deadlines& deadlines_;  // of ioc_: one sweep for every call's deadline
   ClientOptions options_;
   std::vector<std::unique_ptr<HostPool>> hosts_;
 };
