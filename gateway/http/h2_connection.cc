@@ -401,8 +401,8 @@ H2Connection::H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listene
     : socket_(std::move(socket)),
       listener_(std::move(listener)),
       client_ip_(std::move(client_ip)),
-      timer_(listener_->io_context()),
-      write_timer_(listener_->io_context()),
+      timer_(listener_->deadlines, [this] { OnTimer(); }),
+      write_timer_(listener_->deadlines, [this] { OnWriteTimeout(); }),
       stream_timer_(listener_->io_context()),
       budget_(H2ConnectionBudget(listener_->options())),
       read_buffer_(kReadChunk) {
@@ -551,10 +551,7 @@ void H2Connection::DoWrite() {
   // Each write gets the whole write_timeout; a client that does not read is closed.
   if (const absl::Duration limit = listener_->options().write_timeout;
       limit > absl::ZeroDuration()) {
-    write_timer_.expires_after(ToChrono(limit));
-    write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->OnWriteTimeout();
-    });
+    write_timer_.ArmAfter(ToChrono(limit));
   }
   asio::async_write(socket_, asio::buffer(write_buffer_),
                     beast::bind_front_handler(&H2Connection::OnWrite, shared_from_this()));
@@ -562,7 +559,7 @@ void H2Connection::DoWrite() {
 
 void H2Connection::OnWrite(beast::error_code ec, std::size_t) {
   writing_ = false;
-  write_timer_.cancel();
+  write_timer_.Disarm();
   if (closed_ || lingering_) return;
   if (ec) return Close();
   DoWrite();
@@ -582,10 +579,7 @@ void H2Connection::LingeringClose() {
   socket().shutdown(Socket::shutdown_send, ec);
   if (ec) return Close();
   timer_phase_ = TimerPhase::kLingering;
-  timer_.expires_after(kLingerTimeout);
-  timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-    if (!wait_ec) self->Close();
-  });
+  timer_.ArmAfter(kLingerTimeout);
   if (!reading_) DoRead();
 }
 
@@ -599,8 +593,8 @@ void H2Connection::Close() {
   waiting_.clear();
   for (H2Stream* s : incomplete_) s->has_deadline_ = false;
   incomplete_.clear();
-  timer_.cancel();
-  write_timer_.cancel();
+  timer_.Disarm();
+  write_timer_.Disarm();
   stream_timer_.cancel();
   beast::error_code ignored;
   socket().close(ignored);
@@ -631,17 +625,17 @@ void H2Connection::UpdateTimer() {
   if (phase == timer_phase_ && !restart) return;  // the deadline stands
   timer_phase_ = phase;
   if (phase == TimerPhase::kNone) {
-    timer_.cancel();
+    timer_.Disarm();
     return;
   }
-  timer_.expires_after(ToChrono(limit));
-  timer_.async_wait([self = shared_from_this(), phase](beast::error_code ec) {
-    if (!ec) self->OnTimer(phase);
-  });
+  timer_.ArmAfter(ToChrono(limit));
 }
 
-void H2Connection::OnTimer(TimerPhase phase) {
-  if (closed_ || lingering_ || phase != timer_phase_) return;
+void H2Connection::OnTimer() {
+  if (closed_) return;
+  if (timer_phase_ == TimerPhase::kLingering) return Close();  // the client never closed
+  const TimerPhase phase = timer_phase_;
+  if (lingering_ || phase == TimerPhase::kNone) return;
   timer_phase_ = TimerPhase::kNone;
   // Idle or stalled: say goodbye properly, then close once the GOAWAY is out.
   nghttp2_session_terminate_session(session_,

@@ -82,7 +82,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void LingeringClose();
   void Close();
   void UpdateTimer();
-  void OnTimer(TimerPhase phase);
+  void OnTimer();
   void OnWriteTimeout();
 
   // Memory held by requests: charges `bytes` to `stream`, this connection and the process, or
@@ -123,10 +123,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::list<H2Connection*>::iterator self_in_list_;
   std::string client_ip_;
   nghttp2_session* session_ = nullptr;
-  boost::asio::steady_timer timer_;
+  Deadlines::Entry timer_;  // for timer_phase_
   TimerPhase timer_phase_ = TimerPhase::kNone;
-  bool progressed_ = false;  // a DATA or HEADERS frame went either way since the timer was set
-  boost::asio::steady_timer write_timer_;   // write_timeout for the socket write in progress
+  bool progressed_ = false;       // a DATA or HEADERS frame went either way since the timer was set
+  Deadlines::Entry write_timer_;  // write_timeout for the socket write in progress
   boost::asio::steady_timer stream_timer_;  // the earliest request deadline
   bool stream_timer_armed_ = false;
   // Streams still receiving their request, oldest (earliest deadline) first.
