@@ -114,9 +114,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void Flush();
 
   // The connection's socket, under TLS or not.
-  Socket& socket() {
-    return socket_.tls() ? socket_.tls()->next_layer().socket() : socket_.plain();
-  }
+  Socket& socket() { return socket_.tls() ? socket_.tls()->next_layer() : socket_.plain(); }
 
   H2Transport socket_;
   std::shared_ptr<Server::Listener> listener_;

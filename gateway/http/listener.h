@@ -13,7 +13,6 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl/stream.hpp"
 #include "boost/asio/steady_timer.hpp"
-#include "boost/beast/core/basic_stream.hpp"
 #include "boost/beast/core/error.hpp"
 #include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
@@ -24,9 +23,10 @@ namespace sluice::http {
 
 // Executor and Socket: gateway/http/executor.h.
 using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
-// A socket as Beast wraps it (its per-operation deadlines unused: the session arms Deadlines).
-using TcpStream =
-    boost::beast::basic_stream<boost::asio::ip::tcp, Executor, boost::beast::unlimited_rate_policy>;
+// The client's TCP connection. A plain socket: the session's limits are Deadlines entries, so
+// Beast's basic_stream (per-operation timers, a work guard and a shared state per operation)
+// would only add cost.
+using TcpStream = Socket;
 // TLS over it. HTTP/2 connections take it over from the session that made the handshake.
 using TlsStream = boost::asio::ssl::stream<TcpStream>;
 // What an HTTP/2 connection reads and writes: the plain socket (h2c) or the TLS stream (h2).

@@ -21,7 +21,6 @@
 #include "boost/beast/core/bind_handler.hpp"
 #include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
-#include "boost/beast/core/tcp_stream.hpp"
 #include "boost/beast/http/error.hpp"
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
@@ -139,9 +138,9 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
         handler_(handler),
         deadline_(listener_->deadlines, [this] { Close(); }) {
     beast::error_code ec;
-    tcp::endpoint remote = tcp_stream().socket().remote_endpoint(ec);
+    tcp::endpoint remote = client_socket().remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
-    tcp_stream().socket().set_option(tcp::no_delay(true), ec);
+    client_socket().set_option(tcp::no_delay(true), ec);
     self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
     listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
     listener_->total_connections().fetch_add(1, std::memory_order_relaxed);
@@ -176,8 +175,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
  private:
   enum class State { kIdle, kReading, kBusy, kWriting, kClosed };
 
-  // The TCP stream, under TLS or not: its deadlines and its socket.
-  TcpStream& tcp_stream() {
+  // The TCP connection, under TLS or not.
+  TcpStream& client_socket() {
     return stream_.tls() != nullptr ? stream_.tls()->next_layer() : stream_.plain();
   }
   void Handshake();
@@ -261,7 +260,7 @@ void Session::OnHandshake(beast::error_code ec) {
       state_ = State::kWriting;
       ExpireAfter(options_.write_timeout);
       asio::async_write(
-          tcp_stream(), asio::buffer(kPlainHttpOnTls.data(), kPlainHttpOnTls.size()),
+          client_socket(), asio::buffer(kPlainHttpOnTls.data(), kPlainHttpOnTls.size()),
           [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
       return;
     }
@@ -285,8 +284,8 @@ void Session::HandOffToH2(std::optional<Request> upgrade) {
     H2Connection::Start(H2Transport(std::move(tls), std::move(keep)), listener_, client_ip_,
                         received, std::move(upgrade));
   } else {
-    H2Connection::Start(H2Transport(stream_.plain().release_socket()), listener_, client_ip_,
-                        received, std::move(upgrade));
+    H2Connection::Start(H2Transport(std::move(stream_.plain())), listener_, client_ip_, received,
+                        std::move(upgrade));
   }
   buffer_.consume(buffer_.size());
 }
@@ -437,7 +436,7 @@ void Session::DoWrite() {
 void Session::OnWrite(beast::error_code ec, std::size_t) {
   if (ec || !keep_alive_) {
     beast::error_code ignored;
-    tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_socket().shutdown(tcp::socket::shutdown_send, ignored);
     return Close();
   }
   response_ = Response();
@@ -450,7 +449,7 @@ void Session::Close() {
   state_ = State::kClosed;
   deadline_.Disarm();
   beast::error_code ignored;
-  tcp_stream().socket().close(ignored);
+  client_socket().close(ignored);
 }
 
 void Server::Listener::DoAccept() {
