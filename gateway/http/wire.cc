@@ -1,5 +1,7 @@
 #include "gateway/http/wire.h"
 
+#include <cstring>
+
 #include "boost/beast/http/status.hpp"
 
 namespace sluice::http {
@@ -8,24 +10,47 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-// Reserves what the head's lines will take (`first`: the start line's), so the head is written
-// into one allocation rather than regrown three or four times.
+// A head is written in one resize and plain copies: through std::string::append, its dozens of
+// short pieces (four per field) each paid a capacity check and a call.
+class HeadWriter {
+ public:
+  // `size`: at least what will be put; the string is cut back to what was.
+  HeadWriter(std::string* out, size_t size) : out_(out) {
+    const size_t at = out->size();
+    out->resize(at + size);
+    p_ = out->data() + at;
+  }
+  ~HeadWriter() { out_->resize(static_cast<size_t>(p_ - out_->data())); }
+
+  void Put(boost::string_view s) { Put(s.data(), s.size()); }
+  void Put(const char* data, size_t size) {
+    std::memcpy(p_, data, size);
+    p_ += size;
+  }
+  void Put(char c) { *p_++ = c; }
+
+ private:
+  std::string* out_;
+  char* p_;
+};
+
+// What `fields` take on the wire, with the blank line that ends the head.
 template <typename Fields>
-void ReserveHead(const Fields& fields, size_t first, std::string* out) {
-  size_t size = out->size() + first + 2;
+size_t FieldsSize(const Fields& fields) {
+  size_t size = 2;
   for (const auto& f : fields) size += f.name_string().size() + f.value().size() + 4;
-  out->reserve(size);
+  return size;
 }
 
 template <typename Fields>
-void AppendFields(const Fields& fields, std::string* out) {
+void PutFields(const Fields& fields, HeadWriter& w) {
   for (const auto& f : fields) {
-    out->append(f.name_string().data(), f.name_string().size());
-    out->append(": ");
-    out->append(f.value().data(), f.value().size());
-    out->append("\r\n");
+    w.Put(f.name_string());
+    w.Put(": ", 2);
+    w.Put(f.value());
+    w.Put("\r\n", 2);
   }
-  out->append("\r\n");
+  w.Put("\r\n", 2);
 }
 
 }  // namespace
@@ -49,25 +74,29 @@ bool IsHopByHop(bhttp::field f) {
 }
 
 void AppendResponseHead(const bhttp::response<bhttp::string_body>& response, std::string* out) {
-  const unsigned code = response.result_int();
-  ReserveHead(response, 16 + response.reason().size(), out);
-  out->append("HTTP/1.1 ");
-  out->append(std::to_string(code));
-  out->push_back(' ');
+  unsigned code = response.result_int();
+  if (code > 999) code = 999;  // Beast keeps codes to three digits; never more than the room
   boost::string_view reason = response.reason();
   if (reason.empty() || reason == "<unknown-status>") reason = "Unknown";
-  out->append(reason.data(), reason.size());
-  out->append("\r\n");
-  AppendFields(response, out);
+  HeadWriter w(out, 9 + 3 + 1 + reason.size() + 2 + FieldsSize(response));
+  w.Put("HTTP/1.1 ", 9);
+  if (code >= 100) w.Put(static_cast<char>('0' + code / 100));
+  if (code >= 10) w.Put(static_cast<char>('0' + code / 10 % 10));
+  w.Put(static_cast<char>('0' + code % 10));
+  w.Put(' ');
+  w.Put(reason);
+  w.Put("\r\n", 2);
+  PutFields(response, w);
 }
 
 void AppendRequestHead(const bhttp::request<bhttp::string_body>& request, std::string* out) {
-  ReserveHead(request, request.method_string().size() + request.target().size() + 12, out);
-  out->append(request.method_string().data(), request.method_string().size());
-  out->push_back(' ');
-  out->append(request.target().data(), request.target().size());
-  out->append(" HTTP/1.1\r\n");
-  AppendFields(request, out);
+  HeadWriter w(
+      out, request.method_string().size() + 1 + request.target().size() + 11 + FieldsSize(request));
+  w.Put(request.method_string());
+  w.Put(' ');
+  w.Put(request.target());
+  w.Put(" HTTP/1.1\r\n", 11);
+  PutFields(request, w);
 }
 
 }  // namespace sluice::http
