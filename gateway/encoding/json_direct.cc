@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,7 +63,6 @@ struct Scratch {
     deepest = -1;
   }
 };
-
 
 class DirectRenderer {
  public:
@@ -168,17 +168,49 @@ class DirectRenderer {
     auto key = [all](const Member& m) { return all.substr(m.key_begin, m.key_size); };
     std::sort(members.begin(), members.end(),
               [&key](const Member& a, const Member& b) { return key(a) < key(b); });
+    // nlohmann keeps the last of equal keys; which one was last is gone after the sort.
+    for (size_t i = 1; i < members.size(); ++i) {
+      if (key(members[i - 1]) == key(members[i])) return false;
+    }
+    if (!std::all_of(members.begin(), members.end(), [](const Member& m) { return m.plain; })) {
+      return CopyOutEscaped(all, members, out);
+    }
+    // Keys without escapes: the object's size is known, so it is written with one resize and
+    // plain copies (through std::string::append, each of its pieces paid a call and a check).
+    const size_t at = out->size();
+    out->resize(at + all.size() + 4 * members.size() + 2);
+    char* p = out->data() + at;
+    auto put = [&p](std::string_view piece) {
+      std::memcpy(p, piece.data(), piece.size());
+      p += piece.size();
+    };
+    *p++ = '{';
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i > 0) *p++ = ',';
+      *p++ = '"';
+      put(key(members[i]));
+      *p++ = '"';
+      *p++ = ':';
+      put(all.substr(members[i].value_begin, members[i].value_size));
+    }
+    *p++ = '}';
+    out->resize(static_cast<size_t>(p - out->data()));
+    return true;
+  }
+
+  // The members of an object with an escaped key, in their (sorted) order.
+  static bool CopyOutEscaped(std::string_view all, const std::vector<Member>& members,
+                             std::string* out) {
     out->push_back('{');
     for (size_t i = 0; i < members.size(); ++i) {
-      // nlohmann keeps the last of equal keys; which one was last is gone after the sort.
-      if (i > 0 && key(members[i - 1]) == key(members[i])) return false;
       if (i > 0) out->push_back(',');
+      const std::string_view key = all.substr(members[i].key_begin, members[i].key_size);
       if (members[i].plain) {
         out->push_back('"');
-        out->append(key(members[i]));
+        out->append(key);
         out->push_back('"');
       } else {
-        AppendJsonString(key(members[i]), out);
+        AppendJsonString(key, out);
       }
       out->push_back(':');
       out->append(all.substr(members[i].value_begin, members[i].value_size));
