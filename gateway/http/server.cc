@@ -199,8 +199,13 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void OnRequest();
   void FailRead(beast::error_code ec);
   void WriteError(bhttp::status status, std::string_view text);
+  // Writes the response: at once when the socket takes it whole (plain TCP, the common case),
+  // else asynchronously under write_timeout.
   void DoWrite();
   void OnWrite(beast::error_code ec, std::size_t bytes);
+  // The response is out (or failed: keep_alive_ is then false). `unwound`: from OnWrite, not
+  // from inside Respond.
+  void Written(bool unwound);
   void Close();
 
   ClientStream stream_;
@@ -423,24 +428,33 @@ void Session::Respond(Response&& response) {
 
 void Session::DoWrite() {
   state_ = State::kWriting;
-  ExpireAfter(options_.write_timeout);
   write_head_.clear();
   AppendResponseHead(response_, &write_head_);
   // The body of a HEAD answer (or 204/304) was cleared in Respond: its size is what is sent.
-  const std::array<asio::const_buffer, 2> buffers = {asio::buffer(write_head_),
-                                                     asio::buffer(response_.body())};
+  HeadAndBody buffers = {asio::buffer(write_head_), asio::buffer(response_.body())};
+  if (stream_.tls() == nullptr && WriteNow(stream_.plain(), buffers) > 0 && Size(buffers) == 0) {
+    return Written(false);
+  }
+  ExpireAfter(options_.write_timeout);
   asio::async_write(stream_, buffers,
                     beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
 }
 
 void Session::OnWrite(beast::error_code ec, std::size_t) {
-  if (ec || !keep_alive_) {
+  if (ec) keep_alive_ = false;
+  Written(true);
+}
+
+void Session::Written(bool unwound) {
+  if (!keep_alive_) {
     beast::error_code ignored;
     client_socket().shutdown(tcp::socket::shutdown_send, ignored);
     return Close();
   }
   response_ = Response();
-  request_ = Request();
+  // Written inside Respond, the request may still be in use up the stack: the next one
+  // replaces it.
+  if (unwound) request_ = Request();
   DoRead();
 }
 

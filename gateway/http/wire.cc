@@ -1,5 +1,10 @@
 #include "gateway/http/wire.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "boost/beast/http/status.hpp"
@@ -97,6 +102,30 @@ void AppendRequestHead(const bhttp::request<bhttp::string_body>& request, std::s
   w.Put(request.target());
   w.Put(" HTTP/1.1\r\n", 11);
   PutFields(request, w);
+}
+
+std::size_t WriteNow(Socket& socket, HeadAndBody& buffers) {
+  std::array<iovec, 2> iov;
+  for (size_t i = 0; i < 2; ++i) {
+    iov[i].iov_base = const_cast<void*>(buffers[i].data());
+    iov[i].iov_len = buffers[i].size();
+  }
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  ssize_t n;
+  do {
+    n = ::sendmsg(socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return 0;
+  const auto written = static_cast<std::size_t>(n);
+  std::size_t left = written;
+  for (auto& b : buffers) {
+    const std::size_t step = std::min(left, b.size());
+    b += step;
+    left -= step;
+  }
+  return written;
 }
 
 }  // namespace sluice::http

@@ -5,11 +5,15 @@
 // spots; writing [head, body] as two plain buffers does the same job with a single append loop
 // and no copy of the body.
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "boost/asio/buffer.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "gateway/http/executor.h"
 
 namespace sluice::http {
 
@@ -32,5 +36,20 @@ void AppendResponseHead(
 // Appends "<METHOD> <target> HTTP/1.1\r\n<fields>\r\n" to `out`.
 void AppendRequestHead(const boost::beast::http::request<boost::beast::http::string_body>& request,
                        std::string* out);
+
+// A head and a body, as written to a socket.
+using HeadAndBody = std::array<boost::asio::const_buffer, 2>;
+
+// Writes what the socket takes now without waiting, and returns how many bytes that was (0 when
+// it takes nothing or fails: the asynchronous write that follows meets the error again). A
+// whole message written here continues at once, where asio::async_write would post its
+// completion through the event loop: one handler run less per message. `buffers` is advanced
+// past what was written.
+std::size_t WriteNow(Socket& socket, HeadAndBody& buffers);
+
+// The bytes `buffers` hold.
+inline std::size_t Size(const HeadAndBody& buffers) {
+  return buffers[0].size() + buffers[1].size();
+}
 
 }  // namespace sluice::http

@@ -399,8 +399,12 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   void DoWrite() {
     head_.clear();
     http::AppendRequestHead(request_, &head_);
-    const std::array<asio::const_buffer, 2> buffers = {asio::buffer(head_),
-                                                       asio::buffer(request_.body())};
+    http::HeadAndBody buffers = {asio::buffer(head_), asio::buffer(request_.body())};
+    // Plain TCP takes a request whole at once (no completion through the event loop then).
+    if (conn_->stream.tls() == nullptr) {
+      const std::size_t size = http::Size(buffers);
+      if (http::WriteNow(conn_->stream.plain(), buffers) == size) return OnWrite({}, size);
+    }
     asio::async_write(conn_->stream, buffers,
                       beast::bind_front_handler(&Call::OnWrite, shared_from_this()));
   }
