@@ -341,8 +341,7 @@ class DirectWriter : JsonText {
       }
       if (!first) out_.push_back(',');
       first = false;
-      encoding::AppendJsonString(member.name, &out_);  // UTF-8: checked by JsonLayout
-      out_.push_back(':');
+      out_.append(member.key);
       if (f->is_map()) {
         Map(m, f);
       } else if (f->is_repeated()) {
@@ -830,6 +829,27 @@ class WireWriter : JsonText {
   using Member = JsonLayout::Member;
   static constexpr int kMaxNesting = 64;  // protobuf's parser allows 100
 
+  // Groups records by field in declaration order, keeping the wire order within a field.
+  // Writers emit fields in number order, so records come nearly sorted: an insertion sort
+  // takes them in one pass, where std::stable_sort allocates a buffer every time. Long lists
+  // (interleaved repeated fields could make insertion quadratic) take std::stable_sort.
+  template <typename Records>
+  static void SortByField(Records& records) {
+    constexpr size_t kInsertionSortMax = 64;
+    auto before = [](const Record& a, const Record& b) { return a.f->index() < b.f->index(); };
+    if (records.size() > kInsertionSortMax) {
+      std::stable_sort(records.begin(), records.end(), before);
+      return;
+    }
+    for (size_t i = 1; i < records.size(); ++i) {
+      if (!before(records[i], records[i - 1])) continue;
+      const Record r = records[i];
+      size_t j = i;
+      for (; j > 0 && before(r, records[j - 1]); --j) records[j] = records[j - 1];
+      records[j] = r;
+    }
+  }
+
   bool Message(const gpb::Descriptor* d, std::string_view bytes, int depth) {
     if (depth > kMaxNesting) return false;
     const std::vector<Member>* members = layout_.MembersOf(d);
@@ -857,9 +877,7 @@ class WireWriter : JsonText {
       }
       records.push_back(r);
     }
-    std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
-      return a.f->index() < b.f->index();
-    });
+    SortByField(records);
     for (size_t i = 1; i < records.size(); ++i) {
       // A singular field given twice: protobuf merges (messages) or keeps the last.
       if (records[i - 1].f == records[i].f && !records[i].f->is_repeated()) return false;
@@ -899,8 +917,7 @@ class WireWriter : JsonText {
         if (!present) continue;
       }
       if (!first) out_.push_back(',');
-      encoding::AppendJsonString((*members)[m].name, &out_);
-      out_.push_back(':');
+      out_.append((*members)[m].key);
       bool ok = true;
       if (f->is_map()) {
         ok = Map(f, begin, count, depth);
@@ -1277,7 +1294,7 @@ void JsonLayout::Add(const gpb::Descriptor* d, gpb::MessageFactory* factory,
   members.reserve(d->field_count());
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    members.push_back({options_.camel_case ? f->json_name() : f->name(), f});
+    members.push_back({options_.camel_case ? f->json_name() : f->name(), f, {}});
   }
   std::sort(members.begin(), members.end(),
             [](const Member& a, const Member& b) { return a.name < b.name; });
@@ -1290,6 +1307,10 @@ void JsonLayout::Add(const gpb::Descriptor* d, gpb::MessageFactory* factory,
   if (!shared && std::all_of(members.begin(), members.end(), [](const Member& m) {
         return encoding::IsValidUtf8(m.name);
       })) {
+    for (Member& m : members) {
+      encoding::AppendJsonString(m.name, &m.key);
+      m.key.push_back(':');
+    }
     members_.emplace(d, std::move(members));
   }
   for (int i = 0; i < d->field_count(); ++i) {

@@ -44,6 +44,7 @@ class JsonLayout {
   struct Member {
     std::string_view name;  // the field's JSON key (proto or lowerCamel name)
     const google::protobuf::FieldDescriptor* field;
+    std::string key;  // `"name":`, as the writers put it before the value (set once valid)
   };
 
   // Null for a type with a JSON form of its own (a well-known type: Struct, Value, ListValue,
