@@ -69,11 +69,17 @@ std::string_view View(const uint8_t* data, size_t size) {
   return std::string_view(reinterpret_cast<const char*>(data), size);
 }
 
-nghttp2_nv Header(std::string_view name, std::string_view value) {
+nghttp2_nv Header(std::string_view name, std::string_view value,
+                  uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
+                    value.size(), flags};
 }
+
+// Headers whose value changes with every call (grpc-timeout, the request's id) are sent
+// without indexing: in HPACK's dynamic table each would push out an entry the next call could
+// have named by its index, and cost an insertion for nothing.
+bool ChangesPerCall(std::string_view name) { return name == "x-request-id"; }
 
 // grpc-timeout: at most 8 digits and a unit; milliseconds rounded up, seconds past 8 digits.
 std::string Timeout(Clock::duration left) {
@@ -408,9 +414,12 @@ void H2Client::Connection::Submit(CallState* call) {
   headers.push_back(Header(":authority", host_->authority));
   headers.push_back(Header("content-type", "application/grpc"));
   headers.push_back(Header("te", "trailers"));
-  headers.push_back(Header("grpc-timeout", timeout));
+  headers.push_back(Header("grpc-timeout", timeout, NGHTTP2_NV_FLAG_NO_INDEX));
   headers.push_back(Header("user-agent", "sluice"));
-  for (const auto& [key, value] : call->metadata) headers.push_back(Header(key, value));
+  for (const auto& [key, value] : call->metadata) {
+    headers.push_back(
+        Header(key, value, ChangesPerCall(key) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE));
+  }
   nghttp2_data_provider body;
   body.source.ptr = call;
   body.read_callback = &ReadBody;
