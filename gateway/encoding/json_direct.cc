@@ -344,6 +344,13 @@ class DirectRenderer {
     const char* first = in_.data() + start;
     const char* last = in_.data() + pos_;
     char digits[64];
+    // Up to 18 digits fit either integer type, and JSON allows no leading zeros: nlohmann prints
+    // such an integer as it came, but for "-0" (0).
+    if (integer && last - first <= (*first == '-' ? 19 : 18) &&
+        std::string_view(first, static_cast<size_t>(last - first)) != "-0") {
+      out->append(first, last);
+      return true;
+    }
     if (integer) {
       std::to_chars_result printed{};
       if (*first == '-') {
