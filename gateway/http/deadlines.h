@@ -35,7 +35,9 @@ class Deadlines : public boost::asio::io_context::service {
 
   // A deadline embedded in the object it guards (a session, a call). Its callback runs on the
   // worker thread when the deadline passes, unless disarmed first; it may arm or disarm any
-  // entry, this one included. Destroying an entry disarms it.
+  // entry, this one included. Destroying an entry disarms it. A callback that may end its
+  // owner's last reference (closing a connection drops what held it) holds the owner itself
+  // while it runs (shared_from_this()->...): nothing else does, as an Asio timer's handler did.
   class Entry {
    public:
     Entry(Deadlines& owner, absl::AnyInvocable<void()> on_expiry)

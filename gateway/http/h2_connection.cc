@@ -401,8 +401,8 @@ H2Connection::H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listene
     : socket_(std::move(socket)),
       listener_(std::move(listener)),
       client_ip_(std::move(client_ip)),
-      timer_(listener_->deadlines, [this] { OnTimer(); }),
-      write_timer_(listener_->deadlines, [this] { OnWriteTimeout(); }),
+      timer_(listener_->deadlines, [this] { shared_from_this()->OnTimer(); }),
+      write_timer_(listener_->deadlines, [this] { shared_from_this()->OnWriteTimeout(); }),
       stream_timer_(listener_->io_context()),
       budget_(H2ConnectionBudget(listener_->options())),
       read_buffer_(kReadChunk) {

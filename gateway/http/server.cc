@@ -136,7 +136,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
         listener_(std::move(listener)),
         options_(options),
         handler_(handler),
-        deadline_(listener_->deadlines, [this] { Close(); }) {
+        deadline_(listener_->deadlines, [this] { shared_from_this()->Close(); }) {
     beast::error_code ec;
     tcp::endpoint remote = client_socket().remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();

@@ -281,7 +281,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
         first_(pool_),
         request_(std::move(request)),
         deadline_at_(deadline),
-        deadline_(client.deadlines_, [this] { OnDeadline(); }),
+        deadline_(client.deadlines_, [this] { shared_from_this()->OnDeadline(); }),
         done_(std::move(done)) {}
 
   void Start() {
