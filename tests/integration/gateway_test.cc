@@ -3,8 +3,11 @@
 // backend see.
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +18,8 @@
 #include <vector>
 
 #include "boost/asio/write.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
+#include "boost/beast/http/read.hpp"
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
 
@@ -671,6 +676,77 @@ TEST(GatewayTest, SlowlorisHeadersAreCutOff) {
 
 // ---------------------------------------------------------------------------------------------
 // Graceful shutdown
+
+// The keep-alive limit (idle_timeout): a connection that sends nothing after its answer is
+// closed once the limit passes, not before.
+TEST(GatewayTest, IdleKeepAliveConnectionsAreClosedAtIdleTimeout) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/a", "/a", "", "", R"("idle_timeout": "400ms",)"));
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
+  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(req));
+  boost::beast::flat_buffer buffer;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::http::read(s, buffer, res);
+  ASSERT_EQ(res.result_int(), 200u);
+  ASSERT_TRUE(res.keep_alive());
+  const auto answered = steady_clock::now();
+  // Blocks until the gateway closes the connection (bounded by the test's own timeout).
+  char c;
+  boost::system::error_code ec;
+  s.read_some(boost::asio::buffer(&c, 1), ec);
+  const auto took = steady_clock::now() - answered;
+  EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
+  EXPECT_GE(took, milliseconds(380));  // never early (a little slack for the clocks)
+  EXPECT_LT(took, milliseconds(2500));
+}
+
+// The write limit (write_timeout): a client that stops reading a large answer is disconnected
+// when the limit passes; the worker does not wait on it forever.
+TEST(GatewayTest, AClientThatDoesNotReadIsClosedAtWriteTimeout) {
+  const std::string big(16 * 1024 * 1024, 'x');
+  TestBackend backend([&big](const Request&) {
+    Response res(boost::beast::http::status::ok, 11);
+    res.set(boost::beast::http::field::content_type, "text/plain");
+    res.body() = big;
+    res.prepare_payload();
+    return res;
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/big", "/big", R"("output_encoding": "no-op",)",
+                               R"("encoding": "no-op",)", R"("write_timeout": "500ms",)"));
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.open(boost::asio::ip::tcp::v4());
+  s.set_option(boost::asio::socket_base::receive_buffer_size(64 * 1024));
+  // Reads give up after 3 s without a byte (a connection never closed fails, not hangs).
+  const timeval patience{3, 0};
+  ASSERT_EQ(setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience), 0);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
+  const std::string req = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(req));
+  // Not reading: the answer fills both sockets' buffers and the gateway's write stalls.
+  std::this_thread::sleep_for(milliseconds(2000));
+  size_t received = 0;
+  bool closed = false;  // EOF or reset; a read that waits 3 s (SO_RCVTIMEO) ends the loop too
+  std::vector<char> chunk(1 << 16);
+  const auto start = steady_clock::now();
+  while (steady_clock::now() - start < std::chrono::seconds(10)) {
+    const ssize_t n = ::recv(s.native_handle(), chunk.data(), chunk.size(), 0);
+    if (n > 0) {
+      received += static_cast<size_t>(n);
+      continue;
+    }
+    closed = n == 0 || errno == ECONNRESET;
+    break;
+  }
+  EXPECT_TRUE(closed) << "the connection was still open after the write limit";
+  EXPECT_LT(received, big.size()) << "the whole answer arrived: the write was never cut";
+  EXPECT_GT(received, 0u);
+  // The gateway serves the next client as usual.
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/big").body().size(), big.size());
+}
 
 TEST(GatewayTest, SigtermDrainsInFlightRequestsAndExitsZero) {
   TestBackend backend([](const Request& req) {
