@@ -34,9 +34,10 @@ void Deadlines::Entry::Arm(Clock::time_point when) {
   if (owner_ == nullptr) return;
   Deadlines& d = *owner_;
   if (armed()) d.Unlink(*this);
-  when_ = when;
+  // "Never" (time_point::max) and its neighbours would overflow the tick arithmetic below.
+  when_ = std::min(when, Clock::time_point::max() - 2 * kResolution);
   // The first tick that starts at or after `when`: the sweep for it finds the entry due.
-  const int64_t tick = std::max(d.next_tick_, TickOf(when - Clock::duration(1)) + 1);
+  const int64_t tick = std::max(d.next_tick_, TickOf(when_ - Clock::duration(1)) + 1);
   d.Link(*this, &d.slots_[tick % kSlots]);
   d.Schedule(tick);
 }

@@ -128,6 +128,16 @@ TEST_F(DeadlinesTest, ADeadlineBeyondTheWheelWaitsForItsTurn) {
   EXPECT_LT(fired, when + milliseconds(500));
 }
 
+TEST_F(DeadlinesTest, NeverIsArmedWithoutOverflowAndDoesNotFire) {
+  bool fired = false;
+  Deadlines::Entry never(deadlines_, [&] { fired = true; });
+  never.Arm(Clock::time_point::max());
+  EXPECT_TRUE(never.armed());
+  ioc_.run_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(fired);
+  EXPECT_TRUE(never.armed());
+}
+
 TEST_F(DeadlinesTest, EntriesOutlivingTheirContextAreHarmless) {
   auto ioc = std::make_unique<boost::asio::io_context>(1);
   Deadlines::Entry e(Deadlines::Of(*ioc), [] { FAIL() << "fired after its context was gone"; });
