@@ -52,9 +52,6 @@ constexpr std::size_t kWriteBatch = 64 * 1024;
 constexpr auto kGoawayNoticeGrace = std::chrono::milliseconds(500);
 // How long a closing connection waits for the client's FIN after sending its own.
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
-// The answer to a stream refused because requests already hold the connection's or the
-// process's buffer budget; the client may retry it later.
-constexpr std::string_view kOverBudgetText = "503 request buffers full, retry later";
 // Per-field overhead when counting header bytes against max_header_bytes, as on HTTP/1.1
 // ("name: value\r\n").
 constexpr uint64_t kHeaderFieldOverhead = 4;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <list>
 #include <optional>
@@ -147,6 +148,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   }
 
   ~Session() override {
+    Uncharge();
     listener_->sessions.erase(self_in_list_);
     listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
   }
@@ -192,10 +194,16 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void ReadHeader();
   void OnHeader(beast::error_code ec, std::size_t bytes);
   void ReadBody();
+  void ReadSomeBody();
+  void OnReadSomeBody(beast::error_code ec, std::size_t bytes);
+  // Charges what the request body grew by since the last call against the process's
+  // max_buffered_request_bytes (the budget HTTP/2 streams share). False: the budget is spent.
+  bool ChargeBody();
+  // Returns the connection's charge: its request is answered (or the connection is gone).
+  void Uncharge();
   // The limit on what the connection does next (idle wait, head, body, write): when it passes,
   // the connection closes and the pending read or write fails. Zero: no limit.
   void ExpireAfter(absl::Duration limit);
-  void OnReadBody(beast::error_code ec, std::size_t bytes);
   void OnRequest();
   void FailRead(beast::error_code ec);
   void WriteError(bhttp::status status, std::string_view text);
@@ -222,6 +230,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   Deadlines::Entry deadline_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
+  uint64_t charged_ = 0;  // body bytes charged against max_buffered_request_bytes
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -355,13 +364,47 @@ void Session::ReadBody() {
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->FailRead(ec);
-                        bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
-                                          beast::bind_front_handler(&Session::OnReadBody, self));
+                        self->ReadSomeBody();
                       });
     return;
   }
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    beast::bind_front_handler(&Session::OnReadBody, shared_from_this()));
+  ReadSomeBody();
+}
+
+// The body is read piece by piece, so what it holds is charged as it arrives: connections that
+// each trickle in a large body cannot together hold more than max_buffered_request_bytes.
+void Session::ReadSomeBody() {
+  bhttp::async_read_some(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Session::OnReadSomeBody, shared_from_this()));
+}
+
+void Session::OnReadSomeBody(beast::error_code ec, std::size_t) {
+  if (ec) return FailRead(ec);
+  if (parser_->is_done()) return OnRequest();
+  if (!ChargeBody()) {
+    return WriteError(bhttp::status::service_unavailable, kOverBudgetText);
+  }
+  ReadSomeBody();
+}
+
+bool Session::ChargeBody() {
+  const uint64_t held = parser_->get().body().size();
+  if (held <= charged_) return true;
+  const uint64_t more = held - charged_;
+  std::atomic<uint64_t>& total = listener_->buffered_request_bytes();
+  if (total.fetch_add(more, std::memory_order_relaxed) + more >
+      options_.max_buffered_request_bytes) {
+    total.fetch_sub(more, std::memory_order_relaxed);
+    return false;
+  }
+  charged_ = held;
+  return true;
+}
+
+void Session::Uncharge() {
+  if (charged_ == 0) return;
+  listener_->buffered_request_bytes().fetch_sub(charged_, std::memory_order_relaxed);
+  charged_ = 0;
 }
 
 void Session::ExpireAfter(absl::Duration limit) {
@@ -373,13 +416,11 @@ void Session::ExpireAfter(absl::Duration limit) {
   }
 }
 
-void Session::OnReadBody(beast::error_code ec, std::size_t) {
-  if (ec) return FailRead(ec);
-  OnRequest();
-}
-
 void Session::OnRequest() {
   deadline_.Disarm();
+  if (!ChargeBody()) {
+    return WriteError(bhttp::status::service_unavailable, kOverBudgetText);
+  }
   request_ = parser_->release();
   if (options_.use_h2c && stream_.tls() == nullptr && IsH2cUpgrade(request_))
     return HandOffToH2(std::move(request_));
@@ -452,6 +493,7 @@ void Session::Written(bool unwound) {
     return Close();
   }
   response_ = Response();
+  Uncharge();
   // Written inside Respond, the request may still be in use up the stack: the next one
   // replaces it.
   if (unwound) request_ = Request();

@@ -21,6 +21,10 @@ namespace sluice::http {
 // net/http (and so KrakenD) sets it.
 inline constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";
 
+// The answer to a request refused because requests already hold the connection's or the
+// process's buffer budget (sluice/http.max_buffered_request_bytes); the client may retry later.
+inline constexpr std::string_view kOverBudgetText = "503 request buffers full, retry later";
+
 // KrakenD's header saying whether every backend of an endpoint answered.
 inline constexpr std::string_view kCompletedHeader = "X-Krakend-Completed";
 

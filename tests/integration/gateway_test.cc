@@ -642,6 +642,66 @@ TEST(GatewayTest, OversizeBodyGets413) {
   EXPECT_EQ(Fetch(gw.port(), "POST", "/up", {}, std::string(900, 'y')).result_int(), 200u);
 }
 
+// The request bodies all connections hold at once count against sluice/http's
+// max_buffered_request_bytes, as HTTP/2 streams' do: connections that each trickle in a large
+// body cannot together take the process's memory.
+TEST(GatewayTest, BufferedRequestBodiesAreBoundedPerProcess) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"len":)" + std::to_string(req.body().size()) + "}");
+  });
+  // 1 MiB for the whole process: one body of 600,000 bytes fits, two do not.
+  std::string config = R"({"version": 3, "max_header_bytes": 4096, "extra_config": {
+      "sluice/http": {"max_body_bytes": 600000, "max_buffered_request_bytes": 1048576},
+      "telemetry/logging": {"level": "WARNING"}},
+      "endpoints": [{"endpoint": "/up", "method": "POST",
+      "backend": [{"host": [")" +
+                       backend.url() + R"("], "url_pattern": "/up"}]}]})";
+  SluiceProcess gw(config);
+  const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
+  const boost::asio::ip::tcp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), gw.port());
+  boost::asio::io_context ioc;
+  // The holder sends 500,000 bytes of its body and no more.
+  boost::asio::ip::tcp::socket holder(ioc);
+  holder.connect(to);
+  boost::asio::write(holder, boost::asio::buffer(head + std::string(500000, 'h')));
+  std::this_thread::sleep_for(milliseconds(300));
+
+  // Another connection's body passes the budget as it arrives. It is sent in steps the gateway
+  // reads as they come, so the gateway closes on bytes it has read (no reset that could discard
+  // its answer).
+  boost::asio::ip::tcp::socket other(ioc);
+  other.connect(to);
+  boost::asio::write(other, boost::asio::buffer(head));
+  std::string got;
+  char buf[4096];
+  boost::system::error_code ec;
+  for (int step = 0; step < 12 && got.empty() && !ec; ++step) {
+    boost::asio::write(other, boost::asio::buffer(std::string(50000, 'o')), ec);
+    std::this_thread::sleep_for(milliseconds(50));
+    other.non_blocking(true);
+    boost::system::error_code read_ec;
+    size_t n = other.read_some(boost::asio::buffer(buf), read_ec);
+    if (!read_ec) got.append(buf, n);
+    other.non_blocking(false);
+  }
+  ec.clear();
+  // The refusal closes the connection: read it to the end (a keep-alive answer would not end).
+  while (got.rfind("HTTP/1.1 503", 0) == 0 && !ec) {
+    size_t n = other.read_some(boost::asio::buffer(buf), ec);
+    got.append(buf, n);
+  }
+  EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+  EXPECT_NE(got.find("503 request buffers full, retry later"), std::string::npos) << got;
+  EXPECT_EQ(backend.request_count(), 0u);
+
+  // Once the holder's connection is gone, its bytes are free again.
+  holder.close();
+  EXPECT_TRUE(Eventually([&] {
+    return Fetch(gw.port(), "POST", "/up", {}, std::string(600000, 'y')).result_int() == 200;
+  }));
+  EXPECT_EQ(backend.last_request().body().size(), 600000u);
+}
+
 TEST(GatewayTest, SlowlorisHeadersAreCutOff) {
   TestBackend backend(EchoTarget());
   SluiceProcess gw(
