@@ -508,5 +508,20 @@ TEST(TlsBackendTest, GrpcBackendsOverTlsAreVerifiedAndServed) {
       << check.err;
 }
 
+// A TLS backend that does not agree to HTTP/2 in ALPN (here an HTTPS server for HTTP/1.1) is no
+// gRPC backend: the call fails (503, never a call in HTTP/1.1) and the log says why.
+TEST(TlsBackendTest, AGrpcBackendThatRefusesAlpnH2IsA503WithTheReasonInTheLog) {
+  const Fixtures& f = Certs();
+  ServerProcess https("tests/integration/tls_backend.py",
+                      {f.File("server.pem"), f.File("server.key")}, "listening on ([0-9]+)");
+  const std::string trust = R"({"ca_certs": [")" + f.File("ca.pem") + R"("]})";
+  SluiceProcess gw(GrpcService(trust, https.port(), false));
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/p/1").result_int(), 503u) << gw.log();
+  gw.ReadLogUntil([](const std::string& log) { return log.find("ALPN h2") != std::string::npos; },
+                  std::chrono::milliseconds(5000));
+  EXPECT_NE(gw.log().find("tls: the backend did not agree to HTTP/2 (ALPN h2)"), std::string::npos)
+      << gw.log();
+}
+
 }  // namespace
 }  // namespace sluice::testing
