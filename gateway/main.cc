@@ -344,13 +344,19 @@ int Run(const Flags& flags) {
       cfg->endpoints.size(), cfg->file_path, cfg->sha256_hex, (*admin)->grpc_address(),
       (*admin)->metrics_address());
 
+  // Every reload reads the file as it is now: what the watch compares against from then on, so
+  // a file already reloaded by SIGHUP or admin.Admin/Reload is not reloaded again by the watch.
+  // Runs on this loop only.
+  auto reload = [&](const std::string& trigger) {
+    watched = runtime::FileIdentity(state.config()->file_path);
+    return runtime::ReloadConfig(reload_deps, trigger);
+  };
   // admin.Admin/Reload runs the reload on this loop and waits for it.
   state.set_reloader([&](std::string trigger) {
     auto promise = std::make_shared<std::promise<runtime::ReloadRecord>>();
     std::future<runtime::ReloadRecord> result = promise->get_future();
-    boost::asio::post(main_ctx, [&reload_deps, promise, trigger] {
-      promise->set_value(runtime::ReloadConfig(reload_deps, trigger));
-    });
+    boost::asio::post(main_ctx,
+                      [&reload, promise, trigger] { promise->set_value(reload(trigger)); });
     while (result.wait_for(kDrainPollInterval) != std::future_status::ready) {
       if (main_ctx.stopped()) {
         runtime::ReloadRecord stopping;
@@ -385,7 +391,7 @@ int Run(const Flags& flags) {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       log::Info("received SIGHUP: reading the configuration and TLS certificates again");
-      runtime::ReloadConfig(reload_deps, "SIGHUP");
+      reload("SIGHUP");
       reload_tls(true);
       wait_for_hup();
     });
@@ -411,10 +417,7 @@ int Run(const Flags& flags) {
       if (ec) return;
       if (state.config()->reload.watch) {
         std::string now = runtime::FileIdentity(state.config()->file_path);
-        if (now != watched && !now.empty()) {
-          watched = now;
-          runtime::ReloadConfig(reload_deps, "watch");
-        }
+        if (now != watched && !now.empty()) reload("watch");
       }
       watch_config();
     });

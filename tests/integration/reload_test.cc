@@ -139,6 +139,32 @@ TEST(ReloadTest, SighupMakesTheNewFileLive) {
   EXPECT_EQ(gw.StopWith(SIGTERM), 0) << gw.log();
 }
 
+// With the file watch on, a file already made live by SIGHUP is not reloaded a second time when
+// the watch next looks at it: one edit, one reload.
+TEST(ReloadTest, AFileReloadedBySighupIsNotReloadedAgainByTheWatch) {
+  Backends be;
+  auto with_watch = [](std::string text) {
+    return absl::StrReplaceAll(text, {{R"("name": ")", R"("extra_config": {"sluice/reload":
+        {"watch": true, "interval": "2s"}}, "name": ")"}});
+  };
+  SluiceProcess gw(with_watch(Fill(kBlue, be.a, be.b)));
+  // The watch first looks 2 s after the start: the edit and the signal come well before.
+  const std::string green_text = with_watch(Fill(kGreen, be.a, be.b));
+  Replace(gw.config_path(), green_text);
+  kill(gw.pid(), SIGHUP);
+  gw.ReadLogUntil(
+      [](const std::string& log) { return log.find("reload (SIGHUP)") != std::string::npos; },
+      std::chrono::seconds(20));
+  // Two looks of the watch later.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  pb::StatusResponse s = Admin(gw.admin_address()).Status();
+  EXPECT_EQ(s.config_sha256(), Sha256Hex(green_text));
+  EXPECT_EQ(s.reloads_ok(), 1u) << gw.log();
+  ASSERT_EQ(s.recent_reloads_size(), 1) << gw.log();
+  EXPECT_EQ(s.recent_reloads(0).trigger(), "SIGHUP");
+  EXPECT_EQ(gw.log().find("reload (watch)"), std::string::npos) << gw.log();
+}
+
 TEST(ReloadTest, BadFilesLeaveTheOldConfigServingAndAreReported) {
   Backends be;
   const std::string blue_text = Fill(kBlue, be.a, be.b);
