@@ -2,8 +2,12 @@
 // stops calling the backend (the backend's counter proves it), half-opens after timeout and
 // closes on a success; its refusals are counted in Prometheus.
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -62,6 +66,42 @@ TEST(CircuitBreakerTest, OpensStopsCallingHalfOpensAndClosesOnSuccess) {
   EXPECT_NE(gw.log().find("went from 'half-open' to 'closed'"), std::string::npos) << gw.log();
   const std::string closed = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
   EXPECT_EQ(Sample(closed, "sluice_backend_circuit_breaker_state", ""), 0) << closed;
+}
+
+// A reload that fails after building the new stacks (here: a new gRPC endpoint whose reflection
+// cannot be fetched) leaves the live breaker's state in the metrics, not the fresh breaker's.
+TEST(CircuitBreakerTest, AFailedReloadLeavesTheLiveBreakersStateInTheMetrics) {
+  TestBackend backend([&](const Request&) { return TestBackend::Json(R"({"a":1})", 500); });
+  const std::string endpoint_a = R"({"endpoint": "/a", "backend": [{"host": [")" + backend.url() +
+                                 R"("], "url_pattern": "/a", "extra_config": {
+        "qos/circuit-breaker": {"interval": 60, "timeout": 60, "max_errors": 0}}}]})";
+  const std::string head = R"({"version": 3, "extra_config": {
+      "sluice/admin": {"address": "127.0.0.1:0", "metrics_address": "127.0.0.1:0"}},
+      "endpoints": [)";
+  SluiceProcess gw(head + endpoint_a + "]}");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);  // one failure: open
+  const uint16_t metrics = PortOf(gw.metrics_address());
+  auto state = [&] {
+    const std::string page = Fetch(metrics, "GET", "/metrics").body();
+    return Sample(page, "sluice_backend_circuit_breaker_state", "");
+  };
+  EXPECT_EQ(state(), 2);
+
+  // Nothing listens on the gRPC backend's port (it was bound and closed).
+  const uint16_t closed_port = FreePort();
+  std::ofstream(gw.config_path() + ".tmp")
+      << head + endpoint_a + R"(, {"endpoint": "/g", "backend": [{"host": ["127.0.0.1:)" +
+             std::to_string(closed_port) + R"("], "url_pattern": "/shop.Shop/GetProduct",
+        "extra_config": {"backend/grpc": {"descriptor_source": "reflection"}}}]}]})";
+  ASSERT_EQ(std::rename((gw.config_path() + ".tmp").c_str(), gw.config_path().c_str()), 0);
+  kill(gw.pid(), SIGHUP);
+  gw.ReadLogUntil(
+      [](const std::string& log) { return log.find("kept config") != std::string::npos; },
+      std::chrono::seconds(20));
+  ASSERT_NE(gw.log().find("kept config"), std::string::npos) << gw.log();
+  EXPECT_EQ(state(), 2) << gw.log();
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);  // still open: refused
+  EXPECT_EQ(backend.request_count(), 1u);
 }
 
 }  // namespace

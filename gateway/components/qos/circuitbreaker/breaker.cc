@@ -96,12 +96,21 @@ std::string_view ToString(State state) {
 Breaker::Breaker(const Config& config, std::string label, Nanos now, std::atomic<int>* published)
     : config_(config), label_(std::move(label)), published_(published) {
   NewGeneration(now);
-  if (published_ != nullptr) published_->store(static_cast<int>(state_), std::memory_order_relaxed);
+  // metrics::kNoBreaker: no breaker of this backend wrote its state yet.
+  int unwritten = -1;
+  if (published_ != nullptr) {
+    announced_ = published_->compare_exchange_strong(unwritten, static_cast<int>(state_),
+                                                     std::memory_order_relaxed);
+  }
 }
 
 bool Breaker::Before(Nanos now, uint64_t* generation) {
   std::lock_guard<std::mutex> lock(mu_);
   const State state = CurrentState(now);
+  if (!announced_ && published_ != nullptr) {
+    published_->store(static_cast<int>(state), std::memory_order_relaxed);
+    announced_ = true;
+  }
   if (state == State::kOpen) return false;
   // Half-open lets one call through (gobreaker's MaxRequests 0 means 1).
   if (state == State::kHalfOpen && half_open_calls_ >= 1) return false;
@@ -150,6 +159,7 @@ void Breaker::SetState(State next, Nanos now) {
   }
   state_ = next;
   if (published_ != nullptr) published_->store(static_cast<int>(next), std::memory_order_relaxed);
+  announced_ = true;
   NewGeneration(now);
 }
 

@@ -45,7 +45,10 @@ class Breaker {
 
   // `label` names the breaker in log lines (its `name`, or the backend); `now` starts the first
   // interval.
-  // `published` (may be null): where the state is written at each change, for metrics.
+  // `published` (may be null): where the state is written at each change, for metrics. It is
+  // shared with the breaker of the configuration that is live: a new breaker writes it at once
+  // only where nothing wrote it yet (the first configuration), else at its first call or change,
+  // so one built by a reload that then fails never overwrites the live breaker's state.
   Breaker(const Config& config, std::string label, Nanos now,
           std::atomic<int>* published = nullptr);
 
@@ -71,6 +74,7 @@ class Breaker {
   Nanos expiry_ = 0;  // 0: none
   int64_t half_open_calls_ = 0;
   int64_t consecutive_failures_ = 0;
+  bool announced_ = false;  // the state was written to `published_`
 };
 
 // The backend wrapper: a Breaker around `next`.

@@ -3,6 +3,7 @@
 
 #include "gateway/components/qos/circuitbreaker/breaker.h"
 
+#include <atomic>
 #include <string>
 
 #include "gateway/components/registry.h"
@@ -86,6 +87,24 @@ config::LoadResult Load(const std::string& breaker) {
           ["http://127.0.0.1:1"], "url_pattern": "/a", "extra_config": {"qos/circuit-breaker": )" +
           breaker + "}}]}]}",
       "cb.json", [](const char*) { return std::optional<std::string>(); });
+}
+
+// The state metrics read is shared by the breaker of the live configuration and the one a
+// reload builds: the new breaker writes it at once only where nothing wrote it yet (the first
+// configuration), else at its first call, so a reload that fails after building it leaves the
+// live breaker's state standing.
+TEST(BreakerTest, ANewBreakerLeavesThePublishedStateAloneUntilItsFirstCall) {
+  std::atomic<int> published{-1};
+  Breaker live(Make(60, 10, 0), "/x", kStart, &published);
+  EXPECT_EQ(published.load(), static_cast<int>(State::kClosed));
+  EXPECT_TRUE(Call(live, kStart, false));
+  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
+  { Breaker built_by_a_failed_reload(Make(60, 10, 0), "/x", kStart, &published); }
+  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
+  Breaker gone_live(Make(60, 10, 0), "/x", kStart, &published);
+  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
+  EXPECT_TRUE(Call(gone_live, kStart, true));
+  EXPECT_EQ(published.load(), static_cast<int>(State::kClosed));
 }
 
 TEST(BreakerConfigTest, KeysParseAndBadValuesAreRefusedByPath) {
