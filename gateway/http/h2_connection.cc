@@ -647,13 +647,7 @@ void H2Connection::OnWriteTimeout() {
 }
 
 bool H2Connection::Charge(H2Stream& stream, uint64_t bytes) {
-  if (buffered_bytes_ + bytes > budget_) return false;
-  std::atomic<uint64_t>& total = listener_->buffered_request_bytes();
-  if (total.fetch_add(bytes, std::memory_order_relaxed) + bytes >
-      listener_->options().max_buffered_request_bytes) {
-    total.fetch_sub(bytes, std::memory_order_relaxed);
-    return false;
-  }
+  if (buffered_bytes_ + bytes > budget_ || !listener_->TakeBuffered(bytes)) return false;
   buffered_bytes_ += bytes;
   stream.charged_ += bytes;
   return true;
@@ -662,7 +656,7 @@ bool H2Connection::Charge(H2Stream& stream, uint64_t bytes) {
 void H2Connection::Uncharge(H2Stream& stream) {
   if (stream.charged_ == 0) return;
   buffered_bytes_ -= stream.charged_;
-  listener_->buffered_request_bytes().fetch_sub(stream.charged_, std::memory_order_relaxed);
+  listener_->ReturnBuffered(stream.charged_);
   stream.charged_ = 0;
 }
 

@@ -70,7 +70,21 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Handler& handler() { return server.handler_; }
   std::atomic<int64_t>& open_connections() { return server.open_connections_; }
   std::atomic<uint64_t>& total_connections() { return server.total_connections_; }
-  std::atomic<uint64_t>& buffered_request_bytes() { return server.buffered_request_bytes_; }
+  // Takes `bytes` from the process's sluice/http.max_buffered_request_bytes, which the HTTP/2
+  // streams and HTTP/1.1 bodies of every worker share; false (nothing taken) when they do not
+  // fit. ReturnBuffered gives them back.
+  bool TakeBuffered(uint64_t bytes) {
+    std::atomic<uint64_t>& total = server.buffered_request_bytes_;
+    if (total.fetch_add(bytes, std::memory_order_relaxed) + bytes >
+        server.options_.max_buffered_request_bytes) {
+      total.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void ReturnBuffered(uint64_t bytes) {
+    server.buffered_request_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
   boost::asio::io_context& context() { return server.workers_.context(worker); }
 
   Server& server;

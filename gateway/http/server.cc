@@ -355,6 +355,9 @@ void Session::OnHeader(beast::error_code ec, std::size_t) {
 
 void Session::ReadBody() {
   ExpireAfter(options_.read_timeout);
+  // async_read_header left the parser one step per call: a chunked body would then take a
+  // completion (and a charge) per chunk header and per chunk.
+  parser_->eager(true);
   const auto& head = parser_->get();
   auto expect = head.find(bhttp::field::expect);
   if (expect != head.end() && EqualsIgnoreCase(Sv(expect->value()), "100-continue") &&
@@ -390,20 +393,14 @@ void Session::OnReadSomeBody(beast::error_code ec, std::size_t) {
 bool Session::ChargeBody() {
   const uint64_t held = parser_->get().body().size();
   if (held <= charged_) return true;
-  const uint64_t more = held - charged_;
-  std::atomic<uint64_t>& total = listener_->buffered_request_bytes();
-  if (total.fetch_add(more, std::memory_order_relaxed) + more >
-      options_.max_buffered_request_bytes) {
-    total.fetch_sub(more, std::memory_order_relaxed);
-    return false;
-  }
+  if (!listener_->TakeBuffered(held - charged_)) return false;
   charged_ = held;
   return true;
 }
 
 void Session::Uncharge() {
   if (charged_ == 0) return;
-  listener_->buffered_request_bytes().fetch_sub(charged_, std::memory_order_relaxed);
+  listener_->ReturnBuffered(charged_);
   charged_ = 0;
 }
 

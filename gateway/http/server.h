@@ -115,7 +115,7 @@ class Server {
   std::vector<std::shared_ptr<Listener>> listeners_;
   std::atomic<int64_t> open_connections_{0};
   std::atomic<uint64_t> total_connections_{0};
-  // Bytes charged by HTTP/2 streams against max_buffered_request_bytes.
+  // Bytes charged by HTTP/2 streams and HTTP/1.1 bodies against max_buffered_request_bytes.
   std::atomic<uint64_t> buffered_request_bytes_{0};
 };
 

@@ -6,6 +6,7 @@
 #include "boost/asio/post.hpp"
 #include "gateway/common/clock.h"
 #include "gateway/common/logging.h"
+#include "gateway/metrics/registry.h"
 
 namespace sluice::components::circuitbreaker {
 
@@ -96,8 +97,7 @@ std::string_view ToString(State state) {
 Breaker::Breaker(const Config& config, std::string label, Nanos now, std::atomic<int>* published)
     : config_(config), label_(std::move(label)), published_(published) {
   NewGeneration(now);
-  // metrics::kNoBreaker: no breaker of this backend wrote its state yet.
-  int unwritten = -1;
+  int unwritten = metrics::kNoBreaker;  // no breaker of this backend wrote its state yet
   if (published_ != nullptr) {
     announced_ = published_->compare_exchange_strong(unwritten, static_cast<int>(state_),
                                                      std::memory_order_relaxed);
