@@ -256,6 +256,9 @@ std::string RenderPrometheus(const PrometheusInput& in) {
   page.Sample("sluice_open_connections", {}, in.process.open_connections);
   page.Family("sluice_connections_total", "counter", "Public connections accepted.");
   page.Sample("sluice_connections_total", {}, in.process.total_connections);
+  page.Family("sluice_buffered_request_bytes", "gauge",
+              "Request body bytes held now, of sluice/http max_buffered_request_bytes.");
+  page.Sample("sluice_buffered_request_bytes", {}, in.process.buffered_request_bytes);
   page.Family("sluice_process_resident_memory_bytes", "gauge", "Resident set size.");
   page.Sample("sluice_process_resident_memory_bytes", {}, in.process.rss_bytes);
   page.Family("sluice_draining", "gauge",

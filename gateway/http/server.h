@@ -103,6 +103,10 @@ class Server {
 
   // Connections still open (in-flight or idle).
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  // Request body bytes held now, of max_buffered_request_bytes.
+  uint64_t buffered_request_bytes() const {
+    return buffered_request_bytes_.load(std::memory_order_relaxed);
+  }
   uint64_t total_connections() const { return total_connections_.load(std::memory_order_relaxed); }
 
   struct Listener;  // per-worker acceptor + sessions (internal)

@@ -75,6 +75,7 @@ ProcessStats InstanceState::process() const {
   if (server_ != nullptr) {
     p.open_connections = server_->open_connections();
     p.total_connections = server_->total_connections();
+    p.buffered_request_bytes = server_->buffered_request_bytes();
   }
   p.rss_bytes = ResidentBytes();
   return p;

@@ -21,6 +21,7 @@ enum class ServingState { kServing, kDraining };
 struct ProcessStats {
   int64_t open_connections = 0;
   uint64_t total_connections = 0;
+  uint64_t buffered_request_bytes = 0;  // request bodies held, of max_buffered_request_bytes
   uint64_t rss_bytes = 0;
 };
 

@@ -107,7 +107,7 @@ class FakeView : public runtime::InstanceView {
   std::shared_ptr<const config::ServiceConfig> config() const override { return cfg_; }
   runtime::RuntimeInfo info() const override { return info_; }
   metrics::Snapshot metrics() const override { return snapshot_; }
-  runtime::ProcessStats process() const override { return {5, 77, 1 << 20}; }
+  runtime::ProcessStats process() const override { return {5, 77, 4096, 1 << 20}; }
   runtime::ServingState serving_state() const override {
     return draining_ ? runtime::ServingState::kDraining : runtime::ServingState::kServing;
   }
@@ -484,6 +484,7 @@ TEST_F(AdminServerTest, MetricsListenerServesPrometheusText) {
   EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total{method=\"GET\",route=\"/users/{id}\","
                                 "code_class=\"2xx\"} 8\n"));
   EXPECT_THAT(r.body, HasSubstr("sluice_open_connections 5\n"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_buffered_request_bytes 4096\n"));
   EXPECT_THAT(r.body, HasSubstr("sluice_draining 0\n"));
   view_->Drain();
   EXPECT_THAT(HttpCall(server_->metrics_address(), bhttp::verb::get, "/metrics?x=1").body,

@@ -64,6 +64,7 @@ PrometheusInput Input() {
   in.metrics.backends = {b0, b1};
   in.process.open_connections = 2;
   in.process.total_connections = 17;
+  in.process.buffered_request_bytes = 65536;
   in.process.rss_bytes = 123456789;
   in.draining = true;
   in.started_at = absl::FromUnixMillis(1700000000250);
@@ -129,8 +130,8 @@ TEST(PrometheusTest, EveryFamilyHasHelpAndTypeOnceBeforeContiguousSamples) {
         "sluice_http_requests_in_flight", "sluice_http_response_bytes_total",
         "sluice_backend_requests_total", "sluice_backend_failures_total",
         "sluice_backend_request_duration_seconds", "sluice_open_connections",
-        "sluice_connections_total", "sluice_process_resident_memory_bytes", "sluice_draining",
-        "process_start_time_seconds"}) {
+        "sluice_connections_total", "sluice_buffered_request_bytes",
+        "sluice_process_resident_memory_bytes", "sluice_draining", "process_start_time_seconds"}) {
     EXPECT_TRUE(types.count(f)) << f;
   }
   EXPECT_EQ(types["sluice_http_requests_total"], "counter");
@@ -208,6 +209,7 @@ TEST(PrometheusTest, ProcessGauges) {
   std::string page = RenderPrometheus(Input());
   EXPECT_TRUE(HasLine(page, "sluice_open_connections 2"));
   EXPECT_TRUE(HasLine(page, "sluice_connections_total 17"));
+  EXPECT_TRUE(HasLine(page, "sluice_buffered_request_bytes 65536"));
   EXPECT_TRUE(HasLine(page, "sluice_process_resident_memory_bytes 123456789"));
   EXPECT_TRUE(HasLine(page, "sluice_draining 1"));
   EXPECT_TRUE(HasLine(page, "process_start_time_seconds 1700000000.25")) << page;

@@ -65,12 +65,6 @@ std::string ConfigJson(const TestBackend& backend, const std::string& admin_extr
 })";
 }
 
-uint16_t PortOf(const std::string& address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return 0;
-  return static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-}
-
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& authorization = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + kCallTimeout);

@@ -18,21 +18,6 @@
 namespace sluice::testing {
 namespace {
 
-uint16_t PortOf(const std::string& address) {
-  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
-
-// The value of the first sample of `family` whose line contains `label`, or -1.
-long Sample(const std::string& page, const std::string& family, const std::string& label) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(family + "{", 0) == 0 && line.find(label) != std::string::npos) {
-      return std::stol(line.substr(line.rfind(' ') + 1));
-    }
-  }
-  return -1;
-}
-
 TEST(CircuitBreakerTest, OpensStopsCallingHalfOpensAndClosesOnSuccess) {
   std::atomic<bool> healthy{false};
   TestBackend backend(
@@ -55,17 +40,17 @@ TEST(CircuitBreakerTest, OpensStopsCallingHalfOpensAndClosesOnSuccess) {
   EXPECT_EQ(refused["X-Krakend-Completed"], "false");
   EXPECT_EQ(refused.body(), "");
   EXPECT_EQ(backend.request_count(), 3u);  // not called while open
-  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
-  EXPECT_EQ(Sample(page, "sluice_backend_failures_total", "kind=\"rejected\""), 1) << page;
-  EXPECT_EQ(Sample(page, "sluice_backend_circuit_breaker_state", ""), 2) << page;  // open
+  const std::string page = MetricsPage(gw);
+  EXPECT_EQ(Sample(page, "sluice_backend_failures_total", {"kind=\"rejected\""}), 1) << page;
+  EXPECT_EQ(Sample(page, "sluice_backend_circuit_breaker_state"), 2) << page;  // open
 
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // timeout 1 s: half-open
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);   // the probe succeeds: closed
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);
   EXPECT_EQ(backend.request_count(), 5u);
   EXPECT_NE(gw.log().find("went from 'half-open' to 'closed'"), std::string::npos) << gw.log();
-  const std::string closed = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
-  EXPECT_EQ(Sample(closed, "sluice_backend_circuit_breaker_state", ""), 0) << closed;
+  const std::string closed = MetricsPage(gw);
+  EXPECT_EQ(Sample(closed, "sluice_backend_circuit_breaker_state"), 0) << closed;
 }
 
 // A reload that fails after building the new stacks (here: a new gRPC endpoint whose reflection
@@ -80,11 +65,7 @@ TEST(CircuitBreakerTest, AFailedReloadLeavesTheLiveBreakersStateInTheMetrics) {
       "endpoints": [)";
   SluiceProcess gw(head + endpoint_a + "]}");
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);  // one failure: open
-  const uint16_t metrics = PortOf(gw.metrics_address());
-  auto state = [&] {
-    const std::string page = Fetch(metrics, "GET", "/metrics").body();
-    return Sample(page, "sluice_backend_circuit_breaker_state", "");
-  };
+  auto state = [&] { return Sample(MetricsPage(gw), "sluice_backend_circuit_breaker_state"); };
   EXPECT_EQ(state(), 2);
 
   // Nothing listens on the gRPC backend's port (it was bound and closed).

@@ -83,18 +83,6 @@ std::string Config(const std::string& backend_url, uint16_t redis_port, const st
          backend_url + R"("], "url_pattern": "/a"}]}]})";
 }
 
-long Sample(const std::string& page, const std::string& name) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + " ", 0) == 0) return std::stol(line.substr(name.size() + 1));
-  }
-  return -100;
-}
-
-uint16_t PortOf(const std::string& address) {
-  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
-
 TEST(ClusterRateLimitTest, TwoInstancesShareOneLimit) {
   const uint16_t redis_port = FreePort();
   RedisServer redis(redis_port);
@@ -155,7 +143,7 @@ TEST(ClusterRateLimitTest, RedisDownFailsClosedAtOnceAndResumesWhenBack) {
     EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 503u);
     EXPECT_LT(steady_clock::now() - t0, milliseconds(500));  // the 100 ms bound, plus slack
   }
-  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
+  const std::string page = MetricsPage(gw);
   EXPECT_EQ(Sample(page, "sluice_ratelimit_redis_up"), 0) << page;
   EXPECT_EQ(Sample(page, "sluice_ratelimit_redis_fallbacks_total"), 5) << page;
   const std::string log = gw.log();
@@ -176,9 +164,7 @@ TEST(ClusterRateLimitTest, RedisDownFailsClosedAtOnceAndResumesWhenBack) {
     if (!resumed) std::this_thread::sleep_for(milliseconds(100));  // the retry is once a second
   }
   EXPECT_TRUE(resumed);
-  EXPECT_EQ(Sample(Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body(),
-                   "sluice_ratelimit_redis_up"),
-            1);
+  EXPECT_EQ(Sample(MetricsPage(gw), "sluice_ratelimit_redis_up"), 1);
 }
 
 TEST(ClusterRateLimitTest, OnErrorAllowFailsOpen) {

@@ -53,17 +53,6 @@ std::string OneEndpoint(const std::string& backend_url, const std::string& path,
          R"("}]}]})";
 }
 
-// Waits (bounded) for a condition that another process makes true.
-template <typename Pred>
-bool Eventually(Pred pred, milliseconds limit = milliseconds(5000)) {
-  auto deadline = steady_clock::now() + limit;
-  while (steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
-
 TestBackend::HandlerFn EchoTarget() {
   return [](const Request& req) {
     return TestBackend::Json(R"({"target":")" + std::string(req.target()) + R"("})");
@@ -657,51 +646,30 @@ TEST(GatewayTest, BufferedRequestBodiesAreBoundedPerProcess) {
       "backend": [{"host": [")" +
                        backend.url() + R"("], "url_pattern": "/up"}]}]})";
   SluiceProcess gw(config);
+  auto held = [&] { return Sample(MetricsPage(gw), "sluice_buffered_request_bytes"); };
   const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
   const boost::asio::ip::tcp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), gw.port());
   boost::asio::io_context ioc;
-  // The holder sends 500,000 bytes of its body and no more.
+  // The holder sends 500,000 bytes of its body and no more; the gateway holds them.
   boost::asio::ip::tcp::socket holder(ioc);
   holder.connect(to);
   boost::asio::write(holder, boost::asio::buffer(head + std::string(500000, 'h')));
-  std::this_thread::sleep_for(milliseconds(300));
+  ASSERT_TRUE(Eventually([&] { return held() == 500000; })) << held();
 
-  // Another connection's body passes the budget as it arrives. It is sent in steps the gateway
-  // reads as they come, so the gateway closes on bytes it has read (no reset that could discard
-  // its answer).
-  boost::asio::ip::tcp::socket other(ioc);
-  other.connect(to);
-  boost::asio::write(other, boost::asio::buffer(head));
-  std::string got;
-  char buf[4096];
-  boost::system::error_code ec;
-  for (int step = 0; step < 12 && got.empty() && !ec; ++step) {
-    boost::asio::write(other, boost::asio::buffer(std::string(50000, 'o')), ec);
-    std::this_thread::sleep_for(milliseconds(50));
-    other.non_blocking(true);
-    boost::system::error_code read_ec;
-    size_t n = other.read_some(boost::asio::buffer(buf), read_ec);
-    if (!read_ec) got.append(buf, n);
-    other.non_blocking(false);
-  }
-  ec.clear();
-  // The refusal closes the connection: read it to the end (a keep-alive answer would not end).
-  while (got.rfind("HTTP/1.1 503", 0) == 0 && !ec) {
-    size_t n = other.read_some(boost::asio::buffer(buf), ec);
-    got.append(buf, n);
-  }
+  // Another connection's body passes the budget with its last byte (500,000 + 548,577 is one
+  // byte over 1 MiB): the gateway has read every byte sent when it refuses, so it closes cleanly
+  // (no reset that could discard its answer).
+  const std::string got =
+      RawExchange(gw.port(), head + std::string(548577, 'o'), std::chrono::seconds(30));
   EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
   EXPECT_NE(got.find("503 request buffers full, retry later"), std::string::npos) << got;
   EXPECT_EQ(backend.request_count(), 0u);
+  EXPECT_TRUE(Eventually([&] { return held() == 500000; })) << "the refused body's bytes are free";
 
   // Once the holder's connection is gone, its bytes are free again.
   holder.close();
-  // (HttpClient, not Fetch: a try that races the holder's close may be refused, and is retried.)
-  EXPECT_TRUE(Eventually([&] {
-    Request req(bhttp::verb::post, "/up", 11);
-    req.body() = std::string(600000, 'y');
-    return HttpClient(gw.port()).Send(std::move(req)).result_int() == 200;
-  }));
+  EXPECT_TRUE(Eventually([&] { return held() == 0; })) << held();
+  EXPECT_EQ(Fetch(gw.port(), "POST", "/up", {}, std::string(600000, 'y')).result_int(), 200u);
   EXPECT_EQ(backend.last_request().body().size(), 600000u);
 }
 

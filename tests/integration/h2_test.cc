@@ -46,16 +46,6 @@ std::string Header(const Response& r, const std::string& name) {
   return it == r.end() ? "<absent>" : std::string(it->value());
 }
 
-template <typename Pred>
-bool Eventually(Pred pred, milliseconds limit = milliseconds(5000)) {
-  auto deadline = steady_clock::now() + limit;
-  while (steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
-
 // The tools come from tools/setup (nghttp2-client, haproxy); a missing one fails the test.
 void RequireTool(const std::string& tool) {
   ASSERT_FALSE(Which(tool).empty()) << tool << " not found on PATH: run tools/setup";

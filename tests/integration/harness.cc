@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/read.hpp"
@@ -597,6 +599,29 @@ Response Fetch(uint16_t port, const std::string& method, const std::string& targ
   Response res = client.Send(std::move(req));
   if (res.result_int() == 0) ADD_FAILURE() << "request failed: " << client.error();
   return res;
+}
+
+uint16_t PortOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+}
+
+std::string MetricsPage(SluiceProcess& gw) {
+  return Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
+}
+
+double Sample(const std::string& page, const std::string& family,
+              std::initializer_list<std::string> labels) {
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(family, 0) != 0 || line.size() == family.size()) continue;
+    if (line[family.size()] != '{' && line[family.size()] != ' ') continue;  // a longer name
+    bool all = true;
+    for (const std::string& label : labels) all = all && line.find(label) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return std::nan("");
 }
 
 std::string RawExchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds limit) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -261,5 +262,29 @@ Response Fetch(uint16_t port, const std::string& method, const std::string& targ
 // Sends raw bytes on a new connection and reads until the peer closes or `limit` passes.
 std::string RawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+// Waits (bounded) for a condition another process or thread makes true. The default bound is
+// generous: it costs time only when the test fails anyway, and a loaded CI machine under ASan can
+// be several times slower than a laptop.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+// The port of a "HOST:PORT" address.
+uint16_t PortOf(const std::string& address);
+
+// The gateway's Prometheus page (from its metrics listener).
+std::string MetricsPage(SluiceProcess& gw);
+
+// The value of the first sample of `family` on a Prometheus page whose line contains every one
+// of `labels`; NaN (equal to nothing) when there is none.
+double Sample(const std::string& page, const std::string& family,
+              std::initializer_list<std::string> labels = {});
 
 }  // namespace sluice::testing

@@ -26,23 +26,6 @@ std::string HttpDate() {
   return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone());
 }
 
-uint16_t PortOf(const std::string& address) {
-  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
-
-// The value of the first sample of `family` whose line contains every one of `labels`, or -1.
-long Sample(const std::string& page, const std::string& family,
-            std::initializer_list<std::string> labels) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(family + "{", 0) != 0) continue;
-    bool all = true;
-    for (const std::string& l : labels) all = all && line.find(l) != std::string::npos;
-    if (all) return std::stol(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 // Every path answers with a Date, so freshness is computed as KrakenD's cache computes it.
 Response Route(const Request& req) {
   const std::string target(req.target());
@@ -109,7 +92,7 @@ TEST(HttpCacheTest, FreshAnswersComeFromTheCacheWithAge) {
   const std::string json = Fetch(gw.port(), "GET", "/json").body();
   EXPECT_EQ(Fetch(gw.port(), "GET", "/json").body(), json);
   EXPECT_EQ(backend.request_count(), 2u);
-  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
+  const std::string page = MetricsPage(gw);
   EXPECT_EQ(Sample(page, "sluice_backend_http_cache_total", {"/raw", "result=\"hit\""}), 4) << page;
   EXPECT_EQ(Sample(page, "sluice_backend_http_cache_total", {"/raw", "result=\"miss\""}), 1);
   EXPECT_EQ(Sample(page, "sluice_backend_http_cache_total", {"/json", "result=\"hit\""}), 1);

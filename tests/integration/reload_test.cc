@@ -54,20 +54,6 @@ void Replace(const std::string& path, const std::string& content) {
   ASSERT_EQ(std::rename(tmp.c_str(), path.c_str()), 0);
 }
 
-uint16_t PortOf(const std::string& address) {
-  return static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
-}
-
-// The value of the first sample of `family` whose line contains `label`, or -1.
-double Sample(const std::string& page, const std::string& family, const std::string& label) {
-  std::istringstream lines(page);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(family, 0) != 0 || line.find(label) == std::string::npos) continue;
-    return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 class Admin {
  public:
   explicit Admin(const std::string& address)
@@ -128,12 +114,12 @@ TEST(ReloadTest, SighupMakesTheNewFileLive) {
   ASSERT_EQ(s.recent_reloads_size(), 1);
   EXPECT_EQ(s.recent_reloads(0).trigger(), "SIGHUP");
   EXPECT_EQ(s.recent_reloads(0).result(), "ok");
-  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
-  EXPECT_EQ(Sample(page, "sluice_config_reloads_total", "result=\"ok\""), 1) << page;
+  const std::string page = MetricsPage(gw);
+  EXPECT_EQ(Sample(page, "sluice_config_reloads_total", {"result=\"ok\""}), 1) << page;
   EXPECT_NE(page.find("config_sha256=\"" + Sha256Hex(green_text) + "\""), std::string::npos);
   EXPECT_NE(page.find("name=\"green\""), std::string::npos);
   // The endpoint both files have keeps its counters; the one gone is no longer listed.
-  EXPECT_EQ(Sample(page, "sluice_http_requests_total", "route=\"/a\",code_class=\"2xx\""), 2)
+  EXPECT_EQ(Sample(page, "sluice_http_requests_total", {"route=\"/a\",code_class=\"2xx\""}), 2)
       << page;
   EXPECT_EQ(page.find("/only-blue"), std::string::npos);
   EXPECT_EQ(gw.StopWith(SIGTERM), 0) << gw.log();
@@ -208,10 +194,10 @@ TEST(ReloadTest, BadFilesLeaveTheOldConfigServingAndAreReported) {
   EXPECT_EQ(s.reloads_failed(), rows.size());
   ASSERT_EQ(s.recent_reloads_size(), static_cast<int>(rows.size()));
   EXPECT_EQ(s.recent_reloads(0).trigger(), "admin");
-  const std::string page = Fetch(PortOf(gw.metrics_address()), "GET", "/metrics").body();
-  EXPECT_EQ(Sample(page, "sluice_config_reloads_total", "result=\"failed\""),
+  const std::string page = MetricsPage(gw);
+  EXPECT_EQ(Sample(page, "sluice_config_reloads_total", {"result=\"failed\""}),
             static_cast<double>(rows.size()));
-  EXPECT_EQ(Sample(page, "sluice_config_last_reload_successful", ""), 0);
+  EXPECT_EQ(Sample(page, "sluice_config_last_reload_successful"), 0);
   // The same file again: nothing to do, said so.
   Replace(gw.config_path(), blue_text);
   EXPECT_EQ(admin.Reload().reload().result(), "unchanged");

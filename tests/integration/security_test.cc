@@ -35,17 +35,6 @@ long Ms(steady_clock::duration d) {
   return static_cast<long>(std::chrono::duration_cast<milliseconds>(d).count());
 }
 
-// Waits (bounded) for a condition that another process makes true.
-template <typename Pred>
-bool Eventually(Pred pred, milliseconds limit = milliseconds(5000)) {
-  const auto deadline = steady_clock::now() + limit;
-  while (steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return pred();
-}
-
 std::string Answer(const std::string& status_line, const std::string& body,
                    const std::string& extra_headers = "") {
   return "HTTP/1.1 " + status_line + "\r\nContent-Type: application/json\r\n" + extra_headers +
