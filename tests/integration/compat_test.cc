@@ -1096,9 +1096,10 @@ TEST(CompatAggregationTest, BackendsAreCalledInParallel) {
   auto took = steady_clock::now() - start;
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res.body(), R"({"w1":true,"w2":true,"w3":true})");
-  // Three backends of 200 ms each: in parallel ~200 ms, one after the other >= 600 ms.
+  // Three backends of 200 ms each: in parallel ~200 ms, one after the other >= 600 ms (the whole
+  // margin is left to a slow machine).
   EXPECT_GE(took, milliseconds(200));
-  EXPECT_LT(took, milliseconds(550));
+  EXPECT_LT(took, milliseconds(600));
 }
 
 TEST(CompatAggregationTest, TimeoutGivesPartialAnswerWithoutSlowPart) {
