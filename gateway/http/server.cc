@@ -196,8 +196,9 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void ReadBody();
   void ReadSomeBody();
   void OnReadSomeBody(beast::error_code ec, std::size_t bytes);
-  // Charges what the request body grew by since the last call against the process's
-  // max_buffered_request_bytes (the budget HTTP/2 streams share). False: the budget is spent.
+  // Charges what the request body holds beyond the last charge (its declared length, or what a
+  // chunked body has grown to) against the process's max_buffered_request_bytes (the budget
+  // HTTP/2 streams share). False: the budget is spent.
   bool ChargeBody();
   // Returns the connection's charge: its request is answered (or the connection is gone).
   void Uncharge();
@@ -358,6 +359,9 @@ void Session::ReadBody() {
   // async_read_header left the parser one step per call: a chunked body would then take a
   // completion (and a charge) per chunk header and per chunk.
   parser_->eager(true);
+  // A declared length is charged before any of the body is read (and before `100 Continue`
+  // invites it): Beast's body reserves that much at once.
+  if (!ChargeBody()) return WriteError(bhttp::status::service_unavailable, kOverBudgetText);
   const auto& head = parser_->get();
   auto expect = head.find(bhttp::field::expect);
   if (expect != head.end() && EqualsIgnoreCase(Sv(expect->value()), "100-continue") &&
@@ -391,7 +395,8 @@ void Session::OnReadSomeBody(beast::error_code ec, std::size_t) {
 }
 
 bool Session::ChargeBody() {
-  const uint64_t held = parser_->get().body().size();
+  const uint64_t held =
+      std::max<uint64_t>(parser_->get().body().size(), parser_->content_length().value_or(0));
   if (held <= charged_) return true;
   if (!listener_->TakeBuffered(held - charged_)) return false;
   charged_ = held;

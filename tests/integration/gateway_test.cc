@@ -650,21 +650,33 @@ TEST(GatewayTest, BufferedRequestBodiesAreBoundedPerProcess) {
   const std::string head = "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n\r\n";
   const boost::asio::ip::tcp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), gw.port());
   boost::asio::io_context ioc;
-  // The holder sends 500,000 bytes of its body and no more; the gateway holds them.
+  // The holder declares 600,000 bytes and sends 500,000: the gateway holds (has reserved) the
+  // declared length.
   boost::asio::ip::tcp::socket holder(ioc);
   holder.connect(to);
   boost::asio::write(holder, boost::asio::buffer(head + std::string(500000, 'h')));
-  ASSERT_TRUE(Eventually([&] { return held() == 500000; })) << held();
+  ASSERT_TRUE(Eventually([&] { return held() == 600000; })) << held();
 
-  // Another connection's body passes the budget with its last byte (500,000 + 548,577 is one
-  // byte over 1 MiB): the gateway has read every byte sent when it refuses, so it closes cleanly
-  // (no reset that could discard its answer).
-  const std::string got =
-      RawExchange(gw.port(), head + std::string(548577, 'o'), std::chrono::seconds(30));
+  // A second declared length does not fit: refused before the client is invited to send it.
+  std::string got = RawExchange(gw.port(),
+                                "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 600000\r\n"
+                                "Expect: 100-continue\r\n\r\n",
+                                std::chrono::seconds(30));
+  EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+  EXPECT_NE(got.find("503 request buffers full, retry later"), std::string::npos) << got;
+
+  // A chunked body is charged as it arrives. This one passes the budget with its last byte
+  // (600,000 + 448,577 is one byte over 1 MiB): the gateway has read every byte sent when it
+  // refuses, so it closes cleanly (no reset that could discard its answer).
+  got = RawExchange(gw.port(),
+                    "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "6d841\r\n" +
+                        std::string(448577, 'o'),
+                    std::chrono::seconds(30));
   EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
   EXPECT_NE(got.find("503 request buffers full, retry later"), std::string::npos) << got;
   EXPECT_EQ(backend.request_count(), 0u);
-  EXPECT_TRUE(Eventually([&] { return held() == 500000; })) << "the refused body's bytes are free";
+  EXPECT_TRUE(Eventually([&] { return held() == 600000; })) << "the refused bodies' bytes are free";
 
   // Once the holder's connection is gone, its bytes are free again.
   holder.close();
