@@ -63,16 +63,6 @@ std::string Runfile(const std::string& path) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Polls `done` every 10 ms until it holds or `limit` passes.
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds limit = kWaitLimit) {
-  const auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
 // The access log is off: the harness reads an instance's stderr only when asked, and thousands of
 // access lines would fill the pipe and block the log writer (see docs/deploy.md, "Logs").
 // With `tls_dir`, the instance serves TLS with tls_dir/server.pem
@@ -155,10 +145,12 @@ class Haproxy {
     command.pass_fd = listener;
     process_ = std::make_unique<Process>(command);
     close(listener);
-    const bool up = WaitUntil([&] {
-      return Send("show info").find("Name: HAProxy") != std::string::npos ||
-             process_->Wait(std::chrono::milliseconds(0)).has_value();
-    });
+    const bool up = Eventually(
+        [&] {
+          return Send("show info").find("Name: HAProxy") != std::string::npos ||
+                 process_->Wait(std::chrono::milliseconds(0)).has_value();
+        },
+        kWaitLimit);
     if (!up || process_->Wait(std::chrono::milliseconds(0)).has_value()) {
       ADD_FAILURE() << "HAProxy did not start:\n" << process_->output();
     }
@@ -222,7 +214,7 @@ class Haproxy {
   std::string Status(const std::string& server) { return Stat("sluice", server)["status"]; }
 
   bool WaitStatus(const std::string& server, const std::string& status) {
-    return WaitUntil([&] { return Status(server) == status; });
+    return Eventually([&] { return Status(server) == status; }, kWaitLimit);
   }
 
   void SetAddress(const std::string& server, uint16_t port) {
@@ -270,7 +262,7 @@ class Load {
   // Waits until `n` more requests than now have succeeded.
   bool WaitForMore(uint64_t n) {
     const uint64_t target = ok_ + n;
-    return WaitUntil([&] { return ok_ >= target || stop_; }) && ok_ >= target;
+    return Eventually([&] { return ok_ >= target || stop_; }, kWaitLimit) && ok_ >= target;
   }
 
   std::vector<std::string> failures() {
@@ -438,7 +430,8 @@ TEST_P(BlueGreenSwitchTest, UnderLoadFailsNoRequestAndEachNodeNamesItsRevision) 
 
   // HAProxy counts an answer when it has forwarded it; the client may read it a moment earlier.
   auto served = [&](const char* server) { return lb.Counter("sluice", server, "hrsp_2xx"); };
-  EXPECT_TRUE(WaitUntil([&] { return served("blue") + served("green") == load.sent(); }))
+  EXPECT_TRUE(
+      Eventually([&] { return served("blue") + served("green") == load.sent(); }, kWaitLimit))
       << served("blue") << " + " << served("green") << " answered by the servers, " << load.sent()
       << " sent";
   const uint64_t blue_served = served("blue");
@@ -511,7 +504,7 @@ TEST(BlueGreenTest, SigkillLosesOnlyTheRequestsInFlightAndTheBalancerRecovers) {
   // Hold A's backend: one after the other, every client ends up waiting on a request through A.
   AdminClient a_admin(a->admin_address());
   hold = true;
-  ASSERT_TRUE(WaitUntil([&] { return held == kClients; }))
+  ASSERT_TRUE(Eventually([&] { return held == kClients; }, kWaitLimit))
       << held << " of " << kClients << " clients held at A";
   const int64_t in_flight = a_admin.Requests().second;
   EXPECT_EQ(in_flight, kClients) << "A's own count of requests in flight";
@@ -534,7 +527,8 @@ TEST(BlueGreenTest, SigkillLosesOnlyTheRequestsInFlightAndTheBalancerRecovers) {
   lb.SetAddress("blue", a->port());
   ASSERT_TRUE(lb.WaitStatus("blue", "UP")) << lb.log();
   AdminClient replacement(a->admin_address());
-  ASSERT_TRUE(WaitUntil([&] { return replacement.Requests().first >= kPhaseRequests; }))
+  ASSERT_TRUE(
+      Eventually([&] { return replacement.Requests().first >= kPhaseRequests; }, kWaitLimit))
       << "the replacement got no traffic";
   load.Stop();
 
