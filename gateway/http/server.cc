@@ -48,6 +48,9 @@ constexpr int kListenBacklog = 4096;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 // Bytes read per socket read: a typical API request (headers and small body) fits in one.
 constexpr std::size_t kReadChunk = 8192;
+// How long a connection refused in the middle of its request (413, 431, 503) keeps reading and
+// dropping what the client still sends, after its answer and FIN went out (see Linger).
+constexpr auto kLingerTime = std::chrono::seconds(5);
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
@@ -175,7 +178,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void Respond(Response&& response) override;
 
  private:
-  enum class State { kIdle, kReading, kBusy, kWriting, kClosed };
+  enum class State { kIdle, kReading, kBusy, kWriting, kLingering, kClosed };
 
   // The TCP connection, under TLS or not.
   TcpStream& client_socket() {
@@ -215,6 +218,12 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   // The response is out (or failed: keep_alive_ is then false). `unwound`: from OnWrite, not
   // from inside Respond.
   void Written(bool unwound);
+  // Closing with unread request bytes would make the kernel send a reset, which can destroy the
+  // answer before the client reads it, and fails a client still writing its body before it
+  // reads (RFC 9112 section 9.6). Instead the rest is read and dropped until the client closes,
+  // for at most kLingerTime.
+  void Linger();
+  void Discard();
   void Close();
 
   ClientStream stream_;
@@ -231,7 +240,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   Deadlines::Entry deadline_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
-  uint64_t charged_ = 0;  // body bytes charged against max_buffered_request_bytes
+  bool unread_request_ = false;  // answered before the whole request was read: linger
+  uint64_t charged_ = 0;         // body bytes charged against max_buffered_request_bytes
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -454,6 +464,7 @@ void Session::FailRead(beast::error_code ec) {
 
 void Session::WriteError(bhttp::status status, std::string_view text) {
   keep_alive_ = false;
+  unread_request_ = true;
   response_ = TextResponse(static_cast<unsigned>(status), text);
   response_.keep_alive(false);
   DoWrite();
@@ -492,7 +503,7 @@ void Session::Written(bool unwound) {
   if (!keep_alive_) {
     beast::error_code ignored;
     client_socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return Close();
+    return unread_request_ ? Linger() : Close();
   }
   response_ = Response();
   Uncharge();
@@ -500,6 +511,26 @@ void Session::Written(bool unwound) {
   // replaces it.
   if (unwound) request_ = Request();
   DoRead();
+}
+
+void Session::Linger() {
+  state_ = State::kLingering;
+  // Nothing of the request is kept: its budget and its partial body are given back now.
+  Uncharge();
+  parser_.reset();
+  response_ = Response();
+  buffer_.consume(buffer_.size());
+  deadline_.ArmAfter(kLingerTime);
+  Discard();
+}
+
+void Session::Discard() {
+  // Under TLS too the bytes are read from TCP: they are dropped, never decrypted.
+  client_socket().async_read_some(buffer_.prepare(kReadChunk),
+                                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    if (ec) return self->Close();
+                                    self->Discard();
+                                  });
 }
 
 void Session::Close() {

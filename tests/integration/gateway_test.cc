@@ -631,6 +631,45 @@ TEST(GatewayTest, OversizeBodyGets413) {
   EXPECT_EQ(Fetch(gw.port(), "POST", "/up", {}, std::string(900, 'y')).result_int(), 200u);
 }
 
+// A client that writes its whole body before reading its answer (as simple clients do) gets the
+// refusal: the gateway reads and drops the rest of the body instead of closing with bytes unread,
+// which resets the connection under the client's writes.
+TEST(GatewayTest, AClientStillSendingARefusedBodyGetsTheAnswer) {
+  TestBackend backend(EchoTarget());
+  std::string config = R"({"version": 3, "extra_config": {"sluice/http": {"max_body_bytes": 1000},
+      "telemetry/logging": {"level": "WARNING"}},
+      "endpoints": [{"endpoint": "/up", "method": "POST",
+      "backend": [{"host": [")" +
+                       backend.url() + R"("], "url_pattern": "/up"}]}]})";
+  SluiceProcess gw(config);
+  const boost::asio::ip::tcp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), gw.port());
+  boost::asio::io_context ioc;
+  // More than both sockets' buffers hold (loopback: at most 4 MiB sent + 6 MiB received): the
+  // writes finish only if the gateway reads.
+  const std::string body(24 << 20, 'x');
+  boost::asio::ip::tcp::socket client(ioc);
+  client.connect(to);
+  boost::beast::error_code ec;
+  boost::asio::write(client,
+                     boost::asio::buffer("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n"),
+                     ec);
+  boost::asio::write(client, boost::asio::buffer(body), ec);
+  EXPECT_FALSE(ec) << "the gateway reset the connection under the body: " << ec.message();
+  const std::string out = ReadUntilClosed(client, std::chrono::seconds(30));
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_EQ(backend.request_count(), 0u);
+
+  // A client that stops sending and never closes is not waited for without end.
+  boost::asio::ip::tcp::socket idle(ioc);
+  idle.connect(to);
+  boost::asio::write(idle, boost::asio::buffer("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                               std::to_string(body.size()) + "\r\n\r\n" +
+                                               std::string(1 << 20, 'x')));
+  EXPECT_EQ(ReadUntilClosed(idle, std::chrono::seconds(30)).rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_TRUE(Eventually([&] { return Sample(MetricsPage(gw), "sluice_open_connections") == 0; }));
+}
+
 // The request bodies all connections hold at once count against sluice/http's
 // max_buffered_request_bytes, as HTTP/2 streams' do: connections that each trickle in a large
 // body cannot together take the process's memory.

@@ -631,7 +631,12 @@ std::string RawExchange(uint16_t port, const std::string& bytes, std::chrono::mi
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return "";
   asio::write(socket, asio::buffer(bytes), ec);
+  return ReadUntilClosed(socket, limit);
+}
+
+std::string ReadUntilClosed(tcp::socket& socket, std::chrono::milliseconds limit) {
   std::string out;
+  beast::error_code ec;
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{socket.native_handle(), POLLIN, 0};

@@ -263,6 +263,10 @@ Response Fetch(uint16_t port, const std::string& method, const std::string& targ
 std::string RawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds limit = std::chrono::seconds(5));
 
+// Reads from `socket` until the peer closes (or resets) it or `limit` passes.
+std::string ReadUntilClosed(boost::asio::ip::tcp::socket& socket,
+                            std::chrono::milliseconds limit = std::chrono::seconds(5));
+
 // Waits (bounded) for a condition another process or thread makes true. The default bound is
 // generous: it costs time only when the test fails anyway, and a loaded CI machine under ASan can
 // be several times slower than a laptop.
