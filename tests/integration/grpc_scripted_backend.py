@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """A gRPC backend that misbehaves on request, for the tests of Sluice's own gRPC client.
 
-Usage: grpc_scripted_backend.py
+Usage: grpc_scripted_backend.py [--max-streams N]
 Listens on 127.0.0.1 (an ephemeral port), prints "listening on PORT", and speaks HTTP/2 with the
 python3-h2 library (not Sluice's code). Every call is answered by the mode in its `x-mode`
 metadata; `x-call` names a call, so that the "-once" modes misbehave only the first time they see
-it (the gateway sends a refused call again):
+it (the gateway sends a refused call again). --max-streams sets SETTINGS_MAX_CONCURRENT_STREAMS
+(default 100):
 
   ok            an empty reply message, grpc-status 0 (the default)
   big           a 5 MiB reply message, sent as the client's flow-control windows allow
@@ -16,6 +17,7 @@ it (the gateway sends a refused call again):
   refuse-once   RST_STREAM REFUSED_STREAM
   goaway-once   GOAWAY below this stream, then the connection is closed
   hang          nothing (until the client resets the stream)
+  timeout       trailers only: grpc-status 3, the call's grpc-timeout as grpc-message
 
 A call without `te: trailers`, a gRPC content-type or grpc-timeout is answered grpc-status 13.
 """
@@ -29,10 +31,12 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 
 EMPTY = b"\x00\x00\x00\x00\x00"
 BIG = 5 * 1024 * 1024
 
+max_streams = 100
 seen = set()
 seen_lock = threading.Lock()
 
@@ -50,6 +54,11 @@ class Connection:
         self.sock = sock
         self.conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        self.conn.local_settings = h2.settings.Settings(
+            client=False, initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE:
+                    self.conn.DEFAULT_MAX_HEADER_LIST_SIZE})
         self.headers = {}
         self.pending = {}  # stream id -> bytes still to send, then OK trailers
 
@@ -132,6 +141,10 @@ class Connection:
             self.conn.send_headers(sid, [("grpc-status", "3"),
                                          ("grpc-message", "caf%C3%A9 %25 done")],
                                    end_stream=True)
+        elif mode == "timeout":
+            self.conn.send_headers(sid, [("grpc-status", "3"),
+                                         ("grpc-message", h["grpc-timeout"])],
+                                   end_stream=True)
         elif mode == "big":
             self.pending[sid] = b"\x00" + BIG.to_bytes(4, "big") + b"\x00" * BIG
         else:
@@ -150,6 +163,9 @@ def handle(sock):
 
 
 def main():
+    global max_streams
+    if len(sys.argv) == 3 and sys.argv[1] == "--max-streams":
+        max_streams = int(sys.argv[2])
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))

@@ -208,7 +208,8 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
 
   void Start();
   // Queues `call`; it is sent on the next turn of the loop (with the others queued by then), so
-  // H2Client::Call never writes or answers anything itself.
+  // H2Client::Call never writes or answers anything itself. Calls over the backend's
+  // SETTINGS_MAX_CONCURRENT_STREAMS stay queued, in order, until streams close.
   void Add(CallState* call);
   // The deadline of a call on this connection passed.
   void Expire(CallState* call);
@@ -271,7 +272,7 @@ class H2Client::Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool kicked_ = false;
   int streams_ = 0;                  // streams open
-  std::vector<CallState*> waiting_;  // queued, no stream yet
+  std::vector<CallState*> waiting_;  // queued, no stream yet (connecting, or streams all used)
   std::vector<CallState*> starting_;
   std::vector<CallState*> ended_;
   std::vector<CallState*> refused_;
@@ -403,6 +404,14 @@ void H2Client::Connection::Submit(CallState* call) {
   if (call->deadline <= now) {
     // Answered by its timer, which is due.
     call->connection = nullptr;
+    return;
+  }
+  if (static_cast<uint32_t>(streams_) >=
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)) {
+    // The backend takes no more streams now. nghttp2 would queue the request with the
+    // grpc-timeout of now, stale by the time the stream starts: the call waits here instead, and
+    // is submitted (its timeout computed then) when a stream closes.
+    waiting_.push_back(call);
     return;
   }
   const std::string timeout = Timeout(call->deadline - now);

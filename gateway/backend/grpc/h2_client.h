@@ -78,8 +78,9 @@ class H2Client {
   // with `framed` (FramedMessage) and `metadata` (valid lower-case keys; the values of `-bin`
   // keys are sent base64-encoded, as gRPC C++ does).
   // The call ends by `deadline` (DEADLINE_EXCEEDED after it; the backend is told with
-  // grpc-timeout and the stream reset). `done` runs exactly once, later, on this client's loop,
-  // unless the loop is destroyed first.
+  // grpc-timeout, the time left when its stream starts, and the stream reset). Calls over the
+  // backend's SETTINGS_MAX_CONCURRENT_STREAMS wait, in order, for a stream to close. `done` runs
+  // exactly once, later, on this client's loop, unless the loop is destroyed first.
   void Call(int slot, std::string_view path, Metadata metadata, std::string framed,
             std::chrono::steady_clock::time_point deadline, ReplyCallback done);
 

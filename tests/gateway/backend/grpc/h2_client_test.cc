@@ -137,6 +137,32 @@ TEST_F(H2ClientTest, CloseCancelsTheCallsInFlightAndEveryLaterOne) {
   EXPECT_EQ(runs[0] + runs[1], 2u) << "nothing ran twice";
 }
 
+// A call over the backend's SETTINGS_MAX_CONCURRENT_STREAMS waits for a stream, and tells the
+// backend the time it has left when its stream starts, not when it was made.
+TEST_F(H2ClientTest, CallsOverTheStreamLimitWaitAndSendTheTimeLeft) {
+  sluice::testing::ServerProcess narrow("tests/integration/grpc_scripted_backend.py",
+                                        {"--max-streams", "1"}, "listening on ([0-9]+)");
+  const int slot = client_.RegisterHost(Local(narrow.port()));
+  size_t runs = 0;
+  Start("ok", milliseconds(3000), &runs, slot);  // connected, the backend's SETTINGS known
+  RunUntil(1, milliseconds(3000));
+  ASSERT_EQ(runs, 1u);
+  ASSERT_EQ(replies_[0].code, kOk) << replies_[0].message;
+  // The hanging call holds the only stream until its deadline resets it, 1.5 s from now: the
+  // second call cannot start before, so about 3.5 s of its 5 s are left then (sent at submit
+  // instead: 5 s).
+  Start("hang", milliseconds(1500), &runs, slot);
+  Start("timeout", milliseconds(5000), &runs, slot);
+  RunUntil(3, milliseconds(10000));
+  ASSERT_EQ(runs, 3u);
+  EXPECT_EQ(replies_[1].code, kDeadlineExceeded);
+  ASSERT_EQ(replies_[2].code, 3) << replies_[2].message;
+  const std::string& sent = replies_[2].message;  // "<n>m"
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.back(), 'm');
+  EXPECT_LT(std::stol(sent.substr(0, sent.size() - 1)), 4000) << sent;
+}
+
 TEST_F(H2ClientTest, ManyCallsInFlightAllAnswered) {
   constexpr int kCalls = 300;
   std::vector<size_t> runs(kCalls, 0);
