@@ -379,10 +379,13 @@ struct H2Connection::Callbacks {
 
 void H2Connection::Start(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                          std::string client_ip, std::string_view received,
-                         std::optional<Request> upgrade) {
+                         std::optional<Request> upgrade, uint64_t charged) {
   auto c =
       std::make_shared<H2Connection>(std::move(socket), std::move(listener), std::move(client_ip));
-  if (!c->Init(&upgrade)) return c->Close();
+  if (!c->Init(&upgrade, &charged)) {
+    if (charged > 0) c->listener_->ReturnBuffered(charged);  // stream 1 was never made
+    return c->Close();
+  }
   if (!received.empty())
     c->Receive(reinterpret_cast<const uint8_t*>(received.data()), received.size());
   if (c->closed_) return;
@@ -413,7 +416,7 @@ H2Connection::~H2Connection() {
   listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
 }
 
-bool H2Connection::Init(std::optional<Request>* upgrade) {
+bool H2Connection::Init(std::optional<Request>* upgrade, uint64_t* charged) {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return false;
   nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, &Callbacks::OnBeginFrame);
@@ -462,11 +465,18 @@ bool H2Connection::Init(std::optional<Request>* upgrade) {
     }
     const bool head = req.method() == bhttp::verb::head;
     auto stream = std::make_shared<H2Stream>(shared_from_this(), 1);
+    // The body read over HTTP/1.1 stays charged while the stream holds it (as any stream's, the
+    // charge is returned when the stream goes).
+    stream->charged_ = std::exchange(*charged, 0);
+    buffered_bytes_ += stream->charged_;
     if (nghttp2_session_upgrade2(session_,
                                  reinterpret_cast<const uint8_t*>(settings_payload.data()),
-                                 settings_payload.size(), head ? 1 : 0, stream.get()) != 0) {
+                                 settings_payload.size(), head ? 1 : 0, nullptr) != 0) {
       return false;
     }
+    // nghttp2 ignores upgrade2's stream_user_data on a server session: without this, stream 1's
+    // callbacks (its close, a reset) did not find it, and it lived as long as the connection.
+    nghttp2_session_set_stream_user_data(session_, 1, stream.get());
     req.erase(bhttp::field::upgrade);
     req.erase(bhttp::field::connection);
     req.erase("HTTP2-Settings");

@@ -46,10 +46,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // Takes over `socket`. `received`: bytes the HTTP/1.1 session already read and did not use
   // (with prior knowledge, the preface and whatever followed). `upgrade`: the request of an
   // `Upgrade: h2c` exchange; it becomes stream 1, and "101 Switching Protocols" is written first.
-  // Runs on the listener's worker thread.
+  // `charged`: the bytes of its body the HTTP/1.1 session took from the process's
+  // max_buffered_request_bytes; stream 1 holds them until it ends. Runs on the listener's worker
+  // thread.
   static void Start(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                     std::string client_ip, std::string_view received,
-                    std::optional<Request> upgrade);
+                    std::optional<Request> upgrade, uint64_t charged = 0);
 
   H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listener> listener,
                std::string client_ip);
@@ -70,7 +72,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // open.
   enum class TimerPhase { kNone, kIdle, kStalled, kLingering };
 
-  bool Init(std::optional<Request>* upgrade);
+  // Moves `*charged` to stream 1 (zeroing it) once that stream exists.
+  bool Init(std::optional<Request>* upgrade, uint64_t* charged);
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Receive(const uint8_t* data, std::size_t size);

@@ -304,13 +304,15 @@ void Session::HandOffToH2(std::optional<Request> upgrade) {
   state_ = State::kClosed;
   const auto data = buffer_.data();
   std::string_view received(static_cast<const char*>(data.data()), data.size());
+  // An upgrade's body goes to stream 1 with its charge.
+  const uint64_t charged = std::exchange(charged_, 0);
   if (stream_.tls() != nullptr) {
     auto [tls, keep] = stream_.ReleaseTls();
     H2Connection::Start(H2Transport(std::move(tls), std::move(keep)), listener_, client_ip_,
-                        received, std::move(upgrade));
+                        received, std::move(upgrade), charged);
   } else {
     H2Connection::Start(H2Transport(std::move(stream_.plain())), listener_, client_ip_, received,
-                        std::move(upgrade));
+                        std::move(upgrade), charged);
   }
   buffer_.consume(buffer_.size());
 }

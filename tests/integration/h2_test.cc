@@ -342,6 +342,41 @@ TEST(H2Test, UpgradeFromHttp11) {
   EXPECT_EQ(seen.find(bhttp::field::upgrade), seen.end());
 }
 
+// The body of an `Upgrade: h2c` request, read over HTTP/1.1, is held by stream 1 until it is
+// answered: it stays charged against max_buffered_request_bytes meanwhile.
+TEST(H2Test, AnUpgradedRequestsBodyStaysChargedUntilAnswered) {
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  TestBackend held([gate](const Request& req) {
+    gate.wait_for(seconds(20));
+    return TestBackend::Json(R"({"size":)" + std::to_string(req.body().size()) + "}");
+  });
+  SluiceProcess gw(R"({"version": 3, "use_h2c": true,
+      "extra_config": {"telemetry/logging": {"level": "WARNING"}},
+      "endpoints": [{"endpoint": "/up", "method": "POST",
+        "backend": [{"host": [")" +
+                   held.url() + R"("], "url_pattern": "/up"}]}]})");
+  auto charged = [&] { return Sample(MetricsPage(gw), "sluice_buffered_request_bytes"); };
+  asio::io_context ioc;
+  tcp::socket client(ioc);
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gw.port()));
+  asio::write(client,
+              asio::buffer("POST /up HTTP/1.1\r\nHost: x\r\n"
+                           "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                           "HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 5000\r\n\r\n" +
+                           std::string(5000, 'b')));
+  // As a client does after its upgrade request: the connection preface and its SETTINGS.
+  asio::write(client, asio::buffer(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+                                   std::string("\0\0\0\x04\0\0\0\0\0", 9)));
+  ASSERT_TRUE(Eventually([&] { return held.request_count() == 1; }));
+  EXPECT_EQ(held.last_request().body().size(), 5000u);
+  EXPECT_EQ(charged(), 5000) << "stream 1 holds the body";
+  open.set_value();
+  // Answered, the stream ends and returns its charge; the connection stays open.
+  EXPECT_TRUE(Eventually([&] { return charged() == 0; })) << charged();
+  EXPECT_EQ(Sample(MetricsPage(gw), "sluice_open_connections"), 1);
+}
+
 TEST(H2Test, WithoutUseH2cThePrefaceIsABadRequest) {
   RequireTool("nghttp");
   Backends be;
