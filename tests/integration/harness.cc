@@ -408,6 +408,12 @@ void SluiceProcess::ReadLogUntil(const std::function<bool(const std::string&)>& 
   }
 }
 
+bool SluiceProcess::LogHas(const std::string& needle, std::chrono::milliseconds limit) {
+  ReadLogUntil([&needle](const std::string& log) { return log.find(needle) != std::string::npos; },
+               limit);
+  return log_.find(needle) != std::string::npos;
+}
+
 std::string SluiceProcess::log() {
   ReadLogUntil([](const std::string&) { return false; }, std::chrono::milliseconds(200));
   return log_;

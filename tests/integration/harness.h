@@ -143,6 +143,10 @@ class SluiceProcess {
   // Reads the log until `done` says so or `limit` passes.
   void ReadLogUntil(const std::function<bool(const std::string&)>& done,
                     std::chrono::milliseconds limit);
+  // Whether the log holds `needle`, or comes to within `limit`: the gateway logs asynchronously,
+  // so a line can arrive after the answer that caused it (log() waits only 200 ms).
+  bool LogHas(const std::string& needle,
+              std::chrono::milliseconds limit = std::chrono::seconds(20));
 
  private:
   std::string AdminLineField(int group);

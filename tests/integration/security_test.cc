@@ -207,7 +207,7 @@ TEST(BackendAnswerTest, AnswersOverTheSizeLimitAreRefusedWithBoundedMemory) {
     const long grew = PeakRssKiB(gw.pid()) - before;
     std::cout << framing << ": peak RSS +" << grew / kMiB << " MiB\n";
     EXPECT_LT(grew, 160 * kMiB * kRssAllowanceFactor);
-    EXPECT_NE(gw.log().find("larger than the 67108864-byte limit"), std::string::npos) << gw.log();
+    EXPECT_TRUE(gw.LogHas("larger than the 67108864-byte limit")) << gw.log();
   }
 }
 
@@ -231,7 +231,7 @@ TEST(BackendAnswerTest, JsonNestedPastTheDepthLimitIsADecodeFailure) {
   EXPECT_EQ(ok.result_int(), 200u);
   EXPECT_EQ(ok.body(), nested(999));
   EXPECT_LT(PeakRssKiB(gw.pid()) - before, 64 * kMiB * kRssAllowanceFactor);
-  EXPECT_NE(gw.log().find("deeper than 1000"), std::string::npos) << gw.log();
+  EXPECT_TRUE(gw.LogHas("deeper than 1000")) << gw.log();
 }
 
 TEST(BackendAnswerTest, AHugeDeclaredLengthFailsAtOnceWithoutMemory) {
@@ -338,7 +338,7 @@ TEST(BackendRedirectTest, RedirectsAreBoundedAndOnlyHttpIsFollowed) {
   Response loop = Fetch(gw.port(), "GET", "/loop");
   EXPECT_EQ(loop.result_int(), 500u);
   EXPECT_EQ(backend.requests().size(), 11u);  // the request and 10 redirects
-  EXPECT_NE(gw.log().find("stopped after 10 redirects"), std::string::npos) << gw.log();
+  EXPECT_TRUE(gw.LogHas("stopped after 10 redirects")) << gw.log();
 
   // Each followed request names the one before it (Go's client: Referer).
   const auto requests = backend.requests();
@@ -394,11 +394,11 @@ TEST(BackendAnswerTest, GzipAnswersAreDecompressedAndBounded) {
 
   Response bombed = Fetch(gw.port(), "GET", "/bomb");
   EXPECT_EQ(bombed.result_int(), 500u);
-  EXPECT_NE(gw.log().find("once decompressed (gzip)"), std::string::npos) << gw.log();
+  EXPECT_TRUE(gw.LogHas("once decompressed (gzip)")) << gw.log();
   EXPECT_LT(RssKiB(gw.pid()), 200 * 1024 * kRssAllowanceFactor) << "never held the whole bomb";
 
   EXPECT_EQ(Fetch(gw.port(), "GET", "/corrupt").result_int(), 500u);
-  EXPECT_NE(gw.log().find("gzip answer is corrupt or truncated"), std::string::npos);
+  EXPECT_TRUE(gw.LogHas("gzip answer is corrupt or truncated"));
 
   // no-op with the client's own Accept-Encoding: the compressed bytes and Content-Encoding pass
   // through untouched, for the client to decompress.
