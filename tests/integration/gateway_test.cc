@@ -506,7 +506,7 @@ TEST(GatewayTest, SlowBackendTimesOutAtEndpointTimeout) {
   auto took = steady_clock::now() - start;
   EXPECT_EQ(res.result_int(), 500u);
   EXPECT_GE(took, milliseconds(280));
-  EXPECT_LT(took, milliseconds(1200));
+  EXPECT_LT(took, milliseconds(2300));  // not the backend's 2500 ms
 }
 
 TEST(GatewayTest, AggregatesBackendsInDeclarationOrderWithPartialFailure) {
@@ -599,7 +599,7 @@ TEST(GatewayTest, ConcurrentCallsFirstGoodAnswerWins) {
   EXPECT_EQ(res.result_int(), 200u);
   EXPECT_EQ(res.body(), R"({"ok":true})");
   EXPECT_EQ(Header(res, "X-Krakend-Completed"), "true");
-  EXPECT_LT(steady_clock::now() - start, milliseconds(1000));
+  EXPECT_LT(steady_clock::now() - start, milliseconds(1400));  // not the slow call's 1500 ms
   EXPECT_TRUE(Eventually([&] { return backend.request_count() == 3; }));
 }
 
@@ -925,7 +925,7 @@ TEST(GatewayTest, MaxShutdownWaitTimeBoundsTheDrain) {
   EXPECT_EQ(gw.StopWith(0), 0);
   auto took = steady_clock::now() - start;
   EXPECT_GE(took, milliseconds(250));
-  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_LT(took, milliseconds(5000));  // not the request's 10 s
   Response cut = stuck.get();
   EXPECT_EQ(cut.result_int(), 0u) << cut.body() << "\nLOG:" << gw.log();  // cut off, as configured
 }
