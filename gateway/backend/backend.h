@@ -16,7 +16,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "boost/asio/io_context.hpp"
-#include "boost/beast/http/fields.hpp"
+#include "gateway/http/fields.h"
 #include "gateway/backend/error.h"
 #include "gateway/common/params.h"
 #include "nlohmann/json.hpp"
@@ -25,7 +25,7 @@ namespace sluice::backend {
 
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
-using Fields = boost::beast::http::fields;
+using Fields = http::Fields;
 
 // The endpoint's path parameters (gateway/common/params.h).
 using Params = PathParams;

@@ -10,11 +10,12 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "gateway/http/fields.h"
 
 namespace sluice::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using Request = boost::beast::http::message<true, boost::beast::http::string_body, Fields>;
+using Response = boost::beast::http::message<false, boost::beast::http::string_body, Fields>;
 
 class Exchange {
  public:

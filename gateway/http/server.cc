@@ -23,13 +23,13 @@
 #include "boost/beast/core/error.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/error.hpp"
-#include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/read.hpp"
 #include "boost/beast/http/write.hpp"
 #include "gateway/common/logging.h"
 #include "gateway/common/strings.h"
 #include "gateway/http/h2_connection.h"
 #include "gateway/http/listener.h"
+#include "gateway/http/parser.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
@@ -80,7 +80,7 @@ Preface MatchPreface(std::string_view bytes) {
 // interpretation; Beast would read such a request as bodyless (or by Content-Length), so the body
 // would be parsed as the next request (request smuggling behind a proxy that reads it otherwise).
 // Such a request gets 400 and the connection closes.
-bool AmbiguousFraming(const bhttp::request_parser<bhttp::string_body>& parser) {
+bool AmbiguousFraming(const RequestParser& parser) {
   const auto& head = parser.get();
   auto te = head.find(bhttp::field::transfer_encoding);
   if (te == head.end()) return false;  // the common case: one lookup
@@ -228,7 +228,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
 
   ClientStream stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   Request request_;
   Response response_;
   std::string write_head_;  // serialised head of response_, reused across requests

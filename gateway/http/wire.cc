@@ -78,7 +78,7 @@ bool IsHopByHop(bhttp::field f) {
   }
 }
 
-void AppendResponseHead(const bhttp::response<bhttp::string_body>& response, std::string* out) {
+void AppendResponseHead(const Response& response, std::string* out) {
   unsigned code = response.result_int();
   if (code > 999) code = 999;  // Beast keeps codes to three digits; never more than the room
   boost::string_view reason = response.reason();
@@ -94,7 +94,7 @@ void AppendResponseHead(const bhttp::response<bhttp::string_body>& response, std
   PutFields(response, w);
 }
 
-void AppendRequestHead(const bhttp::request<bhttp::string_body>& request, std::string* out) {
+void AppendRequestHead(const Request& request, std::string* out) {
   HeadWriter w(
       out, request.method_string().size() + 1 + request.target().size() + 11 + FieldsSize(request));
   w.Put(request.method_string());

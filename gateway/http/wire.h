@@ -13,6 +13,7 @@
 #include "boost/asio/buffer.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
+#include "gateway/http/exchange.h"
 #include "gateway/http/executor.h"
 
 namespace sluice::http {
@@ -34,11 +35,11 @@ bool IsHopByHop(boost::beast::http::field f);
 
 // Appends "HTTP/1.1 <code> <reason>\r\n<fields>\r\n" to `out`.
 void AppendResponseHead(
-    const boost::beast::http::response<boost::beast::http::string_body>& response,
+    const Response& response,
     std::string* out);
 
 // Appends "<METHOD> <target> HTTP/1.1\r\n<fields>\r\n" to `out`.
-void AppendRequestHead(const boost::beast::http::request<boost::beast::http::string_body>& request,
+void AppendRequestHead(const Request& request,
                        std::string* out);
 
 // A head and a body, as written to a socket.

@@ -22,7 +22,7 @@
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/read_size.hpp"
 #include "boost/beast/http/error.hpp"
-#include "boost/beast/http/parser.hpp"
+#include "gateway/http/parser.h"
 #include "gateway/common/strings.h"
 #include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
@@ -657,7 +657,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   Callback done_;
   std::optional<tcp::resolver> resolver_;
   std::unique_ptr<Connection> conn_;
-  std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+  std::optional<http::ResponseParser> parser_;
   bool reused_ = false;
   bool pooled_ = true;    // may take idle connections
   bool own_pool_ = true;  // connections may be returned to the pool

@@ -18,12 +18,13 @@
 #include "gateway/backend/error.h"
 #include "gateway/config/config.h"
 #include "gateway/http/deadlines.h"
+#include "gateway/http/exchange.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::backend::rest {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using Request = http::Request;
+using Response = http::Response;
 using Deadline = std::chrono::steady_clock::time_point;
 
 // The outcome of one backend call, whatever the transport.

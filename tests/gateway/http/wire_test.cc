@@ -12,7 +12,7 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 TEST(WireTest, ResponseHeadKeepsFieldOrderAndEndsWithABlankLine) {
-  bhttp::response<bhttp::string_body> response(bhttp::status::ok, 11);
+  Response response(bhttp::status::ok, 11);
   response.set(bhttp::field::content_type, "application/json");
   response.insert("X-Custom", "a");
   response.insert("X-Custom", "b, c");
@@ -25,7 +25,7 @@ TEST(WireTest, ResponseHeadKeepsFieldOrderAndEndsWithABlankLine) {
 }
 
 TEST(WireTest, ResponseStatusWithoutAKnownReason) {
-  bhttp::response<bhttp::string_body> response;
+  Response response;
   response.result(299);
   std::string out;
   AppendResponseHead(response, &out);
@@ -39,14 +39,14 @@ TEST(WireTest, ResponseStatusWithoutAKnownReason) {
 }
 
 TEST(WireTest, RequestHead) {
-  bhttp::request<bhttp::string_body> request(bhttp::verb::post, "/a/b?c=d", 11);
+  Request request(bhttp::verb::post, "/a/b?c=d", 11);
   request.set(bhttp::field::host, "127.0.0.1:8080");
   request.set(bhttp::field::accept_encoding, "gzip");
   std::string out;
   AppendRequestHead(request, &out);
   EXPECT_EQ(out, "POST /a/b?c=d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept-Encoding: gzip\r\n\r\n");
 
-  bhttp::request<bhttp::string_body> custom;
+  Request custom;
   custom.method_string("PURGE");
   custom.target("*");
   out = "x";

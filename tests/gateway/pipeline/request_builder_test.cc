@@ -219,8 +219,11 @@ class BuildBackendRequestTest : public ::testing::Test {
 
   static std::vector<std::string> Values(const http::Request& req, std::string_view name) {
     std::vector<std::string> out;
-    auto range = req.equal_range(boost::string_view(name.data(), name.size()));
-    for (auto it = range.first; it != range.second; ++it) out.push_back(Str(it->value()));
+    for (const auto& field : req) {
+      if (boost::beast::iequals(field.name_string(), boost::string_view(name.data(), name.size()))) {
+        out.push_back(Str(field.value()));
+      }
+    }
     return out;
   }
   static bool HasHeader(const http::Request& req, std::string_view name) {
