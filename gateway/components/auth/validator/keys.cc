@@ -260,9 +260,16 @@ const KeySet* RemoteKeys::Current() const {
   return current_.load(std::memory_order_acquire);
 }
 
-bool RemoteKeys::Refresh(asio::io_context& ioc, std::function<void()> done) {
+bool RemoteKeys::Refresh(asio::io_context& ioc, const KeySet* seen, std::function<void()> done) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stop_ || waiters_.size() >= kMaxWaiters) return false;
+  // A fetch installed its set (before clearing fetching_, under mu_) after the caller looked:
+  // without this the caller, inside the cooldown that fetch started, would refuse a token the
+  // new set verifies (the first request after start could get 401 so).
+  if (Current() != seen) {
+    asio::post(ioc, std::move(done));
+    return true;
+  }
   if (!asked_ && !fetching_) {
     if (absl::Now() - last_fetch_ < options_.cooldown) return false;
     asked_ = true;

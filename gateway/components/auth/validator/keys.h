@@ -82,11 +82,13 @@ class RemoteKeys {
   // than a caller holds it (one verification).
   const KeySet* Current() const;
 
-  // Asks for a fetch because a token named a kid the set lacks. `done` is posted to `ioc` once
-  // the fetch has finished (whatever its result). Returns false, and does not call `done`, if a
-  // fetch ran less than `cooldown` ago or too many requests already wait: the caller answers
+  // Asks for a fetch because a token named a kid the set `seen` (Current() when the caller
+  // looked; may be null) lacks. `done` is posted to `ioc` once the fetch has finished (whatever
+  // its result), or at once if a newer set came in since the caller looked (a fetch that ended
+  // in between: the caller checks again against it). Returns false, and does not call `done`, if
+  // a fetch ran less than `cooldown` ago or too many requests already wait: the caller answers
   // with the set it has.
-  bool Refresh(boost::asio::io_context& ioc, std::function<void()> done);
+  bool Refresh(boost::asio::io_context& ioc, const KeySet* seen, std::function<void()> done);
 
   uint64_t fetches() const { return fetches_.load(std::memory_order_relaxed); }
 

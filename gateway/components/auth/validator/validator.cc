@@ -480,7 +480,7 @@ StageResult ValidatorStage::OnRequest(pipeline::RequestContext& ctx) const {
   if (outcome == Outcome::kUnknownKey && remote_ != nullptr) {
     // The provider may have rotated its keys: wait for a fetch (at most one per cooldown).
     auto self = ctx.shared_from_this();
-    const bool waiting = remote_->Refresh(*ctx.call.ioc, [this, self] {
+    const bool waiting = remote_->Refresh(*ctx.call.ioc, keys, [this, self] {
       std::string why;
       Outcome outcome = Check(*self, remote_->Current(), &why);
       if (outcome == Outcome::kUnknownKey) outcome = Outcome::kUnauthorized;
