@@ -16,9 +16,9 @@
 
 #include "absl/functional/any_invocable.h"
 #include "boost/asio/io_context.hpp"
-#include "gateway/http/fields.h"
 #include "gateway/backend/error.h"
 #include "gateway/common/params.h"
+#include "gateway/http/fields.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::backend {

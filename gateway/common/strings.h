@@ -34,6 +34,19 @@ inline std::string_view TrimOws(std::string_view s) {
   return s;
 }
 
+// Calls `f` with each element of a comma-separated field value (Connection, Upgrade,
+// Transfer-Encoding), without its optional whitespace, skipping empty ones.
+template <typename F>
+void ForEachListItem(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = TrimOws(list.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -47,6 +60,14 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+// Whether the comma-separated field value `list` names `token`, ignoring case.
+inline bool ListsToken(std::string_view list, std::string_view token) {
+  bool found = false;
+  ForEachListItem(list,
+                  [&](std::string_view item) { found = found || EqualsIgnoreCase(item, token); });
+  return found;
 }
 
 // Decodes %XX escapes; malformed escapes are kept literally. '+' is not special (paths,

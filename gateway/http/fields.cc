@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "boost/beast/core/string.hpp"
+#include "gateway/common/strings.h"
 
 namespace sluice::http {
 
@@ -18,30 +19,6 @@ using string_view = Fields::string_view;
 namespace bhttp = boost::beast::http;
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-string_view Trim(string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls `f` with each element of a comma-separated list, trimmed, skipping empty ones.
-template <typename F>
-void ForEachToken(string_view list, F&& f) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    const string_view item = Trim(list.substr(0, comma));
-    if (!item.empty()) f(item);
-    if (comma == string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-bool HasToken(string_view list, string_view token) {
-  bool found = false;
-  ForEachToken(list, [&](string_view item) { found = found || iequals(item, token); });
-  return found;
-}
 
 }  // namespace
 
@@ -153,7 +130,8 @@ void Fields::insert(string_view name, string_view value) {
 
 void Fields::insert(field name, string_view name_string, string_view value) {
   // Stored trimmed, as basic_fields stores it (parsed values come trimmed: one look each end).
-  if (!value.empty() && (IsOws(value.front()) || IsOws(value.back()))) value = Trim(value);
+  if (!value.empty() && (IsOws(value.front()) || IsOws(value.back())))
+    value = Bv(TrimOws(Sv(value)));
   const auto n = static_cast<uint32_t>(name_string.size());
   const auto v = static_cast<uint32_t>(value.size());
   if (size_ + static_cast<size_t>(n) + v > capacity_) Reserve(static_cast<size_t>(n) + v);
@@ -256,16 +234,16 @@ bool Fields::get_chunked_impl() const {
   const size_t i = IndexOf(field::transfer_encoding, {});
   if (i == entries_.size()) return false;
   // Chunked when it is the last coding (RFC 9112 6.1).
-  string_view last;
-  ForEachToken(At(i).value(), [&](string_view item) { last = item; });
-  return iequals(last, "chunked");
+  std::string_view last;
+  ForEachListItem(Sv(At(i).value()), [&](std::string_view item) { last = item; });
+  return EqualsIgnoreCase(last, "chunked");
 }
 
 bool Fields::get_keep_alive_impl(unsigned version) const {
   const size_t i = IndexOf(field::connection, {});
   const string_view connection = i < entries_.size() ? At(i).value() : string_view();
-  if (version < 11) return HasToken(connection, "keep-alive");
-  return !HasToken(connection, "close");
+  if (version < 11) return ListsToken(Sv(connection), "keep-alive");
+  return !ListsToken(Sv(connection), "close");
 }
 
 bool Fields::has_content_length_impl() const {
@@ -280,20 +258,20 @@ void Fields::set_chunked_impl(bool value) {
   if (value) {
     if (i == entries_.size()) return set(field::transfer_encoding, "chunked");
     const string_view codings = At(i).value();
-    string_view last;
-    ForEachToken(codings, [&](string_view item) { last = item; });
-    if (iequals(last, "chunked")) return;  // already
+    std::string_view last;
+    ForEachListItem(Sv(codings), [&](std::string_view item) { last = item; });
+    if (EqualsIgnoreCase(last, "chunked")) return;  // already
     std::string appended(codings.data(), codings.size());
     appended += ", chunked";
     return set(field::transfer_encoding, appended);
   }
   if (i == entries_.size()) return;
   // Only a last "chunked" goes.
-  std::vector<string_view> items;
-  ForEachToken(At(i).value(), [&](string_view item) { items.push_back(item); });
-  if (!items.empty() && iequals(items.back(), "chunked")) items.pop_back();
+  std::vector<std::string_view> items;
+  ForEachListItem(Sv(At(i).value()), [&](std::string_view item) { items.push_back(item); });
+  if (!items.empty() && EqualsIgnoreCase(items.back(), "chunked")) items.pop_back();
   std::string kept;
-  for (string_view item : items) {
+  for (std::string_view item : items) {
     if (!kept.empty()) kept += ", ";
     kept.append(item.data(), item.size());
   }
@@ -323,12 +301,14 @@ void Fields::set_keep_alive_impl(unsigned version, bool value) {
       old_version && value ? "keep-alive" : (!old_version && !value ? "close" : nullptr);
   const char* drop = old_version ? "close" : (value ? "close" : "keep-alive");
   std::string kept;
-  ForEachToken(connection, [&](string_view item) {
-    if (iequals(item, drop) || (drop_too != nullptr && iequals(item, drop_too))) return;
+  ForEachListItem(Sv(connection), [&](std::string_view item) {
+    if (EqualsIgnoreCase(item, drop) || (drop_too != nullptr && EqualsIgnoreCase(item, drop_too))) {
+      return;
+    }
     if (!kept.empty()) kept += ", ";
     kept.append(item.data(), item.size());
   });
-  if (add != nullptr && !HasToken(connection, add)) {
+  if (add != nullptr && !ListsToken(Sv(connection), add)) {
     if (!kept.empty()) kept += ", ";
     kept += add;
   }

@@ -72,16 +72,6 @@ std::string_view View(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-bool HasToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    if (EqualsIgnoreCase(TrimOws(list.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 }  // namespace
 
 // RFC 7540 3.2: an HTTP/1.1 request with `Upgrade: h2c`, a Connection field naming both Upgrade
@@ -92,15 +82,15 @@ bool HasToken(std::string_view list, std::string_view token) {
 bool IsH2cUpgrade(const Request& request) {
   if (request.version() != 11) return false;
   auto upgrade = request.find(bhttp::field::upgrade);
-  if (upgrade == request.end() || !HasToken(Sv(upgrade->value()), "h2c")) return false;
+  if (upgrade == request.end() || !ListsToken(Sv(upgrade->value()), "h2c")) return false;
   bool names_upgrade = false;
   bool names_settings = false;
   for (auto it = request.find(bhttp::field::connection);
        it != request.end() && it->name() == bhttp::field::connection; ++it) {
     const std::string_view options = Sv(it->value());
-    if (HasToken(options, "close")) return false;
-    names_upgrade = names_upgrade || HasToken(options, "Upgrade");
-    names_settings = names_settings || HasToken(options, "HTTP2-Settings");
+    if (ListsToken(options, "close")) return false;
+    names_upgrade = names_upgrade || ListsToken(options, "Upgrade");
+    names_settings = names_settings || ListsToken(options, "HTTP2-Settings");
   }
   if (!names_upgrade || !names_settings) return false;
   if (request.count("HTTP2-Settings") != 1) return false;

@@ -34,13 +34,10 @@ inline constexpr std::string_view kCompletedHeader = "X-Krakend-Completed";
 bool IsHopByHop(boost::beast::http::field f);
 
 // Appends "HTTP/1.1 <code> <reason>\r\n<fields>\r\n" to `out`.
-void AppendResponseHead(
-    const Response& response,
-    std::string* out);
+void AppendResponseHead(const Response& response, std::string* out);
 
 // Appends "<METHOD> <target> HTTP/1.1\r\n<fields>\r\n" to `out`.
-void AppendRequestHead(const Request& request,
-                       std::string* out);
+void AppendRequestHead(const Request& request, std::string* out);
 
 // A head and a body, as written to a socket.
 using HeadAndBody = std::array<boost::asio::const_buffer, 2>;

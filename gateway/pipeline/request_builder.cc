@@ -36,21 +36,6 @@ bool IsHopByHop(bhttp::field f, std::string_view name) {
          EqualsIgnoreCase(name, "http2-settings");
 }
 
-// Whether the comma-separated `list` (a Connection header value) names `token`, ignoring case.
-bool ListsToken(std::string_view list, std::string_view token) {
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string_view::npos) comma = list.size();
-    std::string_view item = list.substr(pos, comma - pos);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (EqualsIgnoreCase(item, token)) return true;
-    pos = comma + 1;
-  }
-  return false;
-}
-
 bool Allowed(const config::AllowList& list, std::string_view name_lower) {
   if (list.all) return true;
   for (const std::string& n : list.names) {

@@ -22,10 +22,10 @@
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/read_size.hpp"
 #include "boost/beast/http/error.hpp"
-#include "gateway/http/parser.h"
 #include "gateway/common/strings.h"
 #include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
+#include "gateway/http/parser.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
