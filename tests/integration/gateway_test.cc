@@ -789,10 +789,13 @@ TEST(GatewayTest, IdleKeepAliveConnectionsAreClosedAtIdleTimeout) {
 // when the limit passes; the worker does not wait on it forever.
 TEST(GatewayTest, AClientThatDoesNotReadIsClosedAtWriteTimeout) {
   const std::string big(16 * 1024 * 1024, 'x');
-  TestBackend backend([&big](const Request&) {
+  // The first answer is too big to sit in socket buffers; later ones are small, so the check
+  // that the next client is served does not race the 500 ms limit on a slow (sanitizer) build.
+  std::atomic<int> answers{0};
+  TestBackend backend([&big, &answers](const Request&) {
     Response res(boost::beast::http::status::ok, 11);
     res.set(boost::beast::http::field::content_type, "text/plain");
-    res.body() = big;
+    res.body() = answers++ == 0 ? big : "small";
     res.prepare_payload();
     return res;
   });
@@ -829,7 +832,7 @@ TEST(GatewayTest, AClientThatDoesNotReadIsClosedAtWriteTimeout) {
   EXPECT_LT(received, big.size()) << "the whole answer arrived: the write was never cut";
   EXPECT_GT(received, 0u);
   // The gateway serves the next client as usual.
-  EXPECT_EQ(Fetch(gw.port(), "GET", "/big").body().size(), big.size());
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/big").body(), "small");
 }
 
 TEST(GatewayTest, SigtermDrainsInFlightRequestsAndExitsZero) {
