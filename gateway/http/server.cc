@@ -30,6 +30,7 @@
 #include "gateway/http/h2_connection.h"
 #include "gateway/http/listener.h"
 #include "gateway/http/parser.h"
+#include "gateway/http/simple_head.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
@@ -194,6 +195,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void HandOffToH2(std::optional<Request> upgrade);
   void DoRead();
   void OnFirstBytes(beast::error_code ec, std::size_t bytes);
+  // Hands request_ (read whole) to the handler, or to HTTP/2 when it asks for the upgrade.
+  void Dispatch();
   void ReadHeader();
   void OnHeader(beast::error_code ec, std::size_t bytes);
   void ReadBody();
@@ -338,7 +341,17 @@ void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   if (ec) return FailRead(ec);
   buffer_.commit(bytes);
   // Fast path: a typical request arrives whole in one read. Parse it here, without arming the
-  // header timer and without another trip through the event loop.
+  // header timer and without another trip through the event loop; a bodyless one in the common
+  // form without Beast's parser (http::ParseSimpleRequestHead; anything else is Beast's).
+  std::size_t head_size = 0;
+  const auto* bytes_read = static_cast<const char*>(buffer_.data().data());
+  if (Request simple; ParseSimpleRequestHead({bytes_read, buffer_.size()},
+                                             options_.max_header_bytes, &simple, &head_size)) {
+    buffer_.consume(head_size);
+    deadline_.Disarm();
+    request_ = std::move(simple);
+    return Dispatch();
+  }
   parser_->eager(true);
   const std::size_t used = parser_->put(buffer_.data(), ec);
   buffer_.consume(used);
@@ -436,6 +449,10 @@ void Session::OnRequest() {
     return WriteError(bhttp::status::service_unavailable, kOverBudgetText);
   }
   request_ = parser_->release();
+  Dispatch();
+}
+
+void Session::Dispatch() {
   if (options_.use_h2c && stream_.tls() == nullptr && IsH2cUpgrade(request_))
     return HandOffToH2(std::move(request_));
   keep_alive_ = request_.keep_alive();

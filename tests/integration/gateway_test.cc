@@ -2,6 +2,7 @@
 // HTTP backends, all on 127.0.0.1 ephemeral ports. Assertions are on the bytes a client and a
 // backend see.
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -435,6 +436,41 @@ TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
   ASSERT_NE(c, std::string::npos) << out;
   EXPECT_LT(a, b);
   EXPECT_LT(b, c);
+}
+
+// Keep-alive as the client's request says (HTTP/1.1 unless "close", HTTP/1.0 only with
+// "keep-alive"), whichever reader took the request: bodyless GETs in the common form are read
+// without Beast's parser (http::ParseSimpleRequestHead), the others with it.
+TEST(GatewayTest, TheRequestDecidesWhetherTheConnectionStaysOpen) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/k", "/k"));
+  struct Row {
+    std::string request;
+    bool stays_open;
+  };
+  const Row rows[] = {
+      {"GET /k HTTP/1.1\r\nHost: x\r\n\r\n", true},
+      {"GET /k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false},
+      {"GET /k HTTP/1.0\r\nHost: x\r\n\r\n", false},
+      {"GET /k HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", true},
+      {"GET /k HTTP/1.1\r\nHost: x\r\nConnection: close, x-other\r\n\r\n", false},  // Beast
+      {"GET /k HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n", false},           // Beast
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.request);
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket s(ioc);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), gw.port()});
+    boost::asio::write(s, boost::asio::buffer(row.request));
+    // Until the close, or 1 s: a connection kept open is still open then.
+    const std::string out = ReadUntilClosed(s, std::chrono::milliseconds(1000));
+    EXPECT_EQ(out.rfind("HTTP/1.1 200 OK", 0), 0u) << out;
+    EXPECT_NE(out.find("/k"), std::string::npos) << out;
+    pollfd p{s.native_handle(), POLLIN, 0};
+    char byte = 0;
+    const bool closed = poll(&p, 1, 0) == 1 && ::recv(s.native_handle(), &byte, 1, 0) <= 0;
+    EXPECT_EQ(closed, !row.stays_open);
+  }
 }
 
 TEST(GatewayTest, BackendRedirectsAreFollowed) {

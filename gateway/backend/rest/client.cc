@@ -26,6 +26,7 @@
 #include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
 #include "gateway/http/parser.h"
+#include "gateway/http/simple_head.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
 
@@ -414,7 +415,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (ec) return RetryOrFail(ec, "write");
     informational_ = 0;
     oddity_ = false;
-    NewParser();
+    parser_.reset();  // which reader takes the answer is decided when its first bytes are here
+    simple_.reset();
     Parse();
   }
 
@@ -433,6 +435,11 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   // Feeds the bytes read so far to the parser; reads more while the answer is unfinished.
   void Parse() {
     beast::flat_buffer& buffer = conn_->buffer;
+    if (!parser_) {
+      if (buffer.size() == 0) return DoRead();
+      if (simple_ || StartSimple()) return ReadSimpleBody();
+      NewParser();
+    }
     while (buffer.size() > 0) {
       beast::error_code ec;
       const std::size_t used = parser_->put(buffer.data(), ec);
@@ -476,6 +483,39 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     DoRead();
   }
 
+  // The answer's head in its common form, whole in the buffer (http::ParseSimpleHead): read
+  // without Beast's parser, and its body by Content-Length. False: the parser takes the answer.
+  bool StartSimple() {
+    // An answer to HEAD has no body, whatever its Content-Length; after a 1xx, Beast's parser
+    // is already under way.
+    if (request_.method() == bhttp::verb::head || informational_ > 0) return false;
+    beast::flat_buffer& buffer = conn_->buffer;
+    SimpleAnswer& simple = simple_.emplace();
+    const auto* bytes = static_cast<const char*>(buffer.data().data());
+    if (!http::ParseSimpleHead({bytes, buffer.size()}, &simple.response, &simple.head)) {
+      simple_.reset();
+      return false;
+    }
+    buffer.consume(simple.head.size);
+    if (simple.head.content_length <= client_.options_.max_response_bytes) {
+      simple.response.body().reserve(static_cast<std::size_t>(simple.head.content_length));
+    }
+    return true;
+  }
+
+  void ReadSimpleBody() {
+    const uint64_t length = simple_->head.content_length;
+    if (length > client_.options_.max_response_bytes) return FailTooLarge();
+    beast::flat_buffer& buffer = conn_->buffer;
+    std::string& body = simple_->response.body();
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<uint64_t>(buffer.size(), length - body.size()));
+    body.append(static_cast<const char*>(buffer.data().data()), take);
+    buffer.consume(take);
+    if (body.size() == length) return OnResponse();
+    DoRead();
+  }
+
   void DoRead() {
     const std::size_t size = beast::read_size(conn_->buffer, kMaxReadBytes);
     conn_->stream.async_read_some(conn_->buffer.prepare(size),
@@ -484,7 +524,10 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void OnRead(beast::error_code ec, std::size_t n) {
     if (timed_out_) return FinishTimeout("read");
-    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) &&
+    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && simple_) {
+      return Finish(ToError(bhttp::error::partial_message, "read"));  // as Beast's put_eof says
+    }
+    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && parser_ &&
         parser_->got_some()) {
       ec = asio::error::eof;
       // The backend closed: the end of an answer delimited by the close, or a truncated one.
@@ -499,12 +542,13 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   }
 
   void RetryOrFail(beast::error_code ec, std::string_view phase) {
-    if (reused_ && IsStaleConnection(ec) && !(parser_ && parser_->got_some()) &&
+    if (reused_ && IsStaleConnection(ec) && !simple_ && !(parser_ && parser_->got_some()) &&
         Replayable(request_)) {
       // The backend closed this keep-alive connection just as it was reused (the peek in
       // TakeConnection saw it open); nothing of the response arrived: retry once on a new
       // connection, when sending the request twice is harmless.
       parser_.reset();
+      simple_.reset();
       conn_.reset();
       pooled_ = false;
       return TakeConnection();
@@ -514,10 +558,12 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void OnResponse() {
     // Pooled only when the answer ended exactly where the next one would start.
+    const bool keep_alive = simple_ ? simple_->head.keep_alive : parser_->keep_alive();
     const bool reusable =
-        !oddity_ && conn_->buffer.size() == 0 && parser_->keep_alive() && request_.keep_alive();
-    Response response = parser_->release();
+        !oddity_ && conn_->buffer.size() == 0 && keep_alive && request_.keep_alive();
+    Response response = simple_ ? std::move(simple_->response) : parser_->release();
     parser_.reset();
+    simple_.reset();
     if (conn_->stream.tls() != nullptr && own_pool_) SaveSession();
     ReleaseConnection(reusable);
     if (IsRedirect(response.result_int())) {
@@ -657,7 +703,13 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   Callback done_;
   std::optional<tcp::resolver> resolver_;
   std::unique_ptr<Connection> conn_;
+  // The answer being read: by Beast's parser, or (simple_) in its common form without it.
+  struct SimpleAnswer {
+    Response response;
+    http::SimpleHead head;
+  };
   std::optional<http::ResponseParser> parser_;
+  std::optional<SimpleAnswer> simple_;
   bool reused_ = false;
   bool pooled_ = true;    // may take idle connections
   bool own_pool_ = true;  // connections may be returned to the pool

@@ -4,6 +4,8 @@
 // sent twice unless sending it twice is harmless (Go's net/http rule), and a connection the
 // backend already closed is never used.
 
+#include "gateway/backend/rest/client.h"
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -17,7 +19,6 @@
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/read_until.hpp"
 #include "boost/asio/write.hpp"
-#include "gateway/backend/rest/client.h"
 #include "gtest/gtest.h"
 
 namespace sluice::backend::rest {
@@ -27,18 +28,23 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using asio::ip::tcp;
 
-constexpr char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}";
+constexpr char kOk[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}";
 
 // What a connection does with its n-th request (0-based): answer and keep the connection,
 // answer and then close it, or close it without answering.
 enum class Act { kAnswer, kAnswerThenClose, kDropUnanswered };
 
 // A blocking HTTP/1.1 backend: one thread, connections served one after the other. `script`
-// decides per (connection number, request number on it). Records every request line.
+// decides per (connection number, request number on it). Records every request line. An answer
+// is `pieces`, written one by one 30 ms apart (each arrives in a read of its own).
 class ScriptedBackend {
  public:
-  explicit ScriptedBackend(std::function<Act(int conn, int req)> script)
-      : script_(std::move(script)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+  explicit ScriptedBackend(std::function<Act(int conn, int req)> script,
+                           std::vector<std::string> pieces = {kOk})
+      : script_(std::move(script)),
+        pieces_(std::move(pieces)),
+        acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this] { Serve(); });
   }
   ~ScriptedBackend() {
@@ -91,7 +97,10 @@ class ScriptedBackend {
         }
         const Act act = script_(conn, req);
         if (act == Act::kDropUnanswered) break;
-        asio::write(socket, asio::buffer(std::string(kOk)), ec);
+        for (size_t i = 0; i < pieces_.size() && !ec; ++i) {
+          if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+          asio::write(socket, asio::buffer(pieces_[i]), ec);
+        }
         if (ec || act == Act::kAnswerThenClose) break;
       }
       socket.close(ec);
@@ -100,6 +109,7 @@ class ScriptedBackend {
   }
 
   std::function<Act(int, int)> script_;
+  const std::vector<std::string> pieces_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   uint16_t port_ = acceptor_.local_endpoint().port();
@@ -160,9 +170,9 @@ TEST_F(RestClientTest, AConnectionTheBackendClosedIsNotReused) {
     }
     ASSERT_EQ(backend.closed(), i + 1);
   }
-  EXPECT_EQ(backend.requests(), (std::vector<std::string>{"POST /orders/0 HTTP/1.1",
-                                                          "POST /orders/1 HTTP/1.1",
-                                                          "POST /orders/2 HTTP/1.1"}));
+  EXPECT_EQ(backend.requests(),
+            (std::vector<std::string>{"POST /orders/0 HTTP/1.1", "POST /orders/1 HTTP/1.1",
+                                      "POST /orders/2 HTTP/1.1"}));
   EXPECT_EQ(backend.connections(), 3);
 }
 
@@ -208,6 +218,75 @@ TEST_F(RestClientTest, ReplayableRequestsAreRetriedOnceOnANewConnection) {
     EXPECT_EQ(backend.requests(),
               (std::vector<std::string>{"GET /warm HTTP/1.1", row.line, row.line}));
     EXPECT_EQ(backend.connections(), 2);
+  }
+}
+
+// Answers in their common form (a Content-Length, plain fields) are read without Beast's parser
+// (http::ParseSimpleHead); the framing rules are the parser's all the same.
+TEST_F(RestClientTest, AnAnswerInPiecesIsReadWholeAndItsConnectionReused) {
+  const std::vector<std::vector<std::string>> answers = {
+      // The head whole in the first read (read without Beast's parser), the body in two more.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-A: 1\r\n\r\n", "01234", "56789"},
+      // The head in two reads: Beast's parser takes the answer.
+      {"HTTP/1.1 200 OK\r\nContent-Le", "ngth: 10\r\nX-A: 1\r\n\r\n01234", "56789"},
+  };
+  for (const auto& pieces : answers) {
+    SCOPED_TRACE(pieces[0]);
+    ScriptedBackend backend([](int, int) { return Act::kAnswer; }, pieces);
+    Client client(ioc_, ClientOptions{});
+    const int slot = Register(client, backend.port());
+    for (int i = 0; i < 2; ++i) {
+      CallResult r = Send(client, slot, bhttp::verb::get, "/pieces");
+      ASSERT_TRUE(r.ok()) << r.error.message;
+      EXPECT_EQ(r.response.body(), "0123456789");
+      EXPECT_EQ(r.response["X-A"], "1");
+      EXPECT_EQ(client.idle_connections(), 1u);
+    }
+    EXPECT_EQ(backend.connections(), 1);
+  }
+}
+
+TEST_F(RestClientTest, AnAnswerCutShortIsAFailure) {
+  ScriptedBackend backend([](int, int) { return Act::kAnswerThenClose; },
+                          {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", "01234"});
+  Client client(ioc_, ClientOptions{});
+  CallResult r = Send(client, Register(client, backend.port()), bhttp::verb::post, "/short", "{}");
+  EXPECT_EQ(r.error.kind, ErrorKind::kReset);
+  EXPECT_EQ(r.error.message, "read: partial message");
+}
+
+TEST_F(RestClientTest, ADeclaredLengthOverTheLimitFailsBeforeTheBody) {
+  ScriptedBackend backend([](int, int) { return Act::kAnswer; },
+                          {"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n"});
+  ClientOptions options;
+  options.max_response_bytes = 1000;
+  Client client(ioc_, options);
+  CallResult r = Send(client, Register(client, backend.port()), bhttp::verb::get, "/big");
+  EXPECT_EQ(r.error.kind, ErrorKind::kBadResponse);
+  EXPECT_EQ(r.error.message, "read: the answer is larger than the 1000-byte limit");
+}
+
+// Pooled only when the answer allows it and ends exactly where the next one would start.
+TEST_F(RestClientTest, OnlyAnAnswerThatKeepsTheConnectionReturnsItToThePool) {
+  struct Row {
+    std::string answer;
+    size_t pooled;
+  };
+  const Row rows[] = {
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 1},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", 0},
+      {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", 0},
+      {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}", 1},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}unasked", 0},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.answer);
+    ScriptedBackend backend([](int, int) { return Act::kAnswer; }, {row.answer});
+    Client client(ioc_, ClientOptions{});
+    CallResult r = Send(client, Register(client, backend.port()), bhttp::verb::get, "/k");
+    ASSERT_TRUE(r.ok()) << r.error.message;
+    EXPECT_EQ(r.response.body(), "{}");
+    EXPECT_EQ(client.idle_connections(), row.pooled);
   }
 }
 
