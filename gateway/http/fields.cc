@@ -72,7 +72,7 @@ bool Fields::Matches(const Entry& e, field name, string_view name_string) const 
 }
 
 size_t Fields::IndexOf(field name, string_view name_string) const {
-  if ((present_ & Bit(name)) == 0) return entries_.size();
+  if ((present_ & Bit(name, name_string)) == 0) return entries_.size();
   for (size_t i = 0; i < entries_.size(); ++i) {
     if (Matches(entries_[i], name, name_string)) return i;
   }
@@ -86,7 +86,7 @@ Fields::const_iterator Fields::find(string_view name) const {
 }
 
 std::size_t Fields::count(field name) const {
-  if ((present_ & Bit(name)) == 0) return 0;
+  if ((present_ & Bit(name, {})) == 0) return 0;
   std::size_t n = 0;
   for (const Entry& e : entries_) n += e.name == name ? 1 : 0;
   return n;
@@ -94,7 +94,7 @@ std::size_t Fields::count(field name) const {
 
 std::size_t Fields::count(string_view name) const {
   const field f = bhttp::string_to_field(name);
-  if ((present_ & Bit(f)) == 0) return 0;
+  if ((present_ & Bit(f, name)) == 0) return 0;
   std::size_t n = 0;
   for (const Entry& e : entries_) n += Matches(e, f, name) ? 1 : 0;
   return n;
@@ -142,7 +142,7 @@ void Fields::insert(field name, string_view name_string, string_view value) {
   const Entry e{name, size_, n, size_ + n, v};
   size_ += n + v;
   live_bytes_ += n + v;
-  const uint64_t bit = Bit(name);
+  const uint64_t bit = Bit(name, name_string);
   // The common cases: a name not present yet, or the same as the last field's.
   if ((present_ & bit) == 0 || entries_.empty() || Matches(entries_.back(), name, name_string)) {
     present_ |= bit;

@@ -161,10 +161,18 @@ class Fields {
     return value_type(e.name, string_view(bytes_.get() + e.name_at, e.name_size),
                       string_view(bytes_.get() + e.value_at, e.value_size));
   }
-  // A bit per field value modulo 64 (unknown names share bit 0): set when such a field is
-  // inserted, cleared only by clear(). Most lookups are for fields a message lacks
-  // (Content-Length, Transfer-Encoding, Connection...): a clear bit answers without a scan.
-  static uint64_t Bit(field name) { return uint64_t{1} << (static_cast<unsigned>(name) & 63); }
+  // A bit per field value modulo 64, and for a name Beast does not know, from its length and
+  // last character (case folded): set when such a field is inserted, cleared only by clear().
+  // Most lookups are for fields a message lacks (Content-Length, Transfer-Encoding, X-Forwarded-
+  // For...): a clear bit answers without a scan. An unknown name without its string: every bit.
+  static uint64_t Bit(field name, string_view name_string) {
+    if (name != field::unknown) return uint64_t{1} << (static_cast<unsigned>(name) & 63);
+    if (name_string.empty()) return ~uint64_t{0};
+    // `| 0x20` folds A-Z as iequals does, and keeps names that iequals matches equal.
+    const unsigned hash = static_cast<unsigned>(name_string.size()) * 31 +
+                          (static_cast<unsigned char>(name_string.back()) | 0x20u);
+    return uint64_t{1} << (hash & 63);
+  }
   bool Matches(const Entry& e, field name, string_view name_string) const;
   size_t IndexOf(field name, string_view name_string) const;
   std::size_t EraseAll(field name, string_view name_string);

@@ -51,9 +51,23 @@ std::string Look(const Message& m, const std::string& name) {
   return out;
 }
 
-const std::vector<std::string> kNames = {
-    "Content-Type", "content-type",      "Set-Cookie",     "X-A",  "x-a", "X-B",
-    "Connection",   "Transfer-Encoding", "Content-Length", "Host", "Via", "Cache-Control"};
+const std::vector<std::string> kNames = {"Content-Type",
+                                         "content-type",
+                                         "Set-Cookie",
+                                         "X-A",
+                                         "x-a",
+                                         "X-B",
+                                         "X-Forwarded-For",
+                                         "x-forwarded-for",
+                                         "X-Request-Id",
+                                         "X-Request-ID",
+                                         "X-Forwarded-Host",
+                                         "Connection",
+                                         "Transfer-Encoding",
+                                         "Content-Length",
+                                         "Host",
+                                         "Via",
+                                         "Cache-Control"};
 const std::vector<std::string> kValues = {"",
                                           " v1\t",
                                           "chunked, gzip",
