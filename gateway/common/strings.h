@@ -51,11 +51,13 @@ inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+// ASCII case-insensitive equality. (Not Beast's iequals: in Boost 1.74 it reads one byte past
+// both strings when they differ in case.)
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
-        absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+    if (a[i] != b[i] && absl::ascii_tolower(static_cast<unsigned char>(a[i])) !=
+                            absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }

@@ -7,14 +7,12 @@
 #include <utility>
 #include <vector>
 
-#include "boost/beast/core/string.hpp"
 #include "gateway/common/strings.h"
 
 namespace sluice::http {
 
 namespace {
 
-using boost::beast::iequals;
 using string_view = Fields::string_view;
 namespace bhttp = boost::beast::http;
 
@@ -68,7 +66,7 @@ Fields& Fields::operator=(Fields&& other) noexcept {
 bool Fields::Matches(const Entry& e, field name, string_view name_string) const {
   if (name != field::unknown) return e.name == name;
   return e.name == field::unknown &&
-         iequals(string_view(bytes_.get() + e.name_at, e.name_size), name_string);
+         EqualsIgnoreCase(std::string_view(bytes_.get() + e.name_at, e.name_size), Sv(name_string));
 }
 
 size_t Fields::IndexOf(field name, string_view name_string) const {

@@ -168,7 +168,7 @@ class Fields {
   static uint64_t Bit(field name, string_view name_string) {
     if (name != field::unknown) return uint64_t{1} << (static_cast<unsigned>(name) & 63);
     if (name_string.empty()) return ~uint64_t{0};
-    // `| 0x20` folds A-Z as iequals does, and keeps names that iequals matches equal.
+    // `| 0x20` folds A-Z as EqualsIgnoreCase does: names it matches get the same bit.
     const unsigned hash = static_cast<unsigned>(name_string.size()) * 31 +
                           (static_cast<unsigned char>(name_string.back()) | 0x20u);
     return uint64_t{1} << (hash & 63);
