@@ -344,9 +344,9 @@ void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   // header timer and without another trip through the event loop; a bodyless one in the common
   // form without Beast's parser (http::ParseSimpleRequestHead; anything else is Beast's).
   std::size_t head_size = 0;
-  const auto* bytes_read = static_cast<const char*>(buffer_.data().data());
-  if (Request simple; ParseSimpleRequestHead({bytes_read, buffer_.size()},
-                                             options_.max_header_bytes, &simple, &head_size)) {
+  const auto* data = static_cast<const char*>(buffer_.data().data());
+  if (Request simple; ParseSimpleRequestHead({data, buffer_.size()}, options_.max_header_bytes,
+                                             &simple, &head_size)) {
     buffer_.consume(head_size);
     deadline_.Disarm();
     request_ = std::move(simple);

@@ -62,6 +62,7 @@ bool TextLine(std::string_view in, std::size_t* pos, std::string_view* text) {
 
 // What Beast's parser acts on among the fields (basic_parser::do_field).
 struct Framing {
+  bool bodyless = false;  // a request read here has no body: a Content-Length declines it
   bool has_length = false;
   uint64_t length = 0;
   bool close = false;       // Connection: close
@@ -94,7 +95,9 @@ bool ParseFields(std::string_view in, std::size_t* pos, Fields* out, Framing* fr
     const field f = boost::beast::http::string_to_field(Bv(name));
     switch (f) {
       case field::content_length:
-        if (framing->has_length || value.empty() || value.size() > 18) return false;
+        if (framing->bodyless || framing->has_length || value.empty() || value.size() > 18) {
+          return false;
+        }
         for (char c : value) {
           if (c < '0' || c > '9') return false;
           framing->length = framing->length * 10 + static_cast<uint64_t>(c - '0');
@@ -156,7 +159,8 @@ bool ParseSimpleHead(std::string_view in, Response* out, SimpleHead* head) {
 
 bool ParseSimpleRequestHead(std::string_view in, std::size_t max_size, Request* out,
                             std::size_t* size) {
-  // Strictly under the limit (Beast's own check at exactly the limit is its business).
+  // Strictly under the limit: never looser than the listener's (Beast's own check is looser
+  // still: it applies the limit to the request line and to the fields apart).
   in = in.substr(0, std::min({in.size(), kMaxSimpleHead, max_size > 0 ? max_size - 1 : 0}));
   // method SP target SP "HTTP/1.x" CRLF
   std::size_t pos = 0;
@@ -175,9 +179,11 @@ bool ParseSimpleRequestHead(std::string_view in, std::size_t max_size, Request* 
   out->method(verb);
   out->target(Bv(target));
   out->version(version);
+  // With a Content-Length (or Transfer-Encoding) the request has a body: Beast's, declined as
+  // soon as the field is seen.
   Framing framing;
-  // With a Content-Length (or Transfer-Encoding, declined anyway) the request has a body: Beast's.
-  if (!ParseFields(in, &pos, out, &framing) || framing.has_length) return false;
+  framing.bodyless = true;
+  if (!ParseFields(in, &pos, out, &framing)) return false;
   *size = pos;
   return true;
 }

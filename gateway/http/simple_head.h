@@ -26,7 +26,7 @@ struct SimpleHead {
   bool keep_alive = false;           // as Beast's parser says it: the connection may be reused
 };
 
-// Heads larger than this are declined (Beast's header_limit, 8 KiB, is far above it).
+// Heads larger than this are declined (common heads are a few hundred bytes).
 inline constexpr std::size_t kMaxSimpleHead = 4096;
 
 // Reads the answer head at the start of `bytes` into `out` (status, version, reason, fields,

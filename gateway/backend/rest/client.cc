@@ -486,9 +486,9 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   // The answer's head in its common form, whole in the buffer (http::ParseSimpleHead): read
   // without Beast's parser, and its body by Content-Length. False: the parser takes the answer.
   bool StartSimple() {
-    // An answer to HEAD has no body, whatever its Content-Length; after a 1xx, Beast's parser
-    // is already under way.
-    if (request_.method() == bhttp::verb::head || informational_ > 0) return false;
+    // An answer to HEAD has no body, whatever its Content-Length. (After a 1xx answer Beast's
+    // parser is already under way: Parse does not come here.)
+    if (request_.method() == bhttp::verb::head) return false;
     beast::flat_buffer& buffer = conn_->buffer;
     SimpleAnswer& simple = simple_.emplace();
     const auto* bytes = static_cast<const char*>(buffer.data().data());

@@ -73,6 +73,25 @@ void Mutate(std::mt19937& rng, const std::string& alphabet, const std::vector<st
   }
 }
 
+// Runs `compare` (which says whether the simple reader took the head) on 20,000 random
+// mutations of `seeds`, with bytes that matter to either reader and `words`; both outcomes must
+// come up often.
+template <typename Check>
+void MutateAndCompare(const std::vector<std::string>& seeds, const std::string& words,
+                      const std::vector<std::string>& lines, uint32_t seed, Check compare) {
+  static constexpr char kBytes[] = "\r\n \t:,;\"()/\\@=?{}#%\x7f\x80\xff\x01\0aZ09-";
+  const std::string alphabet = std::string(kBytes, sizeof kBytes - 1) + words;
+  std::mt19937 rng(seed);
+  int taken = 0, declined = 0;
+  for (int round = 0; round < 20000 && !::testing::Test::HasFailure(); ++round) {
+    std::string bytes = seeds[rng() % seeds.size()];
+    Mutate(rng, alphabet, lines, &bytes);
+    (compare(bytes, rng) ? taken : declined)++;
+  }
+  EXPECT_GT(taken, 2000);
+  EXPECT_GT(declined, 2000);
+}
+
 // Checks `bytes` both ways; returns whether ParseSimpleHead took it.
 bool Compare(const std::string& bytes) {
   SCOPED_TRACE(::testing::Message() << "head: " << ::testing::PrintToString(bytes));
@@ -150,9 +169,6 @@ TEST(SimpleHeadTest, NeverTakesAHeadBeastReadsOtherwiseUnderRandomMutations) {
       "HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 3\r\nx-a:  b\t\r\n\r\n",
   };
   // Bytes that matter to either reader.
-  static constexpr char kBytes[] = "\r\n \t:,;\"()/\\@=?{}\x7f\x80\xff\x01\0aZ09-";
-  const std::string alphabet =
-      std::string(kBytes, sizeof kBytes - 1) + "HTTP/1.0" + "close" + "keep-alive" + "chunked";
   const std::vector<std::string> lines = {
       "Content-Length: 7\r\n",
       "Connection: close\r\n",
@@ -167,17 +183,8 @@ TEST(SimpleHeadTest, NeverTakesAHeadBeastReadsOtherwiseUnderRandomMutations) {
       "\r\n",
       "Content-Length: 18446744073709551616\r\n",
   };
-  std::mt19937 rng(20261205);
-  int taken = 0, declined = 0;
-  for (int round = 0; round < 20000; ++round) {
-    std::string bytes = seeds[rng() % seeds.size()];
-    Mutate(rng, alphabet, lines, &bytes);
-    if (::testing::Test::HasFailure()) break;
-    (Compare(bytes) ? taken : declined)++;
-  }
-  // Both ways were exercised.
-  EXPECT_GT(taken, 2000);
-  EXPECT_GT(declined, 2000);
+  MutateAndCompare(seeds, "HTTP/1.0close-keep-alivechunked", lines, 20261205,
+                   [](const std::string& bytes, std::mt19937&) { return Compare(bytes); });
 }
 
 // The same for requests: ParseSimpleRequestHead against Beast's request parser with the same
@@ -237,7 +244,8 @@ TEST(SimpleHeadTest, TakesTheCommonRequestAsBeastReadsIt) {
     EXPECT_FALSE(ParseSimpleRequestHead(bytes, 8192, &out, &size))
         << ::testing::PrintToString(bytes);
   }
-  // At the header limit: Beast's (which answers 431).
+  // At the header limit: Beast's (looser than this: it applies the limit to the request line
+  // and the fields apart).
   Request out;
   size_t size = 0;
   const std::string head = "GET / HTTP/1.1\r\nX: 1\r\n\r\n";
@@ -251,9 +259,6 @@ TEST(SimpleHeadTest, NeverTakesARequestBeastReadsOtherwiseUnderRandomMutations) 
       "HEAD /a/b?c=d HTTP/1.0\r\nConnection: keep-alive\r\nX-A:  1 \r\n\r\n",
       "DELETE /x HTTP/1.1\r\nConnection: close\r\nx-a: 1\r\nX-A: 2\r\n\r\n",
   };
-  static constexpr char kBytes[] = "\r\n \t:,;\"()/\\@=?{}#%\x7f\x80\xff\x01\0aZ09-";
-  const std::string alphabet =
-      std::string(kBytes, sizeof kBytes - 1) + "GET" + "POST" + "HTTP/1.0" + "close" + "keep-alive";
   const std::vector<std::string> lines = {
       "Content-Length: 0\r\n",
       "Connection: close\r\n",
@@ -265,17 +270,12 @@ TEST(SimpleHeadTest, NeverTakesARequestBeastReadsOtherwiseUnderRandomMutations) 
       ":\r\n",
       "\r\n",
   };
-  std::mt19937 rng(20261206);
-  int taken = 0, declined = 0;
-  for (int round = 0; round < 20000; ++round) {
-    std::string bytes = seeds[rng() % seeds.size()];
-    Mutate(rng, alphabet, lines, &bytes);
-    const size_t limit = rng() % 2 == 0 ? 8192 : bytes.size() - 2 + rng() % 5;
-    if (::testing::Test::HasFailure()) break;
-    (CompareRequest(bytes, limit) ? taken : declined)++;
-  }
-  EXPECT_GT(taken, 2000);
-  EXPECT_GT(declined, 2000);
+  MutateAndCompare(seeds, "GETPOSTHTTP/1.0close-keep-alive", lines, 20261206,
+                   [](const std::string& bytes, std::mt19937& rng) {
+                     // The listener's limit, or one at the edge of the head's size.
+                     const size_t limit = rng() % 2 == 0 ? 8192 : bytes.size() - 2 + rng() % 5;
+                     return CompareRequest(bytes, limit);
+                   });
 }
 
 }  // namespace
