@@ -193,6 +193,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   // Gives the socket (and the bytes read and not parsed) to an HTTP/2 connection; this session
   // ends. `upgrade`: the request that asked for `Upgrade: h2c`.
   void HandOffToH2(std::optional<Request> upgrade);
+  // A parser for the next request, with the listener's limits (only where Beast reads it).
+  void NewParser();
   void DoRead();
   void OnFirstBytes(beast::error_code ec, std::size_t bytes);
   // Hands request_ (read whole) to the handler, or to HTTP/2 when it asks for the upgrade.
@@ -259,8 +261,7 @@ void Session::Sniff() {
 void Session::OnSniff(beast::error_code ec, std::size_t bytes) {
   if (ec) return FailRead(ec);
   buffer_.commit(bytes);
-  const auto data = buffer_.data();
-  switch (MatchPreface({static_cast<const char*>(data.data()), data.size()})) {
+  switch (MatchPreface(BytesOf(buffer_.data()))) {
     case Preface::kYes:
       return HandOffToH2(std::nullopt);
     case Preface::kPartial:
@@ -320,11 +321,17 @@ void Session::HandOffToH2(std::optional<Request> upgrade) {
   buffer_.consume(buffer_.size());
 }
 
-void Session::DoRead() {
+void Session::NewParser() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
   parser_->body_limit(options_.max_body_bytes);
-  if (buffer_.size() > 0) return ReadHeader();  // pipelined bytes are already here
+}
+
+void Session::DoRead() {
+  if (buffer_.size() > 0) {  // pipelined bytes are already here
+    NewParser();
+    return ReadHeader();
+  }
   // Shutdown began while this connection was busy (its response was already promised
   // keep-alive): it must not start waiting for another request.
   if (listener_->draining) return Close();
@@ -344,14 +351,14 @@ void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   // header timer and without another trip through the event loop; a bodyless one in the common
   // form without Beast's parser (http::ParseSimpleRequestHead; anything else is Beast's).
   std::size_t head_size = 0;
-  const auto* data = static_cast<const char*>(buffer_.data().data());
-  if (Request simple; ParseSimpleRequestHead({data, buffer_.size()}, options_.max_header_bytes,
+  if (Request simple; ParseSimpleRequestHead(BytesOf(buffer_.data()), options_.max_header_bytes,
                                              &simple, &head_size)) {
     buffer_.consume(head_size);
     deadline_.Disarm();
     request_ = std::move(simple);
     return Dispatch();
   }
+  NewParser();
   parser_->eager(true);
   const std::size_t used = parser_->put(buffer_.data(), ec);
   buffer_.consume(used);

@@ -18,6 +18,11 @@
 
 namespace sluice::http {
 
+// The bytes of a buffer (a flat_buffer's data(), say) as text.
+inline std::string_view BytesOf(boost::asio::const_buffer buffer) {
+  return {static_cast<const char*>(buffer.data()), buffer.size()};
+}
+
 // The Content-Type of every plain-text answer Sluice writes itself (404, 413, errors), as Go's
 // net/http (and so KrakenD) sets it.
 inline constexpr std::string_view kTextContentType = "text/plain; charset=utf-8";

@@ -415,8 +415,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     if (ec) return RetryOrFail(ec, "write");
     informational_ = 0;
     oddity_ = false;
-    parser_.reset();  // which reader takes the answer is decided when its first bytes are here
-    simple_.reset();
+    DropAnswer();  // which reader takes the answer is decided when its first bytes are here
     Parse();
   }
 
@@ -489,31 +488,35 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     // An answer to HEAD has no body, whatever its Content-Length. (After a 1xx answer Beast's
     // parser is already under way: Parse does not come here.)
     if (request_.method() == bhttp::verb::head) return false;
-    beast::flat_buffer& buffer = conn_->buffer;
     SimpleAnswer& simple = simple_.emplace();
-    const auto* bytes = static_cast<const char*>(buffer.data().data());
-    if (!http::ParseSimpleHead({bytes, buffer.size()}, &simple.response, &simple.head)) {
+    if (!http::ParseSimpleHead(http::BytesOf(conn_->buffer.data()), &simple.response,
+                               &simple.head)) {
       simple_.reset();
       return false;
     }
-    buffer.consume(simple.head.size);
-    if (simple.head.content_length <= client_.options_.max_response_bytes) {
-      simple.response.body().reserve(static_cast<std::size_t>(simple.head.content_length));
-    }
+    conn_->buffer.consume(simple.head.size);
     return true;
   }
 
   void ReadSimpleBody() {
     const uint64_t length = simple_->head.content_length;
     if (length > client_.options_.max_response_bytes) return FailTooLarge();
-    beast::flat_buffer& buffer = conn_->buffer;
     std::string& body = simple_->response.body();
+    // The declared length at once, as Beast's parser reserves it.
+    if (body.empty()) body.reserve(static_cast<std::size_t>(length));
+    beast::flat_buffer& buffer = conn_->buffer;
+    const std::string_view bytes = http::BytesOf(buffer.data());
     const std::size_t take =
-        static_cast<std::size_t>(std::min<uint64_t>(buffer.size(), length - body.size()));
-    body.append(static_cast<const char*>(buffer.data().data()), take);
+        static_cast<std::size_t>(std::min<uint64_t>(bytes.size(), length - body.size()));
+    body.append(bytes.data(), take);
     buffer.consume(take);
     if (body.size() == length) return OnResponse();
     DoRead();
+  }
+
+  void DropAnswer() {
+    parser_.reset();
+    simple_.reset();
   }
 
   void DoRead() {
@@ -524,11 +527,11 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
 
   void OnRead(beast::error_code ec, std::size_t n) {
     if (timed_out_) return FinishTimeout("read");
-    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && simple_) {
+    const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+    if (closed && simple_) {
       return Finish(ToError(bhttp::error::partial_message, "read"));  // as Beast's put_eof says
     }
-    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) && parser_ &&
-        parser_->got_some()) {
+    if (closed && parser_ && parser_->got_some()) {
       ec = asio::error::eof;
       // The backend closed: the end of an answer delimited by the close, or a truncated one.
       parser_->put_eof(ec);
@@ -547,8 +550,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
       // The backend closed this keep-alive connection just as it was reused (the peek in
       // TakeConnection saw it open); nothing of the response arrived: retry once on a new
       // connection, when sending the request twice is harmless.
-      parser_.reset();
-      simple_.reset();
+      DropAnswer();
       conn_.reset();
       pooled_ = false;
       return TakeConnection();
@@ -562,8 +564,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     const bool reusable =
         !oddity_ && conn_->buffer.size() == 0 && keep_alive && request_.keep_alive();
     Response response = simple_ ? std::move(simple_->response) : parser_->release();
-    parser_.reset();
-    simple_.reset();
+    DropAnswer();
     if (conn_->stream.tls() != nullptr && own_pool_) SaveSession();
     ReleaseConnection(reusable);
     if (IsRedirect(response.result_int())) {

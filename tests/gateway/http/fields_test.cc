@@ -87,23 +87,20 @@ const std::vector<std::string> kValues = {"",
 template <typename Message>
 void Apply(Message& m, int op, const std::string& name, const std::string& value, bool flag,
            uint64_t n) {
+  const bhttp::field known = bhttp::string_to_field(name);  // unknown: ops 2 and 4 do nothing
   switch (op) {
     case 0:
     case 1:
       m.insert(name, value);
       break;
     case 2:
-      if (bhttp::string_to_field(name) != bhttp::field::unknown) {
-        m.insert(bhttp::string_to_field(name), value);
-      }
+      if (known != bhttp::field::unknown) m.insert(known, value);
       break;
     case 3:
       m.set(name, value);
       break;
     case 4:
-      if (bhttp::string_to_field(name) != bhttp::field::unknown) {
-        m.set(bhttp::string_to_field(name), value);
-      }
+      if (known != bhttp::field::unknown) m.set(known, value);
       break;
     case 5:
       m.erase(name);
