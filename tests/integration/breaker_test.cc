@@ -68,8 +68,9 @@ TEST(CircuitBreakerTest, AFailedReloadLeavesTheLiveBreakersStateInTheMetrics) {
   auto state = [&] { return Sample(MetricsPage(gw), "sluice_backend_circuit_breaker_state"); };
   EXPECT_EQ(state(), 2);
 
-  // Nothing listens on the gRPC backend's port (it was bound and closed).
-  const uint16_t closed_port = FreePort();
+  // Nothing listens on the gRPC backend's port.
+  const ClosedPort closed;
+  const uint16_t closed_port = closed.port();
   std::ofstream(gw.config_path() + ".tmp")
       << head + endpoint_a + R"(, {"endpoint": "/g", "backend": [{"host": ["127.0.0.1:)" +
              std::to_string(closed_port) + R"("], "url_pattern": "/shop.Shop/GetProduct",

@@ -167,7 +167,8 @@ TEST(ClusterRateLimitTest, RedisDownFailsClosedAtOnceAndResumesWhenBack) {
 }
 
 TEST(ClusterRateLimitTest, OnErrorAllowFailsOpen) {
-  const uint16_t redis_port = FreePort();  // nothing listens there
+  const ClosedPort no_redis;  // nothing listens there
+  const uint16_t redis_port = no_redis.port();
   TestBackend backend([](const Request&) { return TestBackend::Json(R"({"a":1})"); });
   SluiceProcess gw(Config(backend.url(), redis_port, "allow", "t3:"));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);

@@ -990,10 +990,7 @@ class CompatEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     backend_ = std::make_unique<TestBackend>(&Route);
-    {
-      TestBackend gone([](const Request&) { return Body(200, "", ""); });
-      dead_url_ = gone.url();  // nothing listens there once `gone` is destroyed
-    }
+    dead_url_ = dead_.url();
     std::string default_endpoints = ExtraEndpoints();
     std::string error_msg_endpoints;
     for (const std::vector<Case>* table : AllTables()) {
@@ -1028,6 +1025,7 @@ class CompatEnvironment : public ::testing::Environment {
 
  private:
   std::unique_ptr<TestBackend> backend_;
+  ClosedPort dead_;  // the backend that is down
   std::string dead_url_;
   std::unique_ptr<SluiceProcess> default_;
   std::unique_ptr<SluiceProcess> error_msg_;

@@ -517,12 +517,8 @@ TEST(GatewayTest, RoundRobinOverHosts) {
 }
 
 TEST(GatewayTest, BackendDownIsAnError) {
-  uint16_t closed_port;
-  {
-    TestBackend gone(EchoTarget());
-    closed_port = gone.port();
-  }
-  SluiceProcess gw(OneEndpoint("http://127.0.0.1:" + std::to_string(closed_port), "/d", "/d"));
+  const ClosedPort down;
+  SluiceProcess gw(OneEndpoint(down.url(), "/d", "/d"));
   auto start = steady_clock::now();
   Response res = Fetch(gw.port(), "GET", "/d");
   EXPECT_EQ(res.result_int(), 500u);

@@ -149,6 +149,7 @@ constexpr char kConfig[] = R"({
 class GrpcBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    closed_ = new ClosedPort();
     alpha_ = new ServerProcess("tools/demo_grpc/demo_grpc", {"--port", "0", "--name", "alpha"},
                                kListening);
     beta_ = new ServerProcess("tools/demo_grpc/demo_grpc", {"--port", "0", "--name", "beta"},
@@ -160,7 +161,7 @@ class GrpcBackendTest : public ::testing::Test {
     gateway_ = new SluiceProcess(Fill(kConfig, {{"PROTOSET", Protoset()},
                                                 {"A", std::to_string(alpha_->port())},
                                                 {"B", std::to_string(beta_->port())},
-                                                {"CLOSED", std::to_string(FreePort())},
+                                                {"CLOSED", std::to_string(closed_->port())},
                                                 {"REST", rest_->url()}}));
   }
   static void TearDownTestSuite() {
@@ -168,6 +169,7 @@ class GrpcBackendTest : public ::testing::Test {
     delete rest_;
     delete beta_;
     delete alpha_;
+    delete closed_;
   }
   void TearDown() override {
     if (HasFailure()) std::cerr << "sluice log:\n" << gateway_->log();
@@ -181,12 +183,14 @@ class GrpcBackendTest : public ::testing::Test {
     return Fetch(gateway_->port(), "POST", target, h, body);
   }
 
+  static ClosedPort* closed_;
   static ServerProcess* alpha_;
   static ServerProcess* beta_;
   static TestBackend* rest_;
   static SluiceProcess* gateway_;
 };
 
+ClosedPort* GrpcBackendTest::closed_ = nullptr;
 ServerProcess* GrpcBackendTest::alpha_ = nullptr;
 ServerProcess* GrpcBackendTest::beta_ = nullptr;
 TestBackend* GrpcBackendTest::rest_ = nullptr;
@@ -706,7 +710,8 @@ TEST(GrpcCatalogTest, CheckAcceptsAGoodCatalogAndDescribesTheMethod) {
 }
 
 TEST(GrpcCatalogTest, CheckReportsEachCatalogAndMethodError) {
-  const std::string closed = std::to_string(FreePort());
+  const ClosedPort down;
+  const std::string closed = std::to_string(down.port());
   struct Row {
     std::string name;
     std::string catalog;  // JSON array

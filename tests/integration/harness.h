@@ -226,8 +226,27 @@ std::string Which(const std::string& tool);
 long RssKiB(pid_t pid);
 // Open file descriptors of process `pid` (from /proc), or -1.
 int OpenFds(pid_t pid);
-// A TCP port on 127.0.0.1 nothing listens on now (bound, then released).
+// A TCP port on 127.0.0.1 nothing listens on now (bound, then released): for a server a test
+// starts on it next. For a backend that must stay down, ClosedPort.
 uint16_t FreePort();
+
+// A TCP port on 127.0.0.1 where nothing listens and nothing else can while this lives: a
+// socket bound to it that never listens (a connect is refused at once). A port merely found
+// free can be taken by another test's listener (tests run side by side), which then answers in
+// the dead backend's place.
+class ClosedPort {
+ public:
+  ClosedPort();
+  ~ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
 // The most resident memory process `pid` has had so far, in KiB (VmHWM), or -1: catches a peak
 // that a sample of RssKiB after the fact would miss.
 long PeakRssKiB(pid_t pid);

@@ -156,7 +156,8 @@ TEST(ReloadTest, BadFilesLeaveTheOldConfigServingAndAreReported) {
     std::string content;
     std::string error;  // a fragment of the reported error
   };
-  const uint16_t closed = FreePort();
+  const ClosedPort down;
+  const uint16_t closed = down.port();
   const std::vector<Row> rows = {
       {"not JSON", "{\"version\": 3, \"endpoints\": [", gw.config_path()},
       {"bad key", R"({"version": 3, "endpoints": [{"endpoint": "/a", "timeout": "soon",
