@@ -2,6 +2,8 @@
 // HTTP backends, all on 127.0.0.1 ephemeral ports. Assertions are on the bytes a client and a
 // backend see.
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -436,6 +438,75 @@ TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
   ASSERT_NE(c, std::string::npos) << out;
   EXPECT_LT(a, b);
   EXPECT_LT(b, c);
+}
+
+// A keep-alive connection whose requests come one by one: once a short read has emptied the
+// socket, Sluice reads again only when epoll reports bytes or a close (http/readiness.h). Neither
+// may be missed: a request sent while the one before it is still being answered, nor a close sent
+// together with the last request.
+class KeepAliveClient {
+ public:
+  explicit KeepAliveClient(uint16_t port) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    timeval patience{5, 0};  // a lost request fails the test in 5 s rather than hanging it
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  }
+  void Send(const std::string& target, const std::string& extra_fields = "") {
+    boost::asio::write(socket_, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n" +
+                                                    extra_fields + "\r\n"));
+  }
+  // The next answer's body, or the read's error.
+  std::string Answer() {
+    Response res;
+    boost::system::error_code ec;
+    bhttp::read(socket_, buffer_, res, ec);
+    return ec ? "error: " + ec.message() : res.body();
+  }
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket socket_{ioc_};
+  boost::beast::flat_buffer buffer_;
+};
+
+TEST(GatewayTest, ARequestSentWhileTheLastIsAnsweredIsRead) {
+  TestBackend backend([](const Request& req) {
+    if (req.target() == "/n/slow") std::this_thread::sleep_for(milliseconds(300));
+    return TestBackend::Json(R"({"target":")" + std::string(req.target()) + R"("})");
+  });
+  SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
+  KeepAliveClient client(gw.port());
+  for (const std::string n : {"a", "b", "c"}) {  // short reads that leave the socket drained
+    client.Send("/p/" + n);
+    EXPECT_EQ(client.Answer(), R"({"target":"/n/)" + n + R"("})");
+  }
+  client.Send("/p/slow");
+  std::this_thread::sleep_for(milliseconds(100));  // Sluice waits for the backend meanwhile
+  client.Send("/p/d");
+  EXPECT_EQ(client.Answer(), R"({"target":"/n/slow"})");
+  EXPECT_EQ(client.Answer(), R"({"target":"/n/d"})");
+}
+
+TEST(GatewayTest, AClientThatClosesWithItsLastRequestIsClosedAtOnce) {
+  TestBackend backend(EchoTarget());
+  SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
+  KeepAliveClient client(gw.port());
+  for (const std::string n : {"a", "b", "c"}) {
+    client.Send("/p/" + n);
+    EXPECT_EQ(client.Answer(), R"({"target":"/n/)" + n + R"("})");
+  }
+  // Keep-alive, but the FIN comes in the request's own segment (held back by TCP_CORK until the
+  // shutdown), so one epoll edge reports both.
+  const int cork = 1;
+  setsockopt(client.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
+  client.Send("/p/d");
+  client.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send);
+  EXPECT_EQ(client.Answer(), R"({"target":"/n/d"})");
+  // Sluice sees the close now, not at the 90 s idle timeout.
+  const auto start = steady_clock::now();
+  EXPECT_EQ(ReadUntilClosed(client.socket(), milliseconds(3000)), "");
+  EXPECT_LT(steady_clock::now() - start, milliseconds(2500));
 }
 
 // Keep-alive as the client's request says (HTTP/1.1 unless "close", HTTP/1.0 only with

@@ -26,6 +26,7 @@
 #include "gateway/http/deadlines.h"
 #include "gateway/http/executor.h"
 #include "gateway/http/parser.h"
+#include "gateway/http/readiness.h"
 #include "gateway/http/simple_head.h"
 #include "gateway/http/tls.h"
 #include "gateway/http/wire.h"
@@ -87,10 +88,10 @@ bool IsRedirect(unsigned status) {
 }
 
 // Whether an idle pooled connection can still carry a request: the backend has neither closed
-// it (EOF, reset) nor written to it. One non-blocking peek per reuse; without it a request would
-// be written into a connection the backend already closed, and a POST could then only fail
-// (see Replayable) or be sent twice. Bytes the backend wrote unasked also fail it: they would be
-// read as the next caller's answer.
+// it (EOF, reset) nor written to it. One non-blocking peek (a system call; Usable says when it is
+// needed); without it a request could be written into a connection the backend already closed,
+// and a POST could then only fail (see Replayable) or be sent twice. Bytes the backend wrote
+// unasked also fail it: they would be read as the next caller's answer.
 bool IsAlive(Socket& socket) {
   char byte;
   const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -321,7 +322,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     while (pooled_ && !pool_->idle.empty()) {
       std::unique_ptr<Connection> c = std::move(pool_->idle.back());
       pool_->idle.pop_back();
-      if (now - c->idle_since < client_.options_.idle_connection_timeout && IsAlive(c->socket())) {
+      if (now - c->idle_since < client_.options_.idle_connection_timeout && Usable(*c)) {
         conn_ = std::move(c);
         reused_ = true;
         return DoWrite();
@@ -523,6 +524,9 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     const std::size_t size = beast::read_size(conn_->buffer, kMaxReadBytes);
     conn_->stream.async_read_some(conn_->buffer.prepare(size),
                                   beast::bind_front_handler(&Call::OnRead, shared_from_this()));
+    // A read that waits for epoll and comes back short leaves the socket known empty (OnRead,
+    // http/readiness.h): the next read on it waits without a recv() first.
+    read_size_ = conn_->stream.tls() == nullptr && http::ReadWaits(conn_->socket()) ? size : 0;
   }
 
   void OnRead(beast::error_code ec, std::size_t n) {
@@ -540,6 +544,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
       return OnResponse();
     }
     if (ec) return RetryOrFail(ec, "read");
+    if (n < read_size_) http::NoteShortRead(conn_->socket());
     conn_->buffer.commit(n);
     Parse();
   }
@@ -609,6 +614,19 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     url += pool_->host_header;
     url += Sv(request_.target());
     return url;
+  }
+
+  // Whether an idle connection from the pool can carry this request. A plain-TCP one whose
+  // answer left it empty and on which the event loop has seen nothing since (http/readiness.h)
+  // is taken as it is when the request may be sent twice: one the backend closed so recently
+  // that the loop has not seen it yet then fails at once and the request goes again on a new
+  // connection (RetryOrFail), as in nginx's and Go's pools. Any other is peeked at.
+  bool Usable(Connection& c) {
+    if (c.stream.tls() != nullptr) return IsAlive(c.socket());
+    if (!http::MayHaveBytes(c.socket()) && Replayable(request_)) return true;
+    if (!IsAlive(c.socket())) return false;
+    http::MarkDrained(c.socket());  // the peek found it empty, just now
+    return true;
   }
 
   void ReleaseConnection(bool reusable) {
@@ -721,6 +739,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   bool decompress_ = false;  // we asked for gzip: a gzip answer is decompressed
   int informational_ = 0;    // 1xx answers skipped for this request
   int redirects_ = 0;
+  std::size_t read_size_ = 0;  // bytes asked by a read waiting for epoll (DoRead), else 0
 };
 
 Client::Client(asio::io_context& ioc, ClientOptions options)

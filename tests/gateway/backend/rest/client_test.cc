@@ -221,6 +221,33 @@ TEST_F(RestClientTest, ReplayableRequestsAreRetriedOnceOnANewConnection) {
   }
 }
 
+// The backend closes a keep-alive connection right after an answer, and the client's event loop
+// has not run since: a GET may then be written into it without a peek (http/readiness.h); it
+// fails there at once and goes again on a new connection, and the caller sees the answer.
+TEST_F(RestClientTest, AGetOnAConnectionClosedUnseenIsAnswered) {
+  ScriptedBackend backend([](int conn, int req) {
+    return conn == 0 && req == 2 ? Act::kAnswerThenClose : Act::kAnswer;
+  });
+  Client client(ioc_, ClientOptions{});
+  const int slot = Register(client, backend.port());
+  std::vector<std::string> expected;
+  for (int i = 0; i < 5; ++i) {
+    const std::string target = "/get/" + std::to_string(i);
+    CallResult r = Send(client, slot, bhttp::verb::get, target);
+    EXPECT_TRUE(r.ok()) << target << ": " << r.error.message;
+    expected.push_back("GET " + target + " HTTP/1.1");
+    if (i == 2) {  // the close is on the wire; the client's loop does not run until the next GET
+      const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (backend.closed() < 1 && std::chrono::steady_clock::now() < limit) {
+        std::this_thread::yield();
+      }
+      ASSERT_EQ(backend.closed(), 1);
+    }
+  }
+  EXPECT_EQ(backend.requests(), expected);  // the copy written into the closed one is never read
+  EXPECT_EQ(backend.connections(), 2);
+}
+
 // Answers in their common form (a Content-Length, plain fields) are read without Beast's parser
 // (http::ParseSimpleHead); the framing rules are the parser's all the same.
 TEST_F(RestClientTest, AnAnswerInPiecesIsReadWholeAndItsConnectionReused) {
