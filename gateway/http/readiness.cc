@@ -94,7 +94,9 @@ void NoteShortRead(Socket& socket) {
     }
     return;  // the edge that ran this read could not report a close
   }
-  if ((LastEdge(state) & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) return;
+  // A close, or urgent data: recv() stops at the urgent mark once it has copied something, so a
+  // short read there leaves bytes behind it.
+  if ((LastEdge(state) & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) != 0) return;
   (state->*Member(SpeculativeTag()))[Reactor::read_op] = false;
 }
 

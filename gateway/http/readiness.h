@@ -14,11 +14,16 @@
 // reported): a read that waited in the reactor (ReadWaits) is run on an edge and calls its
 // handler in that same turn of the event loop. If it came back short, everything that had
 // arrived by then was read, except a close (a FIN is no data: recv() returns the bytes before it
-// and says nothing). So the socket counts as drained only when that edge did not also report the
-// peer's close (EPOLLRDHUP, which NoteShortRead adds to the socket's registration on first use);
-// whatever arrives later raises an edge of its own, which runs the next read or turns
+// and says nothing) and bytes behind TCP urgent data (recv() stops at the urgent mark). So the
+// socket counts as drained only when that edge reported neither the peer's close (EPOLLRDHUP,
+// which NoteShortRead adds to the socket's registration on first use) nor urgent data
+// (EPOLLPRI); whatever arrives later raises an edge of its own, which runs the next read or turns
 // MayHaveBytes true again. A read that completed at once is not run on an edge, and its handler
-// may run a turn later: it proves nothing, and NoteShortRead is not called for it.
+// may run a turn later: it proves nothing, and NoteShortRead is not called for it. Nor may it be
+// called when another operation (a write) was started on the socket while the read waited: the
+// reactor completes the first operation an edge finishes inline and queues the others behind its
+// next epoll_wait. ReadWaits checks this when the read starts; the callers start no write on the
+// socket until the read completed.
 //
 // It reaches into Asio's private reactor state (epoll, as Boost 1.74 in Debian bookworm has it;
 // the build fails on another version rather than guess). One worker thread runs each socket's
@@ -34,8 +39,9 @@ namespace sluice::http {
 bool ReadWaits(Socket& socket);
 
 // In the handler of a read that waited, when it returned fewer bytes than asked: marks the socket
-// drained unless its edge also said the peer closed. The first call on a socket only asks epoll
-// to report closes (one epoll_ctl); from then on the next read waits without a recv() first.
+// drained unless its edge also said the peer closed or sent urgent data. The first call on a socket
+// only asks epoll to report closes (one epoll_ctl); from then on the next read waits without a
+// recv() first.
 void NoteShortRead(Socket& socket);
 
 // False when the socket was marked drained and the event loop has seen nothing arrive since;

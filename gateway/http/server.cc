@@ -344,7 +344,8 @@ void Session::DoRead() {
   ExpireAfter(options_.idle_timeout);
   stream_.async_read_some(buffer_.prepare(kReadChunk),
                           beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
-  // Whether it waits for epoll (no bytes were there), and so may note a short read.
+  // Whether it waits for epoll (no bytes were there), and so may note a short read: nothing else
+  // is started on the socket until OnFirstBytes (http/readiness.h).
   first_read_waits_ = stream_.tls() == nullptr && ReadWaits(stream_.plain());
 }
 

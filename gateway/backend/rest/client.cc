@@ -525,7 +525,8 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     conn_->stream.async_read_some(conn_->buffer.prepare(size),
                                   beast::bind_front_handler(&Call::OnRead, shared_from_this()));
     // A read that waits for epoll and comes back short leaves the socket known empty (OnRead,
-    // http/readiness.h): the next read on it waits without a recv() first.
+    // http/readiness.h): the next read on it waits without a recv() first. Nothing else is
+    // started on the connection until OnRead.
     read_size_ = conn_->stream.tls() == nullptr && http::ReadWaits(conn_->socket()) ? size : 0;
   }
 

@@ -187,6 +187,33 @@ TEST_F(ReadinessTest, AShortReadWhoseEdgeAlsoBroughtTheCloseIsNotDrained) {
   EXPECT_EQ(read_->ec, asio::error::eof);
 }
 
+// Urgent data: recv() stops at the urgent mark once it has copied something, so a short read
+// leaves the bytes behind the mark; the edge says EPOLLPRI and the socket is not marked drained.
+TEST_F(ReadinessTest, AShortReadStoppedAtUrgentDataIsNotDrained) {
+  for (const std::string bytes : {"first", "second"}) {
+    StartRead();
+    PeerWrites(bytes);
+    RunLoop();
+    ASSERT_TRUE(read_);
+    NoteShortRead(ours_);
+  }
+  ASSERT_FALSE(MayHaveBytes(ours_));
+  StartRead();
+  ASSERT_TRUE(ReadWaits(ours_));
+  PeerWrites("head");
+  peer_.send(asio::buffer("!", 1), tcp::socket::message_out_of_band);
+  PeerWrites("tail");  // all three are in our socket before the loop looks
+  RunLoop();
+  ASSERT_TRUE(read_);
+  EXPECT_EQ(read_->bytes, "head");
+  NoteShortRead(ours_);
+  EXPECT_TRUE(MayHaveBytes(ours_));
+  StartRead();
+  RunLoop();
+  ASSERT_TRUE(read_) << "the bytes behind the urgent mark were not read";
+  EXPECT_EQ(read_->bytes, "tail");
+}
+
 // A read that fills its buffer leaves bytes in the kernel: Asio tries recv() first next time,
 // which is why a full read never marks the socket drained.
 TEST_F(ReadinessTest, AFullReadLeavesTheRestToTheNextRead) {
