@@ -66,6 +66,21 @@ unsigned int LastEdge(State* state) {
   return ((Operation*)state)->*Member(EventsTag());  // NOLINT(google-readability-casting)
 }
 
+bool WatchesCloses(State* state) { return (state->*Member(RegisteredTag()) & EPOLLRDHUP) != 0; }
+
+// Adds EPOLLRDHUP to Asio's registration of the socket (Asio's own later changes, EPOLLOUT, start
+// from registered_events_, so they keep it).
+void WatchCloses(State* state) {
+  uint32_t& registered = state->*Member(RegisteredTag());
+  epoll_event ev{};
+  ev.events = registered | EPOLLRDHUP;
+  ev.data.ptr = state;
+  if (epoll_ctl(state->*Member(ReactorTag())->*Member(EpollFdTag()), EPOLL_CTL_MOD,
+                state->*Member(DescriptorTag()), &ev) == 0) {
+    registered = ev.events;
+  }
+}
+
 }  // namespace
 
 bool ReadWaits(Socket& socket) {
@@ -80,20 +95,8 @@ bool ReadWaits(Socket& socket) {
 
 void NoteShortRead(Socket& socket) {
   State* state = StateOf(socket);
-  if (state == nullptr) return;
-  uint32_t& registered = state->*Member(RegisteredTag());
-  if (registered == 0) return;  // not in epoll
-  if ((registered & EPOLLRDHUP) == 0) {
-    // Asio's registration; Asio's own later changes (EPOLLOUT) start from `registered`.
-    epoll_event ev{};
-    ev.events = registered | EPOLLRDHUP;
-    ev.data.ptr = state;
-    if (epoll_ctl(state->*Member(ReactorTag())->*Member(EpollFdTag()), EPOLL_CTL_MOD,
-                  state->*Member(DescriptorTag()), &ev) == 0) {
-      registered = ev.events;
-    }
-    return;  // the edge that ran this read could not report a close
-  }
+  if (state == nullptr || state->*Member(RegisteredTag()) == 0) return;  // closed, or not in epoll
+  if (!WatchesCloses(state)) return WatchCloses(state);  // this read's edge could not say
   // A close, or urgent data: recv() stops at the urgent mark once it has copied something, so a
   // short read there leaves bytes behind it.
   if ((LastEdge(state) & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) != 0) return;

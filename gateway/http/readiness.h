@@ -29,6 +29,8 @@
 // the build fails on another version rather than guess). One worker thread runs each socket's
 // io_context, so the reactor's own locks are not needed here.
 
+#include <cstddef>
+
 #include "gateway/http/executor.h"
 
 namespace sluice::http {
@@ -43,6 +45,23 @@ bool ReadWaits(Socket& socket);
 // only asks epoll to report closes (one epoll_ctl); from then on the next read waits without a
 // recv() first.
 void NoteShortRead(Socket& socket);
+
+// The pattern above for one read at a time: Started right after the read is started, Finished in
+// its handler when it succeeded.
+class WaitedRead {
+ public:
+  // `asked`: the bytes the read may return; 0 notes nothing (a TLS stream's read, whose socket
+  // OpenSSL reads).
+  void Started(Socket& socket, std::size_t asked) {
+    asked_ = asked > 0 && ReadWaits(socket) ? asked : 0;
+  }
+  void Finished(Socket& socket, std::size_t got) {
+    if (got < asked_) NoteShortRead(socket);
+  }
+
+ private:
+  std::size_t asked_ = 0;  // of a read that waits, else 0
+};
 
 // False when the socket was marked drained and the event loop has seen nothing arrive since;
 // true otherwise (Asio then tries recv() first).

@@ -246,9 +246,9 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   Deadlines::Entry deadline_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
-  bool first_read_waits_ = false;  // DoRead's read waits in the reactor for epoll's edge
-  bool unread_request_ = false;    // answered before the whole request was read: linger
-  uint64_t charged_ = 0;           // body bytes charged against max_buffered_request_bytes
+  WaitedRead first_read_;        // DoRead's
+  bool unread_request_ = false;  // answered before the whole request was read: linger
+  uint64_t charged_ = 0;         // body bytes charged against max_buffered_request_bytes
   std::chrono::steady_clock::time_point started_;
 };
 
@@ -346,14 +346,14 @@ void Session::DoRead() {
                           beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
   // Whether it waits for epoll (no bytes were there), and so may note a short read: nothing else
   // is started on the socket until OnFirstBytes (http/readiness.h).
-  first_read_waits_ = stream_.tls() == nullptr && ReadWaits(stream_.plain());
+  first_read_.Started(client_socket(), stream_.tls() == nullptr ? kReadChunk : 0);
 }
 
 void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   if (ec) return FailRead(ec);
   // A short read that waited emptied the socket: the next request's read (after this answer)
   // waits for epoll unless the loop sees bytes or a close meanwhile (http/readiness.h).
-  if (first_read_waits_ && bytes < kReadChunk) NoteShortRead(stream_.plain());
+  first_read_.Finished(client_socket(), bytes);
   buffer_.commit(bytes);
   // Fast path: a typical request arrives whole in one read. Parse it here, without arming the
   // header timer and without another trip through the event loop; a bodyless one in the common

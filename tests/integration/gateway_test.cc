@@ -444,31 +444,18 @@ TEST(GatewayTest, PipelinedRequestsAnsweredInOrder) {
 // socket, Sluice reads again only when epoll reports bytes or a close (http/readiness.h). Neither
 // may be missed: a request sent while the one before it is still being answered, nor a close sent
 // together with the last request.
-class KeepAliveClient {
- public:
-  explicit KeepAliveClient(uint16_t port) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    timeval patience{5, 0};  // a lost request fails the test in 5 s rather than hanging it
-    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
-  }
-  void Send(const std::string& target, const std::string& extra_fields = "") {
-    boost::asio::write(socket_, boost::asio::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n" +
-                                                    extra_fields + "\r\n"));
-  }
-  // The next answer's body, or the read's error.
-  std::string Answer() {
-    Response res;
-    boost::system::error_code ec;
-    bhttp::read(socket_, buffer_, res, ec);
-    return ec ? "error: " + ec.message() : res.body();
-  }
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
 
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::socket socket_{ioc_};
-  boost::beast::flat_buffer buffer_;
-};
+// Three requests one by one on `client`'s keep-alive connection (their short reads leave the
+// socket marked drained), then reads on it bounded to 5 s (a lost request fails, not hangs).
+void WarmUp(HttpClient& client) {
+  for (const std::string n : {"a", "b", "c"}) {
+    EXPECT_EQ(client.Get("/p/" + n).body(), R"({"target":"/n/)" + n + R"("})");
+  }
+  timeval patience{5, 0};
+  setsockopt(client.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+}
+
+Request GetOf(const std::string& target) { return Request(bhttp::verb::get, target, 11); }
 
 TEST(GatewayTest, ARequestSentWhileTheLastIsAnsweredIsRead) {
   TestBackend backend([](const Request& req) {
@@ -476,33 +463,27 @@ TEST(GatewayTest, ARequestSentWhileTheLastIsAnsweredIsRead) {
     return TestBackend::Json(R"({"target":")" + std::string(req.target()) + R"("})");
   });
   SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
-  KeepAliveClient client(gw.port());
-  for (const std::string n : {"a", "b", "c"}) {  // short reads that leave the socket drained
-    client.Send("/p/" + n);
-    EXPECT_EQ(client.Answer(), R"({"target":"/n/)" + n + R"("})");
-  }
-  client.Send("/p/slow");
+  HttpClient client(gw.port());
+  WarmUp(client);
+  ASSERT_TRUE(client.Write(GetOf("/p/slow"))) << client.error();
   std::this_thread::sleep_for(milliseconds(100));  // Sluice waits for the backend meanwhile
-  client.Send("/p/d");
-  EXPECT_EQ(client.Answer(), R"({"target":"/n/slow"})");
-  EXPECT_EQ(client.Answer(), R"({"target":"/n/d"})");
+  ASSERT_TRUE(client.Write(GetOf("/p/d"))) << client.error();
+  EXPECT_EQ(client.Read().body(), R"({"target":"/n/slow"})") << client.error();
+  EXPECT_EQ(client.Read().body(), R"({"target":"/n/d"})") << client.error();
 }
 
 TEST(GatewayTest, AClientThatClosesWithItsLastRequestIsClosedAtOnce) {
   TestBackend backend(EchoTarget());
   SluiceProcess gw(OneEndpoint(backend.url(), "/p/{n}", "/n/{n}"));
-  KeepAliveClient client(gw.port());
-  for (const std::string n : {"a", "b", "c"}) {
-    client.Send("/p/" + n);
-    EXPECT_EQ(client.Answer(), R"({"target":"/n/)" + n + R"("})");
-  }
+  HttpClient client(gw.port());
+  WarmUp(client);
   // Keep-alive, but the FIN comes in the request's own segment (held back by TCP_CORK until the
   // shutdown), so one epoll edge reports both.
   const int cork = 1;
   setsockopt(client.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
-  client.Send("/p/d");
+  ASSERT_TRUE(client.Write(GetOf("/p/d"))) << client.error();
   client.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send);
-  EXPECT_EQ(client.Answer(), R"({"target":"/n/d"})");
+  EXPECT_EQ(client.Read().body(), R"({"target":"/n/d"})") << client.error();
   // Sluice sees the close now, not at the 90 s idle timeout.
   const auto start = steady_clock::now();
   EXPECT_EQ(ReadUntilClosed(client.socket(), milliseconds(3000)), "");

@@ -576,12 +576,20 @@ Response Failed() {
 }  // namespace
 
 Response HttpClient::Send(Request req) {
+  const bool head = req.method() == bhttp::verb::head;
+  buffer_.clear();  // each answer read afresh, as before Write and Read were split out
+  if (!Write(std::move(req))) return Failed();
+  return Read(head);
+}
+
+bool HttpClient::Write(Request req) {
   beast::error_code ec;
   if (!socket_.is_open()) {
+    buffer_.clear();
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
     if (ec) {
       error_ = "connect: " + ec.message();
-      return Failed();
+      return false;
     }
   }
   if (req.find(bhttp::field::host) == req.end()) req.set(bhttp::field::host, "gateway.test");
@@ -591,13 +599,17 @@ Response HttpClient::Send(Request req) {
   if (ec) {
     error_ = "write: " + ec.message();
     socket_.close(ec);
-    return Failed();
+    return false;
   }
-  beast::flat_buffer buffer;
+  return true;
+}
+
+Response HttpClient::Read(bool head) {
+  beast::error_code ec;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
-  if (req.method() == bhttp::verb::head) parser.skip(true);
-  bhttp::read(socket_, buffer, parser, ec);
+  if (head) parser.skip(true);
+  bhttp::read(socket_, buffer_, parser, ec);
   if (ec) {
     error_ = "read: " + ec.message();
     socket_.close(ec);

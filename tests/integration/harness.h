@@ -18,6 +18,7 @@
 
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 
@@ -267,13 +268,19 @@ class HttpClient {
   // connection error the returned response has status 0 and `error()` says why.
   Response Send(Request req);
   Response Get(const std::string& target);
+  // Send in two halves, for a request written before the last answer is read: Write returns
+  // false (and error() says why) on failure; Read returns the next answer (`head`: to a HEAD).
+  bool Write(Request req);
+  Response Read(bool head = false);
   const std::string& error() const { return error_; }
+  // The connection (open after the first Write), for socket options and shutdown.
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
 
  private:
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::socket socket_;
   uint16_t port_;
-  std::string buffer_storage_;
+  boost::beast::flat_buffer buffer_;  // bytes read past the last answer
   std::string error_;
 };
 

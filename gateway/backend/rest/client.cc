@@ -527,7 +527,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
     // A read that waits for epoll and comes back short leaves the socket known empty (OnRead,
     // http/readiness.h): the next read on it waits without a recv() first. Nothing else is
     // started on the connection until OnRead.
-    read_size_ = conn_->stream.tls() == nullptr && http::ReadWaits(conn_->socket()) ? size : 0;
+    read_.Started(conn_->socket(), conn_->stream.tls() == nullptr ? size : 0);
   }
 
   void OnRead(beast::error_code ec, std::size_t n) {
@@ -545,7 +545,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
       return OnResponse();
     }
     if (ec) return RetryOrFail(ec, "read");
-    if (n < read_size_) http::NoteShortRead(conn_->socket());
+    read_.Finished(conn_->socket(), n);
     conn_->buffer.commit(n);
     Parse();
   }
@@ -740,7 +740,7 @@ class Client::Call : public std::enable_shared_from_this<Client::Call> {
   bool decompress_ = false;  // we asked for gzip: a gzip answer is decompressed
   int informational_ = 0;    // 1xx answers skipped for this request
   int redirects_ = 0;
-  std::size_t read_size_ = 0;  // bytes asked by a read waiting for epoll (DoRead), else 0
+  http::WaitedRead read_;  // DoRead's
 };
 
 Client::Client(asio::io_context& ioc, ClientOptions options)
