@@ -36,15 +36,50 @@ constexpr size_t kKeptMembers = 1024;
 // tree's 1). The copying stops at this many times the body's size, and the tree takes over.
 constexpr size_t kCopiesPerByte = 8;
 
-// One member of an object being rendered: its decoded key and its rendered value, as ranges of
-// the object's level buffer.
+// Bytes of a rendered object: a range of the input (what is written as it came) or of the
+// object's level buffer (what had to be rendered anew).
+struct Piece {
+  static Piece Of(size_t begin, size_t end, bool in_input) {
+    return {begin, end - begin, in_input};
+  }
+  size_t begin;
+  size_t size;
+  bool in_input;
+};
+
+// One member of an object being rendered: its decoded key and its rendered value.
 struct Member {
-  size_t key_begin;
-  size_t key_size;
-  size_t value_begin;
-  size_t value_size;
+  uint64_t prefix;  // the key's first 8 bytes, big-endian, zero-padded: most keys differ there
+  Piece key;
+  Piece value;
   bool plain;  // the key had no escapes: its bytes need none either
 };
+
+// The first 8 bytes of `key` as a number that orders as the bytes do; `readable` bytes from
+// its start may be read (at least its size).
+// (The byte tricks here read 8 bytes as one little-endian number: the first byte is the lowest.)
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+uint64_t OrderPrefix(std::string_view key, size_t readable) {
+  uint64_t word = 0;
+  if (readable >= 8) {
+    std::memcpy(&word, key.data(), 8);  // one load, then the bytes past the key cleared
+    if (key.size() < 8) word &= (uint64_t{1} << (8 * key.size())) - 1;
+  } else {
+    std::memcpy(&word, key.data(), key.size());
+  }
+  return __builtin_bswap64(word);
+}
+
+// In a string's bytes, which of the 8 in `word` (memory order) is the first that is not
+// written as it came: below 0x20, `"`, `\` or 0x80 and up; 8 if none. A byte's flag can only
+// be wrong above a flagged byte (a borrow carries upward), so the lowest one is right.
+int FirstSpecialByte(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+  const uint64_t flags = ((word - kOnes * 0x20) | ((word ^ kOnes * '"') - kOnes) |
+                          ((word ^ kOnes * '\\') - kOnes) | word) &
+                         kHighs;
+  return flags == 0 ? 8 : __builtin_ctzll(flags) / 8;
+}
 
 // Reused by every body a thread renders: a buffer and a member list per nesting level (the
 // members of an object are rendered there, then copied out in key order).
@@ -97,33 +132,46 @@ class DirectRenderer {
       case '[':
         return Array(out, depth);
       case '"': {
-        const size_t start = pos_;
-        s_.text.clear();
-        if (!String(&s_.text)) return false;
         // Without escapes the string is written as it came (it holds no `"`, `\` or control
         // character); with them, decoded and written as nlohmann writes it.
+        const size_t start = pos_;
+        if (!SkipString()) return false;
         if (!escaped_) {
           out->append(in_.data() + start, pos_ - start);
-        } else {
-          AppendJsonString(s_.text, out);
+          return true;
         }
+        pos_ = start;
+        s_.text.clear();
+        if (!String(&s_.text)) return false;
+        AppendJsonString(s_.text, out);
         return true;
       }
       case 't':
-        return Literal("true", out);
       case 'f':
-        return Literal("false", out);
-      case 'n':
-        return Literal("null", out);
-      default:
-        return Number(out);
+      case 'n': {
+        const size_t start = pos_;
+        if (!Literal()) return false;
+        out->append(in_.data() + start, pos_ - start);
+        return true;
+      }
+      default: {
+        const size_t start = pos_;
+        bool as_it_came = false;
+        if (!ScanNumber(&as_it_came)) return false;
+        if (!as_it_came) return RenderNumber(start, out);
+        out->append(in_.data() + start, pos_ - start);
+        return true;
+      }
     }
   }
 
-  bool Literal(std::string_view word, std::string* out) {
+  // Past `true`, `false` or `null` at pos_.
+  bool Literal() {
+    std::string_view word = "null";
+    if (Peek() == 't') word = "true";
+    if (Peek() == 'f') word = "false";
     if (in_.substr(pos_, word.size()) != word) return false;
     pos_ += word.size();
-    out->append(word);
     return true;
   }
 
@@ -141,20 +189,19 @@ class DirectRenderer {
       out->append("{}");
       return true;
     }
+    bool all_plain = true;
+    size_t bytes = 0;  // of the members' keys and values
     while (true) {
       SkipSpace();
       if (Peek() != '"') return false;
       Member m{};
-      m.key_begin = buffer.size();
-      if (!String(&buffer)) return false;
-      m.key_size = buffer.size() - m.key_begin;
-      m.plain = !escaped_;
+      if (!MemberKey(buffer, &m)) return false;
+      all_plain = all_plain && m.plain;
       SkipSpace();
       if (Peek() != ':') return false;
       ++pos_;
-      m.value_begin = buffer.size();
-      if (!Value(&buffer, depth + 1)) return false;
-      m.value_size = buffer.size() - m.value_begin;
+      if (!MemberValue(buffer, depth, &m.value)) return false;
+      bytes += m.key.size + m.value.size;
       members.push_back(m);
       SkipSpace();
       const char next = Peek();
@@ -162,23 +209,44 @@ class DirectRenderer {
       if (next == '}') break;
       if (next != ',') return false;
     }
+    if (bytes > copy_budget_) return false;
+    copy_budget_ -= bytes;
     const std::string_view all = buffer;
-    if (all.size() > copy_budget_) return false;
-    copy_budget_ -= all.size();
-    auto key = [all](const Member& m) { return all.substr(m.key_begin, m.key_size); };
-    std::sort(members.begin(), members.end(),
-              [&key](const Member& a, const Member& b) { return key(a) < key(b); });
+    auto view = [this, all](const Piece& piece) {
+      return std::string_view((piece.in_input ? in_ : all).data() + piece.begin, piece.size);
+    };
+    std::sort(members.begin(), members.end(), [&view](const Member& a, const Member& b) {
+      return a.prefix != b.prefix ? a.prefix < b.prefix : view(a.key) < view(b.key);
+    });
     // nlohmann keeps the last of equal keys; which one was last is gone after the sort.
     for (size_t i = 1; i < members.size(); ++i) {
-      if (key(members[i - 1]) == key(members[i])) return false;
+      if (members[i - 1].prefix == members[i].prefix &&
+          view(members[i - 1].key) == view(members[i].key)) {
+        return false;
+      }
     }
-    if (!std::all_of(members.begin(), members.end(), [](const Member& m) { return m.plain; })) {
-      return CopyOutEscaped(all, members, out);
+    if (!all_plain) {
+      // The members of an object with an escaped key, in their (sorted) order.
+      out->push_back('{');
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        if (members[i].plain) {
+          out->push_back('"');
+          out->append(view(members[i].key));
+          out->push_back('"');
+        } else {
+          AppendJsonString(view(members[i].key), out);
+        }
+        out->push_back(':');
+        out->append(view(members[i].value));
+      }
+      out->push_back('}');
+      return true;
     }
     // Keys without escapes: the object's size is known, so it is written with one resize and
     // plain copies (through std::string::append, each of its pieces paid a call and a check).
     const size_t at = out->size();
-    out->resize(at + all.size() + 4 * members.size() + 2);
+    out->resize(at + bytes + 4 * members.size() + 2);
     char* p = out->data() + at;
     auto put = [&p](std::string_view piece) {
       std::memcpy(p, piece.data(), piece.size());
@@ -188,34 +256,68 @@ class DirectRenderer {
     for (size_t i = 0; i < members.size(); ++i) {
       if (i > 0) *p++ = ',';
       *p++ = '"';
-      put(key(members[i]));
+      put(view(members[i].key));
       *p++ = '"';
       *p++ = ':';
-      put(all.substr(members[i].value_begin, members[i].value_size));
+      put(view(members[i].value));
     }
     *p++ = '}';
     out->resize(static_cast<size_t>(p - out->data()));
     return true;
   }
 
-  // The members of an object with an escaped key, in their (sorted) order.
-  static bool CopyOutEscaped(std::string_view all, const std::vector<Member>& members,
-                             std::string* out) {
-    out->push_back('{');
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i > 0) out->push_back(',');
-      const std::string_view key = all.substr(members[i].key_begin, members[i].key_size);
-      if (members[i].plain) {
-        out->push_back('"');
-        out->append(key);
-        out->push_back('"');
-      } else {
-        AppendJsonString(key, out);
-      }
-      out->push_back(':');
-      out->append(all.substr(members[i].value_begin, members[i].value_size));
+  // The key at pos_ (its opening quote): as it came, or decoded into `buffer`.
+  bool MemberKey(std::string& buffer, Member* m) {
+    const size_t start = pos_;
+    if (!SkipString()) return false;
+    m->plain = !escaped_;
+    if (m->plain) {
+      m->key = Piece::Of(start + 1, pos_ - 1, true);
+    } else {
+      const size_t at = buffer.size();
+      pos_ = start;
+      if (!String(&buffer)) return false;
+      m->key = Piece::Of(at, buffer.size(), false);
     }
-    out->push_back('}');
+    const std::string_view from = m->plain ? in_ : std::string_view(buffer);
+    m->prefix = OrderPrefix(from.substr(m->key.begin, m->key.size), from.size() - m->key.begin);
+    return true;
+  }
+
+  // A member's value at pos_: where it is written as it came (a string without escapes, a
+  // literal, an integer as nlohmann keeps it), its range of the input; anything else rendered
+  // into `buffer`.
+  bool MemberValue(std::string& buffer, int depth, Piece* value) {
+    SkipSpace();
+    const size_t start = pos_;
+    bool as_it_came = false;
+    bool number = false;
+    switch (Peek()) {
+      case '"':
+        if (!SkipString()) return false;
+        as_it_came = !escaped_;
+        if (!as_it_came) pos_ = start;
+        break;
+      case 't':
+      case 'f':
+      case 'n':
+        if (!Literal()) return false;
+        as_it_came = true;
+        break;
+      case '{':
+      case '[':
+        break;
+      default:
+        number = true;
+        if (!ScanNumber(&as_it_came)) return false;
+    }
+    if (as_it_came) {
+      *value = Piece::Of(start, pos_, true);
+      return true;
+    }
+    const size_t at = buffer.size();
+    if (number ? !RenderNumber(start, &buffer) : !Value(&buffer, depth + 1)) return false;
+    *value = Piece::Of(at, buffer.size(), false);
     return true;
   }
 
@@ -240,6 +342,44 @@ class DirectRenderer {
     }
     out->push_back(']');
     return true;
+  }
+
+  // Past the JSON string at pos_ (its opening quote), checked as String checks it but decoding
+  // nothing, 8 bytes at a time where it can. escaped_ says whether it had escapes: String then
+  // decodes it (and checks them).
+  bool SkipString() {
+    ++pos_;  // '"'
+    escaped_ = false;
+    const char* const data = in_.data();
+    while (true) {
+      while (pos_ + 8 <= in_.size()) {
+        uint64_t word = 0;
+        std::memcpy(&word, data + pos_, 8);
+        const int plain = FirstSpecialByte(word);
+        pos_ += plain;
+        if (plain < 8) break;
+      }
+      if (pos_ >= in_.size()) return false;
+      const auto c = static_cast<unsigned char>(data[pos_]);
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        escaped_ = true;
+        pos_ += 2;  // an escaped `"` does not end the string
+        continue;
+      }
+      if (c < 0x80) {
+        ++pos_;
+        continue;
+      }
+      char32_t cp = 0;
+      const size_t n = DecodeUtf8(in_, pos_, &cp);
+      if (n == 0) return false;
+      pos_ += n;
+    }
   }
 
   // A JSON string at pos_ (its opening quote), decoded into `out`: escapes resolved, UTF-8
@@ -314,10 +454,9 @@ class DirectRenderer {
     return true;
   }
 
-  // A number as nlohmann stores and prints it: an integer that fits int64 (negative) or uint64
-  // as its decimal digits (so "-0" is 0), anything else as the nearest double in the shortest
-  // form that reads back the same (nlohmann's to_chars: "1.0", "1e+21").
-  bool Number(std::string* out) {
+  // Past the JSON number at pos_. as_it_came says whether nlohmann prints it as it came;
+  // RenderNumber prints any other.
+  bool ScanNumber(bool* as_it_came) {
     const size_t start = pos_;
     if (Peek() == '-') ++pos_;
     if (Peek() == '0') {
@@ -341,16 +480,23 @@ class DirectRenderer {
       if (!(Peek() >= '0' && Peek() <= '9')) return false;
       while (Peek() >= '0' && Peek() <= '9') ++pos_;
     }
-    const char* first = in_.data() + start;
-    const char* last = in_.data() + pos_;
-    char digits[64];
     // Up to 18 digits fit either integer type, and JSON allows no leading zeros: nlohmann prints
     // such an integer as it came, but for "-0" (0).
-    if (integer && last - first <= (*first == '-' ? 19 : 18) &&
-        std::string_view(first, static_cast<size_t>(last - first)) != "-0") {
-      out->append(first, last);
-      return true;
-    }
+    const std::string_view number = in_.substr(start, pos_ - start);
+    *as_it_came = integer && number.size() <= (number[0] == '-' ? 19u : 18u) && number != "-0";
+    return true;
+  }
+
+  // The number from `start` to pos_ (which ScanNumber passed) as nlohmann stores and prints it:
+  // an integer that fits int64 (negative) or uint64 as its decimal digits (so "-0" is 0),
+  // anything else as the nearest double in the shortest form that reads back the same
+  // (nlohmann's to_chars: "1.0", "1e+21").
+  bool RenderNumber(size_t start, std::string* out) {
+    const char* first = in_.data() + start;
+    const char* last = in_.data() + pos_;
+    const bool integer =
+        std::find_if(first, last, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == last;
+    char digits[64];
     if (integer) {
       std::to_chars_result printed{};
       if (*first == '-') {

@@ -217,6 +217,63 @@ TEST(RenderJsonObjectDirectTest, RendersWhatTheTreeRenders) {
   EXPECT_EQ(out, R"({"alpha":{"b":true,"y":[1,"two",null]},"mid":2.5,"zeta":1})");
 }
 
+// Strings are scanned 8 bytes at a time: whatever a string holds is found at any offset, in a
+// key or a value, whether it falls at the start, inside or at the end of an 8-byte word.
+TEST(RenderJsonObjectDirectTest, FindsWhatAStringHoldsAtAnyOffset) {
+  const std::string rendered[] = {"\\\"",
+                                  "\\\\",
+                                  "\\n",
+                                  "\\u0001",
+                                  "\\u00e9",
+                                  "\\ud83d\\ude00",
+                                  "\xC3\xA9",
+                                  "\xE2\x82\xAC",
+                                  "\xF0\x9F\x98\x80",
+                                  "\x7F",
+                                  "/"};
+  const std::string declined[] = {"\x01", "\x1F", "\xC0\xAF", "\xED\xA0\x80", "\xFF", "\\x"};
+  for (size_t offset = 0; offset < 18; ++offset) {
+    const std::string pad(offset, 'p');
+    for (const std::string& piece : rendered) {
+      const std::string inner = pad + piece + pad;
+      for (const std::string& body :
+           {"{\"k\":\"" + inner + "\",\"a\":\"" + inner + "\"}",
+            "{\"" + inner + "\":[\"" + inner + "\"],\"" + pad + "\":0}"}) {
+        std::string direct;
+        EXPECT_TRUE(RenderJsonObjectDirect(body, &direct)) << body;
+        EXPECT_EQ(direct, ThroughTheTree(body)) << body;
+      }
+    }
+    for (const std::string& piece : declined) {
+      for (const std::string& body :
+           {"{\"k\":\"" + pad + piece + pad + "\"}", "{\"" + pad + piece + "\":1}"}) {
+        std::string out;
+        EXPECT_FALSE(RenderJsonObjectDirect(body, &out)) << body << " -> " << out;
+      }
+    }
+    // Cut short right after the string's last byte, or inside a multi-byte character.
+    std::string out;
+    EXPECT_FALSE(RenderJsonObjectDirect("{\"k\":\"" + pad, &out)) << offset;
+    EXPECT_FALSE(RenderJsonObjectDirect("{\"k\":\"" + pad + "\xE2\x82", &out)) << offset;
+  }
+}
+
+// Keys are ordered by their first 8 bytes first: keys that share them, or are a prefix of
+// another, are still ordered (and told apart) by all their bytes.
+TEST(RenderJsonObjectDirectTest, OrdersKeysThatShareTheirFirstEightBytes) {
+  const std::string body =
+      R"({"abcdefgh1":1,"abcdefgh":2,"abcdefgh0":3,"abcdefg":4,"abcdefgh\u0000":5,"b":6,"":7})";
+  std::string direct;
+  ASSERT_TRUE(RenderJsonObjectDirect(body, &direct));
+  EXPECT_EQ(direct, ThroughTheTree(body));
+  EXPECT_EQ(
+      direct,
+      R"({"":7,"abcdefg":4,"abcdefgh":2,"abcdefgh\u0000":5,"abcdefgh0":3,"abcdefgh1":1,"b":6})");
+  // Equal past the first 8 bytes: a duplicate, which the tree decides.
+  EXPECT_FALSE(
+      RenderJsonObjectDirect(R"({"abcdefghij":1,"abcdefghik":2,"abcdefghij":3})", &direct));
+}
+
 TEST(RenderJsonObjectDirectTest, LeavesToTheTreeWhatItCannotRenderTheSame) {
   std::string deep = "{\"a\":";
   for (int i = 0; i < 70; ++i) deep += "[";
