@@ -513,11 +513,13 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
 #ifdef SLUICE_MIMALLOC
-  // Give freed memory back to the system at once (mimalloc waits 100 ms by default). Without it a
-  // backend answer growing toward the 64 MiB limit kept each outgrown buffer resident while the
-  // next one filled: peak RSS 160 MiB instead of 128 (security_test). No cost measured on the
-  // request path (json 41.0 vs 42.0 µs/req, within noise).
-  mi_option_set(mi_option_decommit_delay, 0);
+  // Give freed memory back to the system after 5 ms (mimalloc's default: 25 ms, extended while
+  // the memory keeps being used). Waiting the default, a backend answer growing toward the 64 MiB
+  // limit kept each outgrown buffer resident while the next one filled: peak RSS 160 MiB instead
+  // of 128-144 (security_test). Giving it back at once (0) made mimalloc return and fault in
+  // pages under load: at 128 connections ~330 madvise + mprotect pairs and ~3,000 page faults a
+  // second, each a trip through the hypervisor here, 1-6 µs of CPU per request.
+  mi_option_set(mi_option_decommit_delay, 5);
 #endif
   // Debian builds Abseil without NDEBUG, so every absl::Mutex lock (gRPC takes many per call)
   // runs deadlock-cycle detection: ~2% of a gRPC-backed request's CPU. Our locks are few and
