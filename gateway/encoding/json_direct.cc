@@ -344,13 +344,18 @@ class DirectRenderer {
     return true;
   }
 
-  // Past the JSON string at pos_ (its opening quote), checked as String checks it but decoding
-  // nothing, 8 bytes at a time where it can. escaped_ says whether it had escapes: String then
-  // decodes it (and checks them).
-  bool SkipString() {
+  // Past the JSON string at pos_ (its opening quote), decoding nothing: String(nullptr).
+  bool SkipString() { return String(nullptr); }
+
+  // A JSON string at pos_ (its opening quote), decoded into `out`: escapes resolved, UTF-8
+  // checked as nlohmann's lexer checks it (no overlong forms, no surrogates, at most U+10FFFF),
+  // 8 bytes at a time where none needs a look. Without `out` only passed, its escapes not
+  // checked: a caller that finds it had some (escaped_) decodes it again.
+  bool String(std::string* out) {
     ++pos_;  // '"'
     escaped_ = false;
     const char* const data = in_.data();
+    size_t run = pos_;
     while (true) {
       while (pos_ + 8 <= in_.size()) {
         uint64_t word = 0;
@@ -362,44 +367,18 @@ class DirectRenderer {
       if (pos_ >= in_.size()) return false;
       const auto c = static_cast<unsigned char>(data[pos_]);
       if (c == '"') {
+        if (out != nullptr) out->append(data + run, pos_ - run);
         ++pos_;
         return true;
       }
       if (c < 0x20) return false;
       if (c == '\\') {
         escaped_ = true;
-        pos_ += 2;  // an escaped `"` does not end the string
-        continue;
-      }
-      if (c < 0x80) {
-        ++pos_;
-        continue;
-      }
-      char32_t cp = 0;
-      const size_t n = DecodeUtf8(in_, pos_, &cp);
-      if (n == 0) return false;
-      pos_ += n;
-    }
-  }
-
-  // A JSON string at pos_ (its opening quote), decoded into `out`: escapes resolved, UTF-8
-  // checked as nlohmann's lexer checks it (no overlong forms, no surrogates, at most U+10FFFF).
-  // escaped_ says whether it had escapes.
-  bool String(std::string* out) {
-    ++pos_;  // '"'
-    escaped_ = false;
-    size_t run = pos_;
-    while (pos_ < in_.size()) {
-      const auto c = static_cast<unsigned char>(in_[pos_]);
-      if (c == '"') {
-        out->append(in_.data() + run, pos_ - run);
-        ++pos_;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        out->append(in_.data() + run, pos_ - run);
-        escaped_ = true;
+        if (out == nullptr) {
+          pos_ += 2;  // an escaped `"` does not end the string
+          continue;
+        }
+        out->append(data + run, pos_ - run);
         if (!Escape(out)) return false;
         run = pos_;
         continue;
@@ -408,14 +387,11 @@ class DirectRenderer {
         ++pos_;
         continue;
       }
-      // nlohmann's lexer takes the same strict UTF-8 as DecodeUtf8: no overlong forms, no
-      // surrogates, nothing past U+10FFFF.
       char32_t cp = 0;
       const size_t n = DecodeUtf8(in_, pos_, &cp);
       if (n == 0) return false;
       pos_ += n;
     }
-    return false;
   }
 
   bool Escape(std::string* out) {
