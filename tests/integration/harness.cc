@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -542,7 +543,31 @@ ClosedPort::~ClosedPort() {
 }
 
 uint16_t FreePort() {
-  asio::io_context ioc;
+  // Below the kernel's ephemeral range (net.ipv4.ip_local_port_range): a port from inside it
+  // could become, before the test's server binds it, the source port of any outgoing connection
+  // on the machine or the port of any listener bound to port 0 (how every other test server
+  // starts). Below it only another test's FreePort can take it, at random among thousands.
+  int ephemeral_low = 32768, ephemeral_high = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low >> ephemeral_high;
+  constexpr int kLowest = 10000;
+  if (ephemeral_low - kLowest >= 1000) {
+    static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    std::uniform_int_distribution<int> pick(kLowest, ephemeral_low - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const auto port = static_cast<uint16_t>(pick(random));
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) break;
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(port);
+      // Without SO_REUSEADDR: a port with connections in TIME_WAIT is skipped too.
+      const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(fd);
+      if (free) return port;
+    }
+  }
+  asio::io_context ioc;  // no room below the range: one the kernel picks
   tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
 }

@@ -228,7 +228,9 @@ long RssKiB(pid_t pid);
 // Open file descriptors of process `pid` (from /proc), or -1.
 int OpenFds(pid_t pid);
 // A TCP port on 127.0.0.1 nothing listens on now (bound, then released): for a server a test
-// starts on it next. For a backend that must stay down, ClosedPort.
+// starts on it next. Picked at random below the kernel's ephemeral port range, which outgoing
+// connections and servers bound to port 0 draw from. For a backend that must stay down,
+// ClosedPort.
 uint16_t FreePort();
 
 // A TCP port on 127.0.0.1 where nothing listens and nothing else can while this lives: a
