@@ -521,28 +521,39 @@ void H2Connection::Receive(const uint8_t* data, std::size_t size) {
 
 void H2Connection::DoWrite() {
   if (writing_ || closed_ || lingering_) return;
-  write_buffer_.clear();
-  if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
-  while (write_buffer_.size() < kWriteBatch) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
-      released_.clear();
-      return Close();
+  size_t written = 0;  // of write_buffer_, by the direct send below
+  while (true) {
+    write_buffer_.clear();
+    if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
+    while (write_buffer_.size() < kWriteBatch) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n < 0) {
+        log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
+        released_.clear();
+        return Close();
+      }
+      if (n == 0) break;
+      write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
-    if (n == 0) break;
-    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-  }
-  released_.clear();
-  if (write_buffer_.empty()) {
-    // Nothing left to say, nothing more to hear (GOAWAY exchanged, or the final GOAWAY sent and
-    // every stream finished): the connection is done.
-    const bool done =
-        nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
-    const bool drained = final_goaway_sent_ && streams_.empty() && handlers_running_ == 0;
-    if (done || drained) LingeringClose();
-    return;
+    released_.clear();
+    if (write_buffer_.empty()) {
+      // Nothing left to say, nothing more to hear (GOAWAY exchanged, or the final GOAWAY sent
+      // and every stream finished): the connection is done.
+      const bool done =
+          nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
+      const bool drained = final_goaway_sent_ && streams_.empty() && handlers_running_ == 0;
+      if (done || drained) LingeringClose();
+      return;
+    }
+    // Without TLS the bytes go out now, without a completion handler (whose turn would come
+    // only after the event loop polled epoll again); what the socket does not take waits for
+    // it below. A TLS stream is written through its own asynchronous operation.
+    written = 0;
+    if (socket_.tls() != nullptr) break;
+    HeadAndBody buffers = {asio::buffer(write_buffer_), asio::const_buffer()};
+    written = WriteNow(socket_.plain(), buffers);
+    if (written < write_buffer_.size()) break;  // the rest (or an error) waits for the socket
   }
   writing_ = true;
   // Each write gets the whole write_timeout; a client that does not read is closed.
@@ -550,7 +561,7 @@ void H2Connection::DoWrite() {
       limit > absl::ZeroDuration()) {
     write_timer_.ArmAfter(ToChrono(limit));
   }
-  asio::async_write(socket_, asio::buffer(write_buffer_),
+  asio::async_write(socket_, asio::buffer(write_buffer_) + written,
                     beast::bind_front_handler(&H2Connection::OnWrite, shared_from_this()));
 }
 
@@ -565,8 +576,22 @@ void H2Connection::OnWrite(beast::error_code ec, std::size_t) {
 
 void H2Connection::Flush() {
   if (in_nghttp2_ || closed_ || lingering_) return;
-  DoWrite();
-  UpdateTimer();
+  if (socket_.tls() != nullptr) {
+    DoWrite();
+    UpdateTimer();
+    return;
+  }
+  // The answers of one turn of the event loop leave in one write, at its end: the backends'
+  // replies to a client's streams mostly come in the same epoll batch. Written as they came,
+  // the first went alone and the others a turn later, when its write had completed.
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(listener_->io_context(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    if (self->closed_ || self->lingering_) return;
+    self->DoWrite();
+    self->UpdateTimer();
+  });
 }
 
 void H2Connection::LingeringClose() {

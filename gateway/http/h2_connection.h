@@ -113,7 +113,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void LocalReply(H2Stream& stream, unsigned status, std::string_view text);
   void Submit(H2Stream& stream);
   // Writes what nghttp2 has queued unless called from inside one of its callbacks (the read
-  // path writes once nghttp2 returns).
+  // path writes once nghttp2 returns); on a plain socket at the end of the event loop's turn.
   void Flush();
 
   // The connection's socket, under TLS or not.
@@ -139,6 +139,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::string write_buffer_;  // bytes being written; nghttp2 is not asked for more meanwhile
   std::string write_prefix_;  // "101 Switching Protocols" of an upgrade, written first
   bool writing_ = false;
+  bool flush_posted_ = false;  // a Flush is queued on the event loop (plain sockets)
   bool reading_ = false;
   bool lingering_ = false;
   bool in_nghttp2_ = false;  // inside nghttp2_session_mem_recv (and its callbacks)

@@ -773,6 +773,61 @@ TEST(H2Test, FramesOnClosedStreamsAndReusedIdsAreErrors) {
   EXPECT_EQ(Nghttp(gw.port(), "/a").status, 200u);
 }
 
+// Answers larger than the socket takes at once: a write sends what fits and the rest follows as
+// the client reads (partly written at once, partly by an asynchronous write). Three 3 MiB
+// answers on one connection, each of its own bytes, read only after a pause: each arrives whole.
+TEST(H2Test, LargeAnswersOnSeveralStreamsArriveWhole) {
+  auto body_of = [](char stream) {
+    std::string body(3 << 20, ' ');
+    for (size_t i = 0; i < body.size(); ++i) {
+      body[i] = static_cast<char>('a' + (i / 1000 + static_cast<size_t>(stream)) % 26);
+    }
+    return body;
+  };
+  TestBackend big([&](const Request& req) {
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/octet-stream");
+    res.body() = body_of(req.target().back());
+    res.prepare_payload();
+    return res;
+  });
+  SluiceProcess gw(R"({"version": 3, "use_h2c": true,
+    "extra_config": {"sluice/http": {"workers": 1}},
+    "endpoints": [{"endpoint": "/big/{n}", "output_encoding": "no-op",
+      "backend": [{"host": [")" +
+                   big.url() + R"("], "url_pattern": "/big/{n}",
+                   "encoding": "no-op"}]}]})");
+  RawH2 client(gw.port());
+  // Flow control out of the way: the largest stream window, and as much for the connection.
+  constexpr uint32_t kMaxWindow = 0x7fffffff;
+  std::string settings = {0x00, 0x04};  // SETTINGS_INITIAL_WINDOW_SIZE
+  for (int shift : {24, 16, 8, 0}) settings.push_back(static_cast<char>(kMaxWindow >> shift));
+  std::string increment;
+  for (int shift : {24, 16, 8, 0}) {
+    increment.push_back(static_cast<char>((kMaxWindow - 65535) >> shift));
+  }
+  constexpr uint8_t kWindowUpdate = 0x8;
+  ASSERT_TRUE(
+      client.Send(Frame(kSettings, 0, 0, settings) + Frame(kWindowUpdate, 0, 0, increment)));
+  for (uint32_t stream : {1u, 3u, 5u}) {
+    ASSERT_TRUE(client.Send(Frame(kHeaders, kEndStream | kEndHeaders, stream,
+                                  GetHeaderBlock("/big/" + std::to_string(stream)))));
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // the socket fills meanwhile
+  auto ended = [&](uint32_t stream) {
+    for (const auto& f : client.frames()) {
+      if (f.type == kData && f.stream == stream && (f.flags & kEndStream) != 0) return true;
+    }
+    return false;
+  };
+  client.ReadUntil([&] { return ended(1) && ended(3) && ended(5); }, seconds(20));
+  for (uint32_t stream : {1u, 3u, 5u}) {
+    const std::string got = client.DataOf(stream);
+    EXPECT_EQ(got.size(), size_t{3} << 20) << "stream " << stream;
+    EXPECT_TRUE(got == body_of(static_cast<char>('0' + stream))) << "stream " << stream;
+  }
+}
+
 TEST(H2Test, PingsDoNotKeepAnIdleConnectionOpen) {
   Backends be;
   SluiceProcess gw(Config(be, true, R"("idle_timeout": "1s",)"));
