@@ -46,6 +46,10 @@ constexpr size_t kMaxSettingsEntries = 32;
 constexpr std::size_t kReadChunk = 16 * 1024 + 64;
 // Stop asking nghttp2 for more output once this much is gathered for one socket write.
 constexpr std::size_t kWriteBatch = 64 * 1024;
+// Batches DoWrite sends at once before it leaves the rest to an asynchronous write, which gives
+// the event loop back: a fast reader of large answers does not hold up the worker's other
+// connections for more than 256 KiB.
+constexpr int kDirectBatches = 4;
 // Between the shutdown notice (GOAWAY with the largest stream id) and the final GOAWAY. A
 // client may have requests on the wire when the notice leaves; the final GOAWAY names the last
 // stream taken, so those must arrive first (RFC 9113 6.8: "at least one round-trip time").
@@ -522,7 +526,7 @@ void H2Connection::Receive(const uint8_t* data, std::size_t size) {
 void H2Connection::DoWrite() {
   if (writing_ || closed_ || lingering_) return;
   size_t written = 0;  // of write_buffer_, by the direct send below
-  while (true) {
+  for (int batch = 1;; ++batch) {
     write_buffer_.clear();
     if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
     while (write_buffer_.size() < kWriteBatch) {
@@ -550,7 +554,7 @@ void H2Connection::DoWrite() {
     // only after the event loop polled epoll again); what the socket does not take waits for
     // it below. A TLS stream is written through its own asynchronous operation.
     written = 0;
-    if (socket_.tls() != nullptr) break;
+    if (socket_.tls() != nullptr || batch > kDirectBatches) break;
     HeadAndBody buffers = {asio::buffer(write_buffer_), asio::const_buffer()};
     written = WriteNow(socket_.plain(), buffers);
     if (written < write_buffer_.size()) break;  // the rest (or an error) waits for the socket
@@ -581,9 +585,10 @@ void H2Connection::Flush() {
     UpdateTimer();
     return;
   }
-  // The answers of one turn of the event loop leave in one write, at its end: the backends'
-  // replies to a client's streams mostly come in the same epoll batch. Written as they came,
-  // the first went alone and the others a turn later, when its write had completed.
+  // The answers of one epoll batch leave in one write, once its handlers have run (Asio runs a
+  // posted handler after its next, non-blocking, poll): the backends' replies to a client's
+  // streams mostly come in the same batch. Written as they came, the first went alone and the
+  // others a turn later, when its write had completed.
   if (flush_posted_) return;
   flush_posted_ = true;
   asio::post(listener_->io_context(), [self = shared_from_this()] {

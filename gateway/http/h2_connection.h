@@ -113,7 +113,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void LocalReply(H2Stream& stream, unsigned status, std::string_view text);
   void Submit(H2Stream& stream);
   // Writes what nghttp2 has queued unless called from inside one of its callbacks (the read
-  // path writes once nghttp2 returns); on a plain socket at the end of the event loop's turn.
+  // path writes once nghttp2 returns); on a plain socket once the handlers of the current epoll
+  // batch have run, so that their answers share a write.
   void Flush();
 
   // The connection's socket, under TLS or not.

@@ -171,7 +171,14 @@ struct RawFrame {
 
 class RawH2 {
  public:
-  explicit RawH2(uint16_t port) : socket_(ioc_) {
+  // `receive_buffer` > 0: SO_RCVBUF set before connecting (a small one makes the server's writes
+  // stop short while the client does not read).
+  explicit RawH2(uint16_t port, int receive_buffer = 0) : socket_(ioc_) {
+    socket_.open(tcp::v4());
+    if (receive_buffer > 0) {
+      setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                 sizeof(receive_buffer));
+    }
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     // A write blocked on a server that stopped reading fails after 5 s instead of hanging.
     timeval limit{5, 0};
@@ -775,7 +782,8 @@ TEST(H2Test, FramesOnClosedStreamsAndReusedIdsAreErrors) {
 
 // Answers larger than the socket takes at once: a write sends what fits and the rest follows as
 // the client reads (partly written at once, partly by an asynchronous write). Three 3 MiB
-// answers on one connection, each of its own bytes, read only after a pause: each arrives whole.
+// answers on one connection, each of its own bytes, to a client with a 64 KiB receive buffer
+// that reads only after a pause: each arrives whole.
 TEST(H2Test, LargeAnswersOnSeveralStreamsArriveWhole) {
   auto body_of = [](char stream) {
     std::string body(3 << 20, ' ');
@@ -797,7 +805,7 @@ TEST(H2Test, LargeAnswersOnSeveralStreamsArriveWhole) {
       "backend": [{"host": [")" +
                    big.url() + R"("], "url_pattern": "/big/{n}",
                    "encoding": "no-op"}]}]})");
-  RawH2 client(gw.port());
+  RawH2 client(gw.port(), 64 * 1024);
   // Flow control out of the way: the largest stream window, and as much for the connection.
   constexpr uint32_t kMaxWindow = 0x7fffffff;
   std::string settings = {0x00, 0x04};  // SETTINGS_INITIAL_WINDOW_SIZE

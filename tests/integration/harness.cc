@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -551,10 +552,15 @@ uint16_t FreePort() {
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low >> ephemeral_high;
   constexpr int kLowest = 10000;
   if (ephemeral_low - kLowest >= 1000) {
+    static std::mutex mu;  // tests may ask from several threads
     static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
     std::uniform_int_distribution<int> pick(kLowest, ephemeral_low - 1);
     for (int attempt = 0; attempt < 200; ++attempt) {
-      const auto port = static_cast<uint16_t>(pick(random));
+      uint16_t port;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        port = static_cast<uint16_t>(pick(random));
+      }
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) break;
       sockaddr_in addr{};

@@ -70,7 +70,7 @@ shop::Product ProductTwo() {
 
 // GetProduct, the call tools/bench loads, on the callback API: it answers on the thread that
 // read the call. On the synchronous API each call also woke a thread of the server's pool, which
-// cost 50-95 us of CPU per call (wrk -c32/-c128 through Sluice) and bounded the bench's gRPC row
+// cost 52-95 us of CPU per call (wrk -c32/-c128 through Sluice) and bounded the bench's gRPC row
 // by the backend. Search and Fail stay synchronous (Fail sleeps).
 class ShopService final : public shop::Shop::WithCallbackMethod_GetProduct<shop::Shop::Service> {
  public:
