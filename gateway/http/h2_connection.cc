@@ -523,24 +523,30 @@ void H2Connection::Receive(const uint8_t* data, std::size_t size) {
   }
 }
 
+bool H2Connection::Gather() {
+  write_buffer_.clear();
+  if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
+  while (write_buffer_.size() < kWriteBatch) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
+      released_.clear();
+      Close();
+      return false;
+    }
+    if (n == 0) break;
+    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  released_.clear();
+  return true;
+}
+
 void H2Connection::DoWrite() {
   if (writing_ || closed_ || lingering_) return;
-  size_t written = 0;  // of write_buffer_, by the direct send below
+  size_t written = 0;  // of write_buffer_, sent at once below
   for (int batch = 1;; ++batch) {
-    write_buffer_.clear();
-    if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
-    while (write_buffer_.size() < kWriteBatch) {
-      const uint8_t* data = nullptr;
-      const ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n < 0) {
-        log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
-        released_.clear();
-        return Close();
-      }
-      if (n == 0) break;
-      write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-    }
-    released_.clear();
+    if (!Gather()) return;
     if (write_buffer_.empty()) {
       // Nothing left to say, nothing more to hear (GOAWAY exchanged, or the final GOAWAY sent
       // and every stream finished): the connection is done.
@@ -553,11 +559,11 @@ void H2Connection::DoWrite() {
     // Without TLS the bytes go out now, without a completion handler (whose turn would come
     // only after the event loop polled epoll again); what the socket does not take waits for
     // it below. A TLS stream is written through its own asynchronous operation.
-    written = 0;
     if (socket_.tls() != nullptr || batch > kDirectBatches) break;
     HeadAndBody buffers = {asio::buffer(write_buffer_), asio::const_buffer()};
     written = WriteNow(socket_.plain(), buffers);
     if (written < write_buffer_.size()) break;  // the rest (or an error) waits for the socket
+    written = 0;                                // all of it: the next batch
   }
   writing_ = true;
   // Each write gets the whole write_timeout; a client that does not read is closed.

@@ -77,6 +77,11 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void DoRead();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
   void Receive(const uint8_t* data, std::size_t size);
+  // Fills write_buffer_ (after write_prefix_) with up to kWriteBatch bytes of nghttp2's output;
+  // false when nghttp2 failed and the connection was closed.
+  bool Gather();
+  // Sends what Gather gives: on a plain socket up to kDirectBatches batches at once, then (or
+  // under TLS) an asynchronous write of the rest.
   void DoWrite();
   void OnWrite(boost::beast::error_code ec, std::size_t bytes);
   // After the last frame is written: FIN, then read and discard until the client closes too (or

@@ -526,12 +526,21 @@ int OpenFds(pid_t pid) {
   return n;
 }
 
-ClosedPort::ClosedPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+namespace {
+// Binds `fd` (a TCP socket) to 127.0.0.1:port (0: one the kernel picks), without SO_REUSEADDR.
+bool BindLoopback(int fd, uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+}  // namespace
+
+ClosedPort::ClosedPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  sockaddr_in addr{};
   socklen_t size = sizeof addr;
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+  if (fd_ < 0 || !BindLoopback(fd_, 0) ||
       ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &size) != 0) {
     ADD_FAILURE() << "cannot reserve a closed port: " << std::strerror(errno);
     return;
@@ -563,19 +572,13 @@ uint16_t FreePort() {
       }
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) break;
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(port);
       // Without SO_REUSEADDR: a port with connections in TIME_WAIT is skipped too.
-      const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      const bool free = BindLoopback(fd, port);
       ::close(fd);
       if (free) return port;
     }
   }
-  asio::io_context ioc;  // no room below the range: one the kernel picks
-  tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
+  return ClosedPort().port();  // no room below the range: one the kernel picks, released
 }
 
 namespace {
