@@ -513,13 +513,15 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
 #ifdef SLUICE_MIMALLOC
-  // Give freed memory back to the system after 5 ms (mimalloc's default: 25 ms, extended while
-  // the memory keeps being used). Waiting the default, a backend answer growing toward the 64 MiB
-  // limit kept each outgrown buffer resident while the next one filled: peak RSS 160 MiB instead
-  // of 128-144 (security_test). Giving it back at once (0) made mimalloc return and fault in
-  // pages under load: at 128 connections ~330 madvise + mprotect pairs and ~3,000 page faults a
-  // second, each a trip through the hypervisor here, 1-6 µs of CPU per request.
-  mi_option_set(mi_option_decommit_delay, 5);
+  // Give freed memory back to the system after 100 ms (mimalloc's default: 25 ms, extended while
+  // the memory keeps being used). A connection's buffers are freed when it closes: given back
+  // sooner (5 ms before), they were faulted in again by the next connections, each fault a trip
+  // through the hypervisor here; with one TLS handshake per request that was 5-6 page faults and
+  // ~130 µs of CPU per connection more than nginx (docs/performance.md, round 9). The price: an
+  // outgrown buffer of a large answer stays resident up to 100 ms longer (security_test's
+  // peak). Giving memory back at once (0) cost 1-6 µs per request even on kept-alive
+  // connections.
+  mi_option_set(mi_option_decommit_delay, 100);
 #endif
   // Debian builds Abseil without NDEBUG, so every absl::Mutex lock (gRPC takes many per call)
   // runs deadlock-cycle detection: ~2% of a gRPC-backed request's CPU. Our locks are few and

@@ -203,10 +203,13 @@ TEST(BackendAnswerTest, AnswersOverTheSizeLimitAreRefusedWithBoundedMemory) {
     Response res = Fetch(gw.port(), "GET", "/big");
     EXPECT_EQ(res.result_int(), 500u);
     EXPECT_LT(res.body().size(), 1000u);
-    // At most the 64 MiB limit, once more while the string grows, and one read.
+    // At most the 64 MiB limit, once more while the string grows, the smaller buffers it
+    // outgrew (less than 64 MiB together; the allocator keeps freed memory up to 100 ms,
+    // gateway/main.cc) and one read. Measured: 143-144 MiB giving memory back after 5 ms,
+    // 159 after 100 ms.
     const long grew = PeakRssKiB(gw.pid()) - before;
     std::cout << framing << ": peak RSS +" << grew / kMiB << " MiB\n";
-    EXPECT_LT(grew, 160 * kMiB * kRssAllowanceFactor);
+    EXPECT_LT(grew, 200 * kMiB * kRssAllowanceFactor);
     EXPECT_TRUE(gw.LogHas("larger than the 67108864-byte limit")) << gw.log();
   }
 }
