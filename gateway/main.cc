@@ -516,11 +516,11 @@ int main(int argc, char** argv) {
   // Give freed memory back to the system after 100 ms (mimalloc's default: 25 ms, extended while
   // the memory keeps being used). A connection's buffers are freed when it closes: given back
   // sooner (5 ms before), they were faulted in again by the next connections, each fault a trip
-  // through the hypervisor here; with one TLS handshake per request that was 5-6 page faults and
-  // ~130 µs of CPU per connection more than nginx (docs/performance.md, round 9). The price: an
-  // outgrown buffer of a large answer stays resident up to 100 ms longer (security_test's
-  // peak). Giving memory back at once (0) cost 1-6 µs per request even on kept-alive
-  // connections.
+  // through the hypervisor here; with one TLS handshake per request that was 3-6 page faults and
+  // 150-230 µs of kernel time per connection against nginx's 0.1 and 90-100 (docs/performance.md,
+  // round 9). The price: the buffers a large answer outgrows (those of up to ~16 MiB; mimalloc
+  // unmaps larger ones at once) stay resident about 100 ms (security_test's peak). Giving memory
+  // back at once (0) cost 1-6 µs per request even on kept-alive connections.
   mi_option_set(mi_option_decommit_delay, 100);
 #endif
   // Debian builds Abseil without NDEBUG, so every absl::Mutex lock (gRPC takes many per call)
