@@ -526,19 +526,19 @@ void H2Connection::Receive(const uint8_t* data, std::size_t size) {
 bool H2Connection::Gather() {
   write_buffer_.clear();
   if (!write_prefix_.empty()) write_buffer_.swap(write_prefix_);
+  ssize_t n = 0;
   while (write_buffer_.size() < kWriteBatch) {
     const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
-      released_.clear();
-      Close();
-      return false;
-    }
-    if (n == 0) break;
+    n = nghttp2_session_mem_send(session_, &data);
+    if (n <= 0) break;
     write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
   released_.clear();
+  if (n < 0) {
+    log::Debug("h2 connection from {}: {}", client_ip_, nghttp2_strerror(static_cast<int>(n)));
+    Close();
+    return false;
+  }
   return true;
 }
 
