@@ -198,6 +198,8 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   void NewParser();
   void DoRead();
   void OnFirstBytes(beast::error_code ec, std::size_t bytes);
+  // Empties request_ for the next request, keeping its storage unless a large request grew it.
+  void ClearRequest();
   // Hands request_ (read whole) to the handler, or to HTTP/2 when it asks for the upgrade.
   void Dispatch();
   void ReadHeader();
@@ -358,14 +360,17 @@ void Session::OnFirstBytes(beast::error_code ec, std::size_t bytes) {
   // Fast path: a typical request arrives whole in one read. Parse it here, without arming the
   // header timer and without another trip through the event loop; a bodyless one in the common
   // form without Beast's parser (http::ParseSimpleRequestHead; anything else is Beast's).
+  // Parsed into request_ itself: on a kept-alive connection one request's fields storage serves
+  // the next (no allocation, no move of the message).
   std::size_t head_size = 0;
-  if (Request simple; ParseSimpleRequestHead(BytesOf(buffer_.data()), options_.max_header_bytes,
-                                             &simple, &head_size)) {
+  ClearRequest();
+  if (ParseSimpleRequestHead(BytesOf(buffer_.data()), options_.max_header_bytes, &request_,
+                             &head_size)) {
     buffer_.consume(head_size);
     deadline_.Disarm();
-    request_ = std::move(simple);
     return Dispatch();
   }
+  request_.clear();  // what the simple parse filled in; Beast's parser fills a message of its own
   NewParser();
   parser_->eager(true);
   const std::size_t used = parser_->put(buffer_.data(), ec);
@@ -543,8 +548,20 @@ void Session::Written(bool unwound) {
   Uncharge();
   // Written inside Respond, the request may still be in use up the stack: the next one
   // replaces it.
-  if (unwound) request_ = Request();
+  if (unwound) ClearRequest();
   DoRead();
+}
+
+void Session::ClearRequest() {
+  // What a typical request holds is kept (a few hundred bytes: an idle connection's read buffer
+  // is 8 KiB); larger fields or a body are given back.
+  constexpr std::size_t kKeptBytes = 4096;
+  if (request_.buffer_bytes() > kKeptBytes || request_.body().capacity() > kKeptBytes) {
+    request_ = Request();
+    return;
+  }
+  request_.clear();
+  request_.body().clear();
 }
 
 void Session::Linger() {

@@ -73,7 +73,8 @@ StageResult NoOpProxy::OnRequest(RequestContext& ctx) const {
                            self->failure = Failure{std::move(answer.error), false, {}};
                            return self->Resume(StageResult::kRespond);
                          }
-                         http::Response out;
+                         // Built in place: an answer moved is its fields moved.
+                         http::Response& out = self->response.emplace();
                          out.version(11);
                          // result_int(): result() maps codes Beast has no name for (418, 599...) to
                          // 0.
@@ -96,7 +97,6 @@ StageResult NoOpProxy::OnRequest(RequestContext& ctx) const {
                            }
                          }
                          out.body() = std::move(answer.body);
-                         self->response = std::move(out);
                          self->Resume(StageResult::kRespond);
                        });
   return StageResult::kPending;

@@ -364,6 +364,41 @@ TEST(GatewayTest, HeadersOnlyWhenAllowListedCaseInsensitive) {
   }
 }
 
+// A kept-alive connection parses each request into the storage of the one before (server.cc's
+// ClearRequest): nothing of a request, small or large, may reach the next one's backend call.
+TEST(GatewayTest, KeptAliveConnectionCarriesNothingOfTheLastRequest) {
+  TestBackend backend([](const Request& req) {
+    return TestBackend::Json(R"({"len":)" + std::to_string(req.body().size()) + "}");
+  });
+  SluiceProcess gw(R"({"version": 3, "name": "test", "endpoints": [
+    {"endpoint": "/g", "input_headers": ["X-Api-Key", "X-Big"],
+     "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/g"}]},
+    {"endpoint": "/p", "method": "POST",
+     "backend": [{"host": [")" +
+                   backend.url() + R"("], "url_pattern": "/p"}]}]})");
+  HttpClient client(gw.port());
+  Request with_key(bhttp::verb::get, "/g", 11);
+  with_key.set("X-Api-Key", "k1");
+  EXPECT_EQ(client.Send(with_key).result_int(), 200u) << client.error();
+  EXPECT_EQ(Header(backend.last_request(), "X-Api-Key"), "k1");
+  EXPECT_EQ(client.Get("/g").result_int(), 200u) << client.error();
+  EXPECT_EQ(Header(backend.last_request(), "X-Api-Key"), "<absent>");
+  // A body and a head over the 4 KiB a connection keeps between requests.
+  Request post(bhttp::verb::post, "/p", 11);
+  post.body() = std::string(100 * 1024, 'b');
+  EXPECT_EQ(client.Send(post).body(), R"({"len":102400})") << client.error();
+  Request big_head(bhttp::verb::get, "/g", 11);
+  big_head.set("X-Big", std::string(6000, 'h'));
+  EXPECT_EQ(client.Send(big_head).body(), R"({"len":0})") << client.error();
+  EXPECT_EQ(Header(backend.last_request(), "X-Big").size(), 6000u);
+  EXPECT_EQ(client.Get("/g").body(), R"({"len":0})") << client.error();
+  Request last = backend.last_request();
+  EXPECT_EQ(last.method(), bhttp::verb::get);
+  EXPECT_EQ(Header(last, "X-Big"), "<absent>");
+  EXPECT_EQ(Header(last, "X-Api-Key"), "<absent>");
+}
+
 TEST(GatewayTest, PostBodyIsForwarded) {
   TestBackend backend(
       [](const Request& req) { return TestBackend::Json(R"({"got":)" + req.body() + "}", 201); });

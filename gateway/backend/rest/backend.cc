@@ -19,7 +19,8 @@ RestBackend::RestBackend(const std::vector<std::unique_ptr<Client>>& clients,
 
 void RestBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadline deadline,
                        Done done) const {
-  Request req{Request::header_type(std::move(request.headers))};
+  Request req;
+  static_cast<Fields&>(req) = std::move(request.headers);  // one move (a header built first: two)
   req.version(11);
   req.method_string(Bv(request.method));
   req.target(request.target);
