@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -527,5 +528,9 @@ int main(int argc, char** argv) {
   // runs deadlock-cycle detection: ~2% of a gRPC-backed request's CPU. Our locks are few and
   // tested; the detector is a debugging aid.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A write to a connection the peer has closed is an error to its writer, not the end of the
+  // process: OpenSSL writes the TLS listener's sockets itself (http/tls_stream.h), without
+  // MSG_NOSIGNAL (Asio's sends and nghttp2's carry it).
+  std::signal(SIGPIPE, SIG_IGN);
   return sluice::Main(argc, argv);
 }

@@ -18,6 +18,7 @@
 #include "gateway/http/executor.h"
 #include "gateway/http/server.h"
 #include "gateway/http/tls.h"
+#include "gateway/http/tls_stream.h"
 
 namespace sluice::http {
 
@@ -27,8 +28,9 @@ using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Execut
 // Beast's basic_stream (per-operation timers, a work guard and a shared state per operation)
 // would only add cost.
 using TcpStream = Socket;
-// TLS over it. HTTP/2 connections take it over from the session that made the handshake.
-using TlsStream = boost::asio::ssl::stream<TcpStream>;
+// TLS over it (OpenSSL on the socket itself: http/tls_stream.h). HTTP/2 connections take it
+// over from the session that made the handshake.
+using TlsStream = TlsServerStream;
 // What an HTTP/2 connection reads and writes: the plain socket (h2c) or the TLS stream (h2).
 using H2Transport = MaybeTls<Socket, TlsStream>;
 

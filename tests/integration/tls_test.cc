@@ -157,6 +157,23 @@ TEST(TlsListenerTest, ServesHttp1AndHttp2ByAlpnAndRefusesPlainHttp) {
   EXPECT_EQ(backend.request_count(), 3u);
 }
 
+// OpenSSL writes the listener's sockets itself (http/tls_stream.h): a client gone in the middle
+// of a large answer fails that connection's write, and never ends the process (SIGPIPE).
+TEST(TlsListenerTest, AClientGoneMidAnswerLeavesTheGatewayServing) {
+  RequireTool("h2load");
+  const Fixtures& f = Certs();
+  const std::string big(256 << 10, 'x');
+  TestBackend backend(
+      [&big](const Request&) { return TestBackend::Json(R"({"big": ")" + big + R"("})"); });
+  SluiceProcess gw(Service(KeyPair(f, "server"), backend.url()));
+  const std::string url = "https://127.0.0.1:" + std::to_string(gw.port()) + "/a";
+  // h2load stops after 1 s with answers in flight: Sluice's writes go on after it left.
+  RunCommand({"h2load", "-D", "1", "-c", "4", "-m", "8", url}, std::chrono::seconds(30));
+  RunCommand({"h2load", "-D", "1", "-c", "4", "--h1", url}, std::chrono::seconds(30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writes after they left
+  EXPECT_EQ(Curl(gw.port(), {"-o", "/dev/null"}).out, "|2|200") << gw.log();
+}
+
 TEST(TlsListenerTest, Tls12IsRefusedUnlessMinVersionAllowsIt) {
   RequireTool("curl");
   const Fixtures& f = Certs();
