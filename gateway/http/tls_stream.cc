@@ -36,6 +36,12 @@ char* TlsServerStream::Scratch() {
 
 TlsServerStream::Attempt TlsServerStream::Try(Op op, asio::mutable_buffer buffer) {
   Attempt a;
+  // OpenSSL holds the socket's number, not the socket: once closed, that number may already be
+  // another connection's (a wait that completed in the same epoll event as the close still runs).
+  if (!socket_.is_open()) {
+    a.ec = asio::error::operation_aborted;
+    return a;
+  }
   if (op != Op::kHandshake && buffer.size() == 0) return a;  // nothing to move: done at once
   ERR_clear_error();  // the queue is the thread's: what another connection left is not ours
   errno = 0;
