@@ -1,6 +1,7 @@
 #pragma once
 
-// TLS for both sides of the gateway, on OpenSSL through Boost.Asio's SSL stream: the public
+// TLS for both sides of the gateway, on OpenSSL (the public listener's connections through
+// http/tls_stream.h, https:// backends through Boost.Asio's SSL stream): the public
 // listener's certificates (KrakenD's `tls`: several chosen by SNI, versions, ciphers, curves,
 // mTLS) with reload on SIGHUP or when a file changes, and the client context for https://
 // backends (`client_tls`). Every error names the config key and the file at fault.
