@@ -1,5 +1,7 @@
 #include "gateway/http/tls_stream.h"
 
+#include <openssl/err.h>
+
 #include <cerrno>
 #include <memory>
 

@@ -15,11 +15,9 @@
 // at a time) and the same errors (asio::ssl::error::stream_truncated for a peer that closed
 // without close_notify, the ssl category for OpenSSL's errors).
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <cstddef>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -36,7 +34,6 @@ namespace sluice::http {
 class TlsServerStream {
  public:
   using executor_type = Executor;
-  using next_layer_type = Socket;
   using error_code = boost::system::error_code;
 
   // Takes the connection; the handshake is the server's side.
