@@ -19,6 +19,10 @@ size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp);
 // Whether all of `s` is valid UTF-8.
 inline bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII, most text: no call
+      ++i;
+      continue;
+    }
     char32_t c = 0;
     const size_t n = DecodeUtf8(s, i, &c);
     if (n == 0) return false;

@@ -110,6 +110,7 @@ class Fields {
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const { return end(); }
   bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }  // the number of fields
   // Bytes held for names and values (those of erased fields included until they are dropped).
   std::size_t buffer_bytes() const { return capacity_; }
 

@@ -35,8 +35,8 @@ constexpr std::string_view kListValue = "google.protobuf.ListValue";
 
 bool IsWrapper(const gpb::Descriptor* d) {
   const std::string& n = d->full_name();
-  return d->file()->name() == "google/protobuf/wrappers.proto" &&
-         n.size() > 5 && n.compare(n.size() - 5, 5, "Value") == 0;
+  return d->file()->name() == "google/protobuf/wrappers.proto" && n.size() > 5 &&
+         n.compare(n.size() - 5, 5, "Value") == 0;
 }
 
 std::string_view Name(const gpb::Descriptor* d) { return d->full_name(); }
@@ -90,7 +90,8 @@ std::string FormatDuration(int64_t seconds, int32_t nanos) {
   absl::StrAppend(&out, seconds);
   if (nanos != 0) {
     std::string frac = absl::StrCat(int64_t{nanos} + 1000000000).substr(1);  // 9 digits
-    while (frac.size() > 3 && frac.compare(frac.size() - 3, 3, "000") == 0) frac.resize(frac.size() - 3);
+    while (frac.size() > 3 && frac.compare(frac.size() - 3, 3, "000") == 0)
+      frac.resize(frac.size() - 3);
     absl::StrAppend(&out, ".", frac);
   }
   out.push_back('s');
@@ -127,7 +128,8 @@ json FieldValue(const gpb::Message& m, const FieldDescriptor* f, int index,
     case FieldDescriptor::CPPTYPE_DOUBLE:
       return FloatToJson(rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f));
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return FloatToJson(ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
+      return FloatToJson(
+          ShortestDouble(rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f)));
     case FieldDescriptor::CPPTYPE_BOOL:
       return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
     case FieldDescriptor::CPPTYPE_ENUM: {
@@ -198,7 +200,7 @@ json FieldsToJson(const gpb::Message& m, const OutputOptions& o) {
       // message: null) unless omit_unset.
       if (o.omit_unset || f->real_containing_oneof() != nullptr) continue;
       out[name] = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? json(nullptr)
-                                                                      : FieldValue(m, f, -1, o);
+                                                                    : FieldValue(m, f, -1, o);
     } else {
       out[name] = FieldValue(m, f, -1, o);
     }
@@ -217,13 +219,15 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
     if (Name(d) == kTimestamp && ValidTimestamp(seconds, nanos)) {
       return FormatTimestamp(seconds, nanos);
     }
-    if (Name(d) == kDuration && ValidDuration(seconds, nanos)) return FormatDuration(seconds, nanos);
+    if (Name(d) == kDuration && ValidDuration(seconds, nanos))
+      return FormatDuration(seconds, nanos);
   }
   if (IsWrapper(d)) return FieldValue(m, field(1), -1, o);
   if (Name(d) == kStruct) return MapValue(m, field(1), o);
   if (Name(d) == kListValue) {
     json arr = json::array();
-    for (int k = 0; k < r->FieldSize(m, field(1)); ++k) arr.push_back(FieldValue(m, field(1), k, o));
+    for (int k = 0; k < r->FieldSize(m, field(1)); ++k)
+      arr.push_back(FieldValue(m, field(1), k, o));
     return arr;
   }
   if (Name(d) == kValue) {
@@ -239,8 +243,8 @@ json MessageValue(const gpb::Message& m, const OutputOptions& o) {
 // Whether MessageValue gives messages of type `d` a form of their own (not their fields).
 bool HasOwnForm(const gpb::Descriptor* d, const OutputOptions& o) {
   return (Name(d) == kTimestamp && o.timestamps_as_strings) ||
-         (Name(d) == kDuration && o.durations_as_strings) || IsWrapper(d) ||
-         Name(d) == kStruct || Name(d) == kListValue || Name(d) == kValue;
+         (Name(d) == kDuration && o.durations_as_strings) || IsWrapper(d) || Name(d) == kStruct ||
+         Name(d) == kListValue || Name(d) == kValue;
 }
 
 // Appends JSON text as RenderJson writes the same values.
@@ -252,7 +256,7 @@ class JsonText {
   void Integer(Int v) {
     char buf[24];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, end);
+    out_.append(buf, static_cast<size_t>(end - buf));  // (pointer, size): the range form is slower
   }
 
   // FloatToJson's value as the serializer prints it.
@@ -263,7 +267,8 @@ class JsonText {
       out_.append(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
     } else {
       char buf[64];
-      out_.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, v));
+      const char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+      out_.append(buf, static_cast<size_t>(end - buf));
     }
   }
 
@@ -334,9 +339,9 @@ class DirectWriter : JsonText {
     bool first = true;
     for (const JsonLayout::Member& member : members) {
       const FieldDescriptor* f = member.field;
-      if (f->is_repeated() ? r->FieldSize(m, f) == 0 && o_.omit_unset
-                           : !r->HasField(m, f) &&
-                                 (o_.omit_unset || f->real_containing_oneof() != nullptr)) {
+      if (f->is_repeated()
+              ? r->FieldSize(m, f) == 0 && o_.omit_unset
+              : !r->HasField(m, f) && (o_.omit_unset || f->real_containing_oneof() != nullptr)) {
         continue;
       }
       if (!first) out_.push_back(',');
@@ -448,12 +453,18 @@ std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_hand
 
 std::string TypeName(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return absl::StrCat("the string ", Dump(v));
-    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    default: return absl::StrCat("the number ", Dump(v));
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return absl::StrCat("the string ", Dump(v));
+    case json::value_t::boolean:
+      return v.get<bool>() ? "true" : "false";
+    default:
+      return absl::StrCat("the number ", Dump(v));
   }
 }
 
@@ -474,7 +485,8 @@ bool ToInt(const json& v, Int* out) {
     }
     const int64_t i = v.get<int64_t>();
     if (i < static_cast<int64_t>(std::numeric_limits<Int>::min()) ||
-        (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<Int>::max()))) {
+        (i > 0 &&
+         static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<Int>::max()))) {
       return false;
     }
     *out = static_cast<Int>(i);
@@ -502,10 +514,14 @@ bool ToDouble(const json& v, double* out) {
   }
   if (!v.is_string()) return false;
   const std::string& s = v.get_ref<const std::string&>();
-  if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
-  else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
-  else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
-  else return absl::SimpleAtod(s, out);
+  if (s == "NaN")
+    *out = std::numeric_limits<double>::quiet_NaN();
+  else if (s == "Infinity")
+    *out = std::numeric_limits<double>::infinity();
+  else if (s == "-Infinity")
+    *out = -std::numeric_limits<double>::infinity();
+  else
+    return absl::SimpleAtod(s, out);
   return true;
 }
 
@@ -562,10 +578,14 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
     }
     case FieldDescriptor::CPPTYPE_BOOL: {
       bool x;
-      if (v.is_boolean()) x = v.get<bool>();
-      else if (v == "true") x = true;
-      else if (v == "false") x = false;
-      else return TypeError(path, "true or false", v);
+      if (v.is_boolean())
+        x = v.get<bool>();
+      else if (v == "true")
+        x = true;
+      else if (v == "false")
+        x = false;
+      else
+        return TypeError(path, "true or false", v);
       rep ? r->AddBool(m, f, x) : r->SetBool(m, f, x);
       return absl::OkStatus();
     }
@@ -573,10 +593,12 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
       int number;
       if (v.is_string()) {
         const auto* ev = f->enum_type()->FindValueByName(v.get_ref<const std::string&>());
-        if (ev != nullptr) number = ev->number();
+        if (ev != nullptr)
+          number = ev->number();
         else if (!absl::SimpleAtoi(v.get_ref<const std::string&>(), &number)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "field \"", path, "\": ", Dump(v), " is not a value of ", f->enum_type()->full_name()));
+          return absl::InvalidArgumentError(absl::StrCat("field \"", path, "\": ", Dump(v),
+                                                         " is not a value of ",
+                                                         f->enum_type()->full_name()));
         }
       } else if (!ToInt(v, &number)) {
         return TypeError(path, "an enum name or number", v);
@@ -588,8 +610,7 @@ absl::Status SetValue(const json& v, gpb::Message* m, const FieldDescriptor* f,
       if (!v.is_string()) return TypeError(path, "a string", v);
       std::string x = v.get<std::string>();
       if (f->type() == FieldDescriptor::TYPE_STRING && !encoding::IsValidUtf8(x)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("field \"", path, "\": not valid UTF-8"));
+        return absl::InvalidArgumentError(absl::StrCat("field \"", path, "\": not valid UTF-8"));
       }
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
         std::string raw;
@@ -657,29 +678,35 @@ absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path
       return SetValue(v, m, d->FindFieldByNumber(number), path, depth);
     };
     switch (j.type()) {
-      case json::value_t::null: return set(1, 0);
-      case json::value_t::boolean: return set(4, j);
-      case json::value_t::string: return set(3, j);
-      case json::value_t::object: return set(5, j);
-      case json::value_t::array: return set(6, j);
-      default: return set(2, j);
+      case json::value_t::null:
+        return set(1, 0);
+      case json::value_t::boolean:
+        return set(4, j);
+      case json::value_t::string:
+        return set(3, j);
+      case json::value_t::object:
+        return set(5, j);
+      case json::value_t::array:
+        return set(6, j);
+      default:
+        return set(2, j);
     }
   }
   if (Name(d) == kListValue) {
     if (!j.is_array()) return TypeError(path, "an array", j);
     for (const json& item : j) {
-      if (absl::Status s = SetValue(item, m, d->FindFieldByNumber(1), path, depth); !s.ok()) return s;
+      if (absl::Status s = SetValue(item, m, d->FindFieldByNumber(1), path, depth); !s.ok())
+        return s;
     }
     return absl::OkStatus();
   }
   if (!j.is_object()) return TypeError(path, "an object", j);
   for (const auto& [key, value] : j.items()) {
     const std::string sub = path.empty() ? key : absl::StrCat(path, ".", key);
-    const FieldDescriptor* f =
-        Name(d) == kStruct ? d->FindFieldByNumber(1) : FindField(d, key);
+    const FieldDescriptor* f = Name(d) == kStruct ? d->FindFieldByNumber(1) : FindField(d, key);
     if (f == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("field \"", sub, "\": unknown field of ",
-                                                     d->full_name()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("field \"", sub, "\": unknown field of ", d->full_name()));
     }
     // null leaves a field unset, except where null is a value (google.protobuf.Value).
     if (value.is_null() && Name(f->containing_type()) != kStruct &&
@@ -712,9 +739,11 @@ absl::Status FillMessage(const json& j, gpb::Message* m, const std::string& path
   return absl::OkStatus();
 }
 
-// What protobuf's parser reads for field `f` from one field record: its wire type and bytes.
+using WireField = JsonLayout::WireField;
+
+// What protobuf's parser reads for a field from one field record: its wire type and bytes.
 struct Record {
-  const FieldDescriptor* f;
+  const WireField* w;
   int wire_type;
   uint64_t number;        // varint and fixed wire types
   std::string_view data;  // length-delimited
@@ -751,6 +780,10 @@ class WireReader {
 
   // A varint of at most `max_bytes` bytes (10: any) whose value fits 64 bits.
   bool Varint(uint64_t* v, int max_bytes = 10) {
+    if (pos_ < in_.size() && static_cast<uint8_t>(in_[pos_]) < 0x80) {  // one byte: most tags
+      *v = static_cast<uint8_t>(in_[pos_++]);
+      return true;
+    }
     uint64_t value = 0;
     for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
       if (pos_ == in_.size()) return false;
@@ -822,11 +855,12 @@ class WireWriter : JsonText {
       : JsonText(out), layout_(layout), o_(layout.options()) {}
 
   bool Render(const gpb::Descriptor* d, std::string_view bytes) {
-    return Message(d, bytes, 0) && t_values_left >= 0;
+    return Message(layout_.TypeOf(d), d, bytes, 0) && t_values_left >= 0;
   }
 
  private:
   using Member = JsonLayout::Member;
+  using Type = JsonLayout::Type;
   static constexpr int kMaxNesting = 64;  // protobuf's parser allows 100
 
   // Groups records by field in declaration order, keeping the wire order within a field.
@@ -836,7 +870,7 @@ class WireWriter : JsonText {
   template <typename Records>
   static void SortByField(Records& records) {
     constexpr size_t kInsertionSortMax = 64;
-    auto before = [](const Record& a, const Record& b) { return a.f->index() < b.f->index(); };
+    auto before = [](const Record& a, const Record& b) { return a.w->index < b.w->index; };
     if (records.size() > kInsertionSortMax) {
       std::stable_sort(records.begin(), records.end(), before);
       return;
@@ -850,86 +884,85 @@ class WireWriter : JsonText {
     }
   }
 
-  bool Message(const gpb::Descriptor* d, std::string_view bytes, int depth) {
+  // A message of type `d` (`t`: its Type, null when the layout does not hold it).
+  bool Message(const Type* t, const gpb::Descriptor* d, std::string_view bytes, int depth) {
     if (depth > kMaxNesting) return false;
-    const std::vector<Member>* members = layout_.MembersOf(d);
-    // Not in the layout: a well-known type with a form of its own, or a type whose names are
-    // shared or not UTF-8 (declined: OwnForm has no prototype for it).
-    if (members == nullptr) return OwnForm(d, bytes, depth);
-    t_values_left -= d->field_count();
+    // Not held: a well-known type with a form of its own, or a type whose names are shared or
+    // not UTF-8 (declined: OwnForm has no prototype for it).
+    if (t == nullptr || !t->held) return OwnForm(d, bytes, depth);
+    const size_t fields = t->fields.size();
+    t_values_left -= static_cast<int64_t>(fields);
     if (t_values_left < 0) return false;
-    // The records, grouped by field (wire order kept within a field).
+    // The records, grouped by field (wire order kept within a field); first[i] is where field
+    // i's records start, first[i + 1] where they end.
     absl::InlinedVector<Record, 16> records;
+    absl::InlinedVector<uint32_t, 32> first(fields + 1, 0);
     WireReader reader(bytes);
     while (!reader.done()) {
       uint32_t number = 0;
       Record r{};
       if (!reader.Next(&number, &r)) return false;
-      r.f = d->FindFieldByNumber(static_cast<int>(number));
-      if (r.f == nullptr) {
+      r.w = t->FieldOf(number);
+      if (r.w == nullptr) {
         // An extension the pool may know: the parser reads (and checks) it.
         if (d->IsExtensionNumber(static_cast<int>(number))) return false;
         continue;  // an unknown field: kept by the parser, never printed
       }
-      if (r.wire_type != WireTypeOf(r.f) &&
-          !(r.wire_type == 2 && r.f->is_repeated() && r.f->is_packable())) {
-        return false;
-      }
+      if (r.wire_type != r.w->wire_type && !(r.wire_type == 2 && r.w->packable)) return false;
+      ++first[r.w->index + 1];
       records.push_back(r);
     }
     SortByField(records);
-    for (size_t i = 1; i < records.size(); ++i) {
+    for (size_t i = 0; i < fields; ++i) {
+      const uint32_t count = first[i + 1];
       // A singular field given twice: protobuf merges (messages) or keeps the last.
-      if (records[i - 1].f == records[i].f && !records[i].f->is_repeated()) return false;
+      if (count > 1 && !t->fields[i].repeated) return false;
+      first[i + 1] += first[i];
     }
     // Two members of one oneof: the last one set wins.
-    for (size_t i = 0; i < records.size(); ++i) {
-      const gpb::OneofDescriptor* oneof = records[i].f->real_containing_oneof();
-      if (oneof == nullptr) continue;
-      for (size_t j = i + 1; j < records.size(); ++j) {
-        if (records[j].f != records[i].f && records[j].f->real_containing_oneof() == oneof) {
-          return false;
-        }
+    if (t->oneofs > 0) {
+      absl::InlinedVector<bool, 8> seen(t->oneofs, false);
+      for (size_t i = 0; i < fields; ++i) {
+        const int oneof = t->fields[i].oneof;
+        if (oneof < 0 || first[i + 1] == first[i]) continue;
+        if (seen[oneof]) return false;
+        seen[oneof] = true;
       }
     }
 
     out_.push_back('{');
-    bool first = true;
-    for (size_t m = 0; m < members->size(); ++m) {
-      const FieldDescriptor* f = (*members)[m].field;
-      auto range = std::equal_range(records.begin(), records.end(), Record{f, 0, 0, {}},
-                                    [](const Record& a, const Record& b) {
-                                      return a.f->index() < b.f->index();
-                                    });
-      const Record* begin = records.data() + (range.first - records.begin());
-      const size_t count = static_cast<size_t>(range.second - range.first);
-      if (count == 0 && f->is_required()) return false;  // the parser fails
+    bool first_member = true;
+    for (const Member& member : t->members) {
+      const WireField& w = t->fields[member.index];
+      const Record* begin = records.data() + first[member.index];
+      const size_t count = first[member.index + 1] - first[member.index];
+      if (count == 0 && w.required) return false;  // the parser fails
       // FieldSize of a repeated field: packed records hold any number of elements, even none.
       int64_t elements = static_cast<int64_t>(count);
-      if (f->is_repeated() && !f->is_map() && !Elements(f, begin, count, &elements)) return false;
-      if (f->is_repeated()) {
+      if (w.repeated && !w.map && !Elements(w, begin, count, &elements)) return false;
+      if (w.repeated) {
         if (elements == 0 && o_.omit_unset) continue;
       } else if (count == 0) {
-        if (o_.omit_unset || f->real_containing_oneof() != nullptr) continue;
-      } else if (!f->has_presence() && o_.omit_unset) {
+        if (o_.omit_unset || w.oneof >= 0) continue;
+      } else if (!w.presence && o_.omit_unset) {
         bool present = false;
         if (!ImplicitPresence(begin[0], &present)) return false;
         if (!present) continue;
       }
-      if (!first) out_.push_back(',');
-      out_.append((*members)[m].key);
+      if (!first_member) out_.push_back(',');
+      out_.append(member.key);
       bool ok = true;
-      if (f->is_map()) {
-        ok = Map(f, begin, count, depth);
-      } else if (f->is_repeated()) {
-        ok = Repeated(f, begin, count, elements, depth);
+      if (w.map) {
+        ok = Map(w, begin, count, depth);
+      } else if (w.repeated) {
+        ok = Repeated(w, begin, count, elements, depth);
       } else if (count == 0) {
-        Default(f);
+        Default(w);
       } else {
-        ok = Value(f, begin[0], depth);
+        ok = Value(w, begin[0], depth);
       }
       if (!ok || t_values_left < 0) return false;
-      first = false;
+      first_member = false;
     }
     out_.push_back('}');
     return true;
@@ -975,11 +1008,11 @@ class WireWriter : JsonText {
 
   // HasField of a proto3 field without presence: its value is not the default. Zero floats
   // are left to the parser (whether -0.0 counts is its reflection's business).
-  bool ImplicitPresence(const Record& r, bool* present) {
-    if (r.f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ||
-        r.f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+  static bool ImplicitPresence(const Record& r, bool* present) {
+    const FieldDescriptor::CppType cpp_type = r.w->cpp_type;
+    if (cpp_type == FieldDescriptor::CPPTYPE_DOUBLE || cpp_type == FieldDescriptor::CPPTYPE_FLOAT) {
       const uint64_t magnitude =
-          r.f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE ? r.number << 1 : (r.number << 33);
+          cpp_type == FieldDescriptor::CPPTYPE_DOUBLE ? r.number << 1 : (r.number << 33);
       if (magnitude == 0) return false;  // 0.0 or -0.0
       *present = true;
       return true;
@@ -989,7 +1022,7 @@ class WireWriter : JsonText {
       return true;
     }
     // Integers, enums and bools as stored: the truncation the parser applies decides.
-    switch (r.f->cpp_type()) {
+    switch (cpp_type) {
       case FieldDescriptor::CPPTYPE_INT32:
       case FieldDescriptor::CPPTYPE_UINT32:
       case FieldDescriptor::CPPTYPE_ENUM:
@@ -1002,12 +1035,11 @@ class WireWriter : JsonText {
   }
 
   // The elements of a repeated field's records (FieldSize): packed records hold any number.
-  static bool Elements(const FieldDescriptor* f, const Record* records, size_t count,
-                       int64_t* n) {
+  static bool Elements(const WireField& w, const Record* records, size_t count, int64_t* n) {
     *n = 0;
     for (size_t i = 0; i < count; ++i) {
-      if (records[i].wire_type == 2 && f->is_packable()) {
-        const int64_t in_record = PackedCount(f, records[i].data);
+      if (records[i].wire_type == 2 && w.packable) {
+        const int64_t in_record = PackedCount(w, records[i].data);
         if (in_record < 0) return false;
         *n += in_record;
       } else {
@@ -1018,29 +1050,28 @@ class WireWriter : JsonText {
   }
 
   // `n` elements (Elements) in `count` records; the budget is spent before they are written.
-  bool Repeated(const FieldDescriptor* f, const Record* records, size_t count, int64_t n,
-                int depth) {
+  bool Repeated(const WireField& w, const Record* records, size_t count, int64_t n, int depth) {
     t_values_left -= n;
     if (t_values_left < 0) return false;
     out_.push_back('[');
     bool first = true;
     for (size_t i = 0; i < count; ++i) {
-      if (records[i].wire_type == 2 && f->is_packable()) {
+      if (records[i].wire_type == 2 && w.packable) {
         WireReader packed(records[i].data);
         while (!packed.done()) {
-          Record element{f, WireTypeOf(f), 0, {}};
+          Record element{&w, w.wire_type, 0, {}};
           const bool read = element.wire_type == 0   ? packed.Varint(&element.number)
                             : element.wire_type == 1 ? packed.Fixed(8, &element.number)
                                                      : packed.Fixed(4, &element.number);
           if (!read) return false;
           if (!first) out_.push_back(',');
           first = false;
-          if (!Value(f, element, depth)) return false;
+          if (!Value(w, element, depth)) return false;
         }
       } else {
         if (!first) out_.push_back(',');
         first = false;
-        if (!Value(f, records[i], depth)) return false;
+        if (!Value(w, records[i], depth)) return false;
       }
     }
     out_.push_back(']');
@@ -1048,8 +1079,8 @@ class WireWriter : JsonText {
   }
 
   // The elements in a packed record; -1 when it is not a whole number of them.
-  static int64_t PackedCount(const FieldDescriptor* f, std::string_view data) {
-    switch (WireTypeOf(f)) {
+  static int64_t PackedCount(const WireField& w, std::string_view data) {
+    switch (w.wire_type) {
       case 1:
         return data.size() % 8 == 0 ? static_cast<int64_t>(data.size() / 8) : -1;
       case 5:
@@ -1063,20 +1094,20 @@ class WireWriter : JsonText {
     }
   }
 
-  bool Map(const FieldDescriptor* f, const Record* records, size_t count, int depth) {
-    const gpb::Descriptor* entry_type = f->message_type();
-    const FieldDescriptor* key_field = entry_type->map_key();
-    const FieldDescriptor* value_field = entry_type->map_value();
+  bool Map(const WireField& w, const Record* records, size_t count, int depth) {
+    const Type* entry_type = w.message;  // the layout holds every map entry type
+    const WireField* key_field = entry_type->FieldOf(1);
+    const WireField* value_field = entry_type->FieldOf(2);
     struct Entry {
       std::string key;
       Record value;
       bool has_value;
     };
-    std::vector<Entry> entries;
+    absl::InlinedVector<Entry, 4> entries;
     entries.reserve(count);
     for (size_t i = 0; i < count; ++i) {
-      Record key{key_field, WireTypeOf(key_field), 0, {}};
-      Record value{value_field, WireTypeOf(value_field), 0, {}};
+      Record key{key_field, key_field->wire_type, 0, {}};
+      Record value{value_field, value_field->wire_type, 0, {}};
       bool has_key = false, has_value = false;
       WireReader reader(records[i].data);
       while (!reader.done()) {
@@ -1111,8 +1142,8 @@ class WireWriter : JsonText {
       encoding::AppendJsonString(entries[i].key, &out_);  // UTF-8: checked by MapKey
       out_.push_back(':');
       // The entry is a message: its value nests one level deeper than the entry.
-      const bool ok = entries[i].has_value ? Value(value_field, entries[i].value, depth + 1)
-                                           : AbsentValue(value_field, depth + 1);
+      const bool ok = entries[i].has_value ? Value(*value_field, entries[i].value, depth + 1)
+                                           : AbsentValue(*value_field, depth + 1);
       if (!ok || t_values_left < 0) return false;
     }
     out_.push_back('}');
@@ -1121,8 +1152,8 @@ class WireWriter : JsonText {
 
   // The key's text as the tree's MapKey gives it.
   bool MapKey(const Record& key, bool has_key, std::string* text) {
-    const FieldDescriptor* f = key.f;
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    const WireField& w = *key.w;
+    if (w.cpp_type == FieldDescriptor::CPPTYPE_STRING) {
       if (has_key && !encoding::IsValidUtf8(key.data)) return false;
       text->assign(has_key ? key.data : std::string_view());
       return true;
@@ -1131,28 +1162,28 @@ class WireWriter : JsonText {
     const size_t mark = out_.size();
     bool ok = true;
     if (has_key) {
-      ok = Scalar(f, key);
+      ok = Scalar(w, key);
     } else {
-      Default(f);
+      Default(w);
     }
     text->assign(out_, mark, std::string::npos);
     out_.resize(mark);
     return ok;
   }
 
-  bool Value(const FieldDescriptor* f, const Record& r, int depth) {
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      return Message(f->message_type(), r.data, depth + 1);
+  bool Value(const WireField& w, const Record& r, int depth) {
+    if (w.cpp_type == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Message(w.message, w.message_type, r.data, depth + 1);
     }
-    return Scalar(f, r);
+    return Scalar(w, r);
   }
 
   // A scalar as FieldValue gives it, from its wire value; false where the parser would fail
   // (a string that is not UTF-8) or keep it among the unknown fields (a closed enum's unknown
   // number: a field of a proto2 file treats its enum as closed, whatever the enum's own file).
-  bool Scalar(const FieldDescriptor* f, const Record& r) {
+  bool Scalar(const WireField& w, const Record& r) {
     const uint64_t v = r.number;
-    switch (f->type()) {
+    switch (w.type) {
       case FieldDescriptor::TYPE_STRING:
         if (!encoding::IsValidUtf8(r.data)) return false;
         encoding::AppendJsonString(r.data, &out_);
@@ -1162,25 +1193,24 @@ class WireWriter : JsonText {
         return true;
       case FieldDescriptor::TYPE_ENUM: {
         const auto number = static_cast<int32_t>(static_cast<uint32_t>(v));
-        if (f->enum_type()->FindValueByNumber(number) == nullptr &&
-            f->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3) {
+        if (w.closed_enum && w.field->enum_type()->FindValueByNumber(number) == nullptr) {
           return false;
         }
-        Enum(f, number, o_.enums_as_strings);
+        Enum(w.field, number, o_.enums_as_strings);
         return true;
       }
       case FieldDescriptor::TYPE_MESSAGE:
       case FieldDescriptor::TYPE_GROUP:
         return false;
       default:
-        Number(f, v);
+        Number(w.type, v);
         return true;
     }
   }
 
-  // A number or bool from its varint or fixed wire value.
-  void Number(const FieldDescriptor* f, uint64_t v) {
-    switch (f->type()) {
+  // A number or bool of `type` from its varint or fixed wire value.
+  void Number(FieldDescriptor::Type type, uint64_t v) {
+    switch (type) {
       case FieldDescriptor::TYPE_INT32:
       case FieldDescriptor::TYPE_SFIXED32:
         return Integer(static_cast<int32_t>(static_cast<uint32_t>(v)));
@@ -1215,8 +1245,9 @@ class WireWriter : JsonText {
   }
 
   // An absent singular field as the tree prints it: a message null, a scalar its default.
-  void Default(const FieldDescriptor* f) {
-    switch (f->cpp_type()) {
+  void Default(const WireField& w) {
+    const FieldDescriptor* f = w.field;
+    switch (w.cpp_type) {
       case FieldDescriptor::CPPTYPE_MESSAGE:
         out_.append("null");
         return;
@@ -1238,17 +1269,17 @@ class WireWriter : JsonText {
         return Enum(f, f->default_value_enum()->number(), o_.enums_as_strings);
       case FieldDescriptor::CPPTYPE_STRING: {
         const std::string& s = f->default_value_string();
-        return f->type() == FieldDescriptor::TYPE_BYTES ? Bytes(s) : Text(s);
+        return w.type == FieldDescriptor::TYPE_BYTES ? Bytes(s) : Text(s);
       }
     }
   }
 
   // A map entry without its value: the value type's default; a message's is its empty form.
-  bool AbsentValue(const FieldDescriptor* f, int depth) {
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      return Message(f->message_type(), std::string_view(), depth + 1);
+  bool AbsentValue(const WireField& w, int depth) {
+    if (w.cpp_type == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Message(w.message, w.message_type, std::string_view(), depth + 1);
     }
-    Default(f);
+    Default(w);
     return true;
   }
 
@@ -1276,48 +1307,99 @@ std::unique_ptr<const JsonLayout> JsonLayout::Create(const gpb::Descriptor* type
   auto layout = std::unique_ptr<JsonLayout>(new JsonLayout());
   layout->options_ = options;
   layout->type_ = type;
-  absl::flat_hash_set<const gpb::Descriptor*> visited;
-  layout->Add(type, factory, &visited);
+  layout->Add(type, factory);
+  // Every reachable type is in: point each message field at its type's entry.
+  for (auto& [d, t] : layout->types_) {
+    for (WireField& w : t->fields) {
+      if (w.message_type == nullptr) continue;
+      auto it = layout->types_.find(w.message_type);
+      if (it != layout->types_.end()) w.message = it->second.get();
+    }
+  }
   return layout;
 }
 
-void JsonLayout::Add(const gpb::Descriptor* d, gpb::MessageFactory* factory,
-                     absl::flat_hash_set<const gpb::Descriptor*>* visited) {
-  if (!visited->insert(d).second) return;
+void JsonLayout::Add(const gpb::Descriptor* d, gpb::MessageFactory* factory) {
   // Well-known types with a form of their own are written from their tree value: RenderWireJson
   // parses them with their prototype.
   if (HasOwnForm(d, options_)) {
     if (factory != nullptr) prototypes_.emplace(d, factory->GetPrototype(d));
     return;
   }
-  std::vector<Member> members;
-  members.reserve(d->field_count());
+  auto [it, added] = types_.try_emplace(d);
+  if (!added) return;
+  it->second = std::make_unique<Type>();
+  Type& t = *it->second;
+  t.descriptor = d;
+  t.oneofs = d->real_oneof_decl_count();
+  t.fields.reserve(d->field_count());
+  int max_number = 0;
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    members.push_back({options_.camel_case ? f->json_name() : f->name(), f, {}});
+    WireField w;
+    w.field = f;
+    w.message_type = f->message_type();
+    w.type = f->type();
+    w.cpp_type = f->cpp_type();
+    w.wire_type = WireTypeOf(f);
+    w.index = i;
+    if (const gpb::OneofDescriptor* oneof = f->real_containing_oneof()) w.oneof = oneof->index();
+    w.repeated = f->is_repeated();
+    w.packable = f->is_packable();
+    w.map = f->is_map();
+    w.required = f->is_required();
+    w.presence = f->has_presence();
+    w.closed_enum = w.type == FieldDescriptor::TYPE_ENUM &&
+                    f->file()->syntax() != gpb::FileDescriptor::SYNTAX_PROTO3;
+    max_number = std::max(max_number, f->number());
+    t.fields.push_back(w);
   }
-  std::sort(members.begin(), members.end(),
-            [](const Member& a, const Member& b) { return a.name < b.name; });
-  // A hand-made descriptor could give two fields one JSON name (proto2) or name one anything:
-  // such a type is left out, and the writers take the tree's way for it.
-  const bool shared = std::adjacent_find(members.begin(), members.end(),
-                                         [](const Member& a, const Member& b) {
-                                           return a.name == b.name;
-                                         }) != members.end();
-  if (!shared && std::all_of(members.begin(), members.end(), [](const Member& m) {
-        return encoding::IsValidUtf8(m.name);
-      })) {
-    for (Member& m : members) {
-      encoding::AppendJsonString(m.name, &m.key);
-      m.key.push_back(':');
+  // Numbers past the table (rare: most types number their fields from 1) are looked up.
+  constexpr int kMaxTableNumber = 1024;
+  t.by_number.assign(std::min(max_number, kMaxTableNumber) + 1, -1);
+  for (const WireField& w : t.fields) {
+    if (w.field->number() <= kMaxTableNumber) t.by_number[w.field->number()] = w.index;
+  }
+
+  // Map entries are written by their map, never as objects.
+  if (d->map_key() == nullptr) {
+    std::vector<Member> members;
+    members.reserve(d->field_count());
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      members.push_back({options_.camel_case ? f->json_name() : f->name(), f, {}, i});
     }
-    members_.emplace(d, std::move(members));
+    std::sort(members.begin(), members.end(),
+              [](const Member& a, const Member& b) { return a.name < b.name; });
+    // A hand-made descriptor could give two fields one JSON name (proto2) or name one anything:
+    // such a type is not held, and the writers take the tree's way for it.
+    const bool shared =
+        std::adjacent_find(members.begin(), members.end(), [](const Member& a, const Member& b) {
+          return a.name == b.name;
+        }) != members.end();
+    if (!shared && std::all_of(members.begin(), members.end(),
+                               [](const Member& m) { return encoding::IsValidUtf8(m.name); })) {
+      for (Member& m : members) {
+        encoding::AppendJsonString(m.name, &m.key);
+        m.key.push_back(':');
+      }
+      t.members = std::move(members);
+      t.held = true;
+    }
   }
-  for (int i = 0; i < d->field_count(); ++i) {
-    const FieldDescriptor* f = d->field(i);
-    if (f->is_map()) f = f->message_type()->map_value();
-    if (const gpb::Descriptor* sub = f->message_type()) Add(sub, factory, visited);
+  for (const WireField& w : t.fields) {
+    if (w.message_type != nullptr) Add(w.message_type, factory);
   }
+}
+
+const JsonLayout::WireField* JsonLayout::Type::FieldOf(uint32_t number) const {
+  if (number < by_number.size()) {
+    const int index = by_number[number];
+    return index < 0 ? nullptr : &fields[index];
+  }
+  if (number > static_cast<uint32_t>(FieldDescriptor::kMaxNumber)) return nullptr;
+  const FieldDescriptor* f = descriptor->FindFieldByNumber(static_cast<int>(number));
+  return f == nullptr ? nullptr : &fields[f->index()];
 }
 
 const gpb::Message* JsonLayout::PrototypeOf(const gpb::Descriptor* d) const {
@@ -1325,9 +1407,14 @@ const gpb::Message* JsonLayout::PrototypeOf(const gpb::Descriptor* d) const {
   return it == prototypes_.end() ? nullptr : it->second;
 }
 
+const JsonLayout::Type* JsonLayout::TypeOf(const gpb::Descriptor* d) const {
+  auto it = types_.find(d);
+  return it == types_.end() || !it->second->held ? nullptr : it->second.get();
+}
+
 const std::vector<JsonLayout::Member>* JsonLayout::MembersOf(const gpb::Descriptor* d) const {
-  auto it = members_.find(d);
-  return it == members_.end() ? nullptr : &it->second;
+  const Type* t = TypeOf(d);
+  return t == nullptr ? nullptr : &t->members;
 }
 
 absl::Status RenderMessageJson(const gpb::Message& message, const JsonLayout& layout,
@@ -1358,7 +1445,8 @@ absl::Status JsonToMessage(const json& j, gpb::Message* message) {
 std::vector<const FieldDescriptor*> ResolvePath(const gpb::Descriptor* type,
                                                 std::string_view dotted) {
   std::vector<const FieldDescriptor*> fields;
-  for (absl::string_view part : absl::StrSplit(absl::string_view(dotted.data(), dotted.size()), '.')) {
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(dotted.data(), dotted.size()), '.')) {
     if (type == nullptr) return {};
     const FieldDescriptor* f = FindField(type, std::string_view(part.data(), part.size()));
     if (f == nullptr) return {};

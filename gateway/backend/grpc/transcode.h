@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
@@ -45,6 +44,41 @@ class JsonLayout {
     std::string_view name;  // the field's JSON key (proto or lowerCamel name)
     const google::protobuf::FieldDescriptor* field;
     std::string key;  // `"name":`, as the writers put it before the value (set once valid)
+    int index = 0;    // the field's declaration index: its Type::fields entry
+  };
+
+  struct Type;
+
+  // What RenderWireJson reads of one field, taken from its descriptor once (each of the
+  // descriptor's accessors is a call; type() also checks a std::call_once).
+  struct WireField {
+    const google::protobuf::FieldDescriptor* field = nullptr;
+    const google::protobuf::Descriptor* message_type = nullptr;  // message fields (map: the entry)
+    const Type* message = nullptr;  // message_type's Type; null: a form of its own (or none held)
+    google::protobuf::FieldDescriptor::Type type{};
+    google::protobuf::FieldDescriptor::CppType cpp_type{};
+    int wire_type = 0;  // of one non-packed value
+    int index = 0;      // declaration index
+    int oneof = -1;     // index of its real oneof
+    bool repeated = false;
+    bool packable = false;
+    bool map = false;
+    bool required = false;
+    bool presence = false;     // has_presence()
+    bool closed_enum = false;  // an enum field of a proto2 file: unknown numbers are not kept
+  };
+
+  // One message type reachable from the reply type.
+  struct Type {
+    std::vector<Member> members;     // sorted by key; empty unless `held`
+    std::vector<WireField> fields;   // in declaration order
+    std::vector<int32_t> by_number;  // field number -> declaration index (-1: none), small numbers
+    const google::protobuf::Descriptor* descriptor = nullptr;
+    int oneofs = 0;     // real oneofs
+    bool held = false;  // written from members (not a map entry; names unique and UTF-8)
+
+    // The field numbered `number`, or null.
+    const WireField* FieldOf(uint32_t number) const;
   };
 
   // Null for a type with a JSON form of its own (a well-known type: Struct, Value, ListValue,
@@ -61,20 +95,23 @@ class JsonLayout {
   // `d`'s fields sorted by key (bytewise); null for a type the layout does not hold: one with
   // a JSON form of its own, or whose fields share a JSON name or have one that is not UTF-8.
   const std::vector<Member>* MembersOf(const google::protobuf::Descriptor* d) const;
+  // `d`'s Type when the layout holds it (as MembersOf), else null.
+  const Type* TypeOf(const google::protobuf::Descriptor* d) const;
   // The prototype of a well-known type with a form of its own, reachable from the reply type;
   // null without a factory.
   const google::protobuf::Message* PrototypeOf(const google::protobuf::Descriptor* d) const;
 
  private:
   JsonLayout() = default;
-  void Add(const google::protobuf::Descriptor* d, google::protobuf::MessageFactory* factory,
-           absl::flat_hash_set<const google::protobuf::Descriptor*>* visited);
+  void Add(const google::protobuf::Descriptor* d, google::protobuf::MessageFactory* factory);
 
   OutputOptions options_;
   const google::protobuf::Descriptor* type_ = nullptr;
   absl::flat_hash_map<const google::protobuf::Descriptor*, const google::protobuf::Message*>
       prototypes_;
-  absl::flat_hash_map<const google::protobuf::Descriptor*, std::vector<Member>> members_;
+  // Every type reachable from the reply type but those with a form of their own, map entries
+  // among them (unique_ptr: WireField::message points at them).
+  absl::flat_hash_map<const google::protobuf::Descriptor*, std::unique_ptr<Type>> types_;
 };
 
 // What encoding::RenderJson(*MessageToJson(message, layout.options(), max_values)) writes,
