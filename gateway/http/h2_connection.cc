@@ -608,6 +608,7 @@ void H2Connection::Flush() {
 void H2Connection::LingeringClose() {
   if (closed_ || lingering_) return;
   lingering_ = true;
+  if (socket_.tls() != nullptr) socket_.tls()->SendCloseNotify();
   beast::error_code ec;
   socket().shutdown(Socket::shutdown_send, ec);
   if (ec) return Close();

@@ -540,6 +540,7 @@ void Session::OnWrite(beast::error_code ec, std::size_t) {
 
 void Session::Written(bool unwound) {
   if (!keep_alive_) {
+    if (stream_.tls() != nullptr) stream_.tls()->SendCloseNotify();
     beast::error_code ignored;
     client_socket().shutdown(tcp::socket::shutdown_send, ignored);
     return unread_request_ ? Linger() : Close();
@@ -586,6 +587,8 @@ void Session::Discard() {
 
 void Session::Close() {
   if (state_ == State::kClosed) return;
+  // Idle between requests (keep-alive timeout, shutdown): a graceful end under TLS too.
+  if (state_ == State::kIdle && stream_.tls() != nullptr) stream_.tls()->SendCloseNotify();
   state_ = State::kClosed;
   deadline_.Disarm();
   beast::error_code ignored;

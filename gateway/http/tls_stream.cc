@@ -31,6 +31,15 @@ TlsServerStream::TlsServerStream(Socket&& socket, asio::ssl::context& context)
 
 TlsServerStream::~TlsServerStream() { SSL_free(ssl_); }  // the socket's BIO does not close it
 
+void TlsServerStream::SendCloseNotify() {
+  if (failed_ || !socket_.is_open() || !SSL_is_init_finished(ssl_)) return;
+  ERR_clear_error();
+  // 1 or 0: sent (0: the peer's not read, which is not waited for); below 0: the socket is full
+  // or the connection failed earlier, and it closes without.
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
 char* TlsServerStream::Scratch() {
   thread_local std::unique_ptr<char[]> scratch(new char[kRecord]);
   return scratch.get();
@@ -74,6 +83,7 @@ TlsServerStream::Attempt TlsServerStream::Try(Op op, asio::mutable_buffer buffer
     default:
       break;
   }
+  failed_ = true;  // no close_notify after this (OpenSSL forbids SSL_shutdown after a fatal error)
   const unsigned long queued = ERR_get_error();
   if (queued != 0 && ERR_GET_REASON(queued) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     a.ec = error_code(static_cast<int>(queued), asio::error::get_ssl_category());

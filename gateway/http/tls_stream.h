@@ -55,6 +55,12 @@ class TlsServerStream {
         true);
   }
 
+  // A graceful close's close_notify (an answer is complete, or an idle connection is let go),
+  // sent if the socket takes it now; the peer's is not waited for. Nothing once an operation
+  // failed or before the handshake finished. Clients reading to the end of the stream (OpenSSL
+  // 3's among them) otherwise see a truncation ("unexpected eof while reading").
+  void SendCloseNotify();
+
   template <class Buffers, class Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
     Run(Op::kRead, FirstOf<boost::asio::mutable_buffer>(buffers), std::forward<Handler>(handler),
@@ -136,6 +142,7 @@ class TlsServerStream {
   SSL* ssl_ = nullptr;
   // A gathered write that waits: its bytes, kept until it completes (empty otherwise).
   std::string pending_;
+  bool failed_ = false;  // an operation failed (not the peer's close_notify)
 };
 
 }  // namespace sluice::http

@@ -174,6 +174,46 @@ TEST(TlsListenerTest, AClientGoneMidAnswerLeavesTheGatewayServing) {
   EXPECT_EQ(Curl(gw.port(), {"-o", "/dev/null"}).out, "|2|200") << gw.log();
 }
 
+// `openssl s_client` (OpenSSL 3: a stream that ends without close_notify is an error, "unexpected
+// eof while reading") fed `input` through `sh -c`; its standard output and error.
+CommandResult SClientSession(uint16_t port, const std::string& alpn, const std::string& input) {
+  return RunCommand({"sh", "-c",
+                     "(" + input + ") | openssl s_client -connect 127.0.0.1:" +
+                         std::to_string(port) + " -alpn " + alpn + " -quiet -ign_eof"},
+                    std::chrono::seconds(20));
+}
+
+// Graceful closes end with close_notify: after a `Connection: close` answer, and when an idle
+// HTTP/1.1 or h2 connection is let go. A client reading to the end of the stream otherwise sees a
+// truncation.
+TEST(TlsListenerTest, GracefulClosesSendCloseNotify) {
+  RequireTool("openssl");
+  const Fixtures& f = Certs();
+  TestBackend backend = JsonBackend();
+  std::string config = Service(KeyPair(f, "server"), backend.url());
+  config.replace(config.find("\"version\": 3,"), 13, R"("version": 3, "idle_timeout": "1s",)");
+  SluiceProcess gw(config);
+
+  CommandResult close = SClientSession(
+      gw.port(), "http/1.1",
+      R"(printf 'GET /a HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 3)");
+  EXPECT_NE(close.out.find(R"({"path":"/a"})"), std::string::npos) << close.out << close.err;
+  EXPECT_EQ(close.err.find("unexpected eof"), std::string::npos) << close.err;
+
+  // Kept alive, then idle past idle_timeout: Sluice closes it.
+  CommandResult idle = SClientSession(
+      gw.port(), "http/1.1", R"(printf 'GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 3)");
+  EXPECT_NE(idle.out.find(R"({"path":"/a"})"), std::string::npos) << idle.out << idle.err;
+  EXPECT_EQ(idle.err.find("unexpected eof"), std::string::npos) << idle.err;
+
+  // h2: the client preface and an empty SETTINGS frame, then nothing: GOAWAY after idle_timeout.
+  CommandResult h2 = SClientSession(
+      gw.port(), "h2",
+      R"(printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\000\000\000\004\000\000\000\000\000'; sleep 3)");
+  EXPECT_FALSE(h2.out.empty()) << h2.err;  // Sluice's SETTINGS, then its GOAWAY
+  EXPECT_EQ(h2.err.find("unexpected eof"), std::string::npos) << h2.err;
+}
+
 TEST(TlsListenerTest, Tls12IsRefusedUnlessMinVersionAllowsIt) {
   RequireTool("curl");
   const Fixtures& f = Certs();
