@@ -336,13 +336,14 @@ void Session::DoRead() {
     NewParser();
     return ReadHeader();
   }
+  // Between requests: a close from here on is a graceful one (close_notify under TLS).
+  state_ = State::kIdle;
   // Shutdown began while this connection was busy (its response was already promised
   // keep-alive): it must not start waiting for another request.
   if (listener_->draining) return Close();
   // Waiting for the first byte of the next request: the keep-alive idle limit applies. A plain
   // read (not Beast's, which only completes once a whole header is parsed) tells us when the
   // request starts, so the header clock can start then.
-  state_ = State::kIdle;
   ExpireAfter(options_.idle_timeout);
   stream_.async_read_some(buffer_.prepare(kReadChunk),
                           beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));

@@ -34,8 +34,9 @@ TlsServerStream::~TlsServerStream() { SSL_free(ssl_); }  // the socket's BIO doe
 void TlsServerStream::SendCloseNotify() {
   if (failed_ || !socket_.is_open() || !SSL_is_init_finished(ssl_)) return;
   ERR_clear_error();
-  // 1 or 0: sent (0: the peer's not read, which is not waited for); below 0: the socket is full
-  // or the connection failed earlier, and it closes without.
+  // 1 or 0: sent (0: the peer's not read, which is not waited for); below 0: the socket's send
+  // buffer is full and it closes without (TCP takes a small send whole or not at all while
+  // its buffer is over its limit, so the 24-byte alert is not cut).
   SSL_shutdown(ssl_);
   ERR_clear_error();
 }
