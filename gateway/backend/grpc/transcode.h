@@ -36,8 +36,9 @@ absl::StatusOr<nlohmann::json> MessageToJson(const google::protobuf::Message& me
                                              const OutputOptions& options,
                                              int64_t max_values = kMaxReplyValues);
 
-// How RenderMessageJson writes one reply type: the members of each message type reachable
-// from it, in the order the rendered objects list them, worked out once.
+// How RenderMessageJson and RenderWireJson write one reply type: the members of each message
+// type reachable from it, in the order the rendered objects list them, and what the wire writer
+// reads of each field, worked out once.
 class JsonLayout {
  public:
   struct Member {
