@@ -11,9 +11,13 @@
 namespace sluice::log {
 namespace {
 
-// Queue of pending lines for the writer thread. 8192 lines absorb bursts of access-log lines
-// without blocking workers; beyond that the oldest line is dropped rather than stalling requests.
-constexpr size_t kQueueSize = 8192;
+// Queue of pending lines for the writer thread: bursts of access-log lines wait here without
+// blocking workers; beyond it the oldest line is dropped rather than stalling requests. spdlog
+// builds every slot up front (~400 bytes each, every page touched): 8192 slots were 3.3 MB of
+// each process's resident memory. The writer keeps up with two workers logging every request
+// (no line lost at 128 and 512 connections, docs/performance.md round 12), so 1024 slots only
+// shorten the bursts absorbed, to about 10 ms of 100k requests/s.
+constexpr size_t kQueueSize = 1024;
 
 spdlog::level::level_enum ParseLevel(std::string_view level) {
   if (level == "DEBUG") return spdlog::level::debug;
