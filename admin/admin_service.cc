@@ -303,7 +303,7 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
                                        pb::GetConfigResponse* response) {
   if (auto st = Authorize(context, CallClass::kPrivileged, "GetConfig"); !st.ok()) return st;
   std::shared_ptr<const config::ServiceConfig> cfg = view_.config();
-  response->set_json(RedactedConfigJson(cfg->effective));
+  response->set_json(RedactedConfigJson(cfg->effective()));
   response->set_config_path(cfg->file_path);
   response->set_config_sha256(cfg->sha256_hex);
   return ::grpc::Status::OK;

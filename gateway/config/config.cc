@@ -1338,10 +1338,9 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   }
 
   cfg->file_path = std::string(file_path);
-  cfg->raw_bytes = std::string(bytes);
   cfg->sha256_hex = Sha256Hex(bytes);
   cfg->loaded_at = absl::Now();
-  cfg->effective = std::move(root);
+  cfg->effective_json = root.dump();
   result.config = std::move(cfg);
   return result;
 }

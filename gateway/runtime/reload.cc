@@ -22,10 +22,10 @@ constexpr auto kSwapWait = std::chrono::seconds(5);
 
 using Json = nlohmann::json;
 
-// The effective config's value at `pointer` ("/tls", "/extra_config/sluice~1admin"), or null.
-Json At(const config::ServiceConfig& c, const char* pointer) {
+// An effective config's value at `pointer` ("/tls", "/extra_config/sluice~1admin"), or null.
+Json At(const Json& effective, const char* pointer) {
   const Json::json_pointer p(pointer);
-  return c.effective.contains(p) ? c.effective.at(p) : Json();
+  return effective.contains(p) ? effective.at(p) : Json();
 }
 
 }  // namespace
@@ -95,8 +95,10 @@ std::string NeedsRestart(const config::ServiceConfig& live, const config::Servic
           absl::StrCat(key, " (", absl::FormatDuration(a), " -> ", absl::FormatDuration(b), ")"));
     }
   };
+  const Json live_effective = live.effective();
+  const Json next_effective = next.effective();
   auto section = [&](const char* key, const char* pointer) {
-    if (At(live, pointer) != At(next, pointer)) changed.push_back(key);
+    if (At(live_effective, pointer) != At(next_effective, pointer)) changed.push_back(key);
   };
   if (!port_from_flag) scalar("port", live.port, next.port);
   scalar("listen_ip", live.listen_ip, next.listen_ip);
