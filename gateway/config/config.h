@@ -254,7 +254,10 @@ struct ServiceConfig {
   // and by a reload's comparison, which parse it again. Kept as text, not as nlohmann's tree: with
   // 1,000 endpoints the tree held ~1 MB for the life of the process, the text a quarter of that.
   std::string effective_json;
-  nlohmann::json effective() const { return nlohmann::json::parse(effective_json); }
+  // The text parsed again; null for a config not read from a file (built in code, as in tests).
+  nlohmann::json effective() const {
+    return effective_json.empty() ? nlohmann::json() : nlohmann::json::parse(effective_json);
+  }
 };
 
 // Everything a parse produced. `config` is set iff `errors` is empty.

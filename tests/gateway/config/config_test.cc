@@ -871,6 +871,14 @@ TEST(ConfigTest, KeepsProvenance) {
   EXPECT_LE(r.config->loaded_at, absl::Now());
 }
 
+TEST(ConfigTest, EffectiveIsTheParsedTextOrNull) {
+  LoadResult r = ParseConfig(R"({"version": 3, "name": "n", "endpoints": []})", "f.json", &NoEnv);
+  ASSERT_TRUE(r.errors.empty()) << Dump(r.errors);
+  EXPECT_EQ(r.config->effective()["name"], "n");
+  // A config built in code has no text: null, not a parse error.
+  EXPECT_TRUE(ServiceConfig().effective().is_null());
+}
+
 TEST(ConfigTest, LoadConfigFileReadsTheExactBytes) {
   LoadResult r = Load("good_v3.json");
   ASSERT_NE(r.config, nullptr);
