@@ -15,8 +15,10 @@ namespace {
 // blocking workers; beyond it the oldest line is dropped rather than stalling requests. spdlog
 // builds every slot up front (~400 bytes each, every page touched): 8192 slots were 3.3 MB of
 // each process's resident memory. The writer keeps up with two workers logging every request
-// (no line lost at 128 and 512 connections, docs/performance.md round 12), so 1024 slots only
-// shorten the bursts absorbed, to about 10 ms of 100k requests/s.
+// (no line lost at 128 and 512 connections, docs/performance.md round 12), so the queue only
+// absorbs bursts and stalls of whatever reads stderr: 1024 slots hold about 10 ms of 100k
+// requests/s with access logs on (8192 held 80 ms). Longer than that, the oldest lines go,
+// warnings included, as they did past 80 ms.
 constexpr size_t kQueueSize = 1024;
 
 spdlog::level::level_enum ParseLevel(std::string_view level) {

@@ -1340,7 +1340,9 @@ LoadResult ParseConfig(std::string_view bytes, std::string_view file_path, EnvLo
   cfg->file_path = std::string(file_path);
   cfg->sha256_hex = Sha256Hex(bytes);
   cfg->loaded_at = absl::Now();
-  cfg->effective_json = root.dump();
+  // replace: an environment override (SLUICE_NAME...) may hold bytes that are not UTF-8, which
+  // the strict dump throws on; GetConfig shows them replaced, as it did before.
+  cfg->effective_json = root.dump(-1, ' ', false, Json::error_handler_t::replace);
   result.config = std::move(cfg);
   return result;
 }

@@ -256,7 +256,10 @@ struct ServiceConfig {
   std::string effective_json;
   // The text parsed again; null for a config not read from a file (built in code, as in tests).
   nlohmann::json effective() const {
-    return effective_json.empty() ? nlohmann::json() : nlohmann::json::parse(effective_json);
+    if (effective_json.empty()) return nullptr;
+    nlohmann::json parsed =
+        nlohmann::json::parse(effective_json, nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? nullptr : parsed;
   }
 };
 

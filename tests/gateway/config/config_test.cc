@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,13 +23,6 @@ std::string TestdataPath(const std::string& name) {
   const char* workspace = std::getenv("TEST_WORKSPACE");
   return std::string(srcdir ? srcdir : ".") + "/" + (workspace ? workspace : "sluice") +
          "/tests/testdata/config/" + name;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // The process environment must not leak into tests.
@@ -707,6 +699,14 @@ TEST_F(EnvOverrideTest, OverridesReplaceFileValuesAndShowInEffective) {
   EXPECT_EQ(c.sha256_hex, ParseWithEnv(file_).config->sha256_hex);
 }
 
+TEST_F(EnvOverrideTest, AnOverrideThatIsNotUtf8LoadsAndShowsReplaced) {
+  FakeEnvVars() = {{"SLUICE_NAME", "caf\xe9"}};  // Latin-1, as a non-UTF-8 locale may set it
+  LoadResult r = ParseWithEnv(file_);
+  ASSERT_TRUE(r.errors.empty()) << Dump(r.errors);
+  EXPECT_EQ(r.config->name, "caf\xe9");
+  EXPECT_EQ(r.config->effective()["name"], "caf\xef\xbf\xbd");  // U+FFFD
+}
+
 TEST_F(EnvOverrideTest, WithoutOverridesEffectiveIsTheFile) {
   LoadResult r = ParseWithEnv(file_);
   ASSERT_TRUE(r.errors.empty()) << Dump(r.errors);
@@ -880,13 +880,15 @@ TEST(ConfigTest, EffectiveIsTheParsedTextOrNull) {
 }
 
 TEST(ConfigTest, LoadConfigFileReadsTheExactBytes) {
-  LoadResult r = Load("good_v3.json");
-  ASSERT_NE(r.config, nullptr);
-  // The sha256 of the file's exact bytes.
+  // CRLF line ends and a trailing one: read in text mode or trimmed, the digest would differ.
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/crlf.json";
+  std::ofstream(path, std::ios::binary) << "{\"version\": 3,\r\n  \"endpoints\": []}\r\n";
+  LoadResult r = LoadConfigFile(path, &NoEnv);
+  ASSERT_NE(r.config, nullptr) << Dump(r.errors);
+  // printf '{"version": 3,\r\n  "endpoints": []}\r\n' | sha256sum
   EXPECT_EQ(r.config->sha256_hex,
-            ParseConfig(ReadFile(TestdataPath("good_v3.json")), "x", &NoEnv).config->sha256_hex);
-  EXPECT_EQ(r.config->file_path, TestdataPath("good_v3.json"));
-  EXPECT_EQ(r.config->sha256_hex.size(), 64u);
+            "44eda623a25661aa65039ca502fc7d52e6b0e3865dad93afa7ac952e9d78cb29");
+  EXPECT_EQ(r.config->file_path, path);
 }
 
 TEST(ConfigTest, MissingFileIsAnError) {
