@@ -9,7 +9,10 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+#include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/bind_handler.hpp"
@@ -65,11 +68,25 @@ constexpr uint64_t kHeaderFieldOverhead = 4;
 // process budgets count this.
 constexpr uint64_t kHeaderFieldMemory = 72;
 
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  // nghttp2 copies and lower-cases names and copies values (no NO_COPY flags).
+nghttp2_nv Nv(std::string_view name, std::string_view value, uint8_t flags) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          flags};
+}
+
+// The names Beast knows, lowercased once (HTTP/2 field names are lowercase, RFC 9113 8.2.1), by
+// field value: an answer's known names go to nghttp2 without a copy.
+const std::vector<std::string>& LowercaseFieldNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> lower;
+    for (unsigned i = 0; i <= static_cast<unsigned>(bhttp::field::xref); ++i) {
+      const std::string_view name = Sv(bhttp::to_string(static_cast<bhttp::field>(i)));
+      lower.emplace_back(name);
+      for (char& c : lower.back()) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+    }
+    return lower;
+  }();
+  return names;
 }
 
 std::string_view View(const uint8_t* data, size_t size) {
@@ -813,22 +830,32 @@ void H2Connection::Refuse(H2Stream& stream, unsigned status, std::string_view te
 }
 
 void H2Connection::LocalReply(H2Stream& stream, unsigned status, std::string_view text) {
+  if (stream.responded_) return;  // answered once: nghttp2 may still point into the first answer
   stream.responded_ = true;
   stream.response_ = TextResponse(status, text);
   Submit(stream);
 }
 
 void H2Connection::Submit(H2Stream& stream) {
+  // nghttp2 keeps pointers to what it does not copy (the NO_COPY flags) until the HEADERS frame
+  // is encoded or dropped: values into response_ and known names into a table that lives as long
+  // as the process. response_ does not change after this: a stream is answered once.
   const Response& res = stream.response_;
+  const std::vector<std::string>& lowercase = LowercaseFieldNames();
   const std::string status = std::to_string(res.result_int());
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(16);
-  nva.push_back(Nv(":status", status));
+  absl::InlinedVector<nghttp2_nv, 16> nva;
+  nva.push_back(Nv(":status", status, NGHTTP2_NV_FLAG_NO_COPY_NAME));
   for (const auto& f : res) {
     // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2); Content-Length is
     // kept, it was set above to what is sent.
     if (f.name() != bhttp::field::content_length && IsHopByHop(f.name())) continue;
-    nva.push_back(Nv(Sv(f.name_string()), Sv(f.value())));
+    if (f.name() == bhttp::field::unknown) {
+      // nghttp2 copies and lowercases the name.
+      nva.push_back(Nv(Sv(f.name_string()), Sv(f.value()), NGHTTP2_NV_FLAG_NO_COPY_VALUE));
+    } else {
+      nva.push_back(Nv(lowercase[static_cast<unsigned>(f.name())], Sv(f.value()),
+                       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE));
+    }
   }
   nghttp2_data_provider body;
   body.source.ptr = &stream;
