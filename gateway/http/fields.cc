@@ -135,8 +135,8 @@ void Fields::insert(field name, string_view name_string, string_view value) {
   if (size_ + static_cast<size_t>(n) + v > capacity_) Reserve(static_cast<size_t>(n) + v);
   if (entries_.capacity() == 0) entries_.reserve(16);
   char* at = bytes_.get() + size_;
-  if (n > 0) std::memcpy(at, name_string.data(), n);
-  if (v > 0) std::memcpy(at + n, value.data(), v);
+  CopyBytes(at, name_string.data(), n);
+  CopyBytes(at + n, value.data(), v);
   const Entry e{name, size_, n, size_ + n, v};
   size_ += n + v;
   live_bytes_ += n + v;
@@ -170,10 +170,10 @@ void Fields::Reserve(size_t more) {
   auto bigger = std::make_unique<char[]>(capacity);
   uint32_t used = 0;
   for (Entry& e : entries_) {
-    std::memcpy(bigger.get() + used, bytes_.get() + e.name_at, e.name_size);
+    CopyBytes(bigger.get() + used, bytes_.get() + e.name_at, e.name_size);
     e.name_at = used;
     used += e.name_size;
-    std::memcpy(bigger.get() + used, bytes_.get() + e.value_at, e.value_size);
+    CopyBytes(bigger.get() + used, bytes_.get() + e.value_at, e.value_size);
     e.value_at = used;
     used += e.value_size;
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "boost/beast/http/status.hpp"
+#include "gateway/common/strings.h"
 
 namespace sluice::http {
 
@@ -29,7 +30,7 @@ class HeadWriter {
 
   void Put(boost::string_view s) { Put(s.data(), s.size()); }
   void Put(const char* data, size_t size) {
-    std::memcpy(p_, data, size);
+    CopyBytes(p_, data, size);
     p_ += size;
   }
   void Put(char c) { *p_++ = c; }
