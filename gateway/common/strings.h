@@ -18,9 +18,10 @@ namespace sluice {
 inline std::string_view Sv(boost::string_view s) { return {s.data(), s.size()}; }
 inline boost::string_view Bv(std::string_view s) { return {s.data(), s.size()}; }
 
-// Copies `n` bytes between buffers that do not overlap. Header names and values are mostly
-// shorter than 32 bytes: two overlapping moves of a fixed size copy them inline, where memcpy's
-// call (and the registers saved around it) cost more than the copy.
+// Copies `n` bytes between buffers that do not overlap; with `n` 0 it touches neither pointer
+// (either may be null). Header names and values are mostly shorter than 32 bytes: two
+// overlapping moves of a fixed size copy them inline, where memcpy's call (and the registers
+// saved around it) cost more than the copy.
 inline void CopyBytes(char* dst, const char* src, size_t n) {
   if (n > 32) {
     std::memcpy(dst, src, n);

@@ -75,14 +75,13 @@ nghttp2_nv Nv(std::string_view name, std::string_view value, uint8_t flags) {
 }
 
 // The names Beast knows, lowercased once (HTTP/2 field names are lowercase, RFC 9113 8.2.1), by
-// field value: an answer's known names go to nghttp2 without a copy.
+// field value (xref is Beast 1.74's last): an answer's known names go to nghttp2 without a copy.
 const std::vector<std::string>& LowercaseFieldNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> lower;
     for (unsigned i = 0; i <= static_cast<unsigned>(bhttp::field::xref); ++i) {
-      const std::string_view name = Sv(bhttp::to_string(static_cast<bhttp::field>(i)));
-      lower.emplace_back(name);
-      for (char& c : lower.back()) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+      lower.emplace_back(Sv(bhttp::to_string(static_cast<bhttp::field>(i))));
+      absl::AsciiStrToLower(&lower.back());
     }
     return lower;
   }();
@@ -830,16 +829,17 @@ void H2Connection::Refuse(H2Stream& stream, unsigned status, std::string_view te
 }
 
 void H2Connection::LocalReply(H2Stream& stream, unsigned status, std::string_view text) {
-  if (stream.responded_) return;  // answered once: nghttp2 may still point into the first answer
   stream.responded_ = true;
   stream.response_ = TextResponse(status, text);
   Submit(stream);
 }
 
 void H2Connection::Submit(H2Stream& stream) {
-  // nghttp2 keeps pointers to what it does not copy (the NO_COPY flags) until the HEADERS frame
-  // is encoded or dropped: values into response_ and known names into a table that lives as long
-  // as the process. response_ does not change after this: a stream is answered once.
+  // nghttp2 copies each value, and each name given without NO_COPY_NAME (lowercasing it). A
+  // known name comes lowercase from a table that lives as long as the process, which satisfies
+  // NO_COPY_NAME's rule (valid until the frame is sent or dropped) whatever becomes of the
+  // stream; values stay copied, since a reset stream may be freed before nghttp2 drops its
+  // HEADERS.
   const Response& res = stream.response_;
   const std::vector<std::string>& lowercase = LowercaseFieldNames();
   const std::string status = std::to_string(res.result_int());
@@ -847,14 +847,13 @@ void H2Connection::Submit(H2Stream& stream) {
   nva.push_back(Nv(":status", status, NGHTTP2_NV_FLAG_NO_COPY_NAME));
   for (const auto& f : res) {
     // Connection-specific fields are forbidden in HTTP/2 (RFC 9113 8.2.2); Content-Length is
-    // kept, it was set above to what is sent.
+    // kept: FinishResponse (or TextResponse) set it to what is sent.
     if (f.name() != bhttp::field::content_length && IsHopByHop(f.name())) continue;
-    if (f.name() == bhttp::field::unknown) {
-      // nghttp2 copies and lowercases the name.
-      nva.push_back(Nv(Sv(f.name_string()), Sv(f.value()), NGHTTP2_NV_FLAG_NO_COPY_VALUE));
+    const auto known = static_cast<unsigned>(f.name());
+    if (f.name() == bhttp::field::unknown || known >= lowercase.size()) {
+      nva.push_back(Nv(Sv(f.name_string()), Sv(f.value()), NGHTTP2_NV_FLAG_NONE));
     } else {
-      nva.push_back(Nv(lowercase[static_cast<unsigned>(f.name())], Sv(f.value()),
-                       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE));
+      nva.push_back(Nv(lowercase[known], Sv(f.value()), NGHTTP2_NV_FLAG_NO_COPY_NAME));
     }
   }
   nghttp2_data_provider body;

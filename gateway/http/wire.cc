@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "boost/beast/http/status.hpp"
 #include "gateway/common/strings.h"

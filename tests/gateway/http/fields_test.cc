@@ -14,7 +14,6 @@
 #include "boost/beast/http/parser.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "boost/optional/optional_io.hpp"
-#include "gateway/common/strings.h"
 #include "gateway/http/exchange.h"
 #include "gateway/http/parser.h"
 #include "gtest/gtest.h"
@@ -157,21 +156,6 @@ TEST(FieldsTest, BehavesAsBeastsBasicFieldsUnderRandomOperations) {
     copy = moved;
     moved.insert("X-After", "1");
     EXPECT_EQ(Lines(copy), Lines(beast)) << "a copy is independent";
-  }
-}
-
-// Fields and the head writer copy names and values with CopyBytes (gateway/common/strings.h),
-// whose short lengths take different paths: every length up to past the memcpy cut-off, the
-// bytes around the copy untouched.
-TEST(FieldsTest, CopyBytesCopiesEveryLengthAndNothingElse) {
-  std::string source(80, '\0');
-  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<char>('!' + i);
-  for (size_t n = 0; n <= 70; ++n) {
-    std::string out(n + 16, '#');
-    CopyBytes(out.data() + 8, source.data() + 3, n);
-    EXPECT_EQ(out.substr(0, 8), "########") << n;
-    EXPECT_EQ(out.substr(8, n), source.substr(3, n)) << n;
-    EXPECT_EQ(out.substr(8 + n), "########") << n;
   }
 }
 
