@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "absl/time/clock.h"
+#include "gateway/common/clock.h"
 
 namespace sluice::pipeline {
 
@@ -41,7 +41,7 @@ void RecordBackend::Call(backend::BackendRequest&& request, const backend::CallC
                 metrics::BackendStats& s = registry_.backend(worker, backend_id_);
                 s.calls.Add();
                 s.latency.Observe(SecondsSince(start));
-                const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+                const int64_t now_ms = UnixMillis();
                 if (answer.ok()) {
                   s.last_success_unix_ms.store(now_ms, std::memory_order_relaxed);
                 } else {

@@ -294,6 +294,12 @@ TEST(AdminIntegrationTest, NRequestsShowExactlyNInGetMetricsAndPrometheus) {
   ASSERT_EQ(h.backends_size(), 2);
   EXPECT_EQ(h.backends(0).state(), pb::BACKEND_OK);
   EXPECT_TRUE(h.backends(0).has_last_success());
+  // Stamped on the wall clock when the calls above answered.
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  EXPECT_NEAR(static_cast<double>(h.backends(0).last_success().seconds()),
+              static_cast<double>(now_s), 60.0);
   EXPECT_EQ(h.backends(1).state(), pb::BACKEND_STATE_UNSPECIFIED);
 
   const std::string page = admin.Scrape();

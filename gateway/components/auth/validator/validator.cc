@@ -1,5 +1,6 @@
 #include "gateway/components/auth/validator/validator.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -326,7 +327,9 @@ ValidatorStage::Outcome ValidatorStage::Check(pipeline::RequestContext& ctx, con
     *why = "no token";
     return Outcome::kUnauthorized;
   }
-  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  // The wall clock through the vDSO (absl::Now() costs 4x as much, on every request).
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const double leeway = absl::ToDoubleSeconds(c.leeway);
   if (!caches_.empty()) {
     // Verified before with this very key set: only its expiry can have changed.
