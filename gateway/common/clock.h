@@ -15,12 +15,16 @@ inline int64_t SteadyNanos() {
       .count();
 }
 
-// Now on the wall clock, in milliseconds since the Unix epoch (CLOCK_REALTIME, read through the
-// vDSO: ~18 ns here, where absl::Now() takes ~70): what "last success" stamps store.
+// Now on the wall clock since the Unix epoch (CLOCK_REALTIME, read through the vDSO: ~18 ns here,
+// where absl::Now() takes ~70): in milliseconds, what "last success" stamps store, and in
+// seconds, what JWT expiry checks compare.
 inline int64_t UnixMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+inline double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace sluice
