@@ -2,6 +2,7 @@
 #
 #   bench_init NAME       a fresh $TMP (/tmp/sluice-NAME.XXXXXX), PIDS=() and a trap that stops
 #                         every PID in PIDS (last first, TERM then KILL) and removes $TMP on exit
+#   stop_pid PID          TERM, up to 5 s for it to go, then KILL (a child of this shell is reaped)
 #   die MESSAGE...        "NAME: error: MESSAGE" on stderr, exit 1
 #   pick_port             PORT = a free TCP port in 20000..32767 not picked before
 #   wait_port PORT PID [TRIES]   until PORT accepts (0.2 s per try, 100 tries), PID alive
@@ -23,17 +24,18 @@ bench_init() {
 }
 
 bench_cleanup() {
-  local rc=$? i p
+  local rc=$? i
   trap - EXIT
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    p=${PIDS[i]}
-    kill -TERM "$p" 2>/dev/null || continue
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   rm -rf "$TMP"
   exit "$rc"
+}
+
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 
 die() { echo "${BENCH_NAME:-bench}: error: $*" >&2; exit 1; }
