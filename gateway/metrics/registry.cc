@@ -53,16 +53,15 @@ Registry::Registry(int workers, const config::ServiceConfig& config) : Registry(
 }
 
 bool Registry::Grow(int id, bool backend) {
-  const int chunk = id / kChunk;
-  if (chunk >= kMaxChunks) return false;
+  if (id >= kChunk * kMaxChunks) return false;
   if (backend) {
-    if (breaker_states_[chunk] != nullptr) return true;
-    breaker_states_[chunk] = std::make_unique<std::atomic<int>[]>(kChunk);
-    for (int i = 0; i < kChunk; ++i) breaker_states_[chunk][i] = kNoBreaker;
-    for (auto& pw : workers_) pw->backends[chunk] = std::make_unique<BackendStats[]>(kChunk);
+    if (breaker_states_.has(id)) return true;
+    breaker_states_.Make(id);
+    const int first = id / kChunk * kChunk;
+    for (int i = first; i < first + kChunk; ++i) breaker_states_[i] = kNoBreaker;
+    for (auto& pw : workers_) pw->backends.Make(id);
   } else {
-    if (!workers_.empty() && workers_[0]->endpoints[chunk] != nullptr) return true;
-    for (auto& pw : workers_) pw->endpoints[chunk] = std::make_unique<EndpointStats[]>(kChunk);
+    for (auto& pw : workers_) pw->endpoints.Make(id);
   }
   return true;
 }
@@ -148,12 +147,12 @@ Snapshot Registry::Read() const {
   s.redis_fallbacks = redis_fallbacks_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < s.backends.size(); ++i) {
     const int id = live_.backends[i];
-    s.backends[i].breaker_state = breaker_states_[id / kChunk][id % kChunk].load();
+    s.backends[i].breaker_state = breaker_states_[id].load();
   }
   for (const auto& pw : workers_) {
     for (size_t i = 0; i < s.endpoints.size(); ++i) {
       const int id = live_.endpoints[i];
-      const EndpointStats& e = pw->endpoints[id / kChunk][id % kChunk];
+      const EndpointStats& e = pw->endpoints[id];
       EndpointSnapshot& out = s.endpoints[i];
       for (int c = 0; c < kStatusClasses; ++c) out.requests_by_class[c] += e.requests[c].Get();
       out.in_flight += e.in_flight.Get();
@@ -162,7 +161,7 @@ Snapshot Registry::Read() const {
     }
     for (size_t i = 0; i < s.backends.size(); ++i) {
       const int id = live_.backends[i];
-      BackendStats& b = pw->backends[id / kChunk][id % kChunk];
+      BackendStats& b = pw->backends[id];
       BackendSnapshot& out = s.backends[i];
       out.calls += b.calls.Get();
       out.cache_hits += b.cache_hits.Get();

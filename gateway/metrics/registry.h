@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/common/stable_slots.h"
 #include "gateway/config/config.h"
 
 namespace sluice::metrics {
@@ -171,15 +172,11 @@ class Registry {
   // since they were registered.
   void Activate(const Slots& slots);
 
-  EndpointStats& endpoint(int worker, int id) {
-    return workers_[worker]->endpoints[id / kChunk][id % kChunk];
-  }
-  BackendStats& backend(int worker, int id) {
-    return workers_[worker]->backends[id / kChunk][id % kChunk];
-  }
+  EndpointStats& endpoint(int worker, int id) { return workers_[worker]->endpoints[id]; }
+  BackendStats& backend(int worker, int id) { return workers_[worker]->backends[id]; }
   // Where backend `id`'s circuit breaker (one per process) writes its state; kNoBreaker until
   // one does.
-  std::atomic<int>& breaker_state(int id) { return breaker_states_[id / kChunk][id % kChunk]; }
+  std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
   // Backend `id` has an HTTP cache (its cache_* counts are listed once Activate makes its
   // configuration live). Called while the stacks are built.
   void mark_cached(int id);
@@ -194,7 +191,7 @@ class Registry {
 
  private:
   template <class T>
-  using Chunks = std::array<std::unique_ptr<T[]>, kMaxChunks>;
+  using Chunks = StableSlots<T, kChunk, kMaxChunks>;
   struct PerWorker {
     Chunks<EndpointStats> endpoints;
     Chunks<BackendStats> backends;

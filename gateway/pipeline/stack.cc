@@ -216,8 +216,12 @@ TransportFactory DefaultTransports(Upstreams& upstreams) {
       if (!grpc.ok()) return grpc.status();
       return backend::BackendPtr(std::move(*grpc));
     }
-    return backend::BackendPtr(
-        std::make_unique<backend::rest::RestBackend>(*upstreams.rest, b.hosts));
+    auto rest = backend::rest::RestBackend::Create(*upstreams.rest, b.hosts);
+    if (!rest.ok()) {
+      return absl::Status(rest.status().code(),
+                          absl::StrCat(b.json_path, ".host: ", rest.status().message()));
+    }
+    return backend::BackendPtr(std::move(*rest));
   };
 }
 

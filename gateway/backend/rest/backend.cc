@@ -6,15 +6,21 @@
 
 namespace sluice::backend::rest {
 
-RestBackend::RestBackend(const std::vector<std::unique_ptr<Client>>& clients,
-                         const std::vector<config::HostAddress>& hosts)
-    : clients_(clients) {
+absl::StatusOr<std::unique_ptr<RestBackend>> RestBackend::Create(
+    const std::vector<std::unique_ptr<Client>>& clients,
+    const std::vector<config::HostAddress>& hosts) {
+  std::vector<int> slots;
   for (const config::HostAddress& host : hosts) {
-    int slot = static_cast<int>(slots_.size());
+    int slot = static_cast<int>(slots.size());
     // Hosts are registered in the same order everywhere, so one slot number serves every worker.
-    for (const auto& client : clients_) slot = client->RegisterHost(host);
-    slots_.push_back(slot);
+    for (const auto& client : clients) {
+      absl::StatusOr<int> registered = client->RegisterHost(host);
+      if (!registered.ok()) return registered.status();
+      slot = *registered;
+    }
+    slots.push_back(slot);
   }
+  return std::unique_ptr<RestBackend>(new RestBackend(clients, std::move(slots)));
 }
 
 void RestBackend::Call(BackendRequest&& request, const CallContext& ctx, Deadline deadline,

@@ -748,11 +748,17 @@ Client::Client(asio::io_context& ioc, ClientOptions options)
 
 Client::~Client() = default;
 
-int Client::RegisterHost(const config::HostAddress& host) {
-  for (size_t i = 0; i < hosts_.size(); ++i) {
-    if (hosts_[i]->address.host == host.host && hosts_[i]->address.port == host.port) {
-      return static_cast<int>(i);
-    }
+absl::StatusOr<int> Client::RegisterHost(const config::HostAddress& host) {
+  for (int i = 0; i < host_count_; ++i) {
+    const config::HostAddress& known = hosts_[i]->address;
+    if (known.host == host.host && known.port == host.port) return i;
+  }
+  const int slot = host_count_;
+  if (!hosts_.Make(slot)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("more than ", kMaxHosts,
+                     " distinct backend hosts since the gateway started (reloads included); "
+                     "restart it to register more"));
   }
   auto pool = std::make_unique<HostPool>();
   pool->address = host;
@@ -761,8 +767,9 @@ int Client::RegisterHost(const config::HostAddress& host) {
   beast::error_code ec;
   auto ip = asio::ip::make_address(host.host, ec);
   if (!ec) pool->endpoint = tcp::endpoint(ip, host.port);
-  hosts_.push_back(std::move(pool));
-  return static_cast<int>(hosts_.size() - 1);
+  hosts_[slot] = std::move(pool);
+  ++host_count_;
+  return slot;
 }
 
 void Client::Send(int slot, Request&& request, Deadline deadline, Callback done) {
@@ -771,7 +778,7 @@ void Client::Send(int slot, Request&& request, Deadline deadline, Callback done)
 
 size_t Client::idle_connections() const {
   size_t n = 0;
-  for (const auto& h : hosts_) n += h->idle.size();
+  for (int i = 0; i < host_count_; ++i) n += hosts_[i]->idle.size();
   return n;
 }
 

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ssl/context.hpp"
 #include "boost/beast/http/message.hpp"
 #include "boost/beast/http/string_body.hpp"
 #include "gateway/backend/error.h"
+#include "gateway/common/stable_slots.h"
 #include "gateway/config/config.h"
 #include "gateway/http/deadlines.h"
 #include "gateway/http/exchange.h"
@@ -71,9 +73,12 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Registers a backend host at start-up; returns its slot for Send(). Registering the same
-  // host:port twice returns the same slot.
-  int RegisterHost(const config::HostAddress& host);
+  // Registers a backend host; returns its slot for Send(). Registering the same host:port twice
+  // returns the same slot. Called at start-up, and by a reload on the main thread while this
+  // client's worker sends to the slots it has: they never move. ResourceExhausted past kMaxHosts
+  // hosts since the process started.
+  absl::StatusOr<int> RegisterHost(const config::HostAddress& host);
+  static constexpr int kMaxHosts = 64 * 256;
 
   // Sends `request` to the host in `slot`, following redirects, with the whole exchange bounded
   // by `deadline` (when it passes, the worker's deadline sweep closes the call's connection,
@@ -96,7 +101,8 @@ class Client {
   boost::asio::io_context& ioc_;
   http::Deadlines& deadlines_;  // of ioc_: one sweep for every call's deadline
   ClientOptions options_;
-  std::vector<std::unique_ptr<HostPool>> hosts_;
+  StableSlots<std::unique_ptr<HostPool>, 64, kMaxHosts / 64> hosts_;
+  int host_count_ = 0;  // the registering thread's
 };
 
 }  // namespace sluice::backend::rest

@@ -152,7 +152,9 @@ class RestClientTest : public ::testing::Test {
     host.host = "127.0.0.1";
     host.port = port;
     host.original = "127.0.0.1:" + std::to_string(port);
-    return client.RegisterHost(host);
+    absl::StatusOr<int> slot = client.RegisterHost(host);
+    EXPECT_TRUE(slot.ok()) << slot.status();
+    return slot.value_or(0);
   }
 
   asio::io_context ioc_;
@@ -320,6 +322,70 @@ TEST_F(RestClientTest, OnlyAnAnswerThatKeepsTheConnectionReturnsItToThePool) {
     EXPECT_EQ(r.response.body(), "{}");
     EXPECT_EQ(client.idle_connections(), row.pooled);
   }
+}
+
+// A reload registers its new hosts from the main thread while each worker sends to the slots it
+// has: the worker's calls go on being answered, every slot is its own, and the same host:port is
+// the same slot.
+TEST_F(RestClientTest, HostsRegisteredWhileTheWorkerSendsLeaveItsSlotsInPlace) {
+  ScriptedBackend backend([](int, int) { return Act::kAnswer; });
+  Client client(ioc_, ClientOptions{});
+  const int slot = Register(client, backend.port());
+  std::atomic<bool> stop{false};
+  std::atomic<bool> stopped{false};  // the last call is answered
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::function<void()> send = [&] {
+    Request req(bhttp::verb::get, "/k", 11);
+    client.Send(slot, std::move(req), std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                [&](CallResult&& r) {
+                  ++(r.ok() ? answered : failed);
+                  if (stop) {
+                    stopped = true;
+                    return;
+                  }
+                  send();
+                });
+  };
+  asio::post(ioc_, send);
+  std::thread worker([this] { ioc_.run(); });
+  std::vector<int> slots;
+  for (int i = 1; i <= 3000; ++i) {
+    // Other ports on 127.0.0.1, never sent to.
+    slots.push_back(Register(client, static_cast<uint16_t>(i == backend.port() ? 65535 : i)));
+  }
+  while (answered < 50 && failed == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  while (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The deadline sweep would run until the last call's deadline: stopped rather than drained.
+  ioc_.stop();
+  worker.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_GE(answered, 50);
+  for (size_t i = 0; i < slots.size(); ++i) EXPECT_EQ(slots[i], static_cast<int>(i) + 1);
+  EXPECT_EQ(Register(client, backend.port()), slot);
+  EXPECT_EQ(Register(client, 1), 1);
+}
+
+TEST_F(RestClientTest, RegisteringPastTheHostLimitIsRefused) {
+  Client client(ioc_, ClientOptions{});
+  config::HostAddress host;
+  host.host = "127.0.0.1";
+  for (int i = 0; i < Client::kMaxHosts; ++i) {
+    host.host = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+    host.port = 80;
+    ASSERT_TRUE(client.RegisterHost(host).ok()) << i;
+  }
+  host.host = "127.0.0.1";
+  host.port = 8080;
+  absl::StatusOr<int> refused = client.RegisterHost(host);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(),
+            "more than 16384 distinct backend hosts since the gateway started (reloads included); "
+            "restart it to register more");
+  host.host = "10.0.0.7";
+  host.port = 80;
+  EXPECT_EQ(client.RegisterHost(host).value_or(-1), 7);  // known hosts still resolve
 }
 
 }  // namespace
