@@ -36,7 +36,9 @@ LiveHandler::LiveHandler(std::vector<boost::asio::io_context*> workers,
 
 LiveHandler::Share::~Share() {
   // The last request of a replaced dispatcher ended (on a worker): tear it down on the reaper.
-  // At shutdown the reaper no longer runs; the workers have stopped, so here is as good.
+  // Once the main loop has stopped (shutdown), the workers may still be running: the dispatcher
+  // is then destroyed here, on a worker, which owns none of its sockets (they are the workers',
+  // and outlive it). A JWK fetch in progress can hold this worker until it times out.
   if (reaper != nullptr && !reaper->stopped()) {
     boost::asio::post(*reaper, [d = std::move(dispatcher)]() mutable { d.reset(); });
   }

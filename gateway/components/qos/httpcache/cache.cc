@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "boost/asio/post.hpp"
+#include "gateway/common/clock.h"
 #include "gateway/common/strings.h"
 #include "gateway/http/wire.h"
 
@@ -278,7 +279,7 @@ void Cache::Call(backend::BackendRequest&& request, const backend::CallContext& 
   if (cached != nullptr && !VaryMatches(*cached, request.headers)) cached = nullptr;
   bool revalidating = false;
   if (cached != nullptr) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = absl::FromUnixNanos(UnixNanos());
     const Freshness freshness = FreshnessOf(*cached, request.headers, now);
     if (freshness == Freshness::kFresh) {
       Count(ctx, &metrics::BackendStats::cache_hits);
@@ -311,7 +312,7 @@ void Cache::Call(backend::BackendRequest&& request, const backend::CallContext& 
        cached = std::move(cached), revalidating, request_headers = std::move(request_headers),
        done = std::move(done)](BackendResponse&& answer) mutable {
         const backend::CallContext ctx{worker, ioc, request_id};
-        const absl::Time now = absl::Now();
+        const absl::Time now = absl::FromUnixNanos(UnixNanos());
         if (revalidating && answer.ok() && answer.status == 304) {
           // Confirmed: the stored answer with the 304's end-to-end headers.
           auto refreshed = std::make_shared<Entry>(*cached);
