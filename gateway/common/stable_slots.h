@@ -18,8 +18,6 @@ class StableSlots {
  public:
   static constexpr int kCapacity = kChunk * kMaxChunks;
 
-  // Whether the chunk slot `id` falls in has been made.
-  bool has(int id) const { return id >= 0 && id < kCapacity && chunks_[id / kChunk] != nullptr; }
   // Makes the chunk slot `id` falls in, unless it was made before; false past kCapacity. Only
   // the adding thread calls it.
   bool Make(int id) {

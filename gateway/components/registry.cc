@@ -79,10 +79,9 @@ pipeline::StagePtr StageOf(const config::ComponentConfig& c, const BuildContext&
 }
 backend::BackendPtr WrapBreaker(const config::ComponentConfig& c, backend::BackendPtr next,
                                 const BuildContext& ctx) {
-  return circuitbreaker::Wrap(
-      static_cast<const circuitbreaker::Config&>(c), std::move(next),
-      ctx.backend != nullptr ? ctx.backend->url_pattern : "",
-      ctx.registry != nullptr ? &ctx.registry->breaker_state(ctx.backend_id) : nullptr);
+  return circuitbreaker::Wrap(static_cast<const circuitbreaker::Config&>(c), std::move(next),
+                              ctx.backend != nullptr ? ctx.backend->url_pattern : "", ctx.registry,
+                              ctx.backend_id);
 }
 backend::BackendPtr WrapProxyLimit(const config::ComponentConfig& c, backend::BackendPtr next,
                                    const BuildContext&) {

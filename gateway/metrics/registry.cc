@@ -54,14 +54,12 @@ Registry::Registry(int workers, const config::ServiceConfig& config) : Registry(
 
 bool Registry::Grow(int id, bool backend) {
   if (id >= kChunk * kMaxChunks) return false;
-  if (backend) {
-    if (breaker_states_.has(id)) return true;
-    breaker_states_.Make(id);
-    const int first = id / kChunk * kChunk;
-    for (int i = first; i < first + kChunk; ++i) breaker_states_[i] = kNoBreaker;
-    for (auto& pw : workers_) pw->backends.Make(id);
-  } else {
-    for (auto& pw : workers_) pw->endpoints.Make(id);
+  for (auto& pw : workers_) {
+    if (backend) {
+      pw->backends.Make(id);
+    } else {
+      pw->endpoints.Make(id);
+    }
   }
   return true;
 }
@@ -83,6 +81,7 @@ absl::StatusOr<Slots> Registry::Register(const config::ServiceConfig& config) {
   Slots slots;
   absl::MutexLock lock(&mu_);
   marked_cached_.clear();
+  built_breakers_.clear();
   for (const auto& e : config.endpoints) {
     const std::string endpoint_key = e.method + " " + e.path;
     const int endpoint = SlotOf(endpoint_slots_, endpoint_labels_, endpoint_key, false, [&] {
@@ -118,11 +117,18 @@ void Registry::Activate(const Slots& slots) {
   for (int id : slots.backends) {
     backend_labels_[id].has_cache = marked_cached_.count(id) > 0;
   }
+  live_breakers_ = std::move(built_breakers_);
+  built_breakers_.clear();
 }
 
 void Registry::mark_cached(int id) {
   absl::MutexLock lock(&mu_);
   marked_cached_.insert(id);
+}
+
+void Registry::set_breaker(int id, std::shared_ptr<const std::atomic<int>> state) {
+  absl::MutexLock lock(&mu_);
+  built_breakers_[id] = std::move(state);
 }
 
 namespace {
@@ -147,7 +153,10 @@ Snapshot Registry::Read() const {
   s.redis_fallbacks = redis_fallbacks_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < s.backends.size(); ++i) {
     const int id = live_.backends[i];
-    s.backends[i].breaker_state = breaker_states_[id].load();
+    const auto breaker = live_breakers_.find(id);
+    s.backends[i].breaker_state = breaker == live_breakers_.end()
+                                      ? kNoBreaker
+                                      : breaker->second->load(std::memory_order_relaxed);
   }
   for (const auto& pw : workers_) {
     for (size_t i = 0; i < s.endpoints.size(); ++i) {

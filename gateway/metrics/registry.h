@@ -174,9 +174,12 @@ class Registry {
 
   EndpointStats& endpoint(int worker, int id) { return workers_[worker]->endpoints[id]; }
   BackendStats& backend(int worker, int id) { return workers_[worker]->backends[id]; }
-  // Where backend `id`'s circuit breaker (one per process) writes its state; kNoBreaker until
-  // one does.
-  std::atomic<int>& breaker_state(int id) { return breaker_states_[id]; }
+  // Backend `id` has a circuit breaker in the configuration being built, and it writes its state
+  // (kBreakerClosed...) in `state`. Listed once Activate makes that configuration live: a
+  // reload that fails never replaces the live breaker's state, and a backend whose new
+  // configuration has no breaker no longer shows the old one's. Called while the stacks are
+  // built.
+  void set_breaker(int id, std::shared_ptr<const std::atomic<int>> state);
   // Backend `id` has an HTTP cache (its cache_* counts are listed once Activate makes its
   // configuration live). Called while the stacks are built.
   void mark_cached(int id);
@@ -206,7 +209,6 @@ class Registry {
              bool backend, const MakeLabel& make_label) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::vector<std::unique_ptr<PerWorker>> workers_;
-  Chunks<std::atomic<int>> breaker_states_;
   mutable absl::Mutex mu_;
   std::vector<EndpointSnapshot> endpoint_labels_ ABSL_GUARDED_BY(mu_);  // by slot
   std::vector<BackendSnapshot> backend_labels_ ABSL_GUARDED_BY(mu_);    // by slot
@@ -214,7 +216,10 @@ class Registry {
   std::map<std::string, int> backend_slots_ ABSL_GUARDED_BY(mu_);
   Slots live_ ABSL_GUARDED_BY(mu_);
   std::set<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
-  std::atomic<int> redis_up_{-2};                     // -2: no sluice/cluster-ratelimit
+  // Backend slot -> its breaker's state: set since the last Register, and live.
+  std::map<int, std::shared_ptr<const std::atomic<int>>> built_breakers_ ABSL_GUARDED_BY(mu_);
+  std::map<int, std::shared_ptr<const std::atomic<int>>> live_breakers_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> redis_up_{-2};  // -2: no sluice/cluster-ratelimit
   std::atomic<uint64_t> redis_fallbacks_{0};
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -81,6 +82,33 @@ TEST(CircuitBreakerTest, AFailedReloadLeavesTheLiveBreakersStateInTheMetrics) {
   EXPECT_EQ(state(), 2) << gw.log();
   EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);  // still open: refused
   EXPECT_EQ(backend.request_count(), 1u);
+}
+
+// A reload that removes the breaker removes its state from the metrics: an open breaker that is
+// gone must not go on showing as open.
+TEST(CircuitBreakerTest, AReloadWithoutTheBreakerRemovesItsStateFromTheMetrics) {
+  std::atomic<bool> healthy{false};
+  TestBackend backend(
+      [&](const Request&) { return TestBackend::Json(R"({"a":1})", healthy ? 200 : 500); });
+  const std::string head = R"({"version": 3, "extra_config": {
+      "sluice/admin": {"address": "127.0.0.1:0", "metrics_address": "127.0.0.1:0"}},
+      "endpoints": [{"endpoint": "/a", "backend": [{"host": [")" +
+                           backend.url() + R"("], "url_pattern": "/a")";
+  SluiceProcess gw(head + R"(, "extra_config": {
+      "qos/circuit-breaker": {"interval": 60, "timeout": 60, "max_errors": 0}}}]}]})");
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 500u);  // one failure: open
+  auto state = [&] { return Sample(MetricsPage(gw), "sluice_backend_circuit_breaker_state"); };
+  EXPECT_EQ(state(), 2);
+
+  std::ofstream(gw.config_path() + ".tmp") << head + "}]}]}";
+  ASSERT_EQ(std::rename((gw.config_path() + ".tmp").c_str(), gw.config_path().c_str()), 0);
+  kill(gw.pid(), SIGHUP);
+  ASSERT_TRUE(gw.LogHas("live (1 endpoints)")) << gw.log();
+  healthy = true;
+  EXPECT_EQ(Fetch(gw.port(), "GET", "/a").result_int(), 200u);  // no breaker: called
+  const std::string page = MetricsPage(gw);
+  EXPECT_TRUE(std::isnan(Sample(page, "sluice_backend_circuit_breaker_state"))) << page;
+  EXPECT_EQ(Sample(page, "sluice_backend_requests_total"), 2) << page;
 }
 
 }  // namespace

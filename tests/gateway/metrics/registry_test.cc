@@ -1,5 +1,7 @@
 #include "gateway/metrics/registry.h"
 
+#include <atomic>
+#include <memory>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -80,7 +82,7 @@ TEST(RegistryTest, AReloadKeepsTheCountersOfWhatStays) {
   r.endpoint(0, 1).requests[1].Add(7);  // POST /b
   r.backend(0, 2).calls.Add(3);         // POST /b's second backend (/z)
   config::ServiceConfig next = TwoEndpoints();
-  next.endpoints.erase(next.endpoints.begin());  // GET /a/{id} gone
+  next.endpoints.erase(next.endpoints.begin());       // GET /a/{id} gone
   next.endpoints[0].backends[0].url_pattern = "/y2";  // /b's first backend changed
   config::Endpoint added = next.endpoints[0];
   added.path = "/c";
@@ -131,11 +133,43 @@ TEST(RegistryTest, SlotsBeyondTheFirstChunk) {
   EXPECT_EQ(s.backends[602].calls, 4u);
 }
 
+// A breaker's state is listed while its configuration is live: a reload that fails keeps the
+// live breaker's, one whose backend has no breaker lists none, and a replaced breaker that
+// still changes (its last calls ending) is no longer read.
+TEST(RegistryTest, ABreakerIsListedOnlyWhileItsConfigurationIsLive) {
+  Registry r(1);
+  auto state = [](int value) { return std::make_shared<std::atomic<int>>(value); };
+  Slots slots = r.Register(TwoEndpoints()).value();
+  const int id = slots.backends[1];
+  auto first = state(kBreakerOpen);
+  r.set_breaker(id, first);
+  EXPECT_TRUE(r.Read().backends.empty());  // nothing live yet
+  r.Activate(slots);
+  EXPECT_EQ(r.Read().backends[0].breaker_state, kNoBreaker);
+  EXPECT_EQ(r.Read().backends[1].breaker_state, kBreakerOpen);
+
+  slots = r.Register(TwoEndpoints()).value();  // a reload that then fails
+  r.set_breaker(id, state(kBreakerClosed));
+  EXPECT_EQ(r.Read().backends[1].breaker_state, kBreakerOpen);
+
+  slots = r.Register(TwoEndpoints()).value();  // a reload with a new breaker
+  auto second = state(kBreakerClosed);
+  r.set_breaker(id, second);
+  r.Activate(slots);
+  first->store(kBreakerHalfOpen);
+  EXPECT_EQ(r.Read().backends[1].breaker_state, kBreakerClosed);
+  second->store(kBreakerOpen);
+  EXPECT_EQ(r.Read().backends[1].breaker_state, kBreakerOpen);
+
+  r.Activate(r.Register(TwoEndpoints()).value());  // a reload without it
+  EXPECT_EQ(r.Read().backends[1].breaker_state, kNoBreaker);
+}
+
 TEST(HistogramTest, BucketsAreUpperBoundsInclusive) {
   Histogram h;
   h.Observe(0.0005);  // exactly the first bound
   h.Observe(0.0006);
-  h.Observe(100);     // beyond the last bound: +Inf
+  h.Observe(100);  // beyond the last bound: +Inf
   EXPECT_EQ(h.buckets[0].Get(), 1u);
   EXPECT_EQ(h.buckets[1].Get(), 1u);
   EXPECT_EQ(h.buckets[kLatencyBuckets.size()].Get(), 1u);

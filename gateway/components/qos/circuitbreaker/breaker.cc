@@ -18,10 +18,11 @@ constexpr int64_t kMaxSeconds = 86'400;
 
 class BreakerBackend final : public backend::Backend {
  public:
-  BreakerBackend(const Config& config, backend::BackendPtr next, std::string label,
-                 std::atomic<int>* published)
-      : breaker_(std::make_shared<Breaker>(config, std::move(label), SteadyNanos(), published)),
+  BreakerBackend(const Config& config, backend::BackendPtr next, std::string label)
+      : breaker_(std::make_shared<Breaker>(config, std::move(label), SteadyNanos())),
         next_(std::move(next)) {}
+
+  const Breaker& breaker() const { return *breaker_; }
 
   void Call(backend::BackendRequest&& request, const backend::CallContext& ctx,
             backend::Deadline deadline, backend::Done done) const override {
@@ -94,23 +95,14 @@ std::string_view ToString(State state) {
   return "unknown";
 }
 
-Breaker::Breaker(const Config& config, std::string label, Nanos now, std::atomic<int>* published)
-    : config_(config), label_(std::move(label)), published_(published) {
+Breaker::Breaker(const Config& config, std::string label, Nanos now)
+    : config_(config), label_(std::move(label)) {
   NewGeneration(now);
-  int unwritten = metrics::kNoBreaker;  // no breaker of this backend wrote its state yet
-  if (published_ != nullptr) {
-    announced_ = published_->compare_exchange_strong(unwritten, static_cast<int>(state_),
-                                                     std::memory_order_relaxed);
-  }
 }
 
 bool Breaker::Before(Nanos now, uint64_t* generation) {
   std::lock_guard<std::mutex> lock(mu_);
   const State state = CurrentState(now);
-  if (!announced_ && published_ != nullptr) {
-    published_->store(static_cast<int>(state), std::memory_order_relaxed);
-    announced_ = true;
-  }
   if (state == State::kOpen) return false;
   // Half-open lets one call through (gobreaker's MaxRequests 0 means 1).
   if (state == State::kHalfOpen && half_open_calls_ >= 1) return false;
@@ -158,8 +150,7 @@ void Breaker::SetState(State next, Nanos now) {
               config_.name, ToString(state_), ToString(next));
   }
   state_ = next;
-  if (published_ != nullptr) published_->store(static_cast<int>(next), std::memory_order_relaxed);
-  announced_ = true;
+  published_->store(static_cast<int>(next), std::memory_order_relaxed);
   NewGeneration(now);
 }
 
@@ -181,9 +172,11 @@ void Breaker::NewGeneration(Nanos now) {
 }
 
 backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label,
-                         std::atomic<int>* published) {
+                         metrics::Registry* registry, int backend_id) {
   if (!config.enabled) return next;
-  return std::make_unique<BreakerBackend>(config, std::move(next), std::move(label), published);
+  auto wrapped = std::make_unique<BreakerBackend>(config, std::move(next), std::move(label));
+  if (registry != nullptr) registry->set_breaker(backend_id, wrapped->breaker().published());
+  return wrapped;
 }
 
 }  // namespace sluice::components::circuitbreaker

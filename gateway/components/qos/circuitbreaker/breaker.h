@@ -17,6 +17,7 @@
 
 #include "gateway/backend/backend.h"
 #include "gateway/config/reader.h"
+#include "gateway/metrics/registry.h"
 
 namespace sluice::components::circuitbreaker {
 
@@ -45,12 +46,11 @@ class Breaker {
 
   // `label` names the breaker in log lines (its `name`, or the backend); `now` starts the first
   // interval.
-  // `published` (may be null): where the state is written at each change, for metrics. It is
-  // shared with the breaker of the configuration that is live: a new breaker writes it at once
-  // only where nothing wrote it yet (the first configuration), else at its first call or change,
-  // so one built by a reload that then fails never overwrites the live breaker's state.
-  Breaker(const Config& config, std::string label, Nanos now,
-          std::atomic<int>* published = nullptr);
+  Breaker(const Config& config, std::string label, Nanos now);
+
+  // The state, as metrics read it from any thread: written at each change. Its own, shared with
+  // the metrics registry, which lists it only while this breaker's configuration is live.
+  std::shared_ptr<const std::atomic<int>> published() const { return published_; }
 
   // Whether a call may start at `now`; its generation (to pass to After) when it may.
   bool Before(Nanos now, uint64_t* generation);
@@ -67,18 +67,19 @@ class Breaker {
 
   const Config config_;  // a copy: a call may end after the service config is gone
   const std::string label_;
-  std::atomic<int>* const published_;
+  const std::shared_ptr<std::atomic<int>> published_ =
+      std::make_shared<std::atomic<int>>(static_cast<int>(State::kClosed));
   std::mutex mu_;
   State state_ = State::kClosed;
   uint64_t generation_ = 0;
   Nanos expiry_ = 0;  // 0: none
   int64_t half_open_calls_ = 0;
   int64_t consecutive_failures_ = 0;
-  bool announced_ = false;  // the state was written to `published_`
 };
 
-// The backend wrapper: a Breaker around `next`.
+// The backend wrapper: a Breaker around `next`. With a registry, the breaker's state is backend
+// `backend_id`'s in the metrics once the configuration being built goes live.
 backend::BackendPtr Wrap(const Config& config, backend::BackendPtr next, std::string label,
-                         std::atomic<int>* published = nullptr);
+                         metrics::Registry* registry = nullptr, int backend_id = 0);
 
 }  // namespace sluice::components::circuitbreaker

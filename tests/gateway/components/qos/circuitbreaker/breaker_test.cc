@@ -89,22 +89,20 @@ config::LoadResult Load(const std::string& breaker) {
       "cb.json", [](const char*) { return std::optional<std::string>(); });
 }
 
-// The state metrics read is shared by the breaker of the live configuration and the one a
-// reload builds: the new breaker writes it at once only where nothing wrote it yet (the first
-// configuration), else at its first call, so a reload that fails after building it leaves the
-// live breaker's state standing.
-TEST(BreakerTest, ANewBreakerLeavesThePublishedStateAloneUntilItsFirstCall) {
-  std::atomic<int> published{-1};
-  Breaker live(Make(60, 10, 0), "/x", kStart, &published);
-  EXPECT_EQ(published.load(), static_cast<int>(State::kClosed));
+// Each breaker writes its own state for metrics, at every change: one a reload builds never
+// touches the live one's (the registry lists a breaker only once its configuration is live).
+TEST(BreakerTest, EachBreakerPublishesItsOwnState) {
+  Breaker live(Make(60, 10, 0), "/x", kStart);
+  const auto published = live.published();
+  EXPECT_EQ(published->load(), static_cast<int>(State::kClosed));
   EXPECT_TRUE(Call(live, kStart, false));
-  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
-  { Breaker built_by_a_failed_reload(Make(60, 10, 0), "/x", kStart, &published); }
-  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
-  Breaker gone_live(Make(60, 10, 0), "/x", kStart, &published);
-  EXPECT_EQ(published.load(), static_cast<int>(State::kOpen));
-  EXPECT_TRUE(Call(gone_live, kStart, true));
-  EXPECT_EQ(published.load(), static_cast<int>(State::kClosed));
+  EXPECT_EQ(published->load(), static_cast<int>(State::kOpen));
+  Breaker rebuilt(Make(60, 10, 0), "/x", kStart);
+  EXPECT_EQ(rebuilt.published()->load(), static_cast<int>(State::kClosed));
+  EXPECT_EQ(published->load(), static_cast<int>(State::kOpen));
+  EXPECT_FALSE(Call(live, kStart + 1, true));  // open: refused
+  EXPECT_EQ(live.state(kStart + 10 * kSecond), State::kHalfOpen);
+  EXPECT_EQ(published->load(), static_cast<int>(State::kHalfOpen));
 }
 
 TEST(BreakerConfigTest, KeysParseAndBadValuesAreRefusedByPath) {
