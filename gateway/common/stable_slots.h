@@ -28,7 +28,8 @@ class StableSlots {
   }
 
   // Slot `id`, in a chunk already made.
-  T& operator[](int id) const { return chunks_[id / kChunk][id % kChunk]; }
+  T& operator[](int id) { return chunks_[id / kChunk][id % kChunk]; }
+  const T& operator[](int id) const { return chunks_[id / kChunk][id % kChunk]; }
 
  private:
   std::array<std::unique_ptr<T[]>, kMaxChunks> chunks_;

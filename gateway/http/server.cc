@@ -98,10 +98,11 @@ bool AmbiguousFraming(const RequestParser& parser) {
 
 WorkerPool::WorkerPool(int count) {
   for (int i = 0; i < count; ++i) {
-    // Each context is run by exactly one thread, and every socket on it is read, written,
-    // cancelled and closed only from that thread (other threads post to it): Asio may skip the
+    // Each context is run by exactly one thread, and while it runs, every socket on it is read,
+    // written, cancelled and closed only from that thread (other threads post to it; start-up
+    // and teardown on the main thread come before and after it runs): Asio may skip the
     // per-socket lock it takes on each operation started and each epoll event (about four
-    // lock/unlock pairs per proxied request). Posts and timers keep their locks.
+    // lock/unlock pairs per proxied request). Posts keep their lock.
     contexts_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
   }
 }

@@ -749,10 +749,8 @@ Client::Client(asio::io_context& ioc, ClientOptions options)
 Client::~Client() = default;
 
 absl::StatusOr<int> Client::RegisterHost(const config::HostAddress& host) {
-  for (int i = 0; i < host_count_; ++i) {
-    const config::HostAddress& known = hosts_[i]->address;
-    if (known.host == host.host && known.port == host.port) return i;
-  }
+  std::string key = absl::StrCat(host.scheme, "://", host.host, ":", host.port);
+  if (auto known = host_slots_.find(key); known != host_slots_.end()) return known->second;
   const int slot = host_count_;
   if (!hosts_.Make(slot)) {
     return absl::ResourceExhaustedError(
@@ -769,6 +767,7 @@ absl::StatusOr<int> Client::RegisterHost(const config::HostAddress& host) {
   if (!ec) pool->endpoint = tcp::endpoint(ip, host.port);
   hosts_[slot] = std::move(pool);
   ++host_count_;
+  host_slots_.emplace(std::move(key), slot);
   return slot;
 }
 

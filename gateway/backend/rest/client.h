@@ -8,8 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "boost/asio/io_context.hpp"
@@ -73,12 +73,15 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Registers a backend host; returns its slot for Send(). Registering the same host:port twice
-  // returns the same slot. Called at start-up, and by a reload on the main thread while this
-  // client's worker sends to the slots it has: they never move. ResourceExhausted past kMaxHosts
-  // hosts since the process started.
+  // Registers a backend host; returns its slot for Send(). Registering the same scheme, host and
+  // port twice returns the same slot. Called at start-up, and by a reload on the main thread
+  // while this client's worker sends to the slots it has: they never move. Slots are never
+  // freed (a pool outlives the configurations that name its host), so a process refuses more
+  // than kMaxHosts distinct hosts (ResourceExhausted): far more than any configuration names,
+  // few enough that the table is 2 KiB.
   absl::StatusOr<int> RegisterHost(const config::HostAddress& host);
-  static constexpr int kMaxHosts = 64 * 256;
+  static constexpr int kHostChunk = 64;
+  static constexpr int kMaxHosts = kHostChunk * 256;
 
   // Sends `request` to the host in `slot`, following redirects, with the whole exchange bounded
   // by `deadline` (when it passes, the worker's deadline sweep closes the call's connection,
@@ -90,7 +93,8 @@ class Client {
   // declaring a body.
   void Send(int slot, Request&& request, Deadline deadline, Callback done);
 
-  // Idle connections currently pooled (all hosts), for tests and metrics.
+  // Idle connections currently pooled (all hosts), for tests: it reads the worker's pools, so
+  // only while the worker does not run.
   size_t idle_connections() const;
 
   struct HostPool;
@@ -101,8 +105,10 @@ class Client {
   boost::asio::io_context& ioc_;
   http::Deadlines& deadlines_;  // of ioc_: one sweep for every call's deadline
   ClientOptions options_;
-  StableSlots<std::unique_ptr<HostPool>, 64, kMaxHosts / 64> hosts_;
-  int host_count_ = 0;  // the registering thread's
+  StableSlots<std::unique_ptr<HostPool>, kHostChunk, kMaxHosts / kHostChunk> hosts_;
+  // The registering thread's: the slots made, and each one's "scheme://host:port".
+  int host_count_ = 0;
+  absl::flat_hash_map<std::string, int> host_slots_;
 };
 
 }  // namespace sluice::backend::rest
