@@ -130,7 +130,7 @@ struct BackendSnapshot {
   uint64_t cache_misses = 0;
 };
 
-// Values of BackendSnapshot::breaker_state and of Registry::breaker_state().
+// Values of BackendSnapshot::breaker_state and of the state a breaker gives Registry::set_breaker.
 inline constexpr int kNoBreaker = -1;
 inline constexpr int kBreakerClosed = 0;
 inline constexpr int kBreakerHalfOpen = 1;
