@@ -155,8 +155,28 @@ struct Exchange {
 
 }  // namespace
 
+void FetchCancel::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (running_ != nullptr) running_->stop();
+}
+
+bool FetchCancel::Begin(asio::io_context* ioc) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return false;
+  running_ = ioc;
+  return true;
+}
+
+bool FetchCancel::End() {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_ = nullptr;
+  return !cancelled_;
+}
+
 absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url, const JwkTls& tls,
-                                                          absl::Duration timeout) {
+                                                          absl::Duration timeout,
+                                                          FetchCancel* cancel) {
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream plain(ioc);
@@ -208,7 +228,10 @@ absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url, co
           });
         });
       });
+  // A cancel that comes before the run stops the loop, and the run returns at once.
+  if (cancel != nullptr && !cancel->Begin(&ioc)) return absl::CancelledError("cancelled");
   ioc.run_for(absl::ToChronoNanoseconds(timeout));
+  if (cancel != nullptr && !cancel->End()) return absl::CancelledError("cancelled");
   if (!status.ok()) return status;
   const auto& res = secure ? over_tls->parser.get() : over_plain.parser.get();
   if (res.result() != bhttp::status::ok) {
@@ -251,6 +274,7 @@ RemoteKeys::~RemoteKeys() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  cancel_.Cancel();
   wake_.notify_all();
   thread_.join();
 }
@@ -294,7 +318,7 @@ void RemoteKeys::Run() {
     }
     const absl::Time started = absl::Now();
     absl::StatusOr<std::shared_ptr<const KeySet>> set =
-        FetchKeySet(url_, options_.tls, options_.timeout);
+        FetchKeySet(url_, options_.tls, options_.timeout, &cancel_);
     fetches_.fetch_add(1, std::memory_order_relaxed);
     if (set.ok()) {
       Install(std::move(*set), started);
@@ -302,7 +326,7 @@ void RemoteKeys::Run() {
       // Refresh ahead of expiry, so that a slow provider does not leave a gap.
       next = started + options_.ttl * 0.9;
       log::Debug("auth/validator: {} keys from {}", current_.load()->keys.size(), options_.url);
-    } else {
+    } else if (!absl::IsCancelled(set.status())) {  // only the destructor cancels
       log::Warn("auth/validator: cannot fetch the JWK Set from {}: {} (next try in {})",
                 options_.url, std::string(set.status().message()), absl::FormatDuration(retry));
       next = absl::Now() + retry;

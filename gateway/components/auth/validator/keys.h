@@ -53,10 +53,32 @@ struct JwkTls {
 // Splits an `http://` or `https://host[:port]/path` URL; nullopt for anything else.
 std::optional<HttpUrl> ParseHttpUrl(std::string_view url);
 
+// Ends a FetchKeySet running on another thread at once, instead of at its timeout: so that the
+// owner of a fetcher thread (a configuration being replaced, or the process stopping) does not
+// wait for a provider that does not answer.
+class FetchCancel {
+ public:
+  // From any thread: the fetch running now, and any started later, end Cancelled.
+  void Cancel();
+
+ private:
+  friend absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl&, const JwkTls&,
+                                                                   absl::Duration, FetchCancel*);
+  // Around the fetch's event loop's run: false once cancelled (Begin then keeps no loop).
+  bool Begin(boost::asio::io_context* ioc);
+  bool End();
+
+  std::mutex mu_;
+  boost::asio::io_context* running_ = nullptr;
+  bool cancelled_ = false;
+};
+
 // GET `url`, expecting 200 with a JWK Set (Content-Type application/json or
-// application/jwk-set+json), within `timeout`. Blocking; runs on the fetcher thread.
+// application/jwk-set+json), within `timeout`. Blocking; runs on the fetcher thread. Cancelled
+// when `cancel` (may be null) is.
 absl::StatusOr<std::shared_ptr<const KeySet>> FetchKeySet(const HttpUrl& url, const JwkTls& tls,
-                                                          absl::Duration timeout);
+                                                          absl::Duration timeout,
+                                                          FetchCancel* cancel = nullptr);
 
 class RemoteKeys {
  public:
@@ -114,6 +136,7 @@ class RemoteKeys {
   bool fetching_ = false;  // a fetch is running; Refresh joins it
   absl::Time last_fetch_ = absl::InfinitePast();
   std::vector<std::pair<boost::asio::io_context*, std::function<void()>>> waiters_;
+  FetchCancel cancel_;  // by the destructor
   std::thread thread_;
 };
 

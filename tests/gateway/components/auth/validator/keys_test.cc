@@ -3,8 +3,10 @@
 
 #include "gateway/components/auth/validator/keys.h"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "boost/asio/io_context.hpp"
 #include "gtest/gtest.h"
@@ -46,6 +48,34 @@ TEST(RemoteKeysTest, ACallerWhoLookedBeforeAFetchEndedIsToldToLookAgain) {
   ioc.run_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(called);
   EXPECT_EQ(idp.request_count(), 1u);
+}
+
+// A provider that does not answer must not hold whoever drops the last owner of its keys (a
+// reload replacing the configuration, on the main thread or a worker) until the fetch's timeout.
+TEST(RemoteKeysTest, DroppingTheKeysEndsAFetchInFlightAtOnce) {
+  std::atomic<bool> asked{false};
+  std::atomic<bool> release{false};
+  TestBackend idp([&](const Request&) {
+    asked = true;
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!release && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return TestBackend::Json(R"({"keys": []})");
+  });
+  RemoteKeys::Options options;
+  options.url = idp.url() + "/jwks";
+  options.timeout = absl::Seconds(15);
+  auto keys = RemoteKeys::For(options);
+  ASSERT_NE(keys, nullptr);
+  ASSERT_TRUE(Eventually([&] { return asked.load(); }));
+  const auto start = std::chrono::steady_clock::now();
+  keys.reset();
+  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  release = true;
+  EXPECT_LT(took_ms, 2000);
 }
 
 }  // namespace
