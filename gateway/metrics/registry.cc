@@ -80,8 +80,7 @@ int Registry::SlotOf(std::map<std::string, int>& index, std::vector<Label>& labe
 absl::StatusOr<Slots> Registry::Register(const config::ServiceConfig& config) {
   Slots slots;
   absl::MutexLock lock(&mu_);
-  marked_cached_.clear();
-  built_breakers_.clear();
+  built_.clear();
   for (const auto& e : config.endpoints) {
     const std::string endpoint_key = e.method + " " + e.path;
     const int endpoint = SlotOf(endpoint_slots_, endpoint_labels_, endpoint_key, false, [&] {
@@ -114,21 +113,18 @@ absl::StatusOr<Slots> Registry::Register(const config::ServiceConfig& config) {
 void Registry::Activate(const Slots& slots) {
   absl::MutexLock lock(&mu_);
   live_ = slots;
-  for (int id : slots.backends) {
-    backend_labels_[id].has_cache = marked_cached_.count(id) > 0;
-  }
-  live_breakers_ = std::move(built_breakers_);
-  built_breakers_.clear();
+  attached_ = std::move(built_);
+  built_.clear();
 }
 
 void Registry::mark_cached(int id) {
   absl::MutexLock lock(&mu_);
-  marked_cached_.insert(id);
+  built_[id].cache = true;
 }
 
 void Registry::set_breaker(int id, std::shared_ptr<const std::atomic<int>> state) {
   absl::MutexLock lock(&mu_);
-  built_breakers_[id] = std::move(state);
+  built_[id].breaker = std::move(state);
 }
 
 namespace {
@@ -153,10 +149,12 @@ Snapshot Registry::Read() const {
   s.redis_fallbacks = redis_fallbacks_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < s.backends.size(); ++i) {
     const int id = live_.backends[i];
-    const auto breaker = live_breakers_.find(id);
-    s.backends[i].breaker_state = breaker == live_breakers_.end()
-                                      ? kNoBreaker
-                                      : breaker->second->load(std::memory_order_relaxed);
+    const auto attached = attached_.find(id);
+    if (attached == attached_.end()) continue;
+    s.backends[i].has_cache = attached->second.cache;
+    if (attached->second.breaker != nullptr) {
+      s.backends[i].breaker_state = attached->second.breaker->load(std::memory_order_relaxed);
+    }
   }
   for (const auto& pw : workers_) {
     for (size_t i = 0; i < s.endpoints.size(); ++i) {

@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -168,8 +167,8 @@ class Registry {
   // configuration happen on one thread at a time (start-up, then the main loop's reloads).
   // ResourceExhausted past the slots a process can hold (the configuration is then refused).
   absl::StatusOr<Slots> Register(const config::ServiceConfig& config);
-  // From now on, Read lists exactly `slots` (the live configuration's), with the cache marks made
-  // since they were registered.
+  // From now on, Read lists exactly `slots` (the live configuration's), with the caches and
+  // breakers attached to them since they were registered.
   void Activate(const Slots& slots);
 
   EndpointStats& endpoint(int worker, int id) { return workers_[worker]->endpoints[id]; }
@@ -215,10 +214,14 @@ class Registry {
   std::map<std::string, int> endpoint_slots_ ABSL_GUARDED_BY(mu_);      // by label key
   std::map<std::string, int> backend_slots_ ABSL_GUARDED_BY(mu_);
   Slots live_ ABSL_GUARDED_BY(mu_);
-  std::set<int> marked_cached_ ABSL_GUARDED_BY(mu_);  // since the last Register
-  // Backend slot -> its breaker's state: set since the last Register, and live.
-  std::map<int, std::shared_ptr<const std::atomic<int>>> built_breakers_ ABSL_GUARDED_BY(mu_);
-  std::map<int, std::shared_ptr<const std::atomic<int>>> live_breakers_ ABSL_GUARDED_BY(mu_);
+  // What a configuration's components attach to its backends' slots (mark_cached,
+  // set_breaker): since the last Register, and of the live configuration (from Activate).
+  struct Attached {
+    bool cache = false;
+    std::shared_ptr<const std::atomic<int>> breaker;  // null: no breaker
+  };
+  std::map<int, Attached> built_ ABSL_GUARDED_BY(mu_);
+  std::map<int, Attached> attached_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> redis_up_{-2};  // -2: no sluice/cluster-ratelimit
   std::atomic<uint64_t> redis_fallbacks_{0};
 };

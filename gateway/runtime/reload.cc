@@ -38,7 +38,7 @@ LiveHandler::Share::~Share() {
   // The last request of a replaced dispatcher ended (on a worker): tear it down on the reaper.
   // Once the main loop has stopped (shutdown), the workers may still be running: the dispatcher
   // is then destroyed here, on a worker, which owns none of its sockets (they are the workers',
-  // and outlive it). A JWK fetch in progress can hold this worker until it times out.
+  // and outlive it). A JWK fetch in progress is cancelled, not waited out (RemoteKeys).
   if (reaper != nullptr && !reaper->stopped()) {
     boost::asio::post(*reaper, [d = std::move(dispatcher)]() mutable { d.reset(); });
   }

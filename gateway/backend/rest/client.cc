@@ -752,7 +752,7 @@ Client::~Client() = default;
 absl::StatusOr<int> Client::RegisterHost(const config::HostAddress& host) {
   std::string key = absl::StrCat(host.scheme, "://", host.host, ":", host.port);
   if (auto known = host_slots_.find(key); known != host_slots_.end()) return known->second;
-  const int slot = host_count_;
+  const int slot = static_cast<int>(host_slots_.size());
   if (!hosts_.Make(slot)) {
     return absl::ResourceExhaustedError(
         absl::StrCat("more than ", kMaxHosts,
@@ -767,7 +767,6 @@ absl::StatusOr<int> Client::RegisterHost(const config::HostAddress& host) {
   auto ip = asio::ip::make_address(host.host, ec);
   if (!ec) pool->endpoint = tcp::endpoint(ip, host.port);
   hosts_[slot] = std::move(pool);
-  ++host_count_;
   host_slots_.emplace(std::move(key), slot);
   return slot;
 }
@@ -778,7 +777,7 @@ void Client::Send(int slot, Request&& request, Deadline deadline, Callback done)
 
 size_t Client::idle_connections() const {
   size_t n = 0;
-  for (int i = 0; i < host_count_; ++i) n += hosts_[i]->idle.size();
+  for (const auto& [key, slot] : host_slots_) n += hosts_[slot]->idle.size();
   return n;
 }
 

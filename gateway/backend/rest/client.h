@@ -106,8 +106,7 @@ class Client {
   http::Deadlines& deadlines_;  // of ioc_: one sweep for every call's deadline
   ClientOptions options_;
   StableSlots<std::unique_ptr<HostPool>, kHostChunk, kMaxHosts / kHostChunk> hosts_;
-  // The registering thread's: the slots made, and each one's "scheme://host:port".
-  int host_count_ = 0;
+  // The registering thread's: each slot made, by "scheme://host:port".
   absl::flat_hash_map<std::string, int> host_slots_;
 };
 
