@@ -61,6 +61,10 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
   void DoAccept();
   void OnAccept(boost::beast::error_code ec, Socket socket);
+  // Serves a connection another worker accepted (see OnAccept): `fd` is this listener's now.
+  void Adopt(int fd);
+  // Starts serving an accepted connection on this worker.
+  void Serve(Socket socket);
   // At the connection limit: accepts again once a connection (of any worker) has closed.
   void WaitForRoom();
   // Graceful shutdown on this worker: stop accepting, close idle HTTP/1.1 connections, send
@@ -92,8 +96,13 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   Server& server;
   int worker;
   Acceptor acceptor;
+  boost::asio::ip::tcp protocol = boost::asio::ip::tcp::v4();  // the acceptor's (set at Start)
   boost::asio::steady_timer retry_timer;
-  Deadlines& deadlines;                     // the worker's: every session's timeouts
+  Deadlines& deadlines;  // the worker's: every session's timeouts
+  // This worker's client connections (HTTP/1.1 sessions and HTTP/2 connections) and those
+  // handed to it and not started yet: what a new connection is balanced on. Every worker reads
+  // it; the owner and a worker handing it a connection write it.
+  std::atomic<int64_t> load{0};
   bool draining = false;                    // touched only on this worker's thread
   bool at_limit = false;                    // paused at max_connections (this worker's thread)
   std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker

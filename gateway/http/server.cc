@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -57,6 +58,21 @@ constexpr auto kLingerTime = std::chrono::seconds(5);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 using ClientStream = MaybeTls<TcpStream, TlsStream>;
+
+// A socket between two workers: closed if the worker it was handed to never runs.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  OwnedFd& operator=(OwnedFd&&) = delete;
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 ClientStream MakeClientStream(Socket&& socket, std::shared_ptr<ServerTls> tls) {
   if (tls == nullptr) return ClientStream(TcpStream(std::move(socket)));
@@ -152,6 +168,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
     if (!ec) client_ip_ = remote.address().to_string();
     client_socket().set_option(tcp::no_delay(true), ec);
     self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
+    listener_->load.fetch_add(1, std::memory_order_relaxed);
     listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
     listener_->total_connections().fetch_add(1, std::memory_order_relaxed);
   }
@@ -159,6 +176,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   ~Session() override {
     Uncharge();
     listener_->sessions.erase(self_in_list_);
+    listener_->load.fetch_sub(1, std::memory_order_relaxed);
     listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -614,15 +632,51 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
     });
     return;
   }
+  // The kernel spreads connections over the workers' SO_REUSEPORT acceptors by a hash of their
+  // addresses, which leaves one worker with most of a few long-lived connections (a load
+  // balancer's, HTTP/2 clients'). A worker with more connections than another hands the new one
+  // to the least loaded, as HAProxy balances its threads.
+  Listener* target = this;
+  int64_t least = load.load(std::memory_order_relaxed);
+  for (const auto& other : server.listeners_) {
+    const int64_t n = other->load.load(std::memory_order_relaxed);
+    if (n < least) {
+      least = n;
+      target = other.get();
+    }
+  }
+  const int fd = target != this ? socket.release(ec) : -1;
+  if (fd >= 0) {
+    target->load.fetch_add(1, std::memory_order_relaxed);
+    asio::post(target->context(), [target = target->shared_from_this(),
+                                   fd = OwnedFd(fd)]() mutable { target->Adopt(fd.release()); });
+  } else {
+    Serve(std::move(socket));
+  }
+  if (server.open_connections_.load(std::memory_order_relaxed) >= server.options_.max_connections) {
+    return WaitForRoom();
+  }
+  DoAccept();
+}
+
+void Server::Listener::Serve(Socket socket) {
   std::shared_ptr<ServerTls> tls;
   if (server.options_.tls != nullptr) tls = server.options_.tls->current();
   std::make_shared<Session>(std::move(socket), shared_from_this(), server.options_, server.handler_,
                             std::move(tls))
       ->Start();
-  if (server.open_connections_.load(std::memory_order_relaxed) >= server.options_.max_connections) {
-    return WaitForRoom();
+}
+
+void Server::Listener::Adopt(int fd) {
+  Socket socket(context().get_executor());
+  beast::error_code ec;
+  socket.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+  } else {
+    Serve(std::move(socket));
   }
-  DoAccept();
+  load.fetch_sub(1, std::memory_order_relaxed);  // the connection counts itself now
 }
 
 // Polled rather than signalled: a connection closing on another worker would otherwise have to
@@ -766,6 +820,7 @@ absl::Status Server::Start() {
     }
     // With port 0 the first acceptor picks the port; the others join it through SO_REUSEPORT.
     port = acc.local_endpoint().port();
+    listener->protocol = endpoint.protocol();
     listeners_.push_back(std::move(listener));
   }
   port_ = port;
