@@ -61,9 +61,14 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
 
   void DoAccept();
   void OnAccept(boost::beast::error_code ec, Socket socket);
+  // The worker a new connection goes to: this one, or one with fewer connections.
+  Listener& LeastLoaded();
+  // Counts `n` connections on the way to this worker (negative: arrived, or dropped) in `load`
+  // and the server's open connections.
+  void Reserve(int64_t n);
   // Serves a connection another worker accepted (see OnAccept): `fd` is this listener's now.
   void Adopt(int fd);
-  // Starts serving an accepted connection on this worker.
+  // Starts serving an accepted connection on this worker; ends its Reserve(1).
   void Serve(Socket socket);
   // At the connection limit: accepts again once a connection (of any worker) has closed.
   void WaitForRoom();
@@ -100,9 +105,9 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   boost::asio::steady_timer retry_timer;
   Deadlines& deadlines;  // the worker's: every session's timeouts
   // This worker's client connections (HTTP/1.1 sessions and HTTP/2 connections) and those
-  // handed to it and not started yet: what a new connection is balanced on. Every worker reads
-  // it; the owner and a worker handing it a connection write it.
-  std::atomic<int64_t> load{0};
+  // accepted for it and not started yet: what a new connection is balanced on. Every worker
+  // reads it on each accept: on a cache line of its own, away from what this worker writes.
+  alignas(64) std::atomic<int64_t> load{0};
   bool draining = false;                    // touched only on this worker's thread
   bool at_limit = false;                    // paused at max_connections (this worker's thread)
   std::list<Session*> sessions;             // open HTTP/1.1 connections of this worker

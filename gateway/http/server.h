@@ -3,8 +3,8 @@
 // The public HTTP/1.1 (and, with use_h2c, cleartext HTTP/2) listener: one io_context per worker
 // thread, one SO_REUSEPORT acceptor per worker (the kernel spreads connections; a worker holding
 // more connections than another hands a new one to the one with fewest), one Session object per
-// connection (Beast's advanced_server shape: DoRead/OnRead pairs, no shared mutable state between
-// workers).
+// connection (Beast's advanced_server shape: DoRead/OnRead pairs; the workers share only counters
+// and the connections one hands another).
 
 #include <atomic>
 #include <cstdint>

@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "gateway/http/exchange.h"
 #include "gtest/gtest.h"
@@ -48,7 +51,13 @@ struct Front {
     status = server.Start();
     pool.Start();
   }
-  ~Front() { pool.Stop(); }
+  // As the gateway stops: drain, then stop the workers once no connection is left (a session
+  // destroyed with a stopped worker's queue would outlive the server).
+  ~Front() {
+    server.BeginShutdown();
+    EXPECT_TRUE(WaitForOpen(server, 0));
+    pool.Stop();
+  }
   static ServerOptions Options() {
     ServerOptions o;
     o.listen_ip = "127.0.0.1";
@@ -128,6 +137,11 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
   Front front(2);
   ASSERT_TRUE(front.status.ok()) << front.status;
   std::vector<int> fds;
+  const absl::Cleanup close_all = [&fds] {  // before Front drains, also after a failed ASSERT
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  };
   std::array<int, 2> per_worker{};
   for (int i = 0; i < 20; ++i) {
     fds.push_back(Connect(front.server.port()));
@@ -154,9 +168,6 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
     fds.push_back(Connect(front.server.port()));
     EXPECT_EQ(AskHttp1(fds.back()), 0) << "connection " << i << " after the close";
   }
-  for (int fd : fds) {
-    if (fd >= 0) close(fd);
-  }
 }
 
 // HTTP/2 connections count as HTTP/1.1 ones do: alternate the two and the split stays even.
@@ -164,6 +175,11 @@ TEST(ServerWorkers, Http2ConnectionsCountToo) {
   Front front(2);
   ASSERT_TRUE(front.status.ok()) << front.status;
   std::vector<int> fds;
+  const absl::Cleanup close_all = [&fds] {  // before Front drains, also after a failed ASSERT
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  };
   std::array<int, 2> per_worker{};
   for (int i = 0; i < 16; ++i) {
     fds.push_back(Connect(front.server.port()));
@@ -173,7 +189,6 @@ TEST(ServerWorkers, Http2ConnectionsCountToo) {
   }
   EXPECT_EQ(per_worker[0], 8);
   EXPECT_EQ(per_worker[1], 8);
-  for (int fd : fds) close(fd);
 }
 
 // One worker: nothing to balance, every connection is served there.
