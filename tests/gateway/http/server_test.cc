@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "gateway/http/exchange.h"
 #include "gtest/gtest.h"
@@ -131,32 +130,48 @@ int AskH2(int fd) {
   }
 }
 
+// Client connections, closed when the test ends: before its Front drains, and after a failed
+// ASSERT too.
+struct Clients {
+  ~Clients() {
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  // Opens `n` connections one after another, asks on each (over HTTP/2 on every other one, from
+  // the first, when `h2`), and counts the connections each worker answered on.
+  std::array<int, 2> Open(uint16_t port, int n, bool h2 = false) {
+    std::array<int, 2> per_worker{};
+    for (int i = 0; i < n; ++i) {
+      fds.push_back(Connect(port));
+      const int worker = h2 && i % 2 == 0 ? AskH2(fds.back()) : AskHttp1(fds.back());
+      if (worker != 0 && worker != 1) {
+        ADD_FAILURE() << "connection " << i << ": " << worker;
+        continue;
+      }
+      ++per_worker[worker];
+      if (!h2) {
+        EXPECT_EQ(AskHttp1(fds.back()), worker) << "a kept-alive connection keeps its worker";
+      }
+    }
+    return per_worker;
+  }
+  std::vector<int> fds;
+};
+
 // The kernel spreads SO_REUSEPORT connections by a hash of their ports: twenty connections
 // split evenly one time in six. The front balances them on the connections each worker has.
 TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
   Front front(2);
   ASSERT_TRUE(front.status.ok()) << front.status;
-  std::vector<int> fds;
-  const absl::Cleanup close_all = [&fds] {  // before Front drains, also after a failed ASSERT
-    for (int fd : fds) {
-      if (fd >= 0) close(fd);
-    }
-  };
-  std::array<int, 2> per_worker{};
-  for (int i = 0; i < 20; ++i) {
-    fds.push_back(Connect(front.server.port()));
-    const int worker = AskHttp1(fds.back());
-    ASSERT_TRUE(worker == 0 || worker == 1) << "connection " << i << ": " << worker;
-    ++per_worker[worker];
-    // A kept-alive connection keeps its worker.
-    EXPECT_EQ(AskHttp1(fds.back()), worker);
-  }
+  Clients clients;
+  const std::array<int, 2> per_worker = clients.Open(front.server.port(), 20);
   EXPECT_EQ(per_worker[0], 10);
   EXPECT_EQ(per_worker[1], 10);
 
   // Six of worker 0's connections close: the next six connections all go to it.
   int closed = 0;
-  for (int& fd : fds) {
+  for (int& fd : clients.fds) {
     if (closed < 6 && AskHttp1(fd) == 0) {
       close(fd);
       fd = -1;
@@ -165,8 +180,8 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
   }
   ASSERT_TRUE(WaitForOpen(front.server, 14));
   for (int i = 0; i < 6; ++i) {
-    fds.push_back(Connect(front.server.port()));
-    EXPECT_EQ(AskHttp1(fds.back()), 0) << "connection " << i << " after the close";
+    clients.fds.push_back(Connect(front.server.port()));
+    EXPECT_EQ(AskHttp1(clients.fds.back()), 0) << "connection " << i << " after the close";
   }
 }
 
@@ -174,19 +189,8 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
 TEST(ServerWorkers, Http2ConnectionsCountToo) {
   Front front(2);
   ASSERT_TRUE(front.status.ok()) << front.status;
-  std::vector<int> fds;
-  const absl::Cleanup close_all = [&fds] {  // before Front drains, also after a failed ASSERT
-    for (int fd : fds) {
-      if (fd >= 0) close(fd);
-    }
-  };
-  std::array<int, 2> per_worker{};
-  for (int i = 0; i < 16; ++i) {
-    fds.push_back(Connect(front.server.port()));
-    const int worker = i % 2 == 0 ? AskH2(fds.back()) : AskHttp1(fds.back());
-    ASSERT_TRUE(worker == 0 || worker == 1) << "connection " << i << ": " << worker;
-    ++per_worker[worker];
-  }
+  Clients clients;
+  const std::array<int, 2> per_worker = clients.Open(front.server.port(), 16, /*h2=*/true);
   EXPECT_EQ(per_worker[0], 8);
   EXPECT_EQ(per_worker[1], 8);
 }
