@@ -654,9 +654,10 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
 // The kernel spreads connections over the workers' SO_REUSEPORT acceptors by a hash of their
 // addresses, which can leave one worker most of a few long-lived connections (a load balancer's,
 // HTTP/2 clients'). A new connection goes to the worker with the fewest, as HAProxy balances its
-// threads, when that is fewer by one while workers hold a few and by an eighth past 16: a hand-off
-// costs about 1 µs (a post and two epoll_ctl), which clients opening a connection per request
-// would otherwise pay on every other one.
+// threads, when that worker has fewer by one (the accepting worker holding up to 15) or by an
+// eighth of the accepting worker's count (16 and more): a hand-off costs about 1 µs (a post and
+// two epoll_ctl), which clients opening a connection per request would otherwise pay on every
+// other one.
 Server::Listener& Server::Listener::LeastLoaded() {
   const int64_t own = load.load(std::memory_order_relaxed);
   Listener* least = this;
