@@ -417,15 +417,13 @@ H2Connection::H2Connection(H2Transport&& socket, std::shared_ptr<Server::Listene
       budget_(H2ConnectionBudget(listener_->options())),
       read_buffer_(kReadChunk) {
   self_in_list_ = listener_->h2_connections.insert(listener_->h2_connections.end(), this);
-  listener_->load.fetch_add(1, std::memory_order_relaxed);
-  listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
+  listener_->Count(1);
 }
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
   listener_->h2_connections.erase(self_in_list_);
-  listener_->load.fetch_sub(1, std::memory_order_relaxed);
-  listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
+  listener_->Count(-1);
 }
 
 bool H2Connection::Init(std::optional<Request>* upgrade, uint64_t* charged) {

@@ -63,12 +63,13 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   void OnAccept(boost::beast::error_code ec, Socket socket);
   // The worker a new connection goes to: this one, or one with fewer connections.
   Listener& LeastLoaded();
-  // Counts `n` connections on the way to this worker (negative: arrived, or dropped) in `load`
-  // and the server's open connections.
-  void Reserve(int64_t n);
+  // Counts `n` more connections of this worker (negative: fewer) in `load` and the server's open
+  // connections: sessions and HTTP/2 connections while they live, and a connection accepted for
+  // this worker until it starts.
+  void Count(int64_t n);
   // Serves a connection another worker accepted (see OnAccept): `fd` is this listener's now.
   void Adopt(int fd);
-  // Starts serving an accepted connection on this worker; ends its Reserve(1).
+  // Starts serving an accepted connection on this worker; ends its Count(1) from OnAccept.
   void Serve(Socket socket);
   // At the connection limit: accepts again once a connection (of any worker) has closed.
   void WaitForRoom();
@@ -79,7 +80,6 @@ struct Server::Listener : std::enable_shared_from_this<Server::Listener> {
   boost::asio::io_context& io_context() { return server.workers_.context(worker); }
   const ServerOptions& options() const { return server.options_; }
   Handler& handler() { return server.handler_; }
-  std::atomic<int64_t>& open_connections() { return server.open_connections_; }
   std::atomic<uint64_t>& total_connections() { return server.total_connections_; }
   // Takes `bytes` from the process's sluice/http.max_buffered_request_bytes, which the HTTP/2
   // streams and HTTP/1.1 bodies of every worker share; false (nothing taken) when they do not

@@ -168,16 +168,14 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
     if (!ec) client_ip_ = remote.address().to_string();
     client_socket().set_option(tcp::no_delay(true), ec);
     self_in_list_ = listener_->sessions.insert(listener_->sessions.end(), this);
-    listener_->load.fetch_add(1, std::memory_order_relaxed);
-    listener_->open_connections().fetch_add(1, std::memory_order_relaxed);
+    listener_->Count(1);
     listener_->total_connections().fetch_add(1, std::memory_order_relaxed);
   }
 
   ~Session() override {
     Uncharge();
     listener_->sessions.erase(self_in_list_);
-    listener_->load.fetch_sub(1, std::memory_order_relaxed);
-    listener_->open_connections().fetch_sub(1, std::memory_order_relaxed);
+    listener_->Count(-1);
   }
 
   // With TLS the handshake comes first (ALPN chooses HTTP/2 or HTTP/1.1). With use_h2c the first
@@ -635,7 +633,7 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
   Listener& target = LeastLoaded();
   // Counted from here (the session counts itself once made, see Serve), so that the limit below
   // and the next accept's choice of worker see it.
-  target.Reserve(1);
+  target.Count(1);
   // The next accept is asked for first: a connection that fails to start (an OpenSSL allocation
   // failure throws) must not stop this worker accepting.
   if (server.open_connections_.load(std::memory_order_relaxed) >= server.options_.max_connections) {
@@ -645,7 +643,7 @@ void Server::Listener::OnAccept(beast::error_code ec, Socket socket) {
   }
   if (&target == this) return Serve(std::move(socket));
   const int fd = socket.release(ec);
-  if (ec) return target.Reserve(-1);  // not open: nothing to hand over
+  if (ec) return target.Count(-1);  // not open: nothing to hand over
   asio::post(target.context(), [target = target.shared_from_this(), fd = OwnedFd(fd)]() mutable {
     target->Adopt(fd.release());
   });
@@ -672,13 +670,13 @@ Server::Listener& Server::Listener::LeastLoaded() {
   return own - fewest >= std::max<int64_t>(1, own / 8) ? *least : *this;
 }
 
-void Server::Listener::Reserve(int64_t n) {
+void Server::Listener::Count(int64_t n) {
   load.fetch_add(n, std::memory_order_relaxed);
   server.open_connections_.fetch_add(n, std::memory_order_relaxed);
 }
 
 void Server::Listener::Serve(Socket socket) {
-  Reserve(-1);  // the session counts itself
+  Count(-1);  // the session counts itself
   // A connection handed over while this worker began draining ends as a connection still in
   // the kernel's backlog does.
   if (draining) return;
@@ -695,7 +693,7 @@ void Server::Listener::Adopt(int fd) {
   socket.assign(protocol, fd, ec);
   if (ec) {
     ::close(fd);
-    return Reserve(-1);
+    return Count(-1);
   }
   Serve(std::move(socket));
 }
