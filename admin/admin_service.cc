@@ -266,6 +266,9 @@ void AdminService::SetAddresses(std::string admin_address, std::string metrics_a
   }
   runtime::ProcessStats process = view_.process();
   response->mutable_process()->set_open_connections(process.open_connections);
+  for (int64_t n : process.worker_connections) {
+    response->mutable_process()->add_worker_connections(n);
+  }
   response->mutable_process()->set_total_connections(process.total_connections);
   response->mutable_process()->set_resident_memory_bytes(process.rss_bytes);
   return ::grpc::Status::OK;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -254,6 +255,13 @@ std::string RenderPrometheus(const PrometheusInput& in) {
 
   page.Family("sluice_open_connections", "gauge", "Public connections open now.");
   page.Sample("sluice_open_connections", {}, in.process.open_connections);
+  page.Family(
+      "sluice_worker_connections", "gauge",
+      "Public connections open now, by worker (new ones go to the worker with the fewest).");
+  for (size_t i = 0; i < in.process.worker_connections.size(); ++i) {
+    page.Sample("sluice_worker_connections", {{"worker", std::to_string(i)}},
+                in.process.worker_connections[i]);
+  }
   page.Family("sluice_connections_total", "counter", "Public connections accepted.");
   page.Sample("sluice_connections_total", {}, in.process.total_connections);
   page.Family("sluice_buffered_request_bytes", "gauge",

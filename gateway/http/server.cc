@@ -849,6 +849,13 @@ absl::Status Server::Start() {
   return absl::OkStatus();
 }
 
+std::vector<int64_t> Server::worker_connections() const {
+  std::vector<int64_t> counts;
+  counts.reserve(listeners_.size());
+  for (const auto& l : listeners_) counts.push_back(l->load.load(std::memory_order_relaxed));
+  return counts;
+}
+
 void Server::BeginShutdown() {
   for (auto& l : listeners_) {
     asio::post(workers_.context(l->worker), [l] { l->Drain(); });

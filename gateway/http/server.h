@@ -104,6 +104,9 @@ class Server {
 
   // Connections still open (in-flight or idle).
   int64_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  // The same by worker index: the connections each worker holds, with those accepted for it and
+  // not started yet (a new connection goes to the worker with the fewest). Empty before Start.
+  std::vector<int64_t> worker_connections() const;
   // Request body bytes held now, of max_buffered_request_bytes.
   uint64_t buffered_request_bytes() const {
     return buffered_request_bytes_.load(std::memory_order_relaxed);

@@ -74,6 +74,7 @@ ProcessStats InstanceState::process() const {
   ProcessStats p;
   if (server_ != nullptr) {
     p.open_connections = server_->open_connections();
+    p.worker_connections = server_->worker_connections();
     p.total_connections = server_->total_connections();
     p.buffered_request_bytes = server_->buffered_request_bytes();
   }

@@ -23,6 +23,7 @@ struct ProcessStats {
   uint64_t total_connections = 0;
   uint64_t buffered_request_bytes = 0;  // request bodies held, of max_buffered_request_bytes
   uint64_t rss_bytes = 0;
+  std::vector<int64_t> worker_connections;  // open_connections by worker index
 };
 
 struct RuntimeInfo {

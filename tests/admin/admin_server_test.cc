@@ -33,6 +33,7 @@ namespace {
 
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace pb = ::admin;
@@ -107,7 +108,7 @@ class FakeView : public runtime::InstanceView {
   std::shared_ptr<const config::ServiceConfig> config() const override { return cfg_; }
   runtime::RuntimeInfo info() const override { return info_; }
   metrics::Snapshot metrics() const override { return snapshot_; }
-  runtime::ProcessStats process() const override { return {5, 77, 4096, 1 << 20}; }
+  runtime::ProcessStats process() const override { return {5, 77, 4096, 1 << 20, {3, 2}}; }
   runtime::ServingState serving_state() const override {
     return draining_ ? runtime::ServingState::kDraining : runtime::ServingState::kServing;
   }
@@ -263,6 +264,7 @@ TEST_F(AdminServerTest, GetMetricsMapsTheSnapshot) {
   EXPECT_EQ(m.backends(2).url_pattern(), "/o");
 
   EXPECT_EQ(m.process().open_connections(), 5);
+  EXPECT_THAT(m.process().worker_connections(), ElementsAre(3, 2));
   EXPECT_EQ(m.process().total_connections(), 77u);
   EXPECT_EQ(m.process().resident_memory_bytes(), 1u << 20);
 }
@@ -484,6 +486,8 @@ TEST_F(AdminServerTest, MetricsListenerServesPrometheusText) {
   EXPECT_THAT(r.body, HasSubstr("sluice_http_requests_total{method=\"GET\",route=\"/users/{id}\","
                                 "code_class=\"2xx\"} 8\n"));
   EXPECT_THAT(r.body, HasSubstr("sluice_open_connections 5\n"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_worker_connections{worker=\"0\"} 3\n"));
+  EXPECT_THAT(r.body, HasSubstr("sluice_worker_connections{worker=\"1\"} 2\n"));
   EXPECT_THAT(r.body, HasSubstr("sluice_buffered_request_bytes 4096\n"));
   EXPECT_THAT(r.body, HasSubstr("sluice_draining 0\n"));
   view_->Drain();

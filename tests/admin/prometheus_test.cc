@@ -63,6 +63,7 @@ PrometheusInput Input() {
   b1.latency = {};
   in.metrics.backends = {b0, b1};
   in.process.open_connections = 2;
+  in.process.worker_connections = {2, 0};
   in.process.total_connections = 17;
   in.process.buffered_request_bytes = 65536;
   in.process.rss_bytes = 123456789;
@@ -130,7 +131,7 @@ TEST(PrometheusTest, EveryFamilyHasHelpAndTypeOnceBeforeContiguousSamples) {
         "sluice_http_requests_in_flight", "sluice_http_response_bytes_total",
         "sluice_backend_requests_total", "sluice_backend_failures_total",
         "sluice_backend_request_duration_seconds", "sluice_open_connections",
-        "sluice_connections_total", "sluice_buffered_request_bytes",
+        "sluice_worker_connections", "sluice_connections_total", "sluice_buffered_request_bytes",
         "sluice_process_resident_memory_bytes", "sluice_draining", "process_start_time_seconds"}) {
     EXPECT_TRUE(types.count(f)) << f;
   }
@@ -208,6 +209,8 @@ TEST(PrometheusTest, BackendSeriesWithFailureKindsAndUniqueNames) {
 TEST(PrometheusTest, ProcessGauges) {
   std::string page = RenderPrometheus(Input());
   EXPECT_TRUE(HasLine(page, "sluice_open_connections 2"));
+  EXPECT_TRUE(HasLine(page, R"(sluice_worker_connections{worker="0"} 2)"));
+  EXPECT_TRUE(HasLine(page, R"(sluice_worker_connections{worker="1"} 0)"));
   EXPECT_TRUE(HasLine(page, "sluice_connections_total 17"));
   EXPECT_TRUE(HasLine(page, "sluice_buffered_request_bytes 65536"));
   EXPECT_TRUE(HasLine(page, "sluice_process_resident_memory_bytes 123456789"));

@@ -34,6 +34,7 @@ namespace {
 
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace pb = ::admin;
@@ -325,6 +326,33 @@ TEST(AdminIntegrationTest, NRequestsShowExactlyNInGetMetricsAndPrometheus) {
                                 "\",config_sha256=\"" + s.config_sha256() + "\"} 1"))
       << page;
   EXPECT_EQ(Fetch(admin.metrics_port, "GET", "/other").result_int(), 404u);
+}
+
+// Kept-alive connections opened one after another alternate between the two workers, and both
+// admin views show each worker's count.
+TEST(AdminIntegrationTest, ConnectionsPerWorkerShowInGetMetricsAndPrometheus) {
+  TestBackend backend([](const Request&) { return TestBackend::Json(R"({"ok":true})"); });
+  SluiceProcess proc(ConfigJson(backend));
+  Admin admin(proc);
+  ASSERT_FALSE(admin.address.empty());
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(std::make_unique<HttpClient>(proc.port()));
+    ASSERT_EQ(clients.back()->Get("/fast").result_int(), 200u) << clients.back()->error();
+  }
+  pb::GetMetricsResponse m = admin.Metrics();
+  EXPECT_EQ(m.process().open_connections(), 6);
+  EXPECT_THAT(m.process().worker_connections(), ElementsAre(3, 3));
+  const std::string page = admin.Scrape();
+  EXPECT_TRUE(HasLine(page, R"(sluice_worker_connections{worker="0"} 3)")) << page;
+  EXPECT_TRUE(HasLine(page, R"(sluice_worker_connections{worker="1"} 3)"));
+
+  // Two of them close: the counts follow.
+  clients.resize(4);
+  EXPECT_TRUE(Eventually([&] { return admin.Metrics().process().open_connections() == 4; }));
+  m = admin.Metrics();
+  ASSERT_EQ(m.process().worker_connections_size(), 2);
+  EXPECT_EQ(m.process().worker_connections(0) + m.process().worker_connections(1), 4);
 }
 
 // A client thread, joined (after opening the gate it may wait behind) even if an assertion fails.

@@ -168,6 +168,8 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
   const std::array<int, 2> per_worker = clients.Open(front.server.port(), 20);
   EXPECT_EQ(per_worker[0], 10);
   EXPECT_EQ(per_worker[1], 10);
+  // What the metrics show (sluice_worker_connections): the same split.
+  EXPECT_EQ(front.server.worker_connections(), (std::vector<int64_t>{10, 10}));
 
   // Six of worker 0's connections close: the next six connections all go to it.
   int closed = 0;
@@ -179,6 +181,7 @@ TEST(ServerWorkers, NewConnectionsGoToTheWorkerWithFewest) {
     }
   }
   ASSERT_TRUE(WaitForOpen(front.server, 14));
+  EXPECT_EQ(front.server.worker_connections(), (std::vector<int64_t>{4, 10}));
   for (int i = 0; i < 6; ++i) {
     clients.fds.push_back(Connect(front.server.port()));
     EXPECT_EQ(AskHttp1(clients.fds.back()), 0) << "connection " << i << " after the close";
@@ -193,6 +196,8 @@ TEST(ServerWorkers, Http2ConnectionsCountToo) {
   const std::array<int, 2> per_worker = clients.Open(front.server.port(), 16, /*h2=*/true);
   EXPECT_EQ(per_worker[0], 8);
   EXPECT_EQ(per_worker[1], 8);
+  ASSERT_TRUE(WaitForOpen(front.server, 16)) << front.server.open_connections();
+  EXPECT_EQ(front.server.worker_connections(), (std::vector<int64_t>{8, 8}));
 }
 
 // One worker: nothing to balance, every connection is served there.
