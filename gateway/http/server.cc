@@ -175,7 +175,7 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   ~Session() override {
     Uncharge();
     listener_->sessions.erase(self_in_list_);
-    listener_->Count(-1);
+    if (counted_) listener_->Count(-1);
   }
 
   // With TLS the handshake comes first (ALPN chooses HTTP/2 or HTTP/1.1). With use_h2c the first
@@ -265,6 +265,9 @@ class Session : public Exchange, public std::enable_shared_from_this<Session> {
   const ServerOptions& options_;
   Handler& handler_;
   std::list<Session*>::iterator self_in_list_;
+  // In the worker's count of connections until the socket goes to an H2Connection, which counts
+  // it from then on (this object may outlive the hand-off by its read handler).
+  bool counted_ = true;
   Deadlines::Entry deadline_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;
@@ -330,6 +333,8 @@ void Session::OnHandshake(beast::error_code ec) {
 void Session::HandOffToH2(std::optional<Request> upgrade) {
   deadline_.Disarm();
   state_ = State::kClosed;
+  listener_->Count(-1);
+  counted_ = false;
   const auto data = buffer_.data();
   std::string_view received(static_cast<const char*>(data.data()), data.size());
   // An upgrade's body goes to stream 1 with its charge.
